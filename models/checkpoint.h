@@ -1,0 +1,29 @@
+/* Checkpoints: model config, parameters, AdamW moments and step, the RNG/data position, and
+ * the run's resolved configuration text. Written to PATH.tmp, synced, then renamed over PATH,
+ * so a crash never leaves a half-written checkpoint under the real name. A magic number, a
+ * format version and a checksum of the payload are checked on load. */
+#ifndef MOEH_CHECKPOINT_H
+#define MOEH_CHECKPOINT_H
+#include "model.h"
+#include "optim.h"
+#include <stdint.h>
+
+#define CHECKPOINT_VERSION 1
+
+typedef struct {
+    int64_t step;          /* training steps done */
+    uint64_t rng_state;    /* training RNG (dropout, sampling) */
+    uint64_t data_state;   /* the task's data position / sampler state */
+    char config[4096];     /* resolved run configuration (text) */
+} CheckpointState;
+
+/* 0 on success; otherwise -1 with a message naming the file in err */
+int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
+                    char *err, size_t errlen);
+/* Loads into m: if m->params is NULL the model is built from the stored config, otherwise the
+ * stored config must equal m->cfg. opt may be NULL (weights only); if given it must be
+ * initialised for the same number of parameters. st may be NULL. */
+int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
+                    char *err, size_t errlen);
+
+#endif

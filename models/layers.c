@@ -1,0 +1,237 @@
+#include "layers.h"
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
+                     int B, int T, int C) {
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *o = out + ((size_t)b * T + t) * C;
+            const float *e = wte + (size_t)tokens[b * T + t] * C, *p = wpe + (size_t)t * C;
+            for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+        }
+}
+
+/* serial on purpose: token rows collide, and a fixed order keeps the sums bit-exact */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
+                      int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *d = dout + ((size_t)b * T + t) * C;
+            float *e = dwte + (size_t)tokens[b * T + t] * C, *p = dwpe + (size_t)t * C;
+            for (int c = 0; c < C; c++) { e[c] += d[c]; p[c] += d[c]; }
+        }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int N, int C) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) { double d = x[c] - m; v += d * d; }
+        v /= C;
+        float s = (float)(1.0 / sqrt(v + 1e-5));
+        for (int c = 0; c < C; c++) o[c] = ((x[c] - (float)m) * s) * w[c] + b[c];
+        mean[n] = (float)m;
+        rstd[n] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+        float *di = dinp + (size_t)n * C;
+        float m = mean[n], s = rstd[n];
+        double dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        for (int c = 0; c < C; c++) {
+            float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+            di[c] += s * (dnorm - (float)dnorm_mean - norm * (float)dnorm_norm_mean);
+        }
+    }
+    /* parameter gradients: split over channels so no two threads write the same cell */
+#pragma omp parallel for
+    for (int c = 0; c < C; c++) {
+        double gw = 0, gb = 0;
+        for (int n = 0; n < N; n++) {
+            float d = dout[(size_t)n * C + c];
+            gw += (inp[(size_t)n * C + c] - mean[n]) * rstd[n] * d;
+            gb += d;
+        }
+        dw[c] += (float)gw;
+        db[c] += (float)gb;
+    }
+}
+
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                    int N, int IC, int OC) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC,
+                0.0f, out, OC);
+    if (!bias) return;
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * OC;
+        for (int j = 0; j < OC; j++) o[j] += bias[j];
+    }
+}
+
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                     const float *w, int N, int IC, int OC) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
+                    1.0f, dinp, IC);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC,
+                1.0f, dw, IC);
+    if (!dbias) return;
+#pragma omp parallel for
+    for (int j = 0; j < OC; j++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + j];
+        dbias[j] += (float)s;
+    }
+}
+
+/* Each (b,h) is two sgemms on strided views of qkv (leading dimension 3C), so q, k and v are
+ * never copied out per head. */
+void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
+                       int causal, int B, int T, int C, int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+            float *P = att + ((size_t)b * NH + h) * T * T;
+            const unsigned char *km = key_mask ? key_mask + (size_t)b * T : NULL;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
+                        0.0f, P, T);
+#pragma omp parallel for
+            for (int i = 0; i < T; i++) {
+                float *row = P + (size_t)i * T, mx = -INFINITY;
+                int jend = causal ? i + 1 : T;
+                for (int j = 0; j < jend; j++)
+                    if (!km || km[j]) mx = row[j] > mx ? row[j] : mx;
+                double sum = 0;
+                for (int j = 0; j < T; j++) {
+                    int seen = j < jend && (!km || km[j]);
+                    row[j] = seen ? expf(row[j] - mx) : 0.0f;
+                    sum += row[j];
+                }
+                float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+                for (int j = 0; j < jend; j++) row[j] *= inv;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, v, C3,
+                        0.0f, out + (size_t)b * T * C + h * hs, C);
+        }
+}
+
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+            float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+            const float *P = att + ((size_t)b * NH + h) * T * T;
+            const float *dO = dout + (size_t)b * T * C + h * hs;
+            float *dS = scratch;
+            /* dP = dO V^T ; dV += P^T dO */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3,
+                        0.0f, dS, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, dO, C,
+                        1.0f, dv, C3);
+            /* softmax backward in place: dS = P * (dP - sum_j P dP); hidden keys have P = 0 */
+#pragma omp parallel for
+            for (int i = 0; i < T; i++) {
+                const float *p = P + (size_t)i * T;
+                float *d = dS + (size_t)i * T;
+                double dot = 0;
+                for (int j = 0; j < T; j++) dot += (double)p[j] * d[j];
+                for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - (float)dot);
+            }
+            /* dQ += scale dS K ; dK += scale dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k, C3,
+                        1.0f, dq, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q, C3,
+                        1.0f, dk, C3);
+        }
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+void gelu_forward(float *out, const float *inp, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) {
+        float x = inp[i], u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float th = tanhf(u), sech2 = 1.0f - th * th;
+        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += g * dout[i];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, size_t N) {
+#pragma omp parallel for
+    for (size_t i = 0; i < N; i++) { da[i] += dout[i]; db[i] += dout[i]; }
+}
+
+float crossentropy_forward(float *probs, float *losses, const float *logits, const int *targets,
+                           int N, int V, int *count) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *p = probs + (size_t)n * V, mx = -INFINITY;
+        for (int v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        double sum = 0;
+        for (int v = 0; v < V; v++) { p[v] = expf(z[v] - mx); sum += p[v]; }
+        float inv = (float)(1.0 / sum);
+        for (int v = 0; v < V; v++) p[v] *= inv;
+        /* from the logits, not log(p): exact even where p underflows */
+        losses[n] = targets[n] < 0 ? 0.0f : (float)(log(sum) - (z[targets[n]] - mx));
+    }
+    /* a serial sum: an OpenMP reduction would add in thread-finishing order, not bit-stable */
+    double total = 0;
+    int n_counted = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) { total += losses[n]; n_counted++; }
+    *count = n_counted;
+    return n_counted ? (float)(total / n_counted) : 0.0f;
+}
+
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
+                           int N, int V, float scale) {
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        float *d = dlogits + (size_t)n * V;
+        const float *p = probs + (size_t)n * V;
+        if (targets[n] < 0) { memset(d, 0, sizeof(float) * V); continue; }
+        for (int v = 0; v < V; v++) d[v] = scale * p[v];
+        d[targets[n]] -= scale;
+    }
+}

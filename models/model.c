@@ -1,0 +1,216 @@
+#include "model.h"
+#include "layers.h"
+#include "rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P(off) (m->params + (off))
+#define G(off) (m->grads + (off))
+#define A(off) (m->acts + (off))
+#define DA(off) (m->dacts + (off))
+
+const char *model_config_check(const ModelConfig *c) {
+    if (c->vocab < 2) return "vocab must be at least 2";
+    if (c->n_out < 1) return "the output head needs at least 1 output";
+    if (c->max_seq < 1) return "max_seq must be at least 1";
+    if (c->d_model < 1 || c->layers < 0 || c->ffn_mult < 1) return "d_model, layers, ffn_mult must be positive";
+    if (c->attn_heads < 1 || c->d_model % c->attn_heads) return "attn_heads must divide d_model";
+    return NULL;
+}
+
+/* parameter layout: appends a tensor to the table and returns its offset */
+static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int decay) {
+    ParamTensor *t = &m->tensors[m->n_tensors++];
+    if (layer >= 0) snprintf(t->name, sizeof t->name, "h%d.%s", layer, name);
+    else snprintf(t->name, sizeof t->name, "%s", name);
+    t->off = m->n_params;
+    t->n = n;
+    t->decay = decay;
+    m->n_params += n;
+    return t->off;
+}
+
+static void layout_params(Model *m) {
+    const ModelConfig *c = &m->cfg;
+    size_t C = c->d_model, F = (size_t)c->ffn_mult * C;
+    m->n_params = 0;
+    m->n_tensors = 0;
+    m->wte = add_tensor(m, "wte", -1, (size_t)c->vocab * C, 1);
+    m->wpe = add_tensor(m, "wpe", -1, (size_t)c->max_seq * C, 0);
+    for (int l = 0; l < c->layers; l++) {
+        BlockParams *b = &m->bp[l];
+        b->ln1w = add_tensor(m, "ln1.w", l, C, 0);
+        b->ln1b = add_tensor(m, "ln1.b", l, C, 0);
+        b->qkvw = add_tensor(m, "attn.qkv.w", l, 3 * C * C, 1);
+        b->qkvb = add_tensor(m, "attn.qkv.b", l, 3 * C, 0);
+        b->projw = add_tensor(m, "attn.proj.w", l, C * C, 1);
+        b->projb = add_tensor(m, "attn.proj.b", l, C, 0);
+        b->ln2w = add_tensor(m, "ln2.w", l, C, 0);
+        b->ln2b = add_tensor(m, "ln2.b", l, C, 0);
+        b->fcw = add_tensor(m, "ffn.fc.w", l, F * C, 1);
+        b->fcb = add_tensor(m, "ffn.fc.b", l, F, 0);
+        b->fcprojw = add_tensor(m, "ffn.proj.w", l, C * F, 1);
+        b->fcprojb = add_tensor(m, "ffn.proj.b", l, C, 0);
+    }
+    m->lnfw = add_tensor(m, "lnf.w", -1, C, 0);
+    m->lnfb = add_tensor(m, "lnf.b", -1, C, 0);
+    m->headw = add_tensor(m, "head.w", -1, (size_t)c->n_out * C, 1);
+}
+
+/* GPT-2 initialisation: N(0, 0.02), output projections into the residual stream scaled by
+ * 1/sqrt(2L) so the stream's variance does not grow with depth; norms 1, biases 0. */
+static void init_params(Model *m, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    float resid_std = 0.02f / sqrtf(2.0f * (m->cfg.layers > 0 ? m->cfg.layers : 1));
+    for (int i = 0; i < m->n_tensors; i++) {
+        ParamTensor *t = &m->tensors[i];
+        float *p = P(t->off);
+        const char *s = strrchr(t->name, '.');
+        int is_norm_w = strstr(t->name, "ln") && s && !strcmp(s, ".w");
+        if (is_norm_w) { for (size_t j = 0; j < t->n; j++) p[j] = 1.0f; continue; }
+        if (s && !strcmp(s, ".b")) { memset(p, 0, t->n * sizeof(float)); continue; }
+        float std = strstr(t->name, "proj.w") ? resid_std : 0.02f;
+        for (size_t j = 0; j < t->n; j++) p[j] = std * rng_normal(&r);
+    }
+}
+
+int model_build(Model *m, const ModelConfig *cfg, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    if (model_config_check(cfg)) return -1;
+    m->cfg = *cfg;
+    m->tensors = calloc(5 + 12 * (size_t)cfg->layers, sizeof(ParamTensor));
+    m->bp = calloc(cfg->layers ? cfg->layers : 1, sizeof(BlockParams));
+    if (!m->tensors || !m->bp) return -1;
+    layout_params(m);
+    m->params = malloc(m->n_params * sizeof(float));
+    m->grads = calloc(m->n_params, sizeof(float));
+    if (!m->params || !m->grads) return -1;
+    init_params(m, seed);
+    return 0;
+}
+
+static size_t add_act(size_t *n, size_t size) { size_t off = *n; *n += size; return off; }
+
+int model_alloc_batch(Model *m, int B, int T) {
+    const ModelConfig *c = &m->cfg;
+    if (B < 1 || T < 1 || T > c->max_seq) return -1;
+    free(m->acts); free(m->dacts); free(m->ba);
+    m->B = B; m->T = T;
+    size_t N = (size_t)B * T, C = c->d_model, F = (size_t)c->ffn_mult * C, n = 0;
+    m->ba = calloc(c->layers ? c->layers : 1, sizeof(BlockActs));
+    if (!m->ba) return -1;
+    m->encoded = add_act(&n, N * C);
+    for (int l = 0; l < c->layers; l++) {
+        BlockActs *a = &m->ba[l];
+        a->res_in = l == 0 ? m->encoded : m->ba[l - 1].res3;
+        a->ln1 = add_act(&n, N * C);
+        a->ln1_mean = add_act(&n, N);
+        a->ln1_rstd = add_act(&n, N);
+        a->qkv = add_act(&n, N * 3 * C);
+        a->atty = add_act(&n, N * C);
+        a->att = add_act(&n, (size_t)B * c->attn_heads * T * T);
+        a->attproj = add_act(&n, N * C);
+        a->res2 = add_act(&n, N * C);
+        a->ln2 = add_act(&n, N * C);
+        a->ln2_mean = add_act(&n, N);
+        a->ln2_rstd = add_act(&n, N);
+        a->fch = add_act(&n, N * F);
+        a->fch_gelu = add_act(&n, N * F);
+        a->fcproj = add_act(&n, N * C);
+        a->res3 = add_act(&n, N * C);
+    }
+    m->lnf = add_act(&n, N * C);
+    m->lnf_mean = add_act(&n, N);
+    m->lnf_rstd = add_act(&n, N);
+    m->logits = add_act(&n, N * c->n_out);
+    m->probs = add_act(&n, N * c->n_out);
+    m->losses = add_act(&n, N);
+    m->scratch = add_act(&n, (size_t)T * T);
+    m->n_acts = n;
+    m->acts = calloc(n, sizeof(float));
+    m->dacts = calloc(n, sizeof(float));
+    return m->acts && m->dacts ? 0 : -1;
+}
+
+void model_free(Model *m) {
+    free(m->tensors); free(m->bp); free(m->params); free(m->grads);
+    free(m->acts); free(m->dacts); free(m->ba);
+    memset(m, 0, sizeof *m);
+}
+
+float model_forward(Model *m, const Batch *batch) {
+    const ModelConfig *c = &m->cfg;
+    int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
+    m->last = batch;
+    encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
+    for (int l = 0; l < c->layers; l++) {
+        const BlockParams *p = &m->bp[l];
+        const BlockActs *a = &m->ba[l];
+        layernorm_forward(A(a->ln1), A(a->ln1_mean), A(a->ln1_rstd), A(a->res_in), P(p->ln1w), P(p->ln1b), N, C);
+        matmul_forward(A(a->qkv), A(a->ln1), P(p->qkvw), P(p->qkvb), N, C, 3 * C);
+        attention_forward(A(a->atty), A(a->att), A(a->qkv), batch->key_mask, c->causal, B, T, C, c->attn_heads);
+        matmul_forward(A(a->attproj), A(a->atty), P(p->projw), P(p->projb), N, C, C);
+        residual_forward(A(a->res2), A(a->res_in), A(a->attproj), (size_t)N * C);
+        layernorm_forward(A(a->ln2), A(a->ln2_mean), A(a->ln2_rstd), A(a->res2), P(p->ln2w), P(p->ln2b), N, C);
+        matmul_forward(A(a->fch), A(a->ln2), P(p->fcw), P(p->fcb), N, C, F);
+        gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
+        matmul_forward(A(a->fcproj), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
+        residual_forward(A(a->res3), A(a->res2), A(a->fcproj), (size_t)N * C);
+    }
+    size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
+    layernorm_forward(A(m->lnf), A(m->lnf_mean), A(m->lnf_rstd), A(last_res), P(m->lnfw), P(m->lnfb), N, C);
+    matmul_forward(A(m->logits), A(m->lnf), P(m->headw), NULL, N, C, c->n_out);
+    m->loss = 0;
+    m->loss_count = 0;
+    if (batch->targets)
+        m->loss = crossentropy_forward(A(m->probs), A(m->losses), A(m->logits), batch->targets,
+                                       N, c->n_out, &m->loss_count);
+    return m->loss;
+}
+
+const float *model_logits(const Model *m) { return m->acts + m->logits; }
+
+void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+void model_backward(Model *m) {
+    const ModelConfig *c = &m->cfg;
+    const Batch *batch = m->last;
+    int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
+    memset(m->dacts, 0, m->n_acts * sizeof(float));
+    float scale = m->loss_count ? 1.0f / m->loss_count : 0.0f;
+    crossentropy_backward(DA(m->logits), A(m->probs), batch->targets, N, c->n_out, scale);
+    matmul_backward(DA(m->lnf), G(m->headw), NULL, DA(m->logits), A(m->lnf), P(m->headw), N, C, c->n_out);
+    size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
+    layernorm_backward(DA(last_res), G(m->lnfw), G(m->lnfb), DA(m->lnf), A(last_res), P(m->lnfw),
+                       A(m->lnf_mean), A(m->lnf_rstd), N, C);
+    for (int l = c->layers - 1; l >= 0; l--) {
+        const BlockParams *p = &m->bp[l];
+        const BlockActs *a = &m->ba[l];
+        residual_backward(DA(a->res2), DA(a->fcproj), DA(a->res3), (size_t)N * C);
+        matmul_backward(DA(a->fch_gelu), G(p->fcprojw), G(p->fcprojb), DA(a->fcproj), A(a->fch_gelu), P(p->fcprojw), N, F, C);
+        gelu_backward(DA(a->fch), A(a->fch), DA(a->fch_gelu), (size_t)N * F);
+        matmul_backward(DA(a->ln2), G(p->fcw), G(p->fcb), DA(a->fch), A(a->ln2), P(p->fcw), N, C, F);
+        layernorm_backward(DA(a->res2), G(p->ln2w), G(p->ln2b), DA(a->ln2), A(a->res2), P(p->ln2w),
+                           A(a->ln2_mean), A(a->ln2_rstd), N, C);
+        residual_backward(DA(a->res_in), DA(a->attproj), DA(a->res2), (size_t)N * C);
+        matmul_backward(DA(a->atty), G(p->projw), G(p->projb), DA(a->attproj), A(a->atty), P(p->projw), N, C, C);
+        attention_backward(DA(a->qkv), A(m->scratch), DA(a->atty), A(a->qkv), A(a->att), B, T, C, c->attn_heads);
+        matmul_backward(DA(a->ln1), G(p->qkvw), G(p->qkvb), DA(a->qkv), A(a->ln1), P(p->qkvw), N, C, 3 * C);
+        layernorm_backward(DA(a->res_in), G(p->ln1w), G(p->ln1b), DA(a->ln1), A(a->res_in), P(p->ln1w),
+                           A(a->ln1_mean), A(a->ln1_rstd), N, C);
+    }
+    encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
+}
+
+size_t model_num_params(const Model *m) { return m->n_params; }
+
+double model_flops_per_token(const ModelConfig *c, int T) {
+    double C = c->d_model, F = (double)c->ffn_mult * C;
+    /* matmuls: qkv 3C^2, proj C^2, ffn 2CF per layer, head C*n_out; attention scores and
+     * weighted values 2*T*C per layer (the full T x T square is computed, also when causal) */
+    double macs = c->layers * (4 * C * C + 2 * C * F + 2.0 * T * C) + C * c->n_out;
+    return 2.0 * macs;
+}

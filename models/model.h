@@ -1,0 +1,85 @@
+/* The transformer: a pre-LayerNorm stack over token embeddings and learned positions.
+ * Parameters and their gradients live in one contiguous buffer each; every tensor is an
+ * offset into them, listed in a table (name, size, weight decay) that the optimizer and the
+ * checkpoints walk. Activations are allocated once per batch shape. */
+#ifndef MOEH_MODEL_H
+#define MOEH_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int vocab;       /* input token ids are in [0, vocab) */
+    int n_out;       /* width of the output head (vocab for a language model) */
+    int max_seq;     /* longest sequence, size of the position table */
+    int d_model;     /* C */
+    int layers;      /* L */
+    int attn_heads;  /* NH, divides d_model */
+    int ffn_mult;    /* dense FFN inner size = ffn_mult * d_model */
+    int causal;      /* 1: a position sees only itself and earlier ones */
+} ModelConfig;
+
+/* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
+typedef struct {
+    int B, T;
+    int *tokens;              /* (B,T) */
+    int *targets;             /* (B,T) */
+    unsigned char *key_mask;  /* (B,T), 1 = real token, 0 = padding; NULL = all real */
+} Batch;
+
+typedef struct {
+    char name[32];
+    size_t off, n;
+    int decay; /* weight decay applies (matrices), or not (biases, norms, positions) */
+} ParamTensor;
+
+typedef struct {
+    size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
+} BlockParams;
+
+typedef struct {
+    size_t res_in, ln1, ln1_mean, ln1_rstd, qkv, atty, att, attproj, res2,
+        ln2, ln2_mean, ln2_rstd, fch, fch_gelu, fcproj, res3;
+} BlockActs;
+
+typedef struct {
+    ModelConfig cfg;
+    /* parameters */
+    ParamTensor *tensors;
+    int n_tensors;
+    float *params, *grads;
+    size_t n_params;
+    BlockParams *bp;
+    size_t wte, wpe, lnfw, lnfb, headw;
+    /* activations for one batch shape; dacts mirrors acts */
+    int B, T;
+    float *acts, *dacts;
+    size_t n_acts;
+    BlockActs *ba;
+    size_t encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
+    const Batch *last; /* the batch of the last forward, for backward */
+    float loss;        /* mean loss of the last forward (0 when no targets) */
+    int loss_count;    /* number of scored positions in the last forward */
+} Model;
+
+/* NULL when the config is usable, else a message that says what is wrong. */
+const char *model_config_check(const ModelConfig *cfg);
+/* Allocates parameters and initialises them (GPT-2 style) from seed. 0 on success. */
+int model_build(Model *m, const ModelConfig *cfg, uint64_t seed);
+/* Allocates activations for batches of B sequences of T tokens (T <= max_seq). */
+int model_alloc_batch(Model *m, int B, int T);
+void model_free(Model *m);
+
+/* Forward pass over batch (same B, T as allocated). With targets, returns the mean
+ * cross-entropy over scored positions; the logits (B,T,n_out) are in model_logits(m). */
+float model_forward(Model *m, const Batch *batch);
+const float *model_logits(const Model *m);
+/* Zeroes the parameter gradients. */
+void model_zero_grad(Model *m);
+/* Backward of the mean loss of the last forward; ACCUMULATES into the parameter grads. */
+void model_backward(Model *m);
+
+size_t model_num_params(const Model *m);
+/* forward floating point operations per token (multiply-add = 2), at sequence length T */
+double model_flops_per_token(const ModelConfig *cfg, int T);
+
+#endif

@@ -1,0 +1,186 @@
+/* Every layer's backward against central finite differences of L = sum(out * R), R random.
+ * Float32 forward passes; eps = 1e-2 (a central difference's truncation error is O(eps^2),
+ * its rounding error ~ 1e-7 * |L| / eps), tolerance |a - n| <= 2e-3 + 1e-2 |n|. */
+#include "check.h"
+#include "gradcheck.h"
+#include "models/layers.h"
+#include "models/rng.h"
+#include <string.h>
+
+#define EPS 1e-2f
+#define ATOL 2e-3
+#define RTOL 1e-2
+
+static Rng rng;
+static float *randn(size_t n, float scale) {
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = scale * rng_normal(&rng);
+    return p;
+}
+static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* ---- layernorm ---- */
+typedef struct { int N, C; float *out, *mean, *rstd, *inp, *w, *b, *R; } LnCtx;
+static double ln_loss(void *p) {
+    LnCtx *c = p;
+    layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C);
+    return dot(c->out, c->R, (size_t)c->N * c->C);
+}
+static void test_layernorm(void) {
+    LnCtx c = {6, 10};
+    size_t n = (size_t)c.N * c.C;
+    c.out = zeros(n); c.mean = zeros(c.N); c.rstd = zeros(c.N);
+    c.inp = randn(n, 1.5f); c.w = randn(c.C, 1); c.b = randn(c.C, 1); c.R = randn(n, 1);
+    float *dinp = zeros(n), *dw = zeros(c.C), *db = zeros(c.C);
+    ln_loss(&c);
+    layernorm_backward(dinp, dw, db, c.R, c.inp, c.w, c.mean, c.rstd, c.N, c.C);
+    printf("layernorm N=%d C=%d\n", c.N, c.C);
+    CHECK(!gradcheck("dinp", c.inp, n, dinp, ln_loss, &c, EPS, ATOL, RTOL, 1000), "layernorm dinp");
+    CHECK(!gradcheck("dw", c.w, c.C, dw, ln_loss, &c, EPS, ATOL, RTOL, 1000), "layernorm dw");
+    CHECK(!gradcheck("db", c.b, c.C, db, ln_loss, &c, EPS, ATOL, RTOL, 1000), "layernorm db");
+}
+
+/* ---- matmul ---- */
+typedef struct { int N, IC, OC; float *out, *inp, *w, *bias, *R; } MmCtx;
+static double mm_loss(void *p) {
+    MmCtx *c = p;
+    matmul_forward(c->out, c->inp, c->w, c->bias, c->N, c->IC, c->OC);
+    return dot(c->out, c->R, (size_t)c->N * c->OC);
+}
+static void test_matmul(void) {
+    MmCtx c = {7, 5, 9};
+    c.out = zeros((size_t)c.N * c.OC); c.inp = randn((size_t)c.N * c.IC, 1);
+    c.w = randn((size_t)c.OC * c.IC, 1); c.bias = randn(c.OC, 1); c.R = randn((size_t)c.N * c.OC, 1);
+    float *dinp = zeros((size_t)c.N * c.IC), *dw = zeros((size_t)c.OC * c.IC), *db = zeros(c.OC);
+    mm_loss(&c);
+    matmul_backward(dinp, dw, db, c.R, c.inp, c.w, c.N, c.IC, c.OC);
+    printf("matmul N=%d IC=%d OC=%d\n", c.N, c.IC, c.OC);
+    CHECK(!gradcheck("dinp", c.inp, (size_t)c.N * c.IC, dinp, mm_loss, &c, EPS, ATOL, RTOL, 1000), "matmul dinp");
+    CHECK(!gradcheck("dw", c.w, (size_t)c.OC * c.IC, dw, mm_loss, &c, EPS, ATOL, RTOL, 1000), "matmul dw");
+    CHECK(!gradcheck("dbias", c.bias, c.OC, db, mm_loss, &c, EPS, ATOL, RTOL, 1000), "matmul dbias");
+}
+
+/* ---- attention ---- */
+typedef struct { int B, T, C, NH, causal; unsigned char *mask; float *out, *att, *qkv, *R; } AttCtx;
+static double att_loss(void *p) {
+    AttCtx *c = p;
+    attention_forward(c->out, c->att, c->qkv, c->mask, c->causal, c->B, c->T, c->C, c->NH);
+    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+static void test_attention(int causal, int masked) {
+    AttCtx c = {2, 5, 8, 2, causal, NULL};
+    size_t nq = (size_t)c.B * c.T * 3 * c.C, no = (size_t)c.B * c.T * c.C;
+    unsigned char mask[10] = {1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
+    if (masked) c.mask = mask;
+    c.out = zeros(no); c.att = zeros((size_t)c.B * c.NH * c.T * c.T); c.qkv = randn(nq, 1); c.R = randn(no, 1);
+    float *dqkv = zeros(nq), *scratch = zeros((size_t)c.T * c.T);
+    att_loss(&c);
+    attention_backward(dqkv, scratch, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH);
+    printf("attention B=%d T=%d C=%d NH=%d causal=%d key_mask=%d\n", c.B, c.T, c.C, c.NH, causal, masked);
+    CHECK(!gradcheck("dqkv", c.qkv, nq, dqkv, att_loss, &c, EPS, ATOL, RTOL, 1000), "attention causal=%d mask=%d", causal, masked);
+    if (causal) { /* a query must not see the future: its output ignores later values */
+        float *att = c.att;
+        int leak = 0;
+        for (int i = 0; i < c.T; i++) for (int j = i + 1; j < c.T; j++) leak |= att[i * c.T + j] != 0;
+        CHECK(!leak, "causal attention puts weight on a later position");
+    }
+    if (masked) {
+        int leak = 0;
+        for (int b = 0; b < c.B; b++) for (int h = 0; h < c.NH; h++) for (int i = 0; i < c.T; i++)
+            for (int j = 0; j < c.T; j++) if (!mask[b * c.T + j]) leak |= c.att[(((size_t)b * c.NH + h) * c.T + i) * c.T + j] != 0;
+        CHECK(!leak, "masked key receives attention");
+    }
+}
+
+/* ---- gelu, residual, encoder ---- */
+typedef struct { size_t n; float *out, *inp, *R; } GeluCtx;
+static double gelu_loss(void *p) { GeluCtx *c = p; gelu_forward(c->out, c->inp, c->n); return dot(c->out, c->R, c->n); }
+
+typedef struct { size_t n; float *out, *a, *b, *R; } ResCtx;
+static double res_loss(void *p) { ResCtx *c = p; residual_forward(c->out, c->a, c->b, c->n); return dot(c->out, c->R, c->n); }
+
+typedef struct { int B, T, C; int *tok; float *out, *wte, *wpe, *R; } EncCtx;
+static double enc_loss(void *p) {
+    EncCtx *c = p;
+    encoder_forward(c->out, c->tok, c->wte, c->wpe, c->B, c->T, c->C);
+    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+static void test_elementwise(void) {
+    GeluCtx g = {50};
+    g.out = zeros(g.n); g.inp = randn(g.n, 2); g.R = randn(g.n, 1);
+    float *dg = zeros(g.n);
+    gelu_loss(&g);
+    gelu_backward(dg, g.inp, g.R, g.n);
+    printf("gelu n=%zu\n", g.n);
+    CHECK(!gradcheck("dinp", g.inp, g.n, dg, gelu_loss, &g, EPS, ATOL, RTOL, 1000), "gelu");
+
+    ResCtx r = {20};
+    r.out = zeros(r.n); r.a = randn(r.n, 1); r.b = randn(r.n, 1); r.R = randn(r.n, 1);
+    float *da = zeros(r.n), *db = zeros(r.n);
+    residual_backward(da, db, r.R, r.n);
+    printf("residual n=%zu\n", r.n);
+    CHECK(!gradcheck("da", r.a, r.n, da, res_loss, &r, EPS, ATOL, RTOL, 1000), "residual a");
+    CHECK(!gradcheck("db", r.b, r.n, db, res_loss, &r, EPS, ATOL, RTOL, 1000), "residual b");
+
+    int tok[6] = {3, 1, 3, 0, 2, 3}; /* token 3 repeats: its gradient rows must add up */
+    EncCtx e = {2, 3, 4, tok};
+    e.out = zeros(24); e.wte = randn(4 * 4, 1); e.wpe = randn(3 * 4, 1); e.R = randn(24, 1);
+    float *dwte = zeros(16), *dwpe = zeros(12);
+    encoder_backward(dwte, dwpe, e.R, tok, e.B, e.T, e.C);
+    printf("encoder B=2 T=3 C=4 V=4\n");
+    CHECK(!gradcheck("dwte", e.wte, 16, dwte, enc_loss, &e, EPS, ATOL, RTOL, 1000), "encoder wte");
+    CHECK(!gradcheck("dwpe", e.wpe, 12, dwpe, enc_loss, &e, EPS, ATOL, RTOL, 1000), "encoder wpe");
+}
+
+/* ---- cross-entropy, with ignored targets ---- */
+typedef struct { int N, V; int *tgt; float *probs, *losses, *logits; } CeCtx;
+static double ce_loss(void *p) {
+    CeCtx *c = p;
+    int count;
+    return crossentropy_forward(c->probs, c->losses, c->logits, c->tgt, c->N, c->V, &count);
+}
+static void test_crossentropy(void) {
+    int tgt[5] = {2, -1, 0, 6, -1};
+    CeCtx c = {5, 7, tgt};
+    c.probs = zeros(35); c.losses = zeros(5); c.logits = randn(35, 2);
+    float *d = zeros(35);
+    int count;
+    float loss = crossentropy_forward(c.probs, c.losses, c.logits, tgt, c.N, c.V, &count);
+    CHECK(count == 3, "counted %d rows, want 3", count);
+    /* reference from the definition: -log softmax at the target, averaged over counted rows */
+    double ref = 0;
+    for (int n = 0; n < 5; n++) {
+        if (tgt[n] < 0) continue;
+        double s = 0;
+        for (int v = 0; v < 7; v++) s += exp(c.logits[n * 7 + v]);
+        ref += -(c.logits[n * 7 + tgt[n]] - log(s));
+    }
+    ref /= 3;
+    CHECK(fabs(loss - ref) < 1e-5, "loss %g, reference %g", loss, ref);
+    crossentropy_backward(d, c.probs, tgt, c.N, c.V, 1.0f / count);
+    printf("crossentropy N=5 V=7 (2 rows ignored)\n");
+    CHECK(!gradcheck("dlogits", c.logits, 35, d, ce_loss, &c, EPS, ATOL, RTOL, 1000), "crossentropy");
+    /* large logits must not overflow */
+    for (int i = 0; i < 35; i++) c.logits[i] *= 1000;
+    loss = crossentropy_forward(c.probs, c.losses, c.logits, tgt, c.N, c.V, &count);
+    CHECK(isfinite(loss), "loss not finite for large logits: %g", loss);
+}
+
+int main(void) {
+    rng_seed(&rng, 1234);
+    test_layernorm();
+    test_matmul();
+    test_attention(0, 0);
+    test_attention(1, 0);
+    test_attention(0, 1);
+    test_attention(1, 1);
+    test_elementwise();
+    test_crossentropy();
+    CHECK_FINISH();
+}
