@@ -1,1 +1,132 @@
-int main(void){return 0;}
+/* harness: the command line. Each command is a small function; `run` lives in run.c. */
+#include "config.h"
+#include "run.h"
+#include "data/prepare.h"
+#include "results/results.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: harness COMMAND [key=value ...]\n\n"
+            "  run key=value ...          train and evaluate one configuration\n"
+            "  list [db=results.db]       runs, one line each\n"
+            "  show RUN [db=...]          a run's config and final metrics\n"
+            "  query 'SQL' [csv=1] [db=]  read-only query of results.db\n"
+            "  data prepare english [data_dir=data] [source=DIR]\n"
+            "                             build a default data set from installed packages\n"
+            "  help [run]                 this text; every run key with its default\n");
+}
+
+/* db=, csv=, data_dir=, source= for the commands other than run */
+typedef struct { const char *db, *data_dir, *source; int csv; } MiscArgs;
+
+static int parse_misc(int argc, char **argv, MiscArgs *a, const char *allowed) {
+    *a = (MiscArgs){"results.db", "data", NULL, 0};
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
+        char key[32] = "";
+        if (eq && klen < sizeof key) { memcpy(key, argv[i], klen); key[klen] = 0; }
+        if (!eq || !strstr(allowed, key) || !*key) {
+            fprintf(stderr, "error: '%s': expected one of %s\n", argv[i], allowed);
+            return -1;
+        }
+        if (!strcmp(key, "db")) a->db = eq + 1;
+        else if (!strcmp(key, "csv")) a->csv = atoi(eq + 1);
+        else if (!strcmp(key, "data_dir")) a->data_dir = eq + 1;
+        else if (!strcmp(key, "source")) a->source = eq + 1;
+    }
+    return 0;
+}
+
+static int with_db_query(const MiscArgs *a, const char *sql) {
+    char err[1024];
+    ResultsDb *db = results_open(a->db, err, sizeof err);
+    if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    int rc = results_print_query(db, sql, a->csv, err, sizeof err);
+    if (rc) fprintf(stderr, "error: query: %s\n", err);
+    results_close(db);
+    return rc ? 2 : 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+    Config *cfg = config_new();
+    char err[1024];
+    for (int i = 0; i < argc; i++)
+        if (config_set(cfg, argv[i], err, sizeof err)) {
+            fprintf(stderr, "error: %s\n", err);
+            config_free(cfg);
+            return 2;
+        }
+    int rc = harness_run(cfg);
+    config_free(cfg);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv) {
+    MiscArgs a;
+    if (parse_misc(argc, argv, &a, "db= csv=")) return 2;
+    return with_db_query(&a,
+        "SELECT r.id, r.name, r.task, r.model, r.experts, r.seed, r.status, r.params,"
+        " round(r.wall_s, 1) AS wall_s,"
+        " (SELECT round(value, 4) FROM final_metrics f WHERE f.run_id = r.id AND f.split = 'valid' AND f.metric = 'bpb') AS valid_bpb,"
+        " r.started_at FROM runs r ORDER BY r.id");
+}
+
+static int cmd_show(int argc, char **argv) {
+    if (argc < 1 || atoll(argv[0]) <= 0) { fprintf(stderr, "error: show needs a run id (harness list shows them)\n"); return 2; }
+    MiscArgs a;
+    if (parse_misc(argc - 1, argv + 1, &a, "db= csv=")) return 2;
+    long long id = atoll(argv[0]);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT id, name, task, model, status, error, params, flops_per_token, wall_s, config"
+             " FROM runs WHERE id = %lld", id);
+    int rc = with_db_query(&a, sql);
+    if (rc) return rc;
+    printf("\n");
+    snprintf(sql, sizeof sql, "SELECT split, metric, value, step FROM final_metrics WHERE run_id = %lld"
+             " ORDER BY split, metric", id);
+    return with_db_query(&a, sql);
+}
+
+static int cmd_query(int argc, char **argv) {
+    if (argc < 1) { fprintf(stderr, "error: query needs an SQL statement\n"); return 2; }
+    MiscArgs a;
+    if (parse_misc(argc - 1, argv + 1, &a, "db= csv=")) return 2;
+    return with_db_query(&a, argv[0]);
+}
+
+static int cmd_data(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[0], "prepare")) {
+        fprintf(stderr, "error: usage: harness data prepare NAME [data_dir=data] [source=DIR]\n");
+        return 2;
+    }
+    MiscArgs a;
+    if (parse_misc(argc - 2, argv + 2, &a, "data_dir= source=")) return 2;
+    char err[1024];
+    if (data_prepare(argv[1], a.data_dir, a.source, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "list")) return cmd_list(argc - 2, argv + 2);
+    if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
+    if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 2 && !strcmp(argv[2], "run")) config_print_help(stdout);
+        else usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "error: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

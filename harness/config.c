@@ -1,0 +1,267 @@
+#include "config.h"
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_INT, K_FLOAT, K_STR, K_ENUM } KeyType;
+
+typedef struct {
+    const char *key;
+    KeyType type;
+    const char *def;      /* NULL: taken from the size preset */
+    const char *choices;  /* K_ENUM: values separated by '|' */
+    double min, max;
+    const char *help;
+} KeyDef;
+
+#define BIG 1e18
+static const KeyDef KEYS[] = {
+    {"task", K_ENUM, "english", "english", 0, 0, "what to train and evaluate"},
+    {"model", K_ENUM, "dense", "dense", 0, 0, "model variant"},
+    {"size", K_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
+    {"d_model", K_INT, NULL, NULL, 8, 65536, "(size) model width C"},
+    {"layers", K_INT, NULL, NULL, 1, 1024, "(size) transformer blocks"},
+    {"attn_heads", K_INT, NULL, NULL, 1, 1024, "(size) attention heads, must divide d_model"},
+    {"seq_len", K_INT, NULL, NULL, 2, 65536, "(size) tokens per sequence"},
+    {"batch", K_INT, NULL, NULL, 1, 65536, "(size) sequences per step"},
+    {"steps", K_INT, NULL, NULL, 1, BIG, "(size) training steps"},
+    {"lr", K_FLOAT, NULL, NULL, 0, 10, "(size) peak learning rate"},
+    {"warmup", K_INT, NULL, NULL, 0, BIG, "(size) linear warmup steps"},
+    {"eval_every", K_INT, NULL, NULL, 0, BIG, "(size) steps between validation passes; 0: only at the end"},
+    {"schedule", K_ENUM, "cosine", "cosine|linear", 0, 0, "decay after warmup"},
+    {"min_lr_frac", K_FLOAT, "0.1", NULL, 0, 1, "final learning rate as a share of lr"},
+    {"weight_decay", K_FLOAT, "0.1", NULL, 0, 10, "AdamW decoupled weight decay (matrices only)"},
+    {"grad_clip", K_FLOAT, "1.0", NULL, 0, BIG, "global gradient-norm clip; 0: off"},
+    {"beta1", K_FLOAT, "0.9", NULL, 0, 0.999999, "AdamW beta1"},
+    {"beta2", K_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
+    {"seed", K_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
+    {"threads", K_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
+    {"eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per evaluation pass; 0: the whole split"},
+    {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
+    {"data", K_STR, "", NULL, 0, 0, "your own text: a file or folder (default: the prepared corpus)"},
+    {"data_dir", K_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
+    {"db", K_STR, "results.db", NULL, 0, 0, "results database"},
+    {"name", K_STR, "", NULL, 0, 0, "a label for the run"},
+    {"out", K_STR, "runs", NULL, 0, 0, "folder for checkpoints"},
+    {"checkpoint_every", K_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
+    {"resume", K_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
+};
+#define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
+
+/* size presets: (size, key, value). small is sized to finish in ~5 minutes on 2 cores. */
+static const char *const PRESETS[][3] = {
+    {"tiny", "d_model", "64"}, {"tiny", "layers", "2"}, {"tiny", "attn_heads", "4"},
+    {"tiny", "seq_len", "64"}, {"tiny", "batch", "16"}, {"tiny", "steps", "300"},
+    {"tiny", "lr", "3e-3"}, {"tiny", "warmup", "30"}, {"tiny", "eval_every", "100"},
+    {"small", "d_model", "128"}, {"small", "layers", "4"}, {"small", "attn_heads", "4"},
+    {"small", "seq_len", "128"}, {"small", "batch", "16"}, {"small", "steps", "1500"},
+    {"small", "lr", "2e-3"}, {"small", "warmup", "100"}, {"small", "eval_every", "250"},
+    {"base", "d_model", "256"}, {"base", "layers", "6"}, {"base", "attn_heads", "8"},
+    {"base", "seq_len", "256"}, {"base", "batch", "16"}, {"base", "steps", "5000"},
+    {"base", "lr", "1e-3"}, {"base", "warmup", "200"}, {"base", "eval_every", "500"},
+};
+#define NPRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
+
+struct Config {
+    char *value[NKEYS];
+    unsigned char set[NKEYS];
+};
+
+Config *config_new(void) { return calloc(1, sizeof(Config)); }
+
+void config_free(Config *c) {
+    if (!c) return;
+    for (int i = 0; i < NKEYS; i++) free(c->value[i]);
+    free(c);
+}
+
+static int find_key(const char *key) {
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(KEYS[i].key, key)) return i;
+    return -1;
+}
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), row[128];
+    if (la > 127 || lb > 127) return 1000;
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const char *nearest_key(const char *key) {
+    int best = 1000;
+    const char *name = KEYS[0].key;
+    for (int i = 0; i < NKEYS; i++) {
+        int d = edit_distance(key, KEYS[i].key);
+        if (d < best) { best = d; name = KEYS[i].key; }
+    }
+    return name;
+}
+
+static int choice_ok(const char *choices, const char *v) {
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return 1;
+        p += len + (bar != NULL);
+    }
+    return 0;
+}
+
+static int check_value(const KeyDef *k, const char *v, char *err, size_t errlen) {
+    char *end;
+    errno = 0;
+    switch (k->type) {
+    case K_INT: {
+        long long x = strtoll(v, &end, 10);
+        if (!*v || *end || errno || x < k->min || x > k->max) {
+            snprintf(err, errlen, "%s=%s: expected a whole number from %.0f to %.0f", k->key, v, k->min, k->max);
+            return -1;
+        }
+        return 0;
+    }
+    case K_FLOAT: {
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(x) || x < k->min || x > k->max) {
+            snprintf(err, errlen, "%s=%s: expected a number from %g to %g", k->key, v, k->min, k->max);
+            return -1;
+        }
+        return 0;
+    }
+    case K_ENUM:
+        if (!choice_ok(k->choices, v)) {
+            snprintf(err, errlen, "%s=%s: expected one of %s", k->key, v, k->choices);
+            return -1;
+        }
+        return 0;
+    case K_STR:
+        return 0;
+    }
+    return 0;
+}
+
+static int set_key(Config *c, const char *key, const char *v, int explicit, char *err, size_t errlen) {
+    int i = find_key(key);
+    if (i < 0) {
+        snprintf(err, errlen, "unknown key '%s'; nearest known key: '%s' (harness help run lists every key)",
+                 key, nearest_key(key));
+        return -1;
+    }
+    if (check_value(&KEYS[i], v, err, errlen)) return -1;
+    free(c->value[i]);
+    c->value[i] = strdup(v);
+    c->set[i] = c->set[i] || explicit;
+    return 0;
+}
+
+int config_set(Config *c, const char *word, char *err, size_t errlen) {
+    const char *eq = strchr(word, '=');
+    if (!eq || eq == word) {
+        snprintf(err, errlen, "'%s': expected key=value (harness help run lists every key)", word);
+        return -1;
+    }
+    char key[64];
+    size_t n = (size_t)(eq - word) < sizeof key - 1 ? (size_t)(eq - word) : sizeof key - 1;
+    memcpy(key, word, n);
+    key[n] = 0;
+    return set_key(c, key, eq + 1, 1, err, errlen);
+}
+
+void config_resolve(Config *c) {
+    int si = find_key("size");
+    const char *size = c->value[si] ? c->value[si] : KEYS[si].def;
+    for (int p = 0; p < NPRESETS; p++) {
+        int i = find_key(PRESETS[p][1]);
+        if (!strcmp(PRESETS[p][0], size) && !c->set[i]) { free(c->value[i]); c->value[i] = strdup(PRESETS[p][2]); }
+    }
+    for (int i = 0; i < NKEYS; i++)
+        if (!c->value[i] && KEYS[i].def) c->value[i] = strdup(KEYS[i].def);
+}
+
+int config_is_set(const Config *c, const char *key) {
+    int i = find_key(key);
+    return i >= 0 && c->set[i];
+}
+
+const char *config_str(const Config *c, const char *key) {
+    int i = find_key(key);
+    if (i < 0 || !c->value[i]) {
+        fprintf(stderr, "internal error: config key '%s' %s\n", key, i < 0 ? "is not defined" : "has no value");
+        abort();
+    }
+    return c->value[i];
+}
+
+long config_int(const Config *c, const char *key) { return strtol(config_str(c, key), NULL, 10); }
+double config_float(const Config *c, const char *key) { return strtod(config_str(c, key), NULL); }
+
+char *config_to_json(const Config *c) {
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < NKEYS; i++) {
+        if (!c->value[i]) continue;
+        if (KEYS[i].type == K_INT || KEYS[i].type == K_FLOAT)
+            cJSON_AddItemToObject(o, KEYS[i].key, cJSON_CreateRaw(c->value[i]));
+        else
+            cJSON_AddStringToObject(o, KEYS[i].key, c->value[i]);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "stored config is not a JSON object");
+        cJSON_Delete(o);
+        return -1;
+    }
+    int rc = 0;
+    for (cJSON *it = o->child; it && !rc; it = it->next) {
+        int i = find_key(it->string);
+        if (i >= 0 && c->set[i]) continue;
+        char num[64];
+        const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
+        if (cJSON_IsNumber(it)) {
+            if (i >= 0 && KEYS[i].type == K_INT) snprintf(num, sizeof num, "%.0f", it->valuedouble);
+            else snprintf(num, sizeof num, "%.17g", it->valuedouble);
+            v = num;
+        }
+        if (!v) { snprintf(err, errlen, "stored config: key '%s' holds neither text nor a number", it->string); rc = -1; break; }
+        rc = set_key(c, it->string, v, 1, err, errlen);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+void config_print_help(FILE *f) {
+    fprintf(f, "harness run key=value ...   keys, defaults and meanings:\n\n");
+    for (int i = 0; i < NKEYS; i++) {
+        const KeyDef *k = &KEYS[i];
+        char def[160] = "";
+        if (k->def) snprintf(def, sizeof def, "%s", *k->def ? k->def : "\"\"");
+        else {
+            size_t used = 0;
+            for (int p = 0; p < NPRESETS; p++)
+                if (!strcmp(PRESETS[p][1], k->key) && used < sizeof def)
+                    used += snprintf(def + used, sizeof def - used, "%s%s:%s", used ? " " : "", PRESETS[p][0], PRESETS[p][2]);
+        }
+        fprintf(f, "  %-16s %-34s %s", k->key, def, k->help);
+        if (k->type == K_ENUM) fprintf(f, " (%s)", k->choices);
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,31 @@
+/* Run configuration: key=value words checked against one table of keys (type, default, range,
+ * help). size= presets fill the model and schedule keys the user did not set. */
+#ifndef MOEH_CONFIG_H
+#define MOEH_CONFIG_H
+#include <stdio.h>
+
+typedef struct Config Config;
+
+Config *config_new(void);
+void config_free(Config *c);
+/* Sets one key from "key=value"; on an unknown key or a bad value returns -1 with a message
+ * that names the key, what it accepts, and the nearest known key. */
+int config_set(Config *c, const char *word, char *err, size_t errlen);
+/* Fills every key not set explicitly from the size preset, then the defaults. */
+void config_resolve(Config *c);
+int config_is_set(const Config *c, const char *key);
+
+long config_int(const Config *c, const char *key);
+double config_float(const Config *c, const char *key);
+const char *config_str(const Config *c, const char *key);
+
+/* All resolved keys as one JSON object (malloc'd). */
+char *config_to_json(const Config *c);
+/* Sets every key of a JSON object made by config_to_json (keys this build does not know are
+ * reported as an error). Keys already set are kept, so explicit words override. */
+int config_merge_json(Config *c, const char *json, char *err, size_t errlen);
+
+/* `harness help run`: every key with its default and meaning */
+void config_print_help(FILE *f);
+
+#endif

@@ -1,0 +1,256 @@
+#include "run.h"
+#include "progress.h"
+#include "models/checkpoint.h"
+#include "models/model.h"
+#include "models/optim.h"
+#include "models/rng.h"
+#include "results/results.h"
+#include "tasks/task.h"
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MOEH_GIT_REV
+#define MOEH_GIT_REV "unknown"
+#endif
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+int set_threads(long n) {
+    int t = n > 0 ? (int)n : omp_get_num_procs();
+    omp_set_num_threads(t);
+    openblas_set_num_threads(t);
+    return t;
+}
+
+/* Metrics of one step gathered from the task and the loop, then written in one transaction. */
+#define SINK_MAX 256
+typedef struct {
+    MetricSink sink;
+    ResultsDb *db;
+    int64_t run;
+    int n;
+    char split[SINK_MAX][16], name[SINK_MAX][48];
+    double value[SINK_MAX];
+    Progress *progress;
+} StepMetrics;
+
+static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
+    StepMetrics *m = (StepMetrics *)s;
+    if (m->n == SINK_MAX) return;
+    snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
+    snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+    m->value[m->n++] = value;
+}
+
+static int sink_flush(StepMetrics *m, long step) {
+    MetricValue v[SINK_MAX];
+    for (int i = 0; i < m->n; i++) v[i] = (MetricValue){m->split[i], m->name[i], m->value[i]};
+    int rc = m->n ? results_metrics(m->db, m->run, step, v, m->n) : 0;
+    m->n = 0;
+    return rc;
+}
+
+static void report_eval(StepMetrics *sm, long step, int from) {
+    char line[512];
+    size_t used = 0;
+    for (int i = from; i < sm->n && used < sizeof line; i++)
+        used += snprintf(line + used, sizeof line - used, "%s%s %s %.4f", used ? ", " : "",
+                         sm->split[i], sm->name[i], sm->value[i]);
+    progress_note(sm->progress, "step %ld: %s", step, line);
+}
+
+static int make_dir(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1; }
+
+typedef struct {
+    Model model;
+    AdamW opt;
+    Task *task;
+    Batch *batch;
+    ResultsDb *db;
+    int64_t run;
+    char *config_json;
+    char err[1024];
+} Run;
+
+static void run_free(Run *r) {
+    if (r->task) r->task->close(r->task);
+    batch_free(r->batch);
+    model_free(&r->model);
+    adamw_free(&r->opt);
+    results_close(r->db);
+    free(r->config_json);
+}
+
+static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng) {
+    char path[4200];
+    const char *out = config_str(cfg, "out");
+    if (make_dir(out)) { snprintf(r->err, sizeof r->err, "out=%s: cannot create folder: %s", out, strerror(errno)); return -1; }
+    snprintf(path, sizeof path, "%s/run-%lld.ckpt", out, (long long)r->run);
+    CheckpointState st;
+    memset(&st, 0, sizeof st);
+    st.step = step;
+    st.rng_state = train_rng->s;
+    st.data_state = r->task->get_state(r->task);
+    snprintf(st.config, sizeof st.config, "%s", r->config_json);
+    if (checkpoint_save(path, &r->model, &r->opt, &st, r->err, sizeof r->err)) return -1;
+    results_checkpoint(r->db, r->run, step, path, NULL);
+    return 0;
+}
+
+int harness_run(Config *cfg) {
+    config_resolve(cfg);
+    Run r;
+    memset(&r, 0, sizeof r);
+    int threads = set_threads(config_int(cfg, "threads"));
+    int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
+    long steps = config_int(cfg, "steps");
+
+    /* everything that can be wrong with the input is found before the run row is written */
+    TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
+                        .seq_len = T, .batch = B, .eval_tokens = config_int(cfg, "eval_tokens"),
+                        .seed = (uint64_t)config_int(cfg, "seed")};
+    r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
+    if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
+    TaskSpec spec = r.task->spec;
+    ModelConfig mc = {.vocab = spec.vocab, .n_out = spec.n_out, .max_seq = spec.seq_len,
+                      .d_model = (int)config_int(cfg, "d_model"), .layers = (int)config_int(cfg, "layers"),
+                      .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec.causal};
+    const char *why = model_config_check(&mc);
+    if (why) {
+        fprintf(stderr, "error: d_model=%d attn_heads=%d: %s\n", mc.d_model, mc.attn_heads, why);
+        run_free(&r);
+        return 2;
+    }
+    uint64_t seed = (uint64_t)config_int(cfg, "seed");
+    OptimConfig oc = {.lr = (float)config_float(cfg, "lr"), .beta1 = (float)config_float(cfg, "beta1"),
+                      .beta2 = (float)config_float(cfg, "beta2"), .eps = 1e-8f,
+                      .weight_decay = (float)config_float(cfg, "weight_decay"),
+                      .grad_clip = (float)config_float(cfg, "grad_clip"),
+                      .min_lr_frac = (float)config_float(cfg, "min_lr_frac"),
+                      .warmup = (int)config_int(cfg, "warmup"), .total_steps = (int)steps,
+                      .cosine = !strcmp(config_str(cfg, "schedule"), "cosine")};
+    r.batch = batch_alloc(B, T, 0);
+    if (!r.batch || model_build(&r.model, &mc, seed) || model_alloc_batch(&r.model, B, T) ||
+        adamw_init(&r.opt, &oc, r.model.n_params)) {
+        fprintf(stderr, "error: out of memory for d_model=%d layers=%d batch=%d seq_len=%d\n", mc.d_model, mc.layers, B, T);
+        run_free(&r);
+        return 2;
+    }
+    Rng train_rng;
+    rng_seed(&train_rng, seed * 31 + 7);
+    long start_step = 0;
+    const char *resume = config_str(cfg, "resume");
+    if (*resume) {
+        CheckpointState st;
+        if (checkpoint_load(resume, &r.model, &r.opt, &st, r.err, sizeof r.err)) {
+            fprintf(stderr, "error: resume=%s\n", r.err);
+            run_free(&r);
+            return 2;
+        }
+        start_step = (long)st.step;
+        train_rng.s = st.rng_state;
+        r.task->set_state(r.task, st.data_state);
+        if (start_step >= steps) {
+            fprintf(stderr, "error: resume=%s is at step %ld, steps=%ld leaves nothing to do\n", resume, start_step, steps);
+            run_free(&r);
+            return 2;
+        }
+    }
+    const char *dbpath = config_str(cfg, "db");
+    r.db = results_open(dbpath, r.err, sizeof r.err);
+    if (!r.db) { fprintf(stderr, "error: db=%s\n", r.err); run_free(&r); return 2; }
+
+    r.config_json = config_to_json(cfg);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    RunInfo info = {.name = config_str(cfg, "name"), .task = config_str(cfg, "task"),
+                    .model = config_str(cfg, "model"), .seed = (long long)seed,
+                    .config = r.config_json, .params = (long long)model_num_params(&r.model),
+                    .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV};
+    r.run = results_run_begin(r.db, &info);
+    if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }
+
+    Progress progress;
+    StepMetrics sm = {.sink = {sink_put, NULL}, .db = r.db, .run = r.run, .progress = &progress};
+    long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
+    long ckpt_every = config_int(cfg, "checkpoint_every");
+    printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
+           (long long)r.run, info.task, info.model, r.model.n_params, info.flops_per_token, threads,
+           steps, B, T, dbpath);
+    r.task->describe(r.task, &sm.sink);
+    sink_flush(&sm, start_step);
+
+    stop_requested = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    progress_start(&progress, steps, log_every);
+    const char *status = "done";
+    double wall0 = now_seconds(), train_time = 0, window_time = 0;
+    long window_tokens = 0, trained_steps = 0;
+    long step = start_step;
+    while (step < steps) {
+        if (stop_requested) { status = "interrupted"; break; }
+        double t0 = now_seconds();
+        r.task->next_batch(r.task, r.batch);
+        float loss = model_forward(&r.model, r.batch);
+        if (!isfinite(loss)) {
+            status = "diverged";
+            snprintf(r.err, sizeof r.err, "training loss became %g at step %ld", loss, step + 1);
+            break;
+        }
+        model_zero_grad(&r.model);
+        model_backward(&r.model);
+        double gnorm = adamw_step(&r.opt, &r.model);
+        step++;
+        trained_steps++;
+        double dt = now_seconds() - t0;
+        train_time += dt;
+        window_time += dt;
+        window_tokens += (long)B * T;
+        double tps = window_tokens / (window_time > 0 ? window_time : 1e-9);
+        progress_step(&progress, step, loss, tps);
+        if (step % log_every == 0 || step == steps) {
+            sink_put(&sm.sink, "train", "loss", loss);
+            sink_put(&sm.sink, "train", "lr", lr_at(&oc, step - 1));
+            sink_put(&sm.sink, "train", "grad_norm", gnorm);
+            sink_put(&sm.sink, "train", "tokens_per_s", tps);
+            window_time = 0;
+            window_tokens = 0;
+        }
+        int final = step == steps;
+        if ((eval_every && step % eval_every == 0) || final) {
+            int from = sm.n;
+            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, &sm.sink);
+            if (final) r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, &sm.sink);
+            report_eval(&sm, step, from);
+        }
+        if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);
+        if (sink_flush(&sm, step)) {
+            status = "failed";
+            snprintf(r.err, sizeof r.err, "db=%s: cannot write metrics: %s", dbpath, results_error(r.db));
+            break;
+        }
+        if ((ckpt_every && step % ckpt_every == 0) || final) {
+            if (save_checkpoint(&r, cfg, step, &train_rng)) { status = "failed"; break; }
+        }
+    }
+    progress_end(&progress);
+    if (!strcmp(status, "interrupted") && save_checkpoint(&r, cfg, step, &train_rng) == 0)
+        printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r.run);
+    int done = !strcmp(status, "done");
+    results_run_finish(r.db, r.run, status, done ? NULL : (*r.err ? r.err : status), now_seconds() - wall0);
+    if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r.run, status, *r.err ? ": " : "", r.err);
+    else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r.run, now_seconds() - wall0,
+                train_time > 0 ? trained_steps * (double)B * T / train_time : 0);
+    run_free(&r);
+    return done ? 0 : !strcmp(status, "interrupted") ? 130 : 1;
+}

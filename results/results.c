@@ -1,0 +1,208 @@
+#include "results.h"
+#include "schema.sql.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ResultsDb { sqlite3 *db; };
+
+const char *results_error(ResultsDb *db) { return sqlite3_errmsg(db->db); }
+
+static int exec(ResultsDb *db, const char *sql) {
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) fprintf(stderr, "results.db: %s\n", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+ResultsDb *results_open(const char *path, char *err, size_t errlen) {
+    ResultsDb *db = calloc(1, sizeof *db);
+    if (!db) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
+    if (sqlite3_open(path, &db->db) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, sqlite3_errmsg(db->db));
+        goto fail;
+    }
+    /* a sweep and a plot may touch the file at once: wait for a lock instead of failing */
+    sqlite3_busy_timeout(db->db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db->db, RESULTS_SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a usable results database: %s", path, msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        goto fail;
+    }
+    return db;
+fail:
+    sqlite3_close(db->db);
+    free(db);
+    return NULL;
+}
+
+void results_close(ResultsDb *db) {
+    if (!db) return;
+    sqlite3_close(db->db);
+    free(db);
+}
+
+int64_t results_run_begin(ResultsDb *db, const RunInfo *r) {
+    sqlite3_stmt *st;
+    const char *sql =
+        "INSERT INTO runs(name, task, model, experts, topk, heads, seed, config, params,"
+        " flops_per_token, status, started_at, host, git_rev)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,'running',strftime('%Y-%m-%dT%H:%M:%fZ','now'),?,?)";
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->task, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, r->model, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, r->experts);
+    sqlite3_bind_int(st, 5, r->topk);
+    sqlite3_bind_int(st, 6, r->heads);
+    sqlite3_bind_int64(st, 7, r->seed);
+    sqlite3_bind_text(st, 8, r->config, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 9, r->params);
+    sqlite3_bind_double(st, 10, r->flops_per_token);
+    sqlite3_bind_text(st, 11, r->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 12, r->git_rev, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db->db) : -1;
+}
+
+int results_run_finish(ResultsDb *db, int64_t run, const char *status, const char *error, double wall_s) {
+    sqlite3_stmt *st;
+    const char *sql = "UPDATE runs SET status=?, error=?, wall_s=?,"
+                      " finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?";
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+    if (error) sqlite3_bind_text(st, 2, error, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 2);
+    sqlite3_bind_double(st, 3, wall_s);
+    sqlite3_bind_int64(st, 4, run);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *v, int n) {
+    sqlite3_stmt *st;
+    if (exec(db, "BEGIN IMMEDIATE")) return -1;
+    if (sqlite3_prepare_v2(db->db, "INSERT INTO metrics(run_id, step, split, name, value) VALUES (?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) { exec(db, "ROLLBACK"); return -1; }
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, step);
+        sqlite3_bind_text(st, 3, v[i].split, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, v[i].name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 5, v[i].value);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (!ok) { exec(db, "ROLLBACK"); return -1; }
+    return exec(db, "COMMIT");
+}
+
+int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT INTO evals(run_id, benchmark, metric, value) VALUES (?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 2, benchmark, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, metric, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, value);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "INSERT INTO checkpoints(run_id, step, path, sha256) VALUES (?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, step);
+    sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+    if (sha256) sqlite3_bind_text(st, 4, sha256, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 4);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+char *results_run_config(ResultsDb *db, int64_t run) {
+    sqlite3_stmt *st;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db->db, "SELECT config FROM runs WHERE id=?", -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_int64(st, 1, run);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void print_csv_field(const char *s) {
+    if (!strpbrk(s, ",\"\n")) { fputs(s, stdout); return; }
+    putchar('"');
+    for (; *s; s++) { if (*s == '"') putchar('"'); putchar(*s); }
+    putchar('"');
+}
+
+int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+        return -1;
+    }
+    if (!sqlite3_stmt_readonly(st)) {
+        snprintf(err, errlen, "only read-only statements are allowed here");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int ncol = sqlite3_column_count(st), nrow = 0, cap = 64, rc;
+    char **cells = malloc(sizeof(char *) * cap * (ncol ? ncol : 1));
+    /* rows are gathered first so the columns can be aligned to their widest cell */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nrow + 1 >= cap) { cap *= 2; cells = realloc(cells, sizeof(char *) * cap * ncol); }
+        for (int c = 0; c < ncol; c++) {
+            char buf[64];
+            const char *text;
+            if (sqlite3_column_type(st, c) == SQLITE_FLOAT) {
+                snprintf(buf, sizeof buf, "%.6g", sqlite3_column_double(st, c));
+                text = buf;
+            } else {
+                text = (const char *)sqlite3_column_text(st, c);
+            }
+            cells[(size_t)nrow * ncol + c] = strdup(text ? text : "");
+        }
+        nrow++;
+    }
+    int ok = rc == SQLITE_DONE;
+    if (!ok) snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+    if (ok) {
+        int *w = calloc(ncol ? ncol : 1, sizeof(int));
+        for (int c = 0; c < ncol; c++) {
+            w[c] = (int)strlen(sqlite3_column_name(st, c));
+            for (int r = 0; r < nrow; r++) {
+                int len = (int)strlen(cells[(size_t)r * ncol + c]);
+                if (len > w[c]) w[c] = len;
+            }
+        }
+        for (int r = -1; r < nrow; r++) {
+            for (int c = 0; c < ncol; c++) {
+                const char *s = r < 0 ? sqlite3_column_name(st, c) : cells[(size_t)r * ncol + c];
+                if (csv) { if (c) putchar(','); print_csv_field(s); }
+                else if (c + 1 < ncol) printf("%-*s  ", w[c], s);
+                else fputs(s, stdout);
+            }
+            putchar('\n');
+        }
+        free(w);
+    }
+    for (size_t i = 0; i < (size_t)nrow * ncol; i++) free(cells[i]);
+    free(cells);
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}

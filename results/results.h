@@ -1,0 +1,45 @@
+/* results.db: runs, metrics, activation histograms, downstream evals and checkpoints in one
+ * SQLite file (WAL mode). Every write is one transaction; a crash leaves the last committed
+ * state. This layer stores numbers and text; it knows no model and no task. */
+#ifndef MOEH_RESULTS_H
+#define MOEH_RESULTS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ResultsDb ResultsDb;
+
+typedef struct {
+    const char *name, *task, *model;
+    int experts, topk, heads;
+    long long seed;
+    const char *config;      /* resolved configuration, JSON */
+    long long params;
+    double flops_per_token;
+    const char *host, *git_rev;
+} RunInfo;
+
+typedef struct { const char *split, *name; double value; } MetricValue;
+
+/* Opens (creating the schema if needed) the database at path. NULL on failure, with the
+ * reason, naming the file, in err. */
+ResultsDb *results_open(const char *path, char *err, size_t errlen);
+void results_close(ResultsDb *db);
+const char *results_error(ResultsDb *db);
+
+/* Inserts a run with status 'running'; returns its id, or -1. */
+int64_t results_run_begin(ResultsDb *db, const RunInfo *info);
+/* status: done, failed, interrupted or diverged; error may be NULL */
+int results_run_finish(ResultsDb *db, int64_t run, const char *status, const char *error, double wall_s);
+/* Several metrics of one step, in one transaction. */
+int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *values, int n);
+int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
+int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
+
+/* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
+char *results_run_config(ResultsDb *db, int64_t run);
+
+/* Runs a read-only query and prints the rows: aligned columns, or CSV when csv != 0.
+ * 0 on success; otherwise -1 with the SQLite message in err. */
+int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,38 @@
+/* The schema, views included. Derived figures live in views so that the C side only ever
+ * stores raw counts and values. */
+static const char *RESULTS_SCHEMA =
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY, name TEXT, task TEXT NOT NULL, model TEXT NOT NULL,"
+    " experts INTEGER NOT NULL DEFAULT 0, topk INTEGER NOT NULL DEFAULT 0,"
+    " heads INTEGER NOT NULL DEFAULT 0, seed INTEGER, config TEXT NOT NULL,"
+    " params INTEGER, flops_per_token REAL,"
+    " status TEXT NOT NULL CHECK (status IN ('running','done','failed','interrupted','diverged')),"
+    " error TEXT, started_at TEXT NOT NULL, finished_at TEXT, wall_s REAL, host TEXT, git_rev TEXT);"
+    "CREATE TABLE IF NOT EXISTS metrics ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, split TEXT NOT NULL,"
+    " name TEXT NOT NULL, value REAL);"
+    "CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, split, name, step);"
+    "CREATE TABLE IF NOT EXISTS activations ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, split TEXT NOT NULL,"
+    " layer INTEGER NOT NULL, head INTEGER NOT NULL, expert INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, total INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS activations_by_run ON activations(run_id, split, step);"
+    "CREATE TABLE IF NOT EXISTS evals ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id), benchmark TEXT NOT NULL, metric TEXT NOT NULL,"
+    " value REAL);"
+    "CREATE TABLE IF NOT EXISTS checkpoints ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, path TEXT NOT NULL,"
+    " sha256 TEXT);"
+    /* the value of each (run, split, metric) at the run's last step that logged it */
+    "CREATE VIEW IF NOT EXISTS final_metrics AS"
+    " SELECT r.id AS run_id, r.name, r.task, r.model, r.experts, r.seed, r.status,"
+    "        m.split, m.name AS metric, m.value, m.step"
+    " FROM metrics m JOIN runs r ON r.id = m.run_id"
+    " WHERE m.step = (SELECT max(m2.step) FROM metrics m2 WHERE m2.run_id = m.run_id"
+    "                 AND m2.split = m.split AND m2.name = m.name);"
+    /* paper Table 1: validation perplexity by task x model x experts over finished runs */
+    "CREATE VIEW IF NOT EXISTS table1 AS"
+    " SELECT task, model, experts, count(*) AS runs, avg(value) AS ppl_mean,"
+    "        sqrt(max(avg(value * value) - avg(value) * avg(value), 0)) AS ppl_std"
+    " FROM final_metrics WHERE split = 'valid' AND metric = 'ppl' AND status = 'done'"
+    " GROUP BY task, model, experts ORDER BY task, experts, model;";

@@ -1,0 +1,60 @@
+#include "english.h"
+#include "lm.h"
+#include "data/prepare.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct { Task base; LmData lm; } English;
+
+static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
+
+static int english_evaluate(Task *t, Model *m, Batch *b, Split s, MetricSink *sink) {
+    return lm_evaluate(&((English *)t)->lm, m, b, s, sink);
+}
+
+static void english_describe(Task *t, MetricSink *sink) {
+    English *e = (English *)t;
+    sink->put(sink, "valid", "unigram_bpb", lm_unigram_bpb(&e->lm));
+    for (int s = 0; s < 3; s++) sink->put(sink, SPLIT_NAMES[s], "bytes", (double)e->lm.split[s].n);
+}
+
+static uint64_t english_get_state(Task *t) { return ((English *)t)->lm.sampler.s; }
+static void english_set_state(Task *t, uint64_t s) { ((English *)t)->lm.sampler.s = s; }
+
+static void english_close(Task *t) {
+    English *e = (English *)t;
+    for (int s = 0; s < 3; s++) bytebuf_free(&e->lm.split[s]);
+    free(e);
+}
+
+Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
+    English *e = calloc(1, sizeof *e);
+    char path[4200];
+    if (opt->data && *opt->data) {
+        snprintf(path, sizeof path, "%s", opt->data);
+    } else {
+        /* the default corpus is prepared on first use, from the installed package */
+        snprintf(path, sizeof path, "%s/english", opt->data_dir);
+        struct stat st;
+        char train[4300];
+        snprintf(train, sizeof train, "%s/train.txt", path);
+        if (stat(train, &st) != 0 && data_prepare("english", opt->data_dir, NULL, err, errlen) != 0) {
+            free(e);
+            return NULL;
+        }
+    }
+    if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }
+    e->lm.T = opt->seq_len;
+    e->lm.eval_tokens = opt->eval_tokens;
+    rng_seed(&e->lm.sampler, opt->seed * 7919 + 17);
+    e->base.spec = (TaskSpec){.vocab = 256, .n_out = 256, .seq_len = opt->seq_len, .causal = 1};
+    e->base.next_batch = english_next_batch;
+    e->base.evaluate = english_evaluate;
+    e->base.describe = english_describe;
+    e->base.get_state = english_get_state;
+    e->base.set_state = english_set_state;
+    e->base.close = english_close;
+    return &e->base;
+}

@@ -1,0 +1,31 @@
+#include "task.h"
+#include "english.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const SPLIT_NAMES[3] = {"train", "valid", "test"};
+
+Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen) {
+    if (!strcmp(name, "english")) return english_open(opt, err, errlen);
+    snprintf(err, errlen, "task=%s: no such task (known: english)", name);
+    return NULL;
+}
+
+Batch *batch_alloc(int B, int T, int with_mask) {
+    Batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->B = B;
+    b->T = T;
+    b->tokens = calloc((size_t)B * T, sizeof(int));
+    b->targets = calloc((size_t)B * T, sizeof(int));
+    if (with_mask) b->key_mask = calloc((size_t)B * T, 1);
+    if (!b->tokens || !b->targets || (with_mask && !b->key_mask)) { batch_free(b); return NULL; }
+    return b;
+}
+
+void batch_free(Batch *b) {
+    if (!b) return;
+    free(b->tokens); free(b->targets); free(b->key_mask);
+    free(b);
+}

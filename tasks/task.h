@@ -1,0 +1,57 @@
+/* The task interface. A task reads its data, fills batches, and evaluates a model through
+ * the model's public calls only; it states what it feeds and needs back in a TaskSpec, which
+ * is all the model side learns about it. */
+#ifndef MOEH_TASK_H
+#define MOEH_TASK_H
+#include "models/model.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* what a task feeds the model and what it needs back */
+typedef struct {
+    int vocab;    /* input token ids are in [0, vocab) */
+    int n_out;    /* outputs per position */
+    int seq_len;  /* tokens per sequence */
+    int causal;   /* 1 for language modelling */
+} TaskSpec;
+
+/* what a task needs from the run configuration */
+typedef struct {
+    const char *data;      /* user data path, or "" for the default data set */
+    const char *data_dir;  /* where prepared default data sets live */
+    int seq_len, batch;
+    long eval_tokens;      /* tokens scored per evaluation pass (at most the split's size) */
+    uint64_t seed;
+} TaskOptions;
+
+/* where evaluations put their numbers; the harness points it at results.db */
+typedef struct MetricSink {
+    void (*put)(struct MetricSink *s, const char *split, const char *name, double value);
+    void *ctx;
+} MetricSink;
+
+typedef enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST } Split;
+extern const char *const SPLIT_NAMES[3];
+
+typedef struct Task Task;
+struct Task {
+    TaskSpec spec;
+    /* fills batch (B = batch, T = seq_len) with the next training batch */
+    void (*next_batch)(Task *t, Batch *batch);
+    /* scores the model on a held-out split and reports through sink; uses batch as space */
+    int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, MetricSink *sink);
+    /* numbers that describe the data itself, reported once per run (baselines, sizes) */
+    void (*describe)(Task *t, MetricSink *sink);
+    /* the sampler's position, saved in checkpoints so a resumed run sees the same batches */
+    uint64_t (*get_state)(Task *t);
+    void (*set_state)(Task *t, uint64_t state);
+    void (*close)(Task *t);
+};
+
+/* Opens task `name`; NULL with a message in err (naming the file or key) on failure. */
+Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen);
+
+Batch *batch_alloc(int B, int T, int with_mask);
+void batch_free(Batch *b);
+
+#endif
