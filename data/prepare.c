@@ -71,8 +71,8 @@ static int prepare_english(const char *data_dir, const char *source, char *err, 
         free(names[i]);
     }
     free(names);
-    if (!rc && (split[0].n == 0 || split[1].n == 0)) {
-        snprintf(err, errlen, "%s: found %zu fortunes, too few to make train and valid splits", source, ndocs);
+    if (!rc && ndocs == 0) {
+        snprintf(err, errlen, "%s: found no fortunes (files of text separated by lines holding only '%%')", source);
         rc = -1;
     }
     char dir[4200];

@@ -209,11 +209,23 @@ const char *config_str(const Config *c, const char *key) {
 long config_int(const Config *c, const char *key) { return strtol(config_str(c, key), NULL, 10); }
 double config_float(const Config *c, const char *key) { return strtod(config_str(c, key), NULL); }
 
+/* shortest text that reads back as the same double */
+static void shortest_double(char *buf, size_t n, double x) {
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
 char *config_to_json(const Config *c) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
         if (!c->value[i]) continue;
-        if (KEYS[i].type == K_INT || KEYS[i].type == K_FLOAT)
+        char num[64];
+        if (KEYS[i].type == K_FLOAT) {
+            shortest_double(num, sizeof num, strtod(c->value[i], NULL));
+            cJSON_AddItemToObject(o, KEYS[i].key, cJSON_CreateRaw(num));
+        } else if (KEYS[i].type == K_INT)
             cJSON_AddItemToObject(o, KEYS[i].key, cJSON_CreateRaw(c->value[i]));
         else
             cJSON_AddStringToObject(o, KEYS[i].key, c->value[i]);
@@ -238,7 +250,7 @@ int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
         const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
         if (cJSON_IsNumber(it)) {
             if (i >= 0 && KEYS[i].type == K_INT) snprintf(num, sizeof num, "%.0f", it->valuedouble);
-            else snprintf(num, sizeof num, "%.17g", it->valuedouble);
+            else shortest_double(num, sizeof num, it->valuedouble);
             v = num;
         }
         if (!v) { snprintf(err, errlen, "stored config: key '%s' holds neither text nor a number", it->string); rc = -1; break; }

@@ -26,6 +26,9 @@ typedef struct {
     unsigned char *key_mask;  /* (B,T), 1 = real token, 0 = padding; NULL = all real */
 } Batch;
 
+Batch *batch_alloc(int B, int T, int with_mask);
+void batch_free(Batch *b);
+
 typedef struct {
     char name[32];
     size_t off, n;

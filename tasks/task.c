@@ -11,21 +11,3 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
     snprintf(err, errlen, "task=%s: no such task (known: english)", name);
     return NULL;
 }
-
-Batch *batch_alloc(int B, int T, int with_mask) {
-    Batch *b = calloc(1, sizeof *b);
-    if (!b) return NULL;
-    b->B = B;
-    b->T = T;
-    b->tokens = calloc((size_t)B * T, sizeof(int));
-    b->targets = calloc((size_t)B * T, sizeof(int));
-    if (with_mask) b->key_mask = calloc((size_t)B * T, 1);
-    if (!b->tokens || !b->targets || (with_mask && !b->key_mask)) { batch_free(b); return NULL; }
-    return b;
-}
-
-void batch_free(Batch *b) {
-    if (!b) return;
-    free(b->tokens); free(b->targets); free(b->key_mask);
-    free(b);
-}

@@ -51,7 +51,4 @@ struct Task {
 /* Opens task `name`; NULL with a message in err (naming the file or key) on failure. */
 Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen);
 
-Batch *batch_alloc(int B, int T, int with_mask);
-void batch_free(Batch *b);
-
 #endif

@@ -1,0 +1,211 @@
+/* The whole model: gradient check of every parameter tensor on a tiny config, training that
+ * learns, checkpoints that continue bit-identically and reject damaged files, determinism,
+ * and the learning-rate schedule. */
+#include "check.h"
+#include "gradcheck.h"
+#include "models/checkpoint.h"
+#include "models/model.h"
+#include "models/optim.h"
+#include "models/rng.h"
+#include <string.h>
+
+typedef struct { Model *m; Batch *b; } FwdCtx;
+static double model_loss(void *p) { FwdCtx *c = p; return model_forward(c->m, c->b); }
+
+static void fill_batch(Batch *b, int V, Rng *r, int ignore_some) {
+    for (int i = 0; i < b->B * b->T; i++) {
+        b->tokens[i] = (int)rng_below(r, V);
+        b->targets[i] = ignore_some && i % 4 == 3 ? -1 : (int)rng_below(r, V);
+    }
+}
+
+/* Float32 model, eps = 1e-2; the float loss (~2.4, ulp 2.4e-7) limits a central difference to
+ * ~1.2e-5, so |a - n| <= 6e-5 + 3e-2 |n|; typical gradients here are 1e-4..3e-2.
+ * Initial weights are scaled up (x10) so that attention is far from uniform and every path
+ * carries gradient worth checking. */
+static void test_model_gradients(int causal, int masked) {
+    ModelConfig cfg = {.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2,
+                       .attn_heads = 2, .ffn_mult = 4, .causal = causal};
+    Model m;
+    CHECK(model_build(&m, &cfg, 42) == 0, "build");
+    CHECK(model_alloc_batch(&m, 2, 6) == 0, "alloc");
+    Rng r;
+    rng_seed(&r, 7);
+    for (int i = 0; i < m.n_tensors; i++) {
+        ParamTensor *t = &m.tensors[i];
+        for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&r);
+    }
+    Batch *b = &(Batch){2, 6, calloc(12, sizeof(int)), calloc(12, sizeof(int)), NULL};
+    unsigned char mask[12] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+    if (masked) b->key_mask = mask;
+    fill_batch(b, 11, &r, 1);
+    FwdCtx ctx = {&m, b};
+    model_forward(&m, b);
+    model_zero_grad(&m);
+    model_backward(&m);
+    float *analytic = malloc(m.n_params * sizeof(float));
+    memcpy(analytic, m.grads, m.n_params * sizeof(float));
+    printf("model causal=%d key_mask=%d: %zu parameters in %d tensors\n", causal, masked, m.n_params, m.n_tensors);
+    for (int i = 0; i < m.n_tensors; i++) {
+        ParamTensor *t = &m.tensors[i];
+        int bad = gradcheck(t->name, m.params + t->off, t->n, analytic + t->off, model_loss, &ctx,
+                            1e-2f, 6e-5, 3e-2, 64);
+        CHECK(!bad, "tensor %s causal=%d masked=%d", t->name, causal, masked);
+    }
+    free(analytic);
+    free(b->tokens); free(b->targets);
+    model_free(&m);
+}
+
+/* a tiny corpus: a repeated sentence; a model that learns predicts it almost perfectly */
+static void pattern_batch(Batch *b, Rng *r) {
+    static const char *text = "the quick brown fox jumps over the lazy dog. ";
+    int n = (int)strlen(text);
+    for (int s = 0; s < b->B; s++) {
+        int off = (int)rng_below(r, n);
+        for (int t = 0; t < b->T; t++) {
+            b->tokens[s * b->T + t] = (unsigned char)text[(off + t) % n];
+            b->targets[s * b->T + t] = (unsigned char)text[(off + t + 1) % n];
+        }
+    }
+}
+
+static ModelConfig small_cfg(void) {
+    return (ModelConfig){.vocab = 256, .n_out = 256, .max_seq = 32, .d_model = 32, .layers = 2,
+                         .attn_heads = 4, .ffn_mult = 4, .causal = 1};
+}
+static OptimConfig small_opt(int steps) {
+    return (OptimConfig){.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                         .grad_clip = 1.0f, .min_lr_frac = 0.1f, .warmup = 10, .total_steps = steps, .cosine = 1};
+}
+
+static float train_steps(Model *m, AdamW *o, Batch *b, Rng *data, int n) {
+    float loss = 0;
+    for (int i = 0; i < n; i++) {
+        pattern_batch(b, data);
+        loss = model_forward(m, b);
+        model_zero_grad(m);
+        model_backward(m);
+        adamw_step(o, m);
+    }
+    return loss;
+}
+
+static void test_training_learns(void) {
+    ModelConfig cfg = small_cfg();
+    Model m;
+    AdamW o;
+    OptimConfig oc = small_opt(300);
+    model_build(&m, &cfg, 1);
+    model_alloc_batch(&m, 8, 32);
+    adamw_init(&o, &oc, m.n_params);
+    Batch *b = batch_alloc(8, 32, 0);
+    Rng data;
+    rng_seed(&data, 5);
+    pattern_batch(b, &data);
+    float first = model_forward(&m, b);
+    float last = train_steps(&m, &o, b, &data, 300);
+    printf("training on a repeated sentence: loss %.4f -> %.4f after 300 steps\n", first, last);
+    CHECK(first > 5.0f, "initial loss %g should be near ln(256) = 5.55", first);
+    CHECK(last < 0.3f, "loss after 300 steps %g, want < 0.3", last);
+    batch_free(b);
+    adamw_free(&o);
+    model_free(&m);
+}
+
+/* Two models from the same seed trained on the same batches agree bit for bit; a checkpoint
+ * taken halfway and loaded into a fresh model continues to the very same parameters. */
+static void test_checkpoint_and_determinism(void) {
+    ModelConfig cfg = small_cfg();
+    OptimConfig oc = small_opt(40);
+    const char *path = "test_model_ckpt.bin";
+    Model a, c;
+    AdamW oa, ocp;
+    model_build(&a, &cfg, 9);
+    model_alloc_batch(&a, 4, 32);
+    adamw_init(&oa, &oc, a.n_params);
+    Batch *b = batch_alloc(4, 32, 0);
+    Rng data;
+    rng_seed(&data, 11);
+    train_steps(&a, &oa, b, &data, 20);
+    CheckpointState st;
+    memset(&st, 0, sizeof st);
+    st.step = 20;
+    st.data_state = data.s;
+    snprintf(st.config, sizeof st.config, "{\"test\":1}");
+    char err[512];
+    CHECK(checkpoint_save(path, &a, &oa, &st, err, sizeof err) == 0, "save: %s", err);
+    train_steps(&a, &oa, b, &data, 20);
+
+    memset(&c, 0, sizeof c);
+    CheckpointState st2;
+    CHECK(checkpoint_load(path, &c, NULL, &st2, err, sizeof err) == 0, "load: %s", err);
+    adamw_init(&ocp, &oc, c.n_params);
+    CHECK(checkpoint_load(path, &c, &ocp, &st2, err, sizeof err) == 0, "load with optimizer: %s", err);
+    CHECK(st2.step == 20 && !strcmp(st2.config, "{\"test\":1}"), "state restored");
+    model_alloc_batch(&c, 4, 32);
+    Rng data2 = {st2.data_state};
+    train_steps(&c, &ocp, b, &data2, 20);
+    CHECK(memcmp(a.params, c.params, a.n_params * sizeof(float)) == 0, "resumed run differs from the uninterrupted one");
+
+    /* same seed from scratch, same numbers */
+    Model d;
+    AdamW od;
+    model_build(&d, &cfg, 9);
+    model_alloc_batch(&d, 4, 32);
+    adamw_init(&od, &oc, d.n_params);
+    Rng data3;
+    rng_seed(&data3, 11);
+    train_steps(&d, &od, b, &data3, 40);
+    CHECK(memcmp(a.params, d.params, a.n_params * sizeof(float)) == 0, "same seed, different parameters");
+
+    /* damaged files are refused and leave the model untouched */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, -100, SEEK_END);
+    fputc(0x5a ^ fgetc(f), f);
+    fseek(f, -101, SEEK_END);
+    fputc(0x33, f);
+    fclose(f);
+    float keep = c.params[0];
+    int rc = checkpoint_load(path, &c, &ocp, NULL, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "checksum") && strstr(err, path), "corrupt file: rc %d, '%s'", rc, err);
+    CHECK(c.params[0] == keep, "a refused checkpoint changed the model");
+    f = fopen(path, "r+b");
+    fputs("NOTACKPT", f);
+    fclose(f);
+    rc = checkpoint_load(path, &c, NULL, NULL, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "magic"), "bad magic: '%s'", err);
+    f = fopen(path, "wb");
+    fwrite(&(Model){0}, 16, 1, f);
+    fclose(f);
+    rc = checkpoint_load(path, &c, NULL, NULL, err, sizeof err);
+    CHECK(rc != 0, "truncated file accepted");
+    CHECK(checkpoint_load("no/such/file.ckpt", &c, NULL, NULL, err, sizeof err) != 0 && strstr(err, "no/such/file.ckpt"),
+          "missing file: '%s'", err);
+    remove(path);
+    batch_free(b);
+    adamw_free(&oa); adamw_free(&ocp); adamw_free(&od);
+    model_free(&a); model_free(&c); model_free(&d);
+}
+
+static void test_schedule(void) {
+    OptimConfig c = small_opt(110);
+    CHECK(fabsf(lr_at(&c, 0) - 3e-4f) < 1e-9f, "warmup starts at lr/warmup: %g", lr_at(&c, 0));
+    CHECK(fabsf(lr_at(&c, 9) - 3e-3f) < 1e-9f, "warmup ends at lr: %g", lr_at(&c, 9));
+    CHECK(fabsf(lr_at(&c, 60) - (3e-4f + 2.7e-3f * 0.5f)) < 1e-6f, "cosine midpoint: %g", lr_at(&c, 60));
+    CHECK(fabsf(lr_at(&c, 110) - 3e-4f) < 1e-9f, "ends at min_lr_frac * lr: %g", lr_at(&c, 110));
+    c.cosine = 0;
+    CHECK(fabsf(lr_at(&c, 35) - (3e-3f - 2.7e-3f * 0.25f)) < 1e-6f, "linear quarter: %g", lr_at(&c, 35));
+    /* clipping: the norm is reported before clipping, and the update uses the clipped one */
+    float g[3] = {3, 4, 0};
+    CHECK(fabs(grad_global_norm(g, 3) - 5.0) < 1e-12, "norm of (3,4,0)");
+}
+
+int main(void) {
+    test_model_gradients(1, 0);
+    test_model_gradients(0, 1);
+    test_training_learns();
+    test_checkpoint_and_determinism();
+    test_schedule();
+    CHECK_FINISH();
+}

@@ -1,0 +1,93 @@
+/* results.db: schema, run life cycle, metric transactions, the views on known rows, the
+ * read-only query guard, and a clear error on a file that is not a database. */
+#include "check.h"
+#include "results/results.h"
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+static double scalar(const char *path, const char *sql) {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    double v = NAN;
+    sqlite3_open(path, &db);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
+    else fprintf(stderr, "query failed: %s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int64_t add_run(ResultsDb *db, const char *model, int seed, double ppl_mid, double ppl_final) {
+    RunInfo info = {.name = "t", .task = "english", .model = model, .experts = 8, .seed = seed,
+                    .config = "{\"seed\":1}", .params = 1000, .flops_per_token = 2000, .host = "h", .git_rev = "r"};
+    int64_t id = results_run_begin(db, &info);
+    MetricValue mid[2] = {{"valid", "ppl", ppl_mid}, {"train", "loss", 3.0}};
+    MetricValue fin[1] = {{"valid", "ppl", ppl_final}};
+    results_metrics(db, id, 100, mid, 2);
+    results_metrics(db, id, 200, fin, 1);
+    return id;
+}
+
+int main(void) {
+    const char *path = "test_results.db";
+    char err[512];
+    unlink(path);
+    ResultsDb *db = results_open(path, err, sizeof err);
+    CHECK(db != NULL, "open: %s", err);
+    int64_t a = add_run(db, "xmoe", 1, 20, 10), b = add_run(db, "xmoe", 2, 30, 14), c = add_run(db, "dense", 1, 40, 12);
+    CHECK(a > 0 && b > a && c > b, "run ids %lld %lld %lld", (long long)a, (long long)b, (long long)c);
+    CHECK(scalar(path, "SELECT count(*) FROM runs WHERE status='running'") == 3, "new runs are 'running'");
+    results_run_finish(db, a, "done", NULL, 1.5);
+    results_run_finish(db, b, "done", NULL, 2.5);
+    results_run_finish(db, c, "failed", "boom", 0.5);
+    CHECK(scalar(path, "SELECT wall_s FROM runs WHERE id=2") == 2.5, "wall_s stored");
+    CHECK(scalar(path, "SELECT count(*) FROM runs WHERE error='boom' AND status='failed'") == 1, "error text stored");
+    /* final_metrics takes each metric at its own last step */
+    CHECK(scalar(path, "SELECT value FROM final_metrics WHERE run_id=1 AND metric='ppl'") == 10, "final ppl of run 1");
+    CHECK(scalar(path, "SELECT step FROM final_metrics WHERE run_id=1 AND metric='loss'") == 100, "loss last logged at 100");
+    /* table1: done runs only, mean and population std over seeds */
+    CHECK(scalar(path, "SELECT ppl_mean FROM table1 WHERE model='xmoe'") == 12, "xmoe mean of 10 and 14");
+    CHECK(fabs(scalar(path, "SELECT ppl_std FROM table1 WHERE model='xmoe'") - 2) < 1e-9, "xmoe std of 10 and 14");
+    CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE model='dense'") == 0, "failed runs are not in table1");
+    CHECK(results_eval(db, a, "mc", "acc", 0.5) == 0, "eval row");
+    CHECK(results_checkpoint(db, a, 200, "runs/run-1.ckpt", NULL) == 0, "checkpoint row");
+    char *cfg = results_run_config(db, a);
+    CHECK(cfg && !strcmp(cfg, "{\"seed\":1}"), "config round trip: %s", cfg ? cfg : "(null)");
+    free(cfg);
+    CHECK(results_run_config(db, 99) == NULL, "no config for a missing run");
+    /* a status outside the allowed set is refused by the schema */
+    CHECK(results_run_finish(db, a, "exploded", NULL, 0) != 0, "bad status accepted");
+    /* queries through the harness are read-only */
+    CHECK(results_print_query(db, "DELETE FROM runs", 0, err, sizeof err) != 0 && strstr(err, "read-only"),
+          "a write got through the query command: %s", err);
+    CHECK(scalar(path, "SELECT count(*) FROM runs") == 3, "rows survived");
+    CHECK(results_print_query(db, "SELECT nosuchcolumn FROM runs", 0, err, sizeof err) != 0 && strstr(err, "nosuchcolumn"),
+          "bad query message: %s", err);
+    results_close(db);
+    sqlite3 *raw;
+    sqlite3_open(path, &raw);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL);
+    sqlite3_step(st);
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), "wal"), "journal mode %s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+
+    /* a file that is not a database: a clear error naming it, and the file left as it was */
+    const char *junk = "test_results_junk.db";
+    FILE *f = fopen(junk, "w");
+    fputs("this is not a database, it is a text file of some length to be safe.\n", f);
+    for (int i = 0; i < 100; i++) fputs("more text to exceed one page of sqlite header checks\n", f);
+    fclose(f);
+    ResultsDb *bad = results_open(junk, err, sizeof err);
+    CHECK(bad == NULL && strstr(err, junk), "junk file: %s", err);
+    f = fopen(junk, "r");
+    char line[64];
+    CHECK(fgets(line, sizeof line, f) && !strncmp(line, "this is not a database", 22), "junk file was changed");
+    fclose(f);
+    unlink(junk);
+    unlink(path);
+    CHECK_FINISH();
+}
