@@ -107,9 +107,19 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
 }
 
 int harness_run(Config *cfg) {
-    config_resolve(cfg);
     Run r;
     memset(&r, 0, sizeof r);
+    /* a resumed run takes the configuration stored in its checkpoint; words given now win */
+    if (config_is_set(cfg, "resume")) {
+        CheckpointState st;
+        const char *path = config_str(cfg, "resume");
+        if (checkpoint_read_state(path, &st, r.err, sizeof r.err) ||
+            config_merge_json(cfg, st.config, r.err, sizeof r.err)) {
+            fprintf(stderr, "error: resume=%s\n", r.err);
+            return 2;
+        }
+    }
+    config_resolve(cfg);
     int threads = set_threads(config_int(cfg, "threads"));
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     long steps = config_int(cfg, "steps");

@@ -132,3 +132,22 @@ done:
     fclose(f);
     return rc;
 }
+
+int checkpoint_read_state(const char *path, CheckpointState *st, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    Header h;
+    int rc = -1;
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, 8) != 0)
+        snprintf(err, errlen, "%s: not a harness checkpoint (bad magic number)", path);
+    else if (h.version != CHECKPOINT_VERSION)
+        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads version %d", path, h.version, CHECKPOINT_VERSION);
+    else if (fread(st, sizeof *st, 1, f) != 1)
+        snprintf(err, errlen, "%s: truncated checkpoint", path);
+    else {
+        st->config[sizeof st->config - 1] = 0;
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}

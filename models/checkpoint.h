@@ -26,4 +26,8 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
                     char *err, size_t errlen);
 
+/* Reads only the stored state (step, RNG, data position, run configuration) of a checkpoint,
+ * after checking its magic number and version. */
+int checkpoint_read_state(const char *path, CheckpointState *st, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End to end through the real binary, the real SQLite file and a corpus made here:
+# prepare, train, interrupt, resume, list/query, repeat a run bit for bit, and bad input.
+set -u
+H="$1"
+W="$(mktemp -d)"
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+pass=0 fail=0
+ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+q() { sqlite3 t.db "$1"; }
+
+# a corpus in fortune format: 600 short sentences built from word lists, deterministic
+mkdir fort
+for i in $(seq 1 600); do
+  a=(red green blue small large quiet loud old new bright)
+  b=(cat dog bird fish horse mouse fox owl bee ant)
+  c=(runs sleeps sings jumps waits reads hides eats plays swims)
+  echo "The ${a[$((i % 10))]} ${b[$((i * 7 % 10))]} ${c[$((i * 3 % 10))]} near house number $i."
+  echo "%"
+done > fort/animals
+
+"$H" data prepare english source=fort data_dir=d > prep.log 2>&1
+ok "prepare writes the splits" '[ -s d/english/train.txt ] && [ -s d/english/valid.txt ] && grep -q "600 fortunes" prep.log'
+
+common="size=tiny steps=40 eval_every=20 log_every=10 eval_tokens=2048 data_dir=d db=t.db out=ck threads=2"
+"$H" run $common name=first > run1.log 2>&1
+ok "a tiny run finishes" '[ $? -eq 0 ] || true; [ "$(q "select status from runs where id=1")" = done ]'
+ok "valid bpb recorded at steps 20 and 40" '[ "$(q "select count(*) from metrics where run_id=1 and split=\"valid\" and name=\"bpb\"")" = 2 ]'
+ok "test metrics at the end" '[ "$(q "select count(*) from metrics where run_id=1 and split=\"test\" and name=\"ppl\"")" = 1 ]'
+ok "training tokens/s stored" '[ "$(q "select value > 0 from final_metrics where run_id=1 and metric=\"train_tokens_per_s\"")" = 1 ]'
+ok "unigram baseline stored" '[ "$(q "select value > 1 from final_metrics where run_id=1 and metric=\"unigram_bpb\"")" = 1 ]'
+ok "params and flops stored" '[ "$(q "select params > 0 and flops_per_token > 0 from runs where id=1")" = 1 ]'
+ok "config stored as JSON" '[ "$(q "select json_extract(config, \"\$.steps\") from runs where id=1")" = 40 ]'
+ok "checkpoint written and recorded" '[ -s ck/run-1.ckpt ] && [ "$(q "select path from checkpoints where run_id=1")" = ck/run-1.ckpt ]'
+ok "no temporary file left" '[ ! -e ck/run-1.ckpt.tmp ]'
+
+"$H" run $common name=second > run2.log 2>&1
+ok "same seed and threads: same numbers" '[ "$(q "select count(distinct value) from final_metrics where run_id in (1,2) and split=\"valid\" and metric=\"loss\"")" = 1 ]'
+
+# interrupt a long run, then resume it from its checkpoint
+"$H" run $common steps=100000 eval_every=0 name=long > run3.log 2>&1 &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid
+rc=$?
+ok "interrupted run exits 130" '[ $rc -eq 130 ]'
+ok "interrupted status stored" '[ "$(q "select status from runs where id=3")" = interrupted ]'
+ok "interrupted run saved a checkpoint" '[ -s ck/run-3.ckpt ] && grep -q "resume=ck/run-3.ckpt" run3.log'
+at=$(q "select max(step) from checkpoints where run_id=3")
+"$H" run resume=ck/run-3.ckpt steps=$((at + 10)) > run4.log 2>&1
+ok "resumed run finishes with the stored config" '[ "$(q "select status from runs where id=4")" = done ] && [ "$(q "select json_extract(config, \"$.name\") from runs where id=4")" = long ]'
+ok "resumed run logs from the checkpoint's step on" '[ "$(q "select min(step) from metrics where run_id=4 and split=\"train\" and name=\"loss\"")" -gt "$at" ] && [ "$(q "select max(step) from metrics where run_id=4")" = $((at + 10)) ]'
+
+# the listing and queries
+"$H" list db=t.db > list.log 2>&1
+ok "list shows every run" '[ $(grep -c english list.log) -eq 4 ]'
+"$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
+ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
+"$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
+ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 4 ]'
+
+# bad input: clear messages, non-zero exit, nothing stored
+before=$(q "select count(*) from runs")
+"$H" run $common stepz=5 > /dev/null 2> e1.log; rc=$?
+ok "unknown key exits 2 naming the nearest key" '[ $rc -eq 2 ] && grep -q "stepz" e1.log && grep -q "steps" e1.log'
+"$H" run $common lr=fast > /dev/null 2> e2.log; rc=$?
+ok "bad value exits 2 naming the key" '[ $rc -eq 2 ] && grep -q "lr=fast" e2.log'
+"$H" run $common data=no/such/text > /dev/null 2> e3.log; rc=$?
+ok "missing data names the path" '[ $rc -eq 2 ] && grep -q "no/such/text" e3.log'
+"$H" run $common d_model=60 attn_heads=7 > /dev/null 2> e4.log; rc=$?
+ok "bad shape names the keys" '[ $rc -eq 2 ] && grep -q "attn_heads" e4.log'
+echo "garbage" > junk.ckpt
+"$H" run $common resume=junk.ckpt > /dev/null 2> e5.log; rc=$?
+ok "bad checkpoint names the file" '[ $rc -eq 2 ] && grep -q "junk.ckpt" e5.log'
+ok "bad input stored nothing" '[ "$(q "select count(*) from runs")" = "$before" ]'
+"$H" help run > help.log
+ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,89 @@
+/* The C model against the PyTorch reference (bench/reference.py) through committed fixtures:
+ * same parameters, same batch; logits, loss and every parameter gradient compared. The
+ * reference is float64, the harness float32, so the tolerances are float32's:
+ * logits and loss |c - r| <= 1e-4 + 1e-4 |r|, gradients |c - r| <= 2e-6 + 1e-3 |r|. */
+#include "check.h"
+#include "models/model.h"
+#include <string.h>
+
+typedef struct {
+    int hdr[32], nhdr;
+    int *tokens, *targets, *mask;
+    float *params;
+    double *logits, loss, *grads;
+} Fixture;
+
+static int read_fixture(const char *path, Fixture *fx) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "%s: cannot open\n", path); return -1; }
+    char magic[8];
+    int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX1", 8) &&
+             fread(&fx->nhdr, 4, 1, f) == 1 && fx->nhdr <= 32 && fread(fx->hdr, 4, fx->nhdr, f) == (size_t)fx->nhdr;
+    if (!ok) { fclose(f); fprintf(stderr, "%s: bad header\n", path); return -1; }
+    int B = fx->hdr[9], T = fx->hdr[10], masked = fx->hdr[11], np = fx->hdr[12], V = fx->hdr[2];
+    size_t BT = (size_t)B * T;
+    fx->tokens = malloc(BT * 4); fx->targets = malloc(BT * 4); fx->mask = masked ? malloc(BT * 4) : NULL;
+    fx->params = malloc((size_t)np * 4); fx->logits = malloc(BT * V * 8); fx->grads = malloc((size_t)np * 8);
+    ok = fread(fx->tokens, 4, BT, f) == BT && fread(fx->targets, 4, BT, f) == BT &&
+         (!masked || fread(fx->mask, 4, BT, f) == BT) && fread(fx->params, 4, np, f) == (size_t)np &&
+         fread(fx->logits, 8, BT * V, f) == BT * V && fread(&fx->loss, 8, 1, f) == 1 &&
+         fread(fx->grads, 8, np, f) == (size_t)np;
+    fclose(f);
+    if (!ok) fprintf(stderr, "%s: truncated\n", path);
+    return ok ? 0 : -1;
+}
+
+static void compare(const char *path) {
+    Fixture fx;
+    memset(&fx, 0, sizeof fx);
+    if (read_fixture(path, &fx)) { CHECK(0, "fixture %s unreadable", path); return; }
+    const int *h = fx.hdr;
+    ModelConfig cfg = {.vocab = h[1], .n_out = h[2], .max_seq = h[3], .d_model = h[4], .layers = h[5],
+                       .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8]};
+    int B = h[9], T = h[10];
+    Model m;
+    CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
+    CHECK((int)m.n_params == h[12], "%s: C model has %zu parameters, reference %d", path, m.n_params, h[12]);
+    if ((int)m.n_params != h[12]) return;
+    memcpy(m.params, fx.params, m.n_params * sizeof(float));
+    Batch *b = batch_alloc(B, T, fx.mask != NULL);
+    memcpy(b->tokens, fx.tokens, sizeof(int) * B * T);
+    memcpy(b->targets, fx.targets, sizeof(int) * B * T);
+    if (fx.mask) for (int i = 0; i < B * T; i++) b->key_mask[i] = (unsigned char)fx.mask[i];
+    float loss = model_forward(&m, b);
+    const float *logits = model_logits(&m);
+    double worst = 0;
+    int bad = 0;
+    for (int i = 0; i < B * T * cfg.n_out; i++) {
+        double d = fabs(logits[i] - fx.logits[i]);
+        if (d > worst) worst = d;
+        bad += d > 1e-4 + 1e-4 * fabs(fx.logits[i]);
+    }
+    printf("%s\n  logits: max |c - r| = %.3g\n  loss: c %.7f r %.7f\n", path, worst, loss, fx.loss);
+    CHECK(!bad, "%d logits differ", bad);
+    CHECK(fabs(loss - fx.loss) <= 1e-4 + 1e-4 * fabs(fx.loss), "loss %g vs %g", loss, fx.loss);
+    model_zero_grad(&m);
+    model_backward(&m);
+    for (int t = 0; t < m.n_tensors; t++) {
+        const ParamTensor *pt = &m.tensors[t];
+        double w = 0, scale = 0;
+        int nbad = 0;
+        for (size_t i = 0; i < pt->n; i++) {
+            double r = fx.grads[pt->off + i], d = fabs(m.grads[pt->off + i] - r);
+            if (d > w) w = d;
+            if (fabs(r) > scale) scale = fabs(r);
+            nbad += d > 2e-6 + 1e-3 * fabs(r);
+        }
+        printf("  grad %-18s max |c - r| = %.3g (max |r| %.3g)%s\n", pt->name, w, scale, nbad ? "  MISMATCH" : "");
+        CHECK(!nbad, "%s: %d gradient entries differ", pt->name, nbad);
+    }
+    batch_free(b);
+    model_free(&m);
+    free(fx.tokens); free(fx.targets); free(fx.mask); free(fx.params); free(fx.logits); free(fx.grads);
+}
+
+int main(void) {
+    compare(MOEH_FIXTURES "/ref_dense_causal.bin");
+    compare(MOEH_FIXTURES "/ref_dense_bidir_masked.bin");
+    CHECK_FINISH();
+}
