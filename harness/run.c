@@ -126,7 +126,7 @@ int harness_run(Config *cfg) {
 
     /* everything that can be wrong with the input is found before the run row is written */
     TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
-                        .seq_len = T, .batch = B, .eval_tokens = config_int(cfg, "eval_tokens"),
+                        .seq_len = T, .batch = B,
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
@@ -192,7 +192,7 @@ int harness_run(Config *cfg) {
     Progress progress;
     StepMetrics sm = {.sink = {sink_put, NULL}, .db = r.db, .run = r.run, .progress = &progress};
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
-    long ckpt_every = config_int(cfg, "checkpoint_every");
+    long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
            (long long)r.run, info.task, info.model, r.model.n_params, info.flops_per_token, threads,
            steps, B, T, dbpath);
@@ -239,8 +239,10 @@ int harness_run(Config *cfg) {
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
             int from = sm.n;
-            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, &sm.sink);
-            if (final) r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, &sm.sink);
+            /* periodic passes score the first eval_tokens; the final one the whole splits */
+            long max_tokens = final ? 0 : eval_tokens;
+            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, &sm.sink);
+            if (final) r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, 0, &sm.sink);
             report_eval(&sm, step, from);
         }
         if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);

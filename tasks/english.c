@@ -10,8 +10,8 @@ typedef struct { Task base; LmData lm; } English;
 
 static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
 
-static int english_evaluate(Task *t, Model *m, Batch *b, Split s, MetricSink *sink) {
-    return lm_evaluate(&((English *)t)->lm, m, b, s, sink);
+static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_tokens, MetricSink *sink) {
+    return lm_evaluate(&((English *)t)->lm, m, b, s, max_tokens, sink);
 }
 
 static void english_describe(Task *t, MetricSink *sink) {
@@ -46,8 +46,6 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
         }
     }
     if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }
-    e->lm.T = opt->seq_len;
-    e->lm.eval_tokens = opt->eval_tokens;
     rng_seed(&e->lm.sampler, opt->seed * 7919 + 17);
     e->base.spec = (TaskSpec){.vocab = 256, .n_out = 256, .seq_len = opt->seq_len, .causal = 1};
     e->base.next_batch = english_next_batch;

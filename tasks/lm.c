@@ -16,11 +16,11 @@ void lm_next_batch(LmData *d, Batch *batch) {
     }
 }
 
-long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, double *loss) {
+long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss) {
     const ByteBuf *s = &d->split[split];
     int B = batch->B, T = batch->T;
     long limit = s->n > 1 ? (long)s->n - 1 : 0;
-    if (d->eval_tokens > 0 && d->eval_tokens < limit) limit = d->eval_tokens;
+    if (max_tokens > 0 && max_tokens < limit) limit = max_tokens;
     double total = 0;
     long scored = 0;
     for (long pos = 0; pos < limit;) {
@@ -39,9 +39,9 @@ long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, double *loss) 
     return scored;
 }
 
-int lm_evaluate(LmData *d, Model *m, Batch *batch, Split split, MetricSink *sink) {
+int lm_evaluate(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink) {
     double loss;
-    if (!lm_eval_loss(d, m, batch, split, &loss)) return 0;
+    if (!lm_eval_loss(d, m, batch, split, max_tokens, &loss)) return 0;
     const char *name = SPLIT_NAMES[split];
     sink->put(sink, name, "loss", loss);
     sink->put(sink, name, "ppl", exp(loss));

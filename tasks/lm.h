@@ -8,18 +8,16 @@
 
 typedef struct {
     ByteBuf split[3];
-    int T;
-    long eval_tokens;
     Rng sampler;
 } LmData;
 
 /* B windows of T+1 bytes at random offsets of the training stream: inputs and next bytes */
 void lm_next_batch(LmData *d, Batch *batch);
-/* Mean next-byte loss over the first eval_tokens predictions of a split, in non-overlapping
- * windows; returns the number of scored tokens (0 for an empty split) and the mean in *loss. */
-long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, double *loss);
+/* Mean next-byte loss over the first max_tokens predictions of a split (0: all), in
+ * non-overlapping windows; returns the number of scored tokens and the mean in *loss. */
+long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss);
 /* Reports loss, ppl and bpb of a split through the sink (byte tokens: bpb = loss / ln 2). */
-int lm_evaluate(LmData *d, Model *m, Batch *batch, Split split, MetricSink *sink);
+int lm_evaluate(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink);
 /* Bits per byte of a unigram byte model fitted on train (add-one smoothing), on valid. */
 double lm_unigram_bpb(const LmData *d);
 

@@ -20,7 +20,6 @@ typedef struct {
     const char *data;      /* user data path, or "" for the default data set */
     const char *data_dir;  /* where prepared default data sets live */
     int seq_len, batch;
-    long eval_tokens;      /* tokens scored per evaluation pass (at most the split's size) */
     uint64_t seed;
 } TaskOptions;
 
@@ -38,8 +37,9 @@ struct Task {
     TaskSpec spec;
     /* fills batch (B = batch, T = seq_len) with the next training batch */
     void (*next_batch)(Task *t, Batch *batch);
-    /* scores the model on a held-out split and reports through sink; uses batch as space */
-    int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, MetricSink *sink);
+    /* scores the model on a held-out split (its first max_tokens targets; 0: all of it) and
+     * reports through sink; uses batch as work space */
+    int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink);
     /* numbers that describe the data itself, reported once per run (baselines, sizes) */
     void (*describe)(Task *t, MetricSink *sink);
     /* the sampler's position, saved in checkpoints so a resumed run sees the same batches */

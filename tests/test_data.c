@@ -60,7 +60,8 @@ int main(void) {
     CHECK(total == 400, "400 paragraphs, %d documents", total);
 
     /* the LM batcher: targets are the inputs shifted by one */
-    LmData lm = {.T = 16, .eval_tokens = 0};
+    LmData lm;
+    memset(&lm, 0, sizeof lm);
     lm.split[0] = split[0];
     rng_seed(&lm.sampler, 3);
     Batch *b = batch_alloc(4, 16, 0);
