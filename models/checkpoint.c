@@ -11,22 +11,15 @@ typedef struct {
     char magic[8];
     uint32_t version;
     uint32_t has_optimizer;
-    int32_t cfg[8];        /* ModelConfig fields in declaration order */
+    int32_t cfg[MODEL_CONFIG_INTS]; /* ModelConfig fields in declaration order */
     uint64_t n_params;
     int64_t opt_step;
     uint64_t checksum;     /* FNV-1a over everything after the header */
 } Header;
 
-static void cfg_to_ints(const ModelConfig *c, int32_t *v) {
-    int32_t t[8] = {c->vocab, c->n_out, c->max_seq, c->d_model, c->layers, c->attn_heads,
-                    c->ffn_mult, c->causal};
-    memcpy(v, t, sizeof t);
-}
-
-static void ints_to_cfg(const int32_t *v, ModelConfig *c) {
-    c->vocab = v[0]; c->n_out = v[1]; c->max_seq = v[2]; c->d_model = v[3];
-    c->layers = v[4]; c->attn_heads = v[5]; c->ffn_mult = v[6]; c->causal = v[7];
-}
+_Static_assert(sizeof(ModelConfig) == MODEL_CONFIG_INTS * sizeof(int32_t), "ModelConfig must be all ints");
+static void cfg_to_ints(const ModelConfig *c, int32_t *v) { memcpy(v, c, sizeof *c); }
+static void ints_to_cfg(const int32_t *v, ModelConfig *c) { memcpy(c, v, sizeof *c); }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;

@@ -8,7 +8,7 @@
 #include "optim.h"
 #include <stdint.h>
 
-#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_VERSION 2 /* 2: model config with the MoE fields */
 
 typedef struct {
     int64_t step;          /* training steps done */

@@ -11,85 +11,168 @@
 #define A(off) (m->acts + (off))
 #define DA(off) (m->dacts + (off))
 
+int model_block_is_moe(const ModelConfig *c, int l) {
+    return c->moe != MOE_NONE && c->moe_every > 0 && (l + 1) % c->moe_every == 0;
+}
+
+static MoeShape moe_shape(const ModelConfig *c) {
+    return (MoeShape){.kind = c->moe, .C = c->d_model, .experts = c->experts, .topk = c->topk,
+                      .expert_dim = c->expert_dim, .router_dim = c->router_dim,
+                      .heads = c->moe == MOE_MHMOE ? c->mh_heads : 1,
+                      .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid};
+}
+
 const char *model_config_check(const ModelConfig *c) {
     if (c->vocab < 2) return "vocab must be at least 2";
     if (c->n_out < 1) return "the output head needs at least 1 output";
     if (c->max_seq < 1) return "max_seq must be at least 1";
     if (c->d_model < 1 || c->layers < 0 || c->ffn_mult < 1) return "d_model, layers, ffn_mult must be positive";
     if (c->attn_heads < 1 || c->d_model % c->attn_heads) return "attn_heads must divide d_model";
+    if (c->moe != MOE_NONE) {
+        MoeShape s = moe_shape(c);
+        if (c->moe_every < 1) return "moe_every must be at least 1";
+        return moe_shape_check(&s);
+    }
     return NULL;
 }
 
 /* parameter layout: appends a tensor to the table and returns its offset */
-static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int decay) {
+static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int decay, int init, float a) {
     ParamTensor *t = &m->tensors[m->n_tensors++];
     if (layer >= 0) snprintf(t->name, sizeof t->name, "h%d.%s", layer, name);
     else snprintf(t->name, sizeof t->name, "%s", name);
     t->off = m->n_params;
     t->n = n;
     t->decay = decay;
+    t->init = init;
+    t->init_a = a;
     m->n_params += n;
     return t->off;
 }
 
+#define MAX_TENSORS_PER_BLOCK 20
+
+/* GPT-2 initialisation: N(0, 0.02), projections into the residual stream scaled by
+ * 1/sqrt(2L) so the stream's variance does not grow with depth; norms 1, biases 0.
+ * MH-MoE's multi-head layer is Xavier-uniform with gain 1/sqrt(2), its merge layer Xavier;
+ * X-MoE's temperature starts at 0.3 (softmax) or 0.07 (sigmoid). */
 static void layout_params(Model *m) {
     const ModelConfig *c = &m->cfg;
     size_t C = c->d_model, F = (size_t)c->ffn_mult * C;
+    float resid_std = 0.02f / sqrtf(2.0f * (c->layers > 0 ? c->layers : 1));
     m->n_params = 0;
     m->n_tensors = 0;
-    m->wte = add_tensor(m, "wte", -1, (size_t)c->vocab * C, 1);
-    m->wpe = add_tensor(m, "wpe", -1, (size_t)c->max_seq * C, 0);
+    m->n_moe = 0;
+    m->wte = add_tensor(m, "wte", -1, (size_t)c->vocab * C, 1, INIT_NORMAL, 0.02f);
+    m->wpe = add_tensor(m, "wpe", -1, (size_t)c->max_seq * C, 0, INIT_NORMAL, 0.02f);
     for (int l = 0; l < c->layers; l++) {
         BlockParams *b = &m->bp[l];
-        b->ln1w = add_tensor(m, "ln1.w", l, C, 0);
-        b->ln1b = add_tensor(m, "ln1.b", l, C, 0);
-        b->qkvw = add_tensor(m, "attn.qkv.w", l, 3 * C * C, 1);
-        b->qkvb = add_tensor(m, "attn.qkv.b", l, 3 * C, 0);
-        b->projw = add_tensor(m, "attn.proj.w", l, C * C, 1);
-        b->projb = add_tensor(m, "attn.proj.b", l, C, 0);
-        b->ln2w = add_tensor(m, "ln2.w", l, C, 0);
-        b->ln2b = add_tensor(m, "ln2.b", l, C, 0);
-        b->fcw = add_tensor(m, "ffn.fc.w", l, F * C, 1);
-        b->fcb = add_tensor(m, "ffn.fc.b", l, F, 0);
-        b->fcprojw = add_tensor(m, "ffn.proj.w", l, C * F, 1);
-        b->fcprojb = add_tensor(m, "ffn.proj.b", l, C, 0);
+        b->ln1w = add_tensor(m, "ln1.w", l, C, 0, INIT_ONES, 0);
+        b->ln1b = add_tensor(m, "ln1.b", l, C, 0, INIT_ZEROS, 0);
+        b->qkvw = add_tensor(m, "attn.qkv.w", l, 3 * C * C, 1, INIT_NORMAL, 0.02f);
+        b->qkvb = add_tensor(m, "attn.qkv.b", l, 3 * C, 0, INIT_ZEROS, 0);
+        b->projw = add_tensor(m, "attn.proj.w", l, C * C, 1, INIT_NORMAL, resid_std);
+        b->projb = add_tensor(m, "attn.proj.b", l, C, 0, INIT_ZEROS, 0);
+        b->ln2w = add_tensor(m, "ln2.w", l, C, 0, INIT_ONES, 0);
+        b->ln2b = add_tensor(m, "ln2.b", l, C, 0, INIT_ZEROS, 0);
+        MoeLayer *L = &m->moe[l];
+        memset(L, 0, sizeof *L);
+        if (!model_block_is_moe(c, l)) {
+            b->fcw = add_tensor(m, "ffn.fc.w", l, F * C, 1, INIT_NORMAL, 0.02f);
+            b->fcb = add_tensor(m, "ffn.fc.b", l, F, 0, INIT_ZEROS, 0);
+            b->fcprojw = add_tensor(m, "ffn.proj.w", l, C * F, 1, INIT_NORMAL, resid_std);
+            b->fcprojb = add_tensor(m, "ffn.proj.b", l, C, 0, INIT_ZEROS, 0);
+            continue;
+        }
+        m->n_moe++;
+        L->s = moe_shape(c);
+        MoeParams *p = &L->p;
+        size_t N = c->experts, M = c->expert_dim, de = c->router_dim;
+        size_t D = C / (size_t)L->s.heads;
+        if (c->moe == MOE_MHMOE) {
+            float xavier = sqrtf(6.0f / (2.0f * C));
+            p->head_w = add_tensor(m, "mh.head.w", l, C * C, 1, INIT_UNIFORM, xavier / sqrtf(2.0f));
+            p->head_b = add_tensor(m, "mh.head.b", l, C, 0, INIT_ZEROS, 0);
+            p->merge_w = add_tensor(m, "mh.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
+            p->merge_b = add_tensor(m, "mh.merge.b", l, C, 0, INIT_ZEROS, 0);
+        }
+        if (c->moe == MOE_SMOE) {
+            p->router_w = add_tensor(m, "router.w", l, N * D, 0, INIT_NORMAL, 0.02f);
+        } else {
+            p->router_w = add_tensor(m, "router.proj.w", l, de * D, 0, INIT_NORMAL, 0.02f);
+            p->expert_emb = add_tensor(m, "router.experts", l, N * de, 0, INIT_NORMAL, 0.02f);
+            p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, c->gate_sigmoid ? 0.07f : 0.3f);
+            L->tau0 = c->gate_sigmoid ? 0.07f : 0.3f;
+        }
+        p->w1 = add_tensor(m, "experts.fc.w", l, N * M * D, 1, INIT_NORMAL, 0.02f);
+        p->b1 = add_tensor(m, "experts.fc.b", l, N * M, 0, INIT_ZEROS, 0);
+        p->w2 = add_tensor(m, "experts.proj.w", l, N * D * M, 1, INIT_NORMAL, resid_std);
+        p->b2 = add_tensor(m, "experts.proj.b", l, N * D, 0, INIT_ZEROS, 0);
     }
-    m->lnfw = add_tensor(m, "lnf.w", -1, C, 0);
-    m->lnfb = add_tensor(m, "lnf.b", -1, C, 0);
-    m->headw = add_tensor(m, "head.w", -1, (size_t)c->n_out * C, 1);
+    m->lnfw = add_tensor(m, "lnf.w", -1, C, 0, INIT_ONES, 0);
+    m->lnfb = add_tensor(m, "lnf.b", -1, C, 0, INIT_ZEROS, 0);
+    m->headw = add_tensor(m, "head.w", -1, (size_t)c->n_out * C, 1, INIT_NORMAL, 0.02f);
 }
 
-/* GPT-2 initialisation: N(0, 0.02), output projections into the residual stream scaled by
- * 1/sqrt(2L) so the stream's variance does not grow with depth; norms 1, biases 0. */
 static void init_params(Model *m, uint64_t seed) {
     Rng r;
     rng_seed(&r, seed);
-    float resid_std = 0.02f / sqrtf(2.0f * (m->cfg.layers > 0 ? m->cfg.layers : 1));
     for (int i = 0; i < m->n_tensors; i++) {
-        ParamTensor *t = &m->tensors[i];
-        float *p = P(t->off);
-        const char *s = strrchr(t->name, '.');
-        int is_norm_w = strstr(t->name, "ln") && s && !strcmp(s, ".w");
-        if (is_norm_w) { for (size_t j = 0; j < t->n; j++) p[j] = 1.0f; continue; }
-        if (s && !strcmp(s, ".b")) { memset(p, 0, t->n * sizeof(float)); continue; }
-        float std = strstr(t->name, "proj.w") ? resid_std : 0.02f;
-        for (size_t j = 0; j < t->n; j++) p[j] = std * rng_normal(&r);
+        const ParamTensor *t = &m->tensors[i];
+        float *p = P(t->off), a = t->init_a;
+        for (size_t j = 0; j < t->n; j++) {
+            switch (t->init) {
+            case INIT_NORMAL: p[j] = a * rng_normal(&r); break;
+            case INIT_UNIFORM: p[j] = a * (2.0f * rng_uniform(&r) - 1.0f); break;
+            case INIT_ONES: p[j] = 1.0f; break;
+            case INIT_CONST: p[j] = a; break;
+            default: p[j] = 0.0f;
+            }
+        }
     }
 }
 
-int model_build(Model *m, const ModelConfig *cfg, uint64_t seed) {
+static int alloc_tables(Model *m, const ModelConfig *cfg) {
     memset(m, 0, sizeof *m);
-    if (model_config_check(cfg)) return -1;
     m->cfg = *cfg;
-    m->tensors = calloc(5 + 12 * (size_t)cfg->layers, sizeof(ParamTensor));
-    m->bp = calloc(cfg->layers ? cfg->layers : 1, sizeof(BlockParams));
-    if (!m->tensors || !m->bp) return -1;
+    size_t L = cfg->layers ? cfg->layers : 1;
+    m->tensors = calloc(5 + MAX_TENSORS_PER_BLOCK * L, sizeof(ParamTensor));
+    m->bp = calloc(L, sizeof(BlockParams));
+    m->moe = calloc(L, sizeof(MoeLayer));
+    return m->tensors && m->bp && m->moe ? 0 : -1;
+}
+
+size_t model_param_count(const ModelConfig *cfg) {
+    Model m;
+    size_t n = 0;
+    if (!model_config_check(cfg) && alloc_tables(&m, cfg) == 0) {
+        layout_params(&m);
+        n = m.n_params;
+    }
+    free(m.tensors); free(m.bp); free(m.moe);
+    return n;
+}
+
+int model_build(Model *m, const ModelConfig *cfg, uint64_t seed) {
+    if (model_config_check(cfg)) { memset(m, 0, sizeof *m); return -1; }
+    if (alloc_tables(m, cfg)) return -1;
     layout_params(m);
     m->params = malloc(m->n_params * sizeof(float));
     m->grads = calloc(m->n_params, sizeof(float));
     if (!m->params || !m->grads) return -1;
     init_params(m, seed);
+    model_set_moe_options(m, 0, 0.0f, 0.01f);
     return 0;
+}
+
+void model_set_moe_options(Model *m, int training, float capacity, float balance) {
+    m->training = training;
+    m->capacity = capacity;
+    m->balance = balance;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        m->moe[l].capacity = capacity;
+        m->moe[l].aux_coef = m->n_moe ? balance / m->n_moe : 0.0f;
+    }
 }
 
 static size_t add_act(size_t *n, size_t size) { size_t off = *n; *n += size; return off; }
@@ -129,6 +212,8 @@ int model_alloc_batch(Model *m, int B, int T) {
     m->probs = add_act(&n, N * c->n_out);
     m->losses = add_act(&n, N);
     m->scratch = add_act(&n, (size_t)T * T);
+    for (int l = 0; l < c->layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE && moe_alloc(&m->moe[l], (int)N)) return -1;
     m->n_acts = n;
     m->acts = calloc(n, sizeof(float));
     m->dacts = calloc(n, sizeof(float));
@@ -136,6 +221,8 @@ int model_alloc_batch(Model *m, int B, int T) {
 }
 
 void model_free(Model *m) {
+    for (int l = 0; m->moe && l < m->cfg.layers; l++) moe_free(&m->moe[l]);
+    free(m->moe);
     free(m->tensors); free(m->bp); free(m->params); free(m->grads);
     free(m->acts); free(m->dacts); free(m->ba);
     memset(m, 0, sizeof *m);
@@ -145,6 +232,7 @@ float model_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
     m->last = batch;
+    double aux = 0;
     encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
     for (int l = 0; l < c->layers; l++) {
         const BlockParams *p = &m->bp[l];
@@ -155,14 +243,20 @@ float model_forward(Model *m, const Batch *batch) {
         matmul_forward(A(a->attproj), A(a->atty), P(p->projw), P(p->projb), N, C, C);
         residual_forward(A(a->res2), A(a->res_in), A(a->attproj), (size_t)N * C);
         layernorm_forward(A(a->ln2), A(a->ln2_mean), A(a->ln2_rstd), A(a->res2), P(p->ln2w), P(p->ln2b), N, C);
-        matmul_forward(A(a->fch), A(a->ln2), P(p->fcw), P(p->fcb), N, C, F);
-        gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
-        matmul_forward(A(a->fcproj), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
+        if (m->moe[l].s.kind != MOE_NONE) {
+            moe_forward(&m->moe[l], m->params, A(a->fcproj), A(a->ln2), m->training);
+            aux += m->moe[l].aux;
+        } else {
+            matmul_forward(A(a->fch), A(a->ln2), P(p->fcw), P(p->fcb), N, C, F);
+            gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
+            matmul_forward(A(a->fcproj), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
+        }
         residual_forward(A(a->res3), A(a->res2), A(a->fcproj), (size_t)N * C);
     }
     size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
     layernorm_forward(A(m->lnf), A(m->lnf_mean), A(m->lnf_rstd), A(last_res), P(m->lnfw), P(m->lnfb), N, C);
     matmul_forward(A(m->logits), A(m->lnf), P(m->headw), NULL, N, C, c->n_out);
+    m->aux_loss = m->n_moe ? (float)(aux / m->n_moe) : 0.0f;
     m->loss = 0;
     m->loss_count = 0;
     if (batch->targets)
@@ -172,6 +266,8 @@ float model_forward(Model *m, const Batch *batch) {
 }
 
 const float *model_logits(const Model *m) { return m->acts + m->logits; }
+
+float model_objective(const Model *m) { return m->loss + m->balance * m->aux_loss; }
 
 void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
@@ -190,9 +286,13 @@ void model_backward(Model *m) {
         const BlockParams *p = &m->bp[l];
         const BlockActs *a = &m->ba[l];
         residual_backward(DA(a->res2), DA(a->fcproj), DA(a->res3), (size_t)N * C);
-        matmul_backward(DA(a->fch_gelu), G(p->fcprojw), G(p->fcprojb), DA(a->fcproj), A(a->fch_gelu), P(p->fcprojw), N, F, C);
-        gelu_backward(DA(a->fch), A(a->fch), DA(a->fch_gelu), (size_t)N * F);
-        matmul_backward(DA(a->ln2), G(p->fcw), G(p->fcb), DA(a->fch), A(a->ln2), P(p->fcw), N, C, F);
+        if (m->moe[l].s.kind != MOE_NONE) {
+            moe_backward(&m->moe[l], m->params, m->grads, DA(a->ln2), DA(a->fcproj), A(a->ln2));
+        } else {
+            matmul_backward(DA(a->fch_gelu), G(p->fcprojw), G(p->fcprojb), DA(a->fcproj), A(a->fch_gelu), P(p->fcprojw), N, F, C);
+            gelu_backward(DA(a->fch), A(a->fch), DA(a->fch_gelu), (size_t)N * F);
+            matmul_backward(DA(a->ln2), G(p->fcw), G(p->fcb), DA(a->fch), A(a->ln2), P(p->fcw), N, C, F);
+        }
         layernorm_backward(DA(a->res2), G(p->ln2w), G(p->ln2b), DA(a->ln2), A(a->res2), P(p->ln2w),
                            A(a->ln2_mean), A(a->ln2_rstd), N, C);
         residual_backward(DA(a->res_in), DA(a->attproj), DA(a->res2), (size_t)N * C);
@@ -209,8 +309,12 @@ size_t model_num_params(const Model *m) { return m->n_params; }
 
 double model_flops_per_token(const ModelConfig *c, int T) {
     double C = c->d_model, F = (double)c->ffn_mult * C;
-    /* matmuls: qkv 3C^2, proj C^2, ffn 2CF per layer, head C*n_out; attention scores and
-     * weighted values 2*T*C per layer (the full T x T square is computed, also when causal) */
-    double macs = c->layers * (4 * C * C + 2 * C * F + 2.0 * T * C) + C * c->n_out;
+    MoeShape s = moe_shape(c);
+    /* matmuls: qkv 3C^2, proj C^2, dense ffn 2CF per layer, head C*n_out; attention scores
+     * and weighted values 2*T*C per layer (the full T x T square is computed, also when
+     * causal); an MoE block's FFN costs moe_macs_per_token (its top-k experts and routing) */
+    double macs = C * c->n_out;
+    for (int l = 0; l < c->layers; l++)
+        macs += 4 * C * C + 2.0 * T * C + (model_block_is_moe(c, l) ? moe_macs_per_token(&s) : 2 * C * F);
     return 2.0 * macs;
 }

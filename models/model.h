@@ -4,6 +4,7 @@
  * checkpoints walk. Activations are allocated once per batch shape. */
 #ifndef MOEH_MODEL_H
 #define MOEH_MODEL_H
+#include "moe.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,19 @@ typedef struct {
     int attn_heads;  /* NH, divides d_model */
     int ffn_mult;    /* dense FFN inner size = ffn_mult * d_model */
     int causal;      /* 1: a position sees only itself and earlier ones */
+    /* mixture of experts (moe = MOE_NONE: dense) */
+    int moe;         /* MoeKind */
+    int experts, topk;
+    int moe_every;   /* blocks l with (l + 1) % moe_every == 0 use an MoE layer as their FFN */
+    int expert_dim;  /* expert inner size */
+    int router_dim;  /* X-MoE router dimension */
+    int mh_heads;    /* MH-MoE heads */
+    int mh_inner_residual; /* MH-MoE: sub-token residual before the merge layer (paper Eq. 6) */
+    int gate_sigmoid;      /* X-MoE/MH-MoE: sigmoid gating instead of softmax */
 } ModelConfig;
+
+/* how many int fields ModelConfig has (all of them are ints; checkpoints store them so) */
+#define MODEL_CONFIG_INTS 17
 
 /* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
 typedef struct {
@@ -29,15 +42,19 @@ typedef struct {
 Batch *batch_alloc(int B, int T, int with_mask);
 void batch_free(Batch *b);
 
+typedef enum { INIT_NORMAL, INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_CONST } InitKind;
+
 typedef struct {
     char name[32];
     size_t off, n;
-    int decay; /* weight decay applies (matrices), or not (biases, norms, positions) */
+    int decay;     /* weight decay applies (matrices), or not (biases, norms, positions) */
+    int init;      /* InitKind */
+    float init_a;  /* std (normal), half-width (uniform, Xavier), or the constant */
 } ParamTensor;
 
 typedef struct {
     size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-} BlockParams;
+} BlockParams; /* fc* unused in an MoE block, whose FFN is moe[l] */
 
 typedef struct {
     size_t res_in, ln1, ln1_mean, ln1_rstd, qkv, atty, att, attproj, res2,
@@ -58,6 +75,13 @@ typedef struct {
     float *acts, *dacts;
     size_t n_acts;
     BlockActs *ba;
+    MoeLayer *moe;     /* (layers): moe[l].s.kind == MOE_NONE for a dense block */
+    int n_moe;         /* MoE blocks */
+    /* training-time settings, changeable between steps */
+    int training;      /* 1: capacity limits apply */
+    float capacity;    /* capacity factor in training; 0: dropless */
+    float balance;     /* weight of the mean balance loss in the objective */
+    float aux_loss;    /* mean balance loss over MoE blocks, last forward */
     size_t encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
     const Batch *last; /* the batch of the last forward, for backward */
     float loss;        /* mean loss of the last forward (0 when no targets) */
@@ -73,9 +97,16 @@ int model_alloc_batch(Model *m, int B, int T);
 void model_free(Model *m);
 
 /* Forward pass over batch (same B, T as allocated). With targets, returns the mean
- * cross-entropy over scored positions; the logits (B,T,n_out) are in model_logits(m). */
+ * cross-entropy over scored positions; the logits (B,T,n_out) are in model_logits(m).
+ * The training objective is that plus balance * aux_loss (model_objective). */
 float model_forward(Model *m, const Batch *batch);
 const float *model_logits(const Model *m);
+float model_objective(const Model *m);
+/* Sets training mode (capacity limits) and the MoE knobs. */
+void model_set_moe_options(Model *m, int training, float capacity, float balance);
+/* parameters of a configuration, without building it */
+size_t model_param_count(const ModelConfig *cfg);
+int model_block_is_moe(const ModelConfig *cfg, int layer);
 /* Zeroes the parameter gradients. */
 void model_zero_grad(Model *m);
 /* Backward of the mean loss of the last forward; ACCUMULATES into the parameter grads. */

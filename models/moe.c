@@ -1,0 +1,396 @@
+#include "moe.h"
+#include "layers.h"
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_EXPERTS 1024
+
+static int is_cosine(const MoeShape *s) { return s->kind == MOE_XMOE || s->kind == MOE_MHMOE; }
+static int n_heads(const MoeShape *s) { return s->kind == MOE_MHMOE ? s->heads : 1; }
+static int sub_dim(const MoeShape *s) { return s->C / n_heads(s); }
+
+const char *moe_shape_check(const MoeShape *s) {
+    if (s->kind < MOE_SMOE || s->kind > MOE_MHMOE) return "model: not an MoE variant";
+    if (s->experts < 1 || s->experts > MAX_EXPERTS) return "experts must be from 1 to 1024";
+    if (s->topk < 1 || s->topk > s->experts) return "topk must be from 1 to experts";
+    if (s->expert_dim < 1) return "expert_dim must be positive";
+    if (is_cosine(s) && s->router_dim < 1) return "router_dim must be positive";
+    if (s->kind == MOE_MHMOE && (s->heads < 1 || s->C % s->heads)) return "heads must divide d_model";
+    return NULL;
+}
+
+size_t moe_param_count(const MoeShape *s) {
+    size_t D = sub_dim(s), N = s->experts, M = s->expert_dim, de = s->router_dim, C = s->C;
+    size_t n = N * (M * D + M + D * M + D);
+    if (s->kind == MOE_SMOE) n += N * D;
+    if (is_cosine(s)) n += de * D + N * de + 1;
+    if (s->kind == MOE_MHMOE) n += 2 * (C * C + C);
+    return n;
+}
+
+double moe_macs_per_token(const MoeShape *s) {
+    double H = n_heads(s), D = sub_dim(s), N = s->experts, de = s->router_dim, C = s->C;
+    double macs = H * s->topk * 2.0 * D * s->expert_dim;
+    if (s->kind == MOE_SMOE) macs += C * N;
+    if (is_cosine(s)) macs += H * (D * de + N * de);
+    if (s->kind == MOE_MHMOE) macs += 2 * C * C;
+    return macs;
+}
+
+static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+static int *ialloc(size_t n) { return calloc(n ? n : 1, sizeof(int)); }
+
+int moe_alloc(MoeLayer *L, int Ntok) {
+    const MoeShape *s = &L->s;
+    moe_free(L);
+    int H = n_heads(s), N = s->experts, k = s->topk, M = s->expert_dim, de = s->router_dim;
+    L->D = sub_dim(s);
+    L->Ntok = Ntok;
+    L->S = Ntok * H;
+    L->A = L->S * k;
+    size_t S = L->S, A = L->A, D = L->D;
+    L->h = falloc(s->kind == MOE_MHMOE ? S * D : 0);
+    L->dh = falloc(s->kind == MOE_MHMOE ? S * D : 0);
+    L->z = falloc(S * N); L->probs = falloc(S * N); L->probs0 = falloc(S * N);
+    L->r = falloc(S * de); L->rnorm = falloc(S); L->cosv = falloc(S * N);
+    L->ehat = falloc((size_t)N * de); L->enorm = falloc(N);
+    L->choice = ialloc(A); L->gate = falloc(A); L->slot = ialloc(A);
+    L->count = ialloc(N); L->offset = ialloc(N + 1); L->fill = ialloc(N);
+    L->xin = falloc(A * D); L->h1 = falloc(A * M); L->a1 = falloc(A * M); L->xout = falloc(A * D);
+    L->o = falloc(S * D);
+    L->dz = falloc(S * N); L->dprobs = falloc(S * N); L->dprobs0 = falloc(S * N);
+    L->dr = falloc(S * de); L->dcos = falloc(S * N); L->dehat = falloc((size_t)N * de);
+    L->dxin = falloc(A * D); L->dh1 = falloc(A * M); L->da1 = falloc(A * M); L->dxout = falloc(A * D);
+    L->dgate = falloc(A); L->d_o = falloc(S * D);
+    L->stats.counts = calloc((size_t)H * N, sizeof(long long));
+    void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
+                   L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
+                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->dcos, L->dehat, L->dxin,
+                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!all[i]) return -1;
+    return 0;
+}
+
+void moe_free(MoeLayer *L) {
+    void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
+                   L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
+                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->dcos, L->dehat, L->dxin,
+                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    MoeShape s = L->s;
+    MoeParams p = L->p;
+    float cap = L->capacity, coef = L->aux_coef, tau0 = L->tau0;
+    memset(L, 0, sizeof *L);
+    L->s = s; L->p = p; L->capacity = cap; L->aux_coef = coef; L->tau0 = tau0;
+}
+
+void moe_stats_reset(MoeLayer *L) {
+    long long *c = L->stats.counts;
+    memset(c, 0, sizeof(long long) * n_heads(&L->s) * L->s.experts);
+    memset(&L->stats, 0, sizeof L->stats);
+    L->stats.counts = c;
+}
+
+/* rows of x (n, d) scaled to unit length, norms kept for backward */
+static void normalize_rows(float *out, float *norms, const float *x, int n, int d) {
+#pragma omp parallel for
+    for (int i = 0; i < n; i++) {
+        double ss = 0;
+        for (int j = 0; j < d; j++) ss += (double)x[(size_t)i * d + j] * x[(size_t)i * d + j];
+        float nrm = (float)sqrt(ss);
+        if (nrm < 1e-6f) nrm = 1e-6f;
+        norms[i] = nrm;
+        for (int j = 0; j < d; j++) out[(size_t)i * d + j] = x[(size_t)i * d + j] / nrm;
+    }
+}
+
+/* backward of normalize_rows: dx = (dy - y (y . dy)) / |x|; accumulates into dx */
+static void normalize_rows_backward(float *dx, const float *dy, const float *y, const float *norms, int n, int d) {
+#pragma omp parallel for
+    for (int i = 0; i < n; i++) {
+        const float *yi = y + (size_t)i * d, *dyi = dy + (size_t)i * d;
+        double dot = 0;
+        for (int j = 0; j < d; j++) dot += (double)yi[j] * dyi[j];
+        for (int j = 0; j < d; j++) dx[(size_t)i * d + j] += (dyi[j] - yi[j] * (float)dot) / norms[i];
+    }
+}
+
+/* p = softmax(scale * x) or sigmoid(scale * x) over rows of N */
+static void gate_probs(float *p, const float *x, float scale, int S, int N, int sigmoid) {
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        const float *xs = x + (size_t)s * N;
+        float *ps = p + (size_t)s * N;
+        if (sigmoid) {
+            for (int e = 0; e < N; e++) ps[e] = 1.0f / (1.0f + expf(-scale * xs[e]));
+            continue;
+        }
+        float mx = -INFINITY;
+        for (int e = 0; e < N; e++) mx = scale * xs[e] > mx ? scale * xs[e] : mx;
+        double sum = 0;
+        for (int e = 0; e < N; e++) { ps[e] = expf(scale * xs[e] - mx); sum += ps[e]; }
+        for (int e = 0; e < N; e++) ps[e] = (float)(ps[e] / sum);
+    }
+}
+
+/* dz = d(prob)/d(logit) applied to dp: softmax p (dp - sum p dp), sigmoid dp p (1 - p) */
+static void gate_probs_backward(float *dz, const float *p, const float *dp, int S, int N, int sigmoid) {
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        const float *ps = p + (size_t)s * N, *dps = dp + (size_t)s * N;
+        float *dzs = dz + (size_t)s * N;
+        if (sigmoid) {
+            for (int e = 0; e < N; e++) dzs[e] = dps[e] * ps[e] * (1.0f - ps[e]);
+            continue;
+        }
+        double dot = 0;
+        for (int e = 0; e < N; e++) dot += (double)ps[e] * dps[e];
+        for (int e = 0; e < N; e++) dzs[e] = ps[e] * (dps[e] - (float)dot);
+    }
+}
+
+static float temperature(const MoeLayer *L, const float *P) {
+    float tau = P[L->p.tau];
+    return tau < 1e-2f ? 1e-2f : tau; /* a learnable temperature must stay positive */
+}
+
+/* top-k of each row of probs; gates renormalised over the chosen k when k > 1 */
+static void route_topk(MoeLayer *L) {
+    int N = L->s.experts, k = L->s.topk;
+#pragma omp parallel for
+    for (int s = 0; s < L->S; s++) {
+        const float *p = L->probs + (size_t)s * N;
+        int *ch = L->choice + (size_t)s * k;
+        float *g = L->gate + (size_t)s * k;
+        double sum = 0;
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int e = 0; e < N; e++) {
+                int taken = 0;
+                for (int i = 0; i < j; i++) taken |= ch[i] == e;
+                if (!taken && (best < 0 || p[e] > p[best])) best = e;
+            }
+            ch[j] = best;
+            g[j] = p[best];
+            sum += p[best];
+        }
+        if (k > 1)
+            for (int j = 0; j < k; j++) g[j] = (float)(g[j] / sum);
+    }
+}
+
+/* Capacity and the counting sort. Choice rank 0 of every sub-token is served before rank 1,
+ * in token order, so overflow drops the least preferred assignments. */
+static void assign_slots(MoeLayer *L, int training) {
+    int N = L->s.experts, k = L->s.topk, S = L->S;
+    long cap = INT_MAX;
+    if (training && L->capacity > 0) cap = (long)ceil((double)L->capacity * k * S / N);
+    memset(L->count, 0, sizeof(int) * N);
+    long long dropped = 0;
+    for (int j = 0; j < k; j++)
+        for (int s = 0; s < S; s++) {
+            int e = L->choice[s * k + j];
+            if (L->count[e] < cap) L->slot[s * k + j] = L->count[e]++;
+            else { L->slot[s * k + j] = -1; dropped++; }
+        }
+    L->offset[0] = 0;
+    for (int e = 0; e < N; e++) L->offset[e + 1] = L->offset[e] + L->count[e];
+    for (int a = 0; a < S * k; a++)
+        if (L->slot[a] >= 0) L->slot[a] += L->offset[L->choice[a]];
+    L->stats.dropped += dropped;
+}
+
+static void update_stats(MoeLayer *L) {
+    int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S;
+    MoeStats *st = &L->stats;
+    for (int s = 0; s < S; s++)
+        for (int j = 0; j < k; j++) st->counts[(size_t)(s % H) * N + L->choice[s * k + j]]++;
+    double ent = 0, distinct = 0;
+    for (int s = 0; s < S; s++) {
+        const float *p = L->probs + (size_t)s * N;
+        double sum = 0, h = 0;
+        for (int e = 0; e < N; e++) sum += p[e];
+        for (int e = 0; e < N; e++) if (p[e] > 0) h -= (p[e] / sum) * log(p[e] / sum);
+        ent += N > 1 ? h / log(N) : 0;
+    }
+    /* distinct experts over a token's H sub-tokens and k choices */
+    unsigned char seen[MAX_EXPERTS];
+    for (int t = 0; t < L->Ntok; t++) {
+        memset(seen, 0, N);
+        int n = 0;
+        for (int a = t * H * k; a < (t + 1) * H * k; a++) if (!seen[L->choice[a]]) { seen[L->choice[a]] = 1; n++; }
+        distinct += n;
+    }
+    st->assignments += (long long)S * k;
+    st->subtokens += S;
+    st->tokens += L->Ntok;
+    st->aux_sum += L->aux;
+    st->entropy_sum += ent / S;
+    st->distinct_sum += distinct / L->Ntok;
+    st->passes++;
+}
+
+void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int training) {
+    const MoeShape *sh = &L->s;
+    int C = sh->C, N = sh->experts, k = sh->topk, M = sh->expert_dim, de = sh->router_dim;
+    int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE;
+    const float *U = in;
+    if (mh) {
+        matmul_forward(L->h, in, P + L->p.head_w, P + L->p.head_b, Ntok, C, C);
+        U = L->h; /* (Ntok, C) read as (S, D): sub-tokens in token order, no copy */
+    }
+    /* router */
+    if (sh->kind == MOE_SMOE) {
+        matmul_forward(L->z, U, P + L->p.router_w, NULL, S, D, N);
+        gate_probs(L->probs, L->z, 1.0f, S, N, 0);
+        memcpy(L->probs0, L->probs, sizeof(float) * S * N);
+    } else {
+        matmul_forward(L->r, U, P + L->p.router_w, NULL, S, D, de);
+        normalize_rows(L->r, L->rnorm, L->r, S, de); /* r now holds the unit vectors */
+        normalize_rows(L->ehat, L->enorm, P + L->p.expert_emb, N, de);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, N, de, 1.0f, L->r, de, L->ehat, de,
+                    0.0f, L->cosv, N);
+        gate_probs(L->probs, L->cosv, 1.0f / temperature(L, P), S, N, sh->sigmoid_gate);
+        gate_probs(L->probs0, L->cosv, 1.0f / L->tau0, S, N, sh->sigmoid_gate);
+    }
+    route_topk(L);
+    /* balance loss: N * sum_e f_e P_e, f from top-1 choices (constant), P the mean probs0 */
+    double aux = 0;
+    memset(L->frac, 0, sizeof(float) * N);
+    for (int s = 0; s < S; s++) L->frac[L->choice[s * k]] += 1.0f / S;
+    for (int e = 0; e < N; e++) {
+        double Pe = 0;
+        for (int s = 0; s < S; s++) Pe += L->probs0[(size_t)s * N + e];
+        aux += L->frac[e] * Pe / S;
+    }
+    L->aux = (float)(N * aux);
+    assign_slots(L, training);
+    /* dispatch: gather each assignment's input row into its expert's contiguous block */
+#pragma omp parallel for
+    for (int a = 0; a < S * k; a++)
+        if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)(a / k) * D, sizeof(float) * D);
+    for (int e = 0; e < N; e++) {
+        int n = L->count[e];
+        size_t off = L->offset[e];
+        if (!n) continue;
+        matmul_forward(L->h1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, n, D, M);
+        gelu_forward(L->a1 + off * M, L->h1 + off * M, (size_t)n * M);
+        matmul_forward(L->xout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, n, M, D);
+    }
+    /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
+    float *o = mh ? L->o : out;
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        float *os = o + (size_t)s * D;
+        if (mh && sh->inner_residual) memcpy(os, U + (size_t)s * D, sizeof(float) * D);
+        else memset(os, 0, sizeof(float) * D);
+        for (int j = 0; j < k; j++) {
+            int slot = L->slot[s * k + j];
+            if (slot < 0) continue;
+            float g = L->gate[s * k + j];
+            const float *x = L->xout + (size_t)slot * D;
+            for (int d = 0; d < D; d++) os[d] += g * x[d];
+        }
+    }
+    if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
+    update_stats(L);
+}
+
+void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float *dout, const float *in) {
+    const MoeShape *sh = &L->s;
+    int C = sh->C, N = sh->experts, k = sh->topk, M = sh->expert_dim, de = sh->router_dim;
+    int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->A;
+    const float *U = mh ? L->h : in, *dO = dout;
+    float *dU = din;
+    if (mh) {
+        memset(L->d_o, 0, sizeof(float) * S * D);
+        matmul_backward(L->d_o, G + L->p.merge_w, G + L->p.merge_b, dout, L->o, P + L->p.merge_w, Ntok, C, C);
+        dO = L->d_o;
+        dU = L->dh;
+        memset(dU, 0, sizeof(float) * S * D);
+    }
+    /* combine backward: gate gradients and the experts' output gradients */
+#pragma omp parallel for
+    for (int a = 0; a < S * k; a++) {
+        int slot = L->slot[a];
+        if (slot < 0) { L->dgate[a] = 0; continue; }
+        const float *d = dO + (size_t)(a / k) * D, *x = L->xout + (size_t)slot * D;
+        float *dx = L->dxout + (size_t)slot * D, g = L->gate[a];
+        double dot = 0;
+        for (int j = 0; j < D; j++) { dot += (double)d[j] * x[j]; dx[j] = g * d[j]; }
+        L->dgate[a] = (float)dot;
+    }
+    memset(L->dxin, 0, sizeof(float) * A * D);
+    memset(L->da1, 0, sizeof(float) * A * M);
+    memset(L->dh1, 0, sizeof(float) * A * M);
+    for (int e = 0; e < N; e++) {
+        int n = L->count[e];
+        size_t off = L->offset[e];
+        if (!n) continue;
+        matmul_backward(L->da1 + off * M, G + L->p.w2 + (size_t)e * D * M, G + L->p.b2 + (size_t)e * D,
+                        L->dxout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, n, M, D);
+        gelu_backward(L->dh1 + off * M, L->h1 + off * M, L->da1 + off * M, (size_t)n * M);
+        matmul_backward(L->dxin + off * D, G + L->p.w1 + (size_t)e * M * D, G + L->p.b1 + (size_t)e * M,
+                        L->dh1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, n, D, M);
+    }
+    /* dispatch backward: each sub-token gathers its assignments' input gradients */
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        float *du = dU + (size_t)s * D;
+        if (mh && sh->inner_residual)
+            for (int j = 0; j < D; j++) du[j] += dO[(size_t)s * D + j];
+        for (int c = 0; c < k; c++) {
+            int slot = L->slot[s * k + c];
+            if (slot < 0) continue;
+            const float *dx = L->dxin + (size_t)slot * D;
+            for (int j = 0; j < D; j++) du[j] += dx[j];
+        }
+    }
+    /* gates -> probabilities (renormalisation when k > 1) and the balance loss */
+    float coef = L->aux_coef * N / S;
+    int sep0 = sh->kind != MOE_SMOE; /* smoe's balance probabilities are its gate probabilities */
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        float *dp = L->dprobs + (size_t)s * N, *dp0 = L->dprobs0 + (size_t)s * N;
+        const float *p = L->probs + (size_t)s * N;
+        const int *ch = L->choice + (size_t)s * k;
+        const float *g = L->gate + (size_t)s * k, *dg = L->dgate + (size_t)s * k;
+        for (int e = 0; e < N; e++) {
+            dp[e] = sep0 ? 0.0f : coef * L->frac[e];
+            dp0[e] = sep0 ? coef * L->frac[e] : 0.0f;
+        }
+        if (k == 1) { dp[ch[0]] += dg[0]; continue; }
+        double sum = 0, dot = 0;
+        for (int j = 0; j < k; j++) { sum += p[ch[j]]; dot += (double)dg[j] * g[j]; }
+        for (int j = 0; j < k; j++) dp[ch[j]] += (float)((dg[j] - dot) / sum);
+    }
+    if (sh->kind == MOE_SMOE) {
+        gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, 0);
+        matmul_backward(dU, G + L->p.router_w, NULL, L->dz, U, P + L->p.router_w, S, D, N);
+    } else {
+        float tau = temperature(L, P), tau0 = L->tau0;
+        gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, sh->sigmoid_gate);
+        gate_probs_backward(L->dcos, L->probs0, L->dprobs0, S, N, sh->sigmoid_gate);
+        /* z = cos / tau: dcos = dz / tau + dz0 / tau0 ; dtau = -sum dz cos / tau^2.
+         * Row partial sums in rnorm-sized scratch would race; one serial pass keeps the order. */
+        double dtau = 0;
+        for (size_t i = 0; i < (size_t)S * N; i++) {
+            dtau -= (double)L->dz[i] * L->cosv[i];
+            L->dcos[i] = L->dz[i] / tau + L->dcos[i] / tau0;
+        }
+        if (P[L->p.tau] >= 1e-2f) G[L->p.tau] += (float)(dtau / ((double)tau * tau));
+        /* cos = rhat ehat^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dz, de);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
+        memset(L->dr, 0, sizeof(float) * S * de);
+        normalize_rows_backward(L->dr, L->dz, L->r, L->rnorm, S, de);
+        normalize_rows_backward(G + L->p.expert_emb, L->dehat, L->ehat, L->enorm, N, de);
+        /* the projection's input was U, its output the raw r (overwritten; only its norm is needed) */
+        matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);
+    }
+    if (mh) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
+}
