@@ -142,6 +142,24 @@ static int alloc_tables(Model *m, const ModelConfig *cfg) {
     return m->tensors && m->bp && m->moe ? 0 : -1;
 }
 
+void model_freeze_routing(Model *m, int frozen) {
+    for (int l = 0; l < m->cfg.layers; l++) m->moe[l].freeze_routing = frozen;
+}
+
+int model_parity_expert_dim(const ModelConfig *mh) {
+    ModelConfig x = *mh, c = *mh;
+    x.moe = MOE_XMOE;
+    x.expert_dim = mh->ffn_mult * mh->d_model;
+    double target = (double)model_param_count(&x);
+    /* the count is linear in expert_dim: solve from two points */
+    c.expert_dim = 1;
+    double p1 = (double)model_param_count(&c);
+    c.expert_dim = 2;
+    double slope = (double)model_param_count(&c) - p1;
+    int M = (int)lround(1 + (target - p1) / slope);
+    return M < 1 ? 1 : M;
+}
+
 size_t model_param_count(const ModelConfig *cfg) {
     Model m;
     size_t n = 0;

@@ -104,6 +104,11 @@ const float *model_logits(const Model *m);
 float model_objective(const Model *m);
 /* Sets training mode (capacity limits) and the MoE knobs. */
 void model_set_moe_options(Model *m, int training, float capacity, float balance);
+/* tests: hold every MoE layer's routing decisions fixed (1) or not (0) */
+void model_freeze_routing(Model *m, int frozen);
+/* MH-MoE expert inner size that gives the same parameter count as X-MoE with the same
+ * experts and expert_dim = ffn_mult * d_model (the paper's parameter parity) */
+int model_parity_expert_dim(const ModelConfig *mhmoe);
 /* parameters of a configuration, without building it */
 size_t model_param_count(const ModelConfig *cfg);
 int model_block_is_moe(const ModelConfig *cfg, int layer);

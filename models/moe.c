@@ -168,6 +168,7 @@ static void route_topk(MoeLayer *L) {
         float *g = L->gate + (size_t)s * k;
         double sum = 0;
         for (int j = 0; j < k; j++) {
+            if (L->freeze_routing) { g[j] = p[ch[j]]; sum += p[ch[j]]; continue; }
             int best = -1;
             for (int e = 0; e < N; e++) {
                 int taken = 0;
@@ -268,7 +269,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         aux += L->frac[e] * Pe / S;
     }
     L->aux = (float)(N * aux);
-    assign_slots(L, training);
+    if (!L->freeze_routing) assign_slots(L, training);
     /* dispatch: gather each assignment's input row into its expert's contiguous block */
 #pragma omp parallel for
     for (int a = 0; a < S * k; a++)

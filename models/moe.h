@@ -49,6 +49,8 @@ typedef struct {
     float capacity;    /* capacity factor; 0: dropless */
     float aux_coef;    /* weight of this layer's balance loss in the total loss */
     float tau0;        /* fixed temperature of the balance loss's probabilities (xmoe/mhmoe) */
+    int freeze_routing;/* tests: reuse the last forward's expert choices and slots, so that a
+                          finite difference sees a smooth function (gates still follow probs) */
     /* forward state */
     float *h;          /* (Ntok, C) multi-head layer output = sub-tokens (S, D); mhmoe only */
     float *z, *probs, *probs0;   /* (S, N) router logits, gate probabilities, balance-loss probs */

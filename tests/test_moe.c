@@ -1,0 +1,210 @@
+/* MoE layers: whole-model gradient checks of every variant and option (routing decisions held
+ * fixed while differencing: top-k choice is piecewise constant, so a finite difference that
+ * flipped a choice would measure a jump, not a gradient; eps 5e-3, since the cosine router's
+ * 1/tau = 3.3 sharpens the curvature and eps 1e-2 left an O(eps^2) error of 13% on one
+ * position embedding), dispatch against a per-token
+ * reference, capacity drops, parameter and FLOP counts against closed forms, parity. */
+#include "check.h"
+#include "gradcheck.h"
+#include "models/layers.h"
+#include "models/model.h"
+#include "models/rng.h"
+#include <string.h>
+
+typedef struct { Model *m; Batch *b; } Ctx;
+static double objective(void *p) {
+    Ctx *c = p;
+    model_forward(c->m, c->b);
+    return model_objective(c->m);
+}
+
+static ModelConfig tiny(int kind, int topk) {
+    return (ModelConfig){.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2,
+                         .attn_heads = 2, .ffn_mult = 4, .causal = 1, .moe = kind, .experts = 4,
+                         .topk = topk, .moe_every = 1, .expert_dim = 12, .router_dim = 4,
+                         .mh_heads = 2, .mh_inner_residual = 0, .gate_sigmoid = 0};
+}
+
+static void gradcheck_variant(const char *label, ModelConfig cfg, float capacity) {
+    Model m;
+    CHECK(model_build(&m, &cfg, 3) == 0 && model_alloc_batch(&m, 2, 6) == 0, "%s: build", label);
+    Rng r;
+    rng_seed(&r, 17);
+    for (int i = 0; i < m.n_tensors; i++) {
+        ParamTensor *t = &m.tensors[i];
+        if (strstr(t->name, "tau")) continue;
+        for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&r);
+    }
+    model_set_moe_options(&m, 1, capacity, 0.1f);
+    Batch *b = batch_alloc(2, 6, 0);
+    for (int i = 0; i < 12; i++) { b->tokens[i] = (int)rng_below(&r, 11); b->targets[i] = i % 5 == 4 ? -1 : (int)rng_below(&r, 11); }
+    Ctx ctx = {&m, b};
+    model_forward(&m, b);
+    long long dropped = 0;
+    for (int l = 0; l < cfg.layers; l++) dropped += m.moe[l].stats.dropped;
+    model_freeze_routing(&m, 1);
+    model_zero_grad(&m);
+    model_forward(&m, b);
+    model_backward(&m);
+    float *an = malloc(m.n_params * sizeof(float));
+    memcpy(an, m.grads, m.n_params * sizeof(float));
+    printf("%s: %zu parameters, aux %.4f, %lld assignments dropped\n", label, m.n_params, m.aux_loss, dropped);
+    if (capacity > 0) CHECK(dropped > 0, "%s: capacity %.2f dropped nothing; the test would not cover drops", label, capacity);
+    for (int i = 0; i < m.n_tensors; i++) {
+        ParamTensor *t = &m.tensors[i];
+        int bad = gradcheck(t->name, m.params + t->off, t->n, an + t->off, objective, &ctx, 5e-3f, 6e-5, 3e-2, 48);
+        CHECK(!bad, "%s: tensor %s", label, t->name);
+    }
+    free(an);
+    batch_free(b);
+    model_free(&m);
+}
+
+/* The layer's output against a direct per-token computation: for every (sub-)token, the sum
+ * over its top-k experts of gate * expert(x), with the same choices and gates. */
+static void test_dispatch_matches_reference(int kind) {
+    ModelConfig cfg = tiny(kind, 2);
+    cfg.experts = 6;
+    cfg.d_model = 16;
+    cfg.mh_heads = 4;
+    Model m;
+    model_build(&m, &cfg, 5);
+    MoeLayer *L = &m.moe[0];
+    int Ntok = 40, C = 16;
+    CHECK(moe_alloc(L, Ntok) == 0, "alloc");
+    Rng r;
+    rng_seed(&r, 2);
+    float *x = malloc(sizeof(float) * Ntok * C), *y = malloc(sizeof(float) * Ntok * C);
+    for (int i = 0; i < Ntok * C; i++) x[i] = rng_normal(&r);
+    moe_forward(L, m.params, y, x, 0);
+    int S = L->S, D = L->D, M = cfg.expert_dim, k = cfg.topk;
+    const float *U = kind == MOE_MHMOE ? L->h : x;
+    float *o = calloc((size_t)S * D, sizeof(float)), *h = malloc(sizeof(float) * M), *a = malloc(sizeof(float) * M);
+    float *e_out = malloc(sizeof(float) * D);
+    int used[64] = {0};
+    for (int s = 0; s < S; s++)
+        for (int j = 0; j < k; j++) {
+            int e = L->choice[s * k + j];
+            used[e] = 1;
+            matmul_forward(h, U + (size_t)s * D, m.params + L->p.w1 + (size_t)e * M * D, m.params + L->p.b1 + (size_t)e * M, 1, D, M);
+            gelu_forward(a, h, M);
+            matmul_forward(e_out, a, m.params + L->p.w2 + (size_t)e * D * M, m.params + L->p.b2 + (size_t)e * D, 1, M, D);
+            for (int d = 0; d < D; d++) o[(size_t)s * D + d] += L->gate[s * k + j] * e_out[d];
+        }
+    const float *ref = o;
+    float *merged = NULL;
+    if (kind == MOE_MHMOE) {
+        merged = malloc(sizeof(float) * Ntok * C);
+        matmul_forward(merged, o, m.params + L->p.merge_w, m.params + L->p.merge_b, Ntok, C, C);
+        ref = merged;
+    }
+    double worst = 0;
+    for (int i = 0; i < Ntok * C; i++) worst = fmax(worst, fabs(y[i] - ref[i]));
+    int n_used = 0;
+    for (int e = 0; e < cfg.experts; e++) n_used += used[e];
+    printf("dispatch kind=%d: %d sub-tokens over %d experts, max |layer - per-token reference| = %.2g\n", kind, S, n_used, worst);
+    CHECK(worst < 1e-5, "kind %d: dispatch differs from the per-token reference by %g", kind, worst);
+    CHECK(n_used >= 3, "too few experts used (%d) for the test to mean much", n_used);
+    /* the gates of k = 2 are renormalised: they sum to 1 */
+    CHECK(fabsf(L->gate[0] + L->gate[1] - 1.0f) < 1e-6f, "gates sum to %g", L->gate[0] + L->gate[1]);
+    free(x); free(y); free(o); free(h); free(a); free(e_out); free(merged);
+    model_free(&m);
+}
+
+/* capacity: ceil(C * k * S / N) slots per expert, the rest dropped and counted */
+static void test_capacity(void) {
+    ModelConfig cfg = tiny(MOE_SMOE, 1);
+    cfg.experts = 4;
+    Model m;
+    model_build(&m, &cfg, 1);
+    MoeLayer *L = &m.moe[0];
+    int Ntok = 64;
+    moe_alloc(L, Ntok);
+    /* a router that sends every token to expert 2 */
+    for (int e = 0; e < 4; e++)
+        for (int d = 0; d < 8; d++) m.params[L->p.router_w + e * 8 + d] = e == 2 ? 1.0f : 0.0f;
+    float *x = malloc(sizeof(float) * Ntok * 8), *y = malloc(sizeof(float) * Ntok * 8);
+    for (int i = 0; i < Ntok * 8; i++) x[i] = 1.0f + 0.01f * (i % 7);
+    L->capacity = 1.0f;
+    moe_forward(L, m.params, y, x, 1);
+    int cap = 16; /* ceil(1.0 * 1 * 64 / 4) */
+    CHECK(L->count[2] == cap, "expert 2 holds %d, capacity %d", L->count[2], cap);
+    CHECK(L->stats.dropped == Ntok - cap, "dropped %lld, want %d", L->stats.dropped, Ntok - cap);
+    int zero_rows = 0;
+    for (int t = 0; t < Ntok; t++) {
+        int z = 1;
+        for (int d = 0; d < 8; d++) z &= y[t * 8 + d] == 0.0f;
+        zero_rows += z;
+    }
+    CHECK(zero_rows == Ntok - cap, "dropped tokens must get a zero MoE output (the residual carries them): %d", zero_rows);
+    CHECK(L->slot[0] >= 0 && L->slot[(Ntok - 1)] < 0, "the first tokens keep their slots, the last are dropped");
+    /* evaluation is dropless */
+    moe_stats_reset(L);
+    moe_forward(L, m.params, y, x, 0);
+    CHECK(L->stats.dropped == 0 && L->count[2] == Ntok, "evaluation dropped %lld", L->stats.dropped);
+    CHECK(L->stats.counts[2] == Ntok && L->stats.counts[0] == 0, "activation counts");
+    /* balance loss of a collapsed router: f = (0,0,1,0), P_2 ~ 1 -> aux ~ N */
+    CHECK(L->aux > 3.0f && L->aux <= 4.0f + 1e-5f, "collapsed router aux %g, want near N = 4", L->aux);
+    free(x); free(y);
+    model_free(&m);
+}
+
+/* a block's norms, attention and biases: ln1 2C, qkv 3C^2 + 3C, proj C^2 + C, ln2 2C */
+static size_t dense_block(size_t C, size_t F) { return 4 * C * C + 8 * C + 2 * C * F + F + C; }
+
+static void test_counts(void) {
+    for (int kind = MOE_NONE; kind <= MOE_MHMOE; kind++) {
+        ModelConfig c = tiny(kind, 2);
+        c.layers = 4;
+        c.moe_every = 2;
+        size_t C = c.d_model, F = 4 * C, V = c.vocab, T = c.max_seq, N = c.experts, M = c.expert_dim, de = c.router_dim;
+        size_t H = kind == MOE_MHMOE ? c.mh_heads : 1, D = C / H;
+        size_t attn = 4 * C * C + 8 * C, moe = N * (2 * D * M + M + D);
+        if (kind == MOE_SMOE) moe += N * D;
+        if (kind == MOE_XMOE || kind == MOE_MHMOE) moe += de * D + N * de + 1;
+        if (kind == MOE_MHMOE) moe += 2 * C * C + 2 * C;
+        size_t want = V * C + T * C + 2 * C + V * C + (kind ? 2 * dense_block(C, F) + 2 * (attn + moe) : 4 * dense_block(C, F));
+        CHECK(model_param_count(&c) == want, "kind %d: %zu parameters, closed form %zu", kind, model_param_count(&c), want);
+        /* forward FLOPs per token at T: 2 x multiply-adds */
+        double Tt = 6, att_macs = 4.0 * C * C + 2 * Tt * C, dense_ffn = 2.0 * C * F;
+        double moe_macs = (double)H * c.topk * 2 * D * M;
+        if (kind == MOE_SMOE) moe_macs += (double)C * N;
+        if (kind == MOE_XMOE || kind == MOE_MHMOE) moe_macs += (double)H * (D * de + N * de);
+        if (kind == MOE_MHMOE) moe_macs += 2.0 * C * C;
+        double flops = 2 * (C * V + 4 * att_macs + (kind ? 2 * dense_ffn + 2 * moe_macs : 4 * dense_ffn));
+        CHECK(fabs(model_flops_per_token(&c, 6) - flops) < 1e-6 * flops, "kind %d: flops %g, closed form %g", kind, model_flops_per_token(&c, 6), flops);
+    }
+    /* parity=params: MH-MoE's expert size brings it within 1% of X-MoE's parameters */
+    for (int heads = 2; heads <= 8; heads *= 2) {
+        ModelConfig mh = tiny(MOE_MHMOE, 1);
+        mh.d_model = 64; mh.attn_heads = 4; mh.layers = 4; mh.moe_every = 2; mh.experts = 8; mh.mh_heads = heads; mh.router_dim = 16;
+        mh.expert_dim = model_parity_expert_dim(&mh);
+        ModelConfig x = mh;
+        x.moe = MOE_XMOE;
+        x.expert_dim = 4 * 64;
+        double px = (double)model_param_count(&x), pm = (double)model_param_count(&mh);
+        printf("parity heads=%d: expert_dim %d, params %.0f vs xmoe %.0f (%.3f%%)\n", heads, mh.expert_dim, pm, px, 100 * (pm - px) / px);
+        CHECK(fabs(pm - px) / px < 0.01, "heads %d: %.0f vs %.0f", heads, pm, px);
+    }
+}
+
+int main(void) {
+    gradcheck_variant("smoe k=1", tiny(MOE_SMOE, 1), 0);
+    gradcheck_variant("smoe k=2", tiny(MOE_SMOE, 2), 0);
+    gradcheck_variant("xmoe k=1 softmax", tiny(MOE_XMOE, 1), 0);
+    ModelConfig xs = tiny(MOE_XMOE, 2);
+    xs.gate_sigmoid = 1;
+    gradcheck_variant("xmoe k=2 sigmoid", xs, 0);
+    gradcheck_variant("mhmoe k=1 outer residual", tiny(MOE_MHMOE, 1), 0);
+    ModelConfig mi = tiny(MOE_MHMOE, 2);
+    mi.mh_inner_residual = 1;
+    gradcheck_variant("mhmoe k=2 inner residual", mi, 0);
+    gradcheck_variant("mhmoe k=1 capacity 0.5 (drops)", tiny(MOE_MHMOE, 1), 0.5f);
+    gradcheck_variant("smoe k=2 capacity 0.5 (drops)", tiny(MOE_SMOE, 2), 0.5f);
+    test_dispatch_matches_reference(MOE_SMOE);
+    test_dispatch_matches_reference(MOE_XMOE);
+    test_dispatch_matches_reference(MOE_MHMOE);
+    test_capacity();
+    test_counts();
+    CHECK_FINISH();
+}
