@@ -68,6 +68,82 @@ static void report_eval(StepMetrics *sm, long step, int from) {
     progress_note(sm->progress, "step %ld: %s", step, line);
 }
 
+static const char *const MODEL_NAMES[] = {"dense", "smoe", "xmoe", "mhmoe"};
+
+/* The model's configuration from the run keys and the task's spec; NULL, or what is wrong
+ * with which keys. */
+static const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConfig *mc) {
+    static char why[256];
+    int kind = 0;
+    for (int i = 0; i < 4; i++) if (!strcmp(config_str(cfg, "model"), MODEL_NAMES[i])) kind = i;
+    int C = (int)config_int(cfg, "d_model"), topk = (int)config_int(cfg, "topk");
+    *mc = (ModelConfig){.vocab = spec->vocab, .n_out = spec->n_out, .max_seq = spec->seq_len,
+                        .d_model = C, .layers = (int)config_int(cfg, "layers"),
+                        .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec->causal};
+    if (kind != MOE_NONE) {
+        mc->moe = kind;
+        mc->experts = (int)config_int(cfg, "experts");
+        mc->topk = topk ? topk : kind == MOE_SMOE ? 2 : 1;
+        mc->moe_every = (int)config_int(cfg, "moe_every");
+        mc->router_dim = (int)config_int(cfg, "router_dim");
+        mc->mh_heads = kind == MOE_MHMOE ? (int)config_int(cfg, "heads") : 1;
+        mc->mh_inner_residual = !strcmp(config_str(cfg, "mh_residual"), "inner");
+        mc->gate_sigmoid = !strcmp(config_str(cfg, "gate"), "sigmoid");
+        mc->expert_dim = (int)config_int(cfg, "expert_dim");
+        if (!mc->expert_dim) mc->expert_dim = mc->ffn_mult * C;
+        if (kind == MOE_MHMOE && !config_int(cfg, "expert_dim") && !strcmp(config_str(cfg, "parity"), "params") &&
+            mc->mh_heads > 0 && C % mc->mh_heads == 0)
+            mc->expert_dim = model_parity_expert_dim(mc);
+    }
+    const char *bad = model_config_check(mc);
+    if (bad) {
+        snprintf(why, sizeof why, "model=%s d_model=%d attn_heads=%d experts=%d topk=%d heads=%d: %s",
+                 MODEL_NAMES[kind], C, mc->attn_heads, mc->experts, mc->topk, mc->mh_heads, bad);
+        return why;
+    }
+    return NULL;
+}
+
+/* MoE statistics gathered since the last call: activation histograms to the activations
+ * table, summaries to the step's metrics; then the counters start again */
+static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *split, Model *m, StepMetrics *sm) {
+    if (!m->n_moe) return 0;
+    static ActivationCount rows[1 << 16];
+    int n = 0, rc = 0;
+    double aux = 0, ent = 0, distinct = 0;
+    long long dropped = 0, assigned = 0;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        MoeLayer *L = &m->moe[l];
+        if (L->s.kind == MOE_NONE || !L->stats.passes) continue;
+        int H = L->s.kind == MOE_MHMOE ? L->s.heads : 1, N = L->s.experts;
+        for (int h = 0; h < H; h++) {
+            long long total = 0;
+            for (int e = 0; e < N; e++) total += L->stats.counts[(size_t)h * N + e];
+            for (int e = 0; e < N && n < (int)(sizeof rows / sizeof rows[0]); e++)
+                rows[n++] = (ActivationCount){l, h, e, L->stats.counts[(size_t)h * N + e], total};
+        }
+        aux += L->stats.aux_sum / L->stats.passes;
+        ent += L->stats.entropy_sum / L->stats.passes;
+        distinct += L->stats.distinct_sum / L->stats.passes;
+        dropped += L->stats.dropped;
+        assigned += L->stats.assignments;
+        moe_stats_reset(L);
+    }
+    if (n) {
+        rc = results_activations(db, run, step, split, rows, n);
+        sink_put(&sm->sink, split, "aux_loss", aux / m->n_moe);
+        sink_put(&sm->sink, split, "router_entropy", ent / m->n_moe);
+        sink_put(&sm->sink, split, "experts_per_token", distinct / m->n_moe);
+        sink_put(&sm->sink, split, "dropped_frac", assigned ? (double)dropped / assigned : 0);
+    }
+    return rc;
+}
+
+static void reset_moe_stats(Model *m) {
+    for (int l = 0; l < m->cfg.layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE) moe_stats_reset(&m->moe[l]);
+}
+
 static int make_dir(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1; }
 
 typedef struct {
@@ -131,12 +207,10 @@ int harness_run(Config *cfg) {
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
     TaskSpec spec = r.task->spec;
-    ModelConfig mc = {.vocab = spec.vocab, .n_out = spec.n_out, .max_seq = spec.seq_len,
-                      .d_model = (int)config_int(cfg, "d_model"), .layers = (int)config_int(cfg, "layers"),
-                      .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec.causal};
-    const char *why = model_config_check(&mc);
+    ModelConfig mc;
+    const char *why = model_config_from(cfg, &spec, &mc);
     if (why) {
-        fprintf(stderr, "error: d_model=%d attn_heads=%d: %s\n", mc.d_model, mc.attn_heads, why);
+        fprintf(stderr, "error: %s\n", why);
         run_free(&r);
         return 2;
     }
@@ -184,6 +258,8 @@ int harness_run(Config *cfg) {
     gethostname(host, sizeof host - 1);
     RunInfo info = {.name = config_str(cfg, "name"), .task = config_str(cfg, "task"),
                     .model = config_str(cfg, "model"), .seed = (long long)seed,
+                    .experts = mc.moe ? mc.experts : 0, .topk = mc.moe ? mc.topk : 0,
+                    .heads = mc.moe == MOE_MHMOE ? mc.mh_heads : 0,
                     .config = r.config_json, .params = (long long)model_num_params(&r.model),
                     .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV};
     r.run = results_run_begin(r.db, &info);
@@ -196,6 +272,11 @@ int harness_run(Config *cfg) {
     printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
            (long long)r.run, info.task, info.model, r.model.n_params, info.flops_per_token, threads,
            steps, B, T, dbpath);
+    if (mc.moe)
+        printf("  experts=%d topk=%d heads=%d expert_dim=%d router_dim=%d moe_every=%d capacity=%g balance=%g\n",
+               mc.experts, mc.topk, mc.mh_heads, mc.expert_dim, mc.router_dim, mc.moe_every,
+               config_float(cfg, "capacity"), config_float(cfg, "balance"));
+    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
     r.task->describe(r.task, &sm.sink);
     sink_flush(&sm, start_step);
 
@@ -211,8 +292,9 @@ int harness_run(Config *cfg) {
         if (stop_requested) { status = "interrupted"; break; }
         double t0 = now_seconds();
         r.task->next_batch(r.task, r.batch);
+        model_set_moe_options(&r.model, 1, capacity, balance);
         float loss = model_forward(&r.model, r.batch);
-        if (!isfinite(loss)) {
+        if (!isfinite(model_objective(&r.model))) {
             status = "diverged";
             snprintf(r.err, sizeof r.err, "training loss became %g at step %ld", loss, step + 1);
             break;
@@ -235,14 +317,21 @@ int harness_run(Config *cfg) {
             sink_put(&sm.sink, "train", "tokens_per_s", tps);
             window_time = 0;
             window_tokens = 0;
+            write_moe_stats(r.db, r.run, step, "train", &r.model, &sm);
         }
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
             int from = sm.n;
             /* periodic passes score the first eval_tokens; the final one the whole splits */
             long max_tokens = final ? 0 : eval_tokens;
+            model_set_moe_options(&r.model, 0, capacity, balance); /* evaluation is dropless */
+            reset_moe_stats(&r.model);
             r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, &sm.sink);
-            if (final) r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, 0, &sm.sink);
+            write_moe_stats(r.db, r.run, step, "valid", &r.model, &sm);
+            if (final) {
+                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, 0, &sm.sink);
+                write_moe_stats(r.db, r.run, step, "test", &r.model, &sm);
+            }
             report_eval(&sm, step, from);
         }
         if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);

@@ -62,13 +62,13 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     L->xin = falloc(A * D); L->h1 = falloc(A * M); L->a1 = falloc(A * M); L->xout = falloc(A * D);
     L->o = falloc(S * D);
     L->dz = falloc(S * N); L->dprobs = falloc(S * N); L->dprobs0 = falloc(S * N);
-    L->dr = falloc(S * de); L->dcos = falloc(S * N); L->dehat = falloc((size_t)N * de);
+    L->dr = falloc(S * de); L->drhat = falloc(S * de); L->dcos = falloc(S * N); L->dehat = falloc((size_t)N * de);
     L->dxin = falloc(A * D); L->dh1 = falloc(A * M); L->da1 = falloc(A * M); L->dxout = falloc(A * D);
     L->dgate = falloc(A); L->d_o = falloc(S * D);
     L->stats.counts = calloc((size_t)H * N, sizeof(long long));
     void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
                    L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
-                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->dcos, L->dehat, L->dxin,
+                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
                    L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!all[i]) return -1;
@@ -78,7 +78,7 @@ int moe_alloc(MoeLayer *L, int Ntok) {
 void moe_free(MoeLayer *L) {
     void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
                    L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
-                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->dcos, L->dehat, L->dxin,
+                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
                    L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     MoeShape s = L->s;
@@ -385,10 +385,10 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         }
         if (P[L->p.tau] >= 1e-2f) G[L->p.tau] += (float)(dtau / ((double)tau * tau));
         /* cos = rhat ehat^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dz, de);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->drhat, de);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
         memset(L->dr, 0, sizeof(float) * S * de);
-        normalize_rows_backward(L->dr, L->dz, L->r, L->rnorm, S, de);
+        normalize_rows_backward(L->dr, L->drhat, L->r, L->rnorm, S, de);
         normalize_rows_backward(G + L->p.expert_emb, L->dehat, L->ehat, L->enorm, N, de);
         /* the projection's input was U, its output the raw r (overwritten; only its norm is needed) */
         matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);

@@ -65,7 +65,7 @@ typedef struct {
     float frac[1024];            /* f_e: share of top-1 assignments per expert (no gradient) */
     float aux;                   /* balance loss of the last forward */
     /* backward work space */
-    float *dh, *dz, *dprobs, *dprobs0, *dr, *dcos, *dehat, *dxin, *dh1, *da1, *dxout, *dgate, *d_o;
+    float *dh, *dz, *dprobs, *dprobs0, *dr, *drhat, *dcos, *dehat, *dxin, *dh1, *da1, *dxout, *dgate, *d_o;
     MoeStats stats;
 } MoeLayer;
 

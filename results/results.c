@@ -105,6 +105,29 @@ int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *v,
     return exec(db, "COMMIT");
 }
 
+int results_activations(ResultsDb *db, int64_t run, long step, const char *split, const ActivationCount *rows, int n) {
+    sqlite3_stmt *st;
+    if (exec(db, "BEGIN IMMEDIATE")) return -1;
+    if (sqlite3_prepare_v2(db->db, "INSERT INTO activations(run_id, step, split, layer, head, expert, count, total)"
+                           " VALUES (?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) { exec(db, "ROLLBACK"); return -1; }
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, step);
+        sqlite3_bind_text(st, 3, split, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, rows[i].layer);
+        sqlite3_bind_int(st, 5, rows[i].head);
+        sqlite3_bind_int(st, 6, rows[i].expert);
+        sqlite3_bind_int64(st, 7, rows[i].count);
+        sqlite3_bind_int64(st, 8, rows[i].total);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (!ok) { exec(db, "ROLLBACK"); return -1; }
+    return exec(db, "COMMIT");
+}
+
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, "INSERT INTO evals(run_id, benchmark, metric, value) VALUES (?,?,?,?)",

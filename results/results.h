@@ -20,6 +20,10 @@ typedef struct {
 
 typedef struct { const char *split, *name; double value; } MetricValue;
 
+/* one cell of an expert-activation histogram: assignments of (layer, head) to expert, out of
+ * total assignments of that (layer, head) */
+typedef struct { int layer, head, expert; long long count, total; } ActivationCount;
+
 /* Opens (creating the schema if needed) the database at path. NULL on failure, with the
  * reason, naming the file, in err. */
 ResultsDb *results_open(const char *path, char *err, size_t errlen);
@@ -32,6 +36,8 @@ int64_t results_run_begin(ResultsDb *db, const RunInfo *info);
 int results_run_finish(ResultsDb *db, int64_t run, const char *status, const char *error, double wall_s);
 /* Several metrics of one step, in one transaction. */
 int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *values, int n);
+/* A whole histogram of one step in one transaction. */
+int results_activations(ResultsDb *db, int64_t run, long step, const char *split, const ActivationCount *rows, int n);
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
 

@@ -35,4 +35,28 @@ static const char *RESULTS_SCHEMA =
     " SELECT task, model, experts, count(*) AS runs, avg(value) AS ppl_mean,"
     "        sqrt(max(avg(value * value) - avg(value) * avg(value), 0)) AS ppl_std"
     " FROM final_metrics WHERE split = 'valid' AND metric = 'ppl' AND status = 'done'"
-    " GROUP BY task, model, experts ORDER BY task, experts, model;";
+    " GROUP BY task, model, experts ORDER BY task, experts, model;"
+    /* settings of the derived figures; activation_threshold is the t of the paper's Fig. 1a:
+     * an expert counts as activated when its load share is at least t / N */
+    "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL);"
+    "INSERT OR IGNORE INTO settings VALUES ('activation_threshold', 0.25);"
+    /* each expert's load share per layer (heads summed) */
+    "CREATE VIEW IF NOT EXISTS activation_share AS"
+    " SELECT a.run_id, a.step, a.split, a.layer, a.expert, sum(a.count) AS count, sum(a.total) AS total,"
+    "        CAST(sum(a.count) AS REAL) / sum(a.total) AS share, r.experts"
+    " FROM activations a JOIN runs r ON r.id = a.run_id"
+    " GROUP BY a.run_id, a.step, a.split, a.layer, a.expert;"
+    /* Fig. 1a: the share of (layer, expert) cells whose load share is at least t / N */
+    "CREATE VIEW IF NOT EXISTS activation_ratio AS"
+    " SELECT run_id, step, split, avg(share >= (SELECT value FROM settings"
+    "        WHERE name = 'activation_threshold') / experts) AS ratio, count(*) AS cells"
+    " FROM activation_share GROUP BY run_id, step, split;"
+    /* normalised entropy of each layer's load: 1 = perfectly even, 0 = one expert */
+    "CREATE VIEW IF NOT EXISTS activation_entropy AS"
+    " SELECT run_id, step, split, layer,"
+    "        -sum(CASE WHEN share > 0 THEN share * ln(share) ELSE 0 END) / ln(max(experts, 2)) AS entropy"
+    " FROM activation_share GROUP BY run_id, step, split, layer;"
+    /* distinct experts a token reaches over its sub-tokens and top-k choices: it needs each
+     * token's choices, so the model measures it per pass and it is read from the metrics */
+    "CREATE VIEW IF NOT EXISTS experts_per_token AS"
+    " SELECT run_id, step, split, value AS experts_per_token FROM metrics WHERE name = 'experts_per_token';";

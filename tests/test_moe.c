@@ -194,6 +194,7 @@ int main(void) {
     gradcheck_variant("xmoe k=1 softmax", tiny(MOE_XMOE, 1), 0);
     ModelConfig xs = tiny(MOE_XMOE, 2);
     xs.gate_sigmoid = 1;
+    xs.router_dim = 8; /* wider than the expert count: buffers sized by one must not serve the other */
     gradcheck_variant("xmoe k=2 sigmoid", xs, 0);
     gradcheck_variant("mhmoe k=1 outer residual", tiny(MOE_MHMOE, 1), 0);
     ModelConfig mi = tiny(MOE_MHMOE, 2);
