@@ -16,8 +16,14 @@ import sys
 import torch
 import torch.nn.functional as F
 
-MAGIC = b"MOEHFIX1"
-VARIANT_DENSE = 0
+MAGIC = b"MOEHFIX2"
+MOE_NONE, MOE_SMOE, MOE_XMOE, MOE_MHMOE = 0, 1, 2, 3
+MOE_DEFAULTS = dict(moe=MOE_NONE, experts=0, topk=0, moe_every=0, expert_dim=0, router_dim=0,
+                    mh_heads=1, mh_inner=0, gate_sigmoid=0)
+
+
+def is_moe_block(cfg, l):
+    return cfg["moe"] != MOE_NONE and (l + 1) % cfg["moe_every"] == 0
 
 
 def layout(cfg):
@@ -29,9 +35,23 @@ def layout(cfg):
         out += [(f"h{l}.ln1.w", (C,)), (f"h{l}.ln1.b", (C,)),
                 (f"h{l}.attn.qkv.w", (3 * C, C)), (f"h{l}.attn.qkv.b", (3 * C,)),
                 (f"h{l}.attn.proj.w", (C, C)), (f"h{l}.attn.proj.b", (C,)),
-                (f"h{l}.ln2.w", (C,)), (f"h{l}.ln2.b", (C,)),
-                (f"h{l}.ffn.fc.w", (Fd, C)), (f"h{l}.ffn.fc.b", (Fd,)),
-                (f"h{l}.ffn.proj.w", (C, Fd)), (f"h{l}.ffn.proj.b", (C,))]
+                (f"h{l}.ln2.w", (C,)), (f"h{l}.ln2.b", (C,))]
+        if not is_moe_block(cfg, l):
+            out += [(f"h{l}.ffn.fc.w", (Fd, C)), (f"h{l}.ffn.fc.b", (Fd,)),
+                    (f"h{l}.ffn.proj.w", (C, Fd)), (f"h{l}.ffn.proj.b", (C,))]
+            continue
+        N, M, de = cfg["experts"], cfg["expert_dim"], cfg["router_dim"]
+        H = cfg["mh_heads"] if cfg["moe"] == MOE_MHMOE else 1
+        D = C // H
+        if cfg["moe"] == MOE_MHMOE:
+            out += [(f"h{l}.mh.head.w", (C, C)), (f"h{l}.mh.head.b", (C,)),
+                    (f"h{l}.mh.merge.w", (C, C)), (f"h{l}.mh.merge.b", (C,))]
+        if cfg["moe"] == MOE_SMOE:
+            out += [(f"h{l}.router.w", (N, D))]
+        else:
+            out += [(f"h{l}.router.proj.w", (de, D)), (f"h{l}.router.experts", (N, de)), (f"h{l}.router.tau", (1,))]
+        out += [(f"h{l}.experts.fc.w", (N, M, D)), (f"h{l}.experts.fc.b", (N, M)),
+                (f"h{l}.experts.proj.w", (N, D, M)), (f"h{l}.experts.proj.b", (N, D))]
     out += [("lnf.w", (C,)), ("lnf.b", (C,)), ("head.w", (O, C))]
     return out
 
@@ -55,26 +75,92 @@ def attention(qkv, key_mask, causal, NH):
     return (p @ v).transpose(1, 2).reshape(B, T, C)
 
 
-def forward(cfg, P, tokens, targets, key_mask):
+def moe_layer(cfg, P, l, x, training, capacity):
+    """x (B, T, C) -> (B, T, C) and the layer's balance loss, as models/moe.c computes them."""
+    B, T, C = x.shape
+    kind, N, k, M = cfg["moe"], cfg["experts"], cfg["topk"], cfg["expert_dim"]
+    H = cfg["mh_heads"] if kind == MOE_MHMOE else 1
+    D = C // H
+    pre = f"h{l}."
+    x2 = x.reshape(B * T, C)
+    if kind == MOE_MHMOE:
+        x2 = x2 @ P[pre + "mh.head.w"].T + P[pre + "mh.head.b"]
+    U = x2.reshape(B * T * H, D)  # sub-tokens in token order
+    S = U.shape[0]
+    if kind == MOE_SMOE:
+        p = torch.softmax(U @ P[pre + "router.w"].T, dim=-1)
+        p0 = p
+    else:
+        tau0 = 0.07 if cfg["gate_sigmoid"] else 0.3
+        r = U @ P[pre + "router.proj.w"].T
+        rhat = r / r.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        E = P[pre + "router.experts"]
+        ehat = E / E.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        cos = rhat @ ehat.T
+        tau = P[pre + "router.tau"].clamp_min(1e-2)
+        act = torch.sigmoid if cfg["gate_sigmoid"] else (lambda z: torch.softmax(z, dim=-1))
+        p = act(cos / tau)
+        p0 = act(cos / tau0)
+    choice = torch.topk(p.detach(), k, dim=-1).indices  # (S, k), best first
+    psel = p.gather(1, choice)
+    gate = psel if k == 1 else psel / psel.sum(dim=1, keepdim=True)
+    frac = torch.bincount(choice[:, 0], minlength=N).double() / S
+    aux = N * (frac * p0.mean(dim=0)).sum()
+    # capacity: rank-0 choices of every sub-token first, in token order
+    keep = torch.ones(S, k, dtype=torch.bool)
+    if training and capacity > 0:
+        cap = math.ceil(capacity * k * S / N)
+        used = [0] * N
+        for j in range(k):
+            for s_ in range(S):
+                e = int(choice[s_, j])
+                if used[e] < cap:
+                    used[e] += 1
+                else:
+                    keep[s_, j] = False
+    o = U.clone() if (kind == MOE_MHMOE and cfg["mh_inner"]) else torch.zeros_like(U)
+    for e in range(N):
+        for j in range(k):
+            rows = ((choice[:, j] == e) & keep[:, j]).nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            h = F.gelu(U[rows] @ P[pre + "experts.fc.w"][e].T + P[pre + "experts.fc.b"][e], approximate="tanh")
+            y = h @ P[pre + "experts.proj.w"][e].T + P[pre + "experts.proj.b"][e]
+            o = o.index_add(0, rows, gate[rows, j:j + 1] * y)
+    o = o.reshape(B * T, C)
+    if kind == MOE_MHMOE:
+        o = o @ P[pre + "mh.merge.w"].T + P[pre + "mh.merge.b"]
+    return o.reshape(B, T, C), aux
+
+
+def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0):
     B, T = tokens.shape
     C, NH = cfg["d_model"], cfg["attn_heads"]
     ln = lambda x, w, b: F.layer_norm(x, (C,), w, b, eps=1e-5)
     x = P["wte"][tokens] + P["wpe"][:T]
+    auxes = []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
         qkv = h @ P[f"h{l}.attn.qkv.w"].T + P[f"h{l}.attn.qkv.b"]
         a = attention(qkv, key_mask, cfg["causal"], NH)
         x = x + a @ P[f"h{l}.attn.proj.w"].T + P[f"h{l}.attn.proj.b"]
         h = ln(x, P[f"h{l}.ln2.w"], P[f"h{l}.ln2.b"])
+        if is_moe_block(cfg, l):
+            y, aux = moe_layer(cfg, P, l, h, training, capacity)
+            x = x + y
+            auxes.append(aux)
+            continue
         h = F.gelu(h @ P[f"h{l}.ffn.fc.w"].T + P[f"h{l}.ffn.fc.b"], approximate="tanh")
         x = x + h @ P[f"h{l}.ffn.proj.w"].T + P[f"h{l}.ffn.proj.b"]
     x = ln(x, P["lnf.w"], P["lnf.b"])
     logits = x @ P["head.w"].T
     loss = F.cross_entropy(logits.view(B * T, -1), targets.view(-1), ignore_index=-1)
-    return logits, loss
+    aux = torch.stack(auxes).mean() if auxes else torch.zeros((), dtype=loss.dtype)
+    return logits, loss, aux
 
 
-def make_fixture(path, cfg, B, T, masked, seed):
+def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0):
+    cfg = dict(MOE_DEFAULTS, **cfg)
     g = torch.Generator().manual_seed(seed)
     names = layout(cfg)
     params = {}
@@ -85,6 +171,8 @@ def make_fixture(path, cfg, B, T, masked, seed):
             t = 1.0 + 0.2 * noise
         elif is_norm:
             t = 0.2 * noise
+        elif name.endswith("router.tau"):
+            t = torch.full(shape, 0.07 if cfg["gate_sigmoid"] else 0.3, dtype=torch.float64)
         else:
             t = 0.3 * noise
         params[name] = t.float().double()  # exactly representable in the C model's float32
@@ -97,11 +185,14 @@ def make_fixture(path, cfg, B, T, masked, seed):
         key_mask[0, T - 2:] = 0
     for t in params.values():
         t.requires_grad_(True)
-    logits, loss = forward(cfg, params, tokens, targets, key_mask)
-    loss.backward()
-    hdr = [VARIANT_DENSE, cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"],
+    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity)
+    (loss + balance * aux).backward()
+    hdr = [cfg["moe"], cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"],
            cfg["attn_heads"], cfg["ffn_mult"], cfg["causal"], B, T, 1 if masked else 0,
-           sum(math.prod(s) for _, s in names)]
+           sum(math.prod(s) for _, s in names),
+           cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
+           cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
+           round(capacity * 1000), round(balance * 1000000)]
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -113,9 +204,9 @@ def make_fixture(path, cfg, B, T, masked, seed):
         flat = lambda ts: torch.cat([t.detach().flatten() for t in ts])
         f.write(flat(params[n] for n, _ in names).float().numpy().tobytes())
         f.write(logits.detach().double().flatten().numpy().tobytes())
-        f.write(struct.pack("<d", loss.item()))
+        f.write(struct.pack("<dd", loss.item(), aux.item()))
         f.write(flat(params[n].grad for n, _ in names).double().numpy().tobytes())
-    print(f"{path}: loss {loss.item():.6f}, {hdr[-1]} parameters")
+    print(f"{path}: loss {loss.item():.6f} aux {aux.item():.6f}, {hdr[12]} parameters")
 
 
 if __name__ == "__main__":
@@ -123,3 +214,12 @@ if __name__ == "__main__":
     base = dict(vocab=13, n_out=13, max_seq=8, d_model=16, layers=2, attn_heads=4, ffn_mult=4)
     make_fixture(f"{out}/ref_dense_causal.bin", dict(base, causal=1), B=2, T=7, masked=False, seed=1)
     make_fixture(f"{out}/ref_dense_bidir_masked.bin", dict(base, causal=0), B=2, T=7, masked=True, seed=2)
+    moe = dict(base, causal=1, experts=4, moe_every=2, expert_dim=24, router_dim=6, mh_heads=4)
+    make_fixture(f"{out}/ref_smoe.bin", dict(moe, moe=MOE_SMOE, topk=2), B=2, T=7, masked=False, seed=3, balance=0.1)
+    make_fixture(f"{out}/ref_xmoe.bin", dict(moe, moe=MOE_XMOE, topk=1), B=2, T=7, masked=False, seed=4, balance=0.1)
+    make_fixture(f"{out}/ref_xmoe_sigmoid.bin", dict(moe, moe=MOE_XMOE, topk=2, gate_sigmoid=1), B=2, T=7,
+                 masked=False, seed=5, balance=0.1)
+    make_fixture(f"{out}/ref_mhmoe.bin", dict(moe, moe=MOE_MHMOE, topk=1), B=2, T=7, masked=False, seed=6,
+                 balance=0.1)
+    make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
+                 masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

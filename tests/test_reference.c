@@ -10,14 +10,14 @@ typedef struct {
     int hdr[32], nhdr;
     int *tokens, *targets, *mask;
     float *params;
-    double *logits, loss, *grads;
+    double *logits, loss, aux, *grads;
 } Fixture;
 
 static int read_fixture(const char *path, Fixture *fx) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "%s: cannot open\n", path); return -1; }
     char magic[8];
-    int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX1", 8) &&
+    int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX2", 8) &&
              fread(&fx->nhdr, 4, 1, f) == 1 && fx->nhdr <= 32 && fread(fx->hdr, 4, fx->nhdr, f) == (size_t)fx->nhdr;
     if (!ok) { fclose(f); fprintf(stderr, "%s: bad header\n", path); return -1; }
     int B = fx->hdr[9], T = fx->hdr[10], masked = fx->hdr[11], np = fx->hdr[12], V = fx->hdr[2];
@@ -26,7 +26,7 @@ static int read_fixture(const char *path, Fixture *fx) {
     fx->params = malloc((size_t)np * 4); fx->logits = malloc(BT * V * 8); fx->grads = malloc((size_t)np * 8);
     ok = fread(fx->tokens, 4, BT, f) == BT && fread(fx->targets, 4, BT, f) == BT &&
          (!masked || fread(fx->mask, 4, BT, f) == BT) && fread(fx->params, 4, np, f) == (size_t)np &&
-         fread(fx->logits, 8, BT * V, f) == BT * V && fread(&fx->loss, 8, 1, f) == 1 &&
+         fread(fx->logits, 8, BT * V, f) == BT * V && fread(&fx->loss, 8, 1, f) == 1 && fread(&fx->aux, 8, 1, f) == 1 &&
          fread(fx->grads, 8, np, f) == (size_t)np;
     fclose(f);
     if (!ok) fprintf(stderr, "%s: truncated\n", path);
@@ -39,13 +39,16 @@ static void compare(const char *path) {
     if (read_fixture(path, &fx)) { CHECK(0, "fixture %s unreadable", path); return; }
     const int *h = fx.hdr;
     ModelConfig cfg = {.vocab = h[1], .n_out = h[2], .max_seq = h[3], .d_model = h[4], .layers = h[5],
-                       .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8]};
+                       .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8], .moe = h[0],
+                       .experts = h[13], .topk = h[14], .moe_every = h[15], .expert_dim = h[16],
+                       .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20]};
     int B = h[9], T = h[10];
     Model m;
     CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
     CHECK((int)m.n_params == h[12], "%s: C model has %zu parameters, reference %d", path, m.n_params, h[12]);
     if ((int)m.n_params != h[12]) return;
     memcpy(m.params, fx.params, m.n_params * sizeof(float));
+    model_set_moe_options(&m, h[21], h[22] / 1000.0f, h[23] / 1e6f);
     Batch *b = batch_alloc(B, T, fx.mask != NULL);
     memcpy(b->tokens, fx.tokens, sizeof(int) * B * T);
     memcpy(b->targets, fx.targets, sizeof(int) * B * T);
@@ -62,6 +65,11 @@ static void compare(const char *path) {
     printf("%s\n  logits: max |c - r| = %.3g\n  loss: c %.7f r %.7f\n", path, worst, loss, fx.loss);
     CHECK(!bad, "%d logits differ", bad);
     CHECK(fabs(loss - fx.loss) <= 1e-4 + 1e-4 * fabs(fx.loss), "loss %g vs %g", loss, fx.loss);
+    long long dropped = 0;
+    for (int l = 0; l < cfg.layers; l++) dropped += m.moe[l].stats.dropped;
+    printf("  balance loss: c %.7f r %.7f; %lld assignments dropped by capacity\n", m.aux_loss, fx.aux, dropped);
+    if (h[21] && h[22]) CHECK(dropped > 0, "%s: a capacity fixture that drops nothing tests nothing", path);
+    CHECK(fabs(m.aux_loss - fx.aux) <= 1e-5 + 1e-5 * fabs(fx.aux), "aux %g vs %g", m.aux_loss, fx.aux);
     model_zero_grad(&m);
     model_backward(&m);
     for (int t = 0; t < m.n_tensors; t++) {
@@ -85,5 +93,10 @@ static void compare(const char *path) {
 int main(void) {
     compare(MOEH_FIXTURES "/ref_dense_causal.bin");
     compare(MOEH_FIXTURES "/ref_dense_bidir_masked.bin");
+    compare(MOEH_FIXTURES "/ref_smoe.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe_sigmoid.bin");
+    compare(MOEH_FIXTURES "/ref_mhmoe.bin");
+    compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
     CHECK_FINISH();
 }
