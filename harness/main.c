@@ -16,6 +16,8 @@ static void usage(FILE *f) {
             "  query 'SQL' [csv=1] [db=]  read-only query of results.db\n"
             "  data prepare english [data_dir=data] [source=DIR]\n"
             "                             build a default data set from installed packages\n"
+            "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
+            "                             training and evaluation throughput of every variant\n"
             "  help [run]                 this text; every run key with its default\n");
 }
 
@@ -121,6 +123,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && !strcmp(argv[2], "run")) config_print_help(stdout);
         else usage(stdout);

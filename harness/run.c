@@ -72,7 +72,7 @@ static const char *const MODEL_NAMES[] = {"dense", "smoe", "xmoe", "mhmoe"};
 
 /* The model's configuration from the run keys and the task's spec; NULL, or what is wrong
  * with which keys. */
-static const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConfig *mc) {
+const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConfig *mc) {
     static char why[256];
     int kind = 0;
     for (int i = 0; i < 4; i++) if (!strcmp(config_str(cfg, "model"), MODEL_NAMES[i])) kind = i;

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,8 +241,12 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     int C = sh->C, N = sh->experts, k = sh->topk, M = sh->expert_dim, de = sh->router_dim;
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE;
     const float *U = in;
+    double t0 = omp_get_wtime();
     if (mh) {
         matmul_forward(L->h, in, P + L->p.head_w, P + L->p.head_b, Ntok, C, C);
+        double th = omp_get_wtime();
+        L->t_mh += th - t0;
+        t0 = th;
         U = L->h; /* (Ntok, C) read as (S, D): sub-tokens in token order, no copy */
     }
     /* router */
@@ -274,6 +279,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
 #pragma omp parallel for
     for (int a = 0; a < S * k; a++)
         if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)(a / k) * D, sizeof(float) * D);
+    double t1 = omp_get_wtime();
     for (int e = 0; e < N; e++) {
         int n = L->count[e];
         size_t off = L->offset[e];
@@ -282,6 +288,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         gelu_forward(L->a1 + off * M, L->h1 + off * M, (size_t)n * M);
         matmul_forward(L->xout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, n, M, D);
     }
+    double t2 = omp_get_wtime();
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
     float *o = mh ? L->o : out;
 #pragma omp parallel for
@@ -297,8 +304,13 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
             for (int d = 0; d < D; d++) os[d] += g * x[d];
         }
     }
+    double t3 = omp_get_wtime();
     if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
+    double t4 = omp_get_wtime();
     update_stats(L);
+    L->t_experts += t2 - t1;
+    L->t_mh += t4 - t3;
+    L->t_route += (t1 - t0) + (t3 - t2) + (omp_get_wtime() - t4);
 }
 
 void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float *dout, const float *in) {
@@ -307,9 +319,13 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->A;
     const float *U = mh ? L->h : in, *dO = dout;
     float *dU = din;
+    double t0 = omp_get_wtime();
     if (mh) {
         memset(L->d_o, 0, sizeof(float) * S * D);
         matmul_backward(L->d_o, G + L->p.merge_w, G + L->p.merge_b, dout, L->o, P + L->p.merge_w, Ntok, C, C);
+        double tm = omp_get_wtime();
+        L->t_mh += tm - t0;
+        t0 = tm;
         dO = L->d_o;
         dU = L->dh;
         memset(dU, 0, sizeof(float) * S * D);
@@ -325,6 +341,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         for (int j = 0; j < D; j++) { dot += (double)d[j] * x[j]; dx[j] = g * d[j]; }
         L->dgate[a] = (float)dot;
     }
+    double t1 = omp_get_wtime();
     memset(L->dxin, 0, sizeof(float) * A * D);
     memset(L->da1, 0, sizeof(float) * A * M);
     memset(L->dh1, 0, sizeof(float) * A * M);
@@ -338,6 +355,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         matmul_backward(L->dxin + off * D, G + L->p.w1 + (size_t)e * M * D, G + L->p.b1 + (size_t)e * M,
                         L->dh1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, n, D, M);
     }
+    double t2 = omp_get_wtime();
     /* dispatch backward: each sub-token gathers its assignments' input gradients */
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
@@ -393,5 +411,9 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         /* the projection's input was U, its output the raw r (overwritten; only its norm is needed) */
         matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);
     }
+    double t3 = omp_get_wtime();
     if (mh) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
+    L->t_experts += t2 - t1;
+    L->t_mh += omp_get_wtime() - t3;
+    L->t_route += (t1 - t0) + (t3 - t2);
 }

@@ -67,6 +67,10 @@ typedef struct {
     /* backward work space */
     float *dh, *dz, *dprobs, *dprobs0, *dr, *drhat, *dcos, *dehat, *dxin, *dh1, *da1, *dxout, *dgate, *d_o;
     MoeStats stats;
+    /* seconds spent, forward and backward, for `harness bench`: routing, dispatch and
+     * combine (router, top-k, counting sort, gather, scatter), the expert matmuls and
+     * activations, and MH-MoE's multi-head and merge layers */
+    double t_route, t_experts, t_mh;
 } MoeLayer;
 
 /* number of parameters of one MoE layer */

@@ -1,0 +1,187 @@
+/* `harness bench`: throughput of dense, SMoE, X-MoE and MH-MoE on one stated shape.
+ * Each configuration runs in a child process so that its peak memory (max RSS) is its own,
+ * on random tokens (data loading is not what is measured): a few warm-up steps, then timed
+ * training steps (forward, backward, AdamW) and timed evaluation forwards (dropless). */
+#include "config.h"
+#include "progress.h"
+#include "run.h"
+#include "models/optim.h"
+#include "models/rng.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    int ok;
+    long long params;
+    int topk, expert_dim;
+    double flops_per_token, train_tps, eval_tps, route_s, experts_s, mh_s, step_s;
+} BenchResult;
+
+typedef struct { const char *model, *parity; int experts; } Variant;
+
+static int configure(Config *cfg, const char *const *words, int n, char *err, size_t errlen) {
+    for (int i = 0; i < n; i++)
+        if (config_set(cfg, words[i], err, errlen)) return -1;
+    config_resolve(cfg);
+    return 0;
+}
+
+static void bench_child(const Config *base_json_cfg, const Variant *v, int steps, int fd) {
+    BenchResult res;
+    memset(&res, 0, sizeof res);
+    (void)base_json_cfg;
+    char err[512], w_model[64], w_exp[64], w_par[64];
+    snprintf(w_model, sizeof w_model, "model=%s", v->model);
+    snprintf(w_exp, sizeof w_exp, "experts=%d", v->experts);
+    snprintf(w_par, sizeof w_par, "parity=%s", v->parity);
+    Config *cfg = config_new();
+    char *json = config_to_json(base_json_cfg);
+    const char *words[] = {w_model, w_exp, w_par};
+    if (config_merge_json(cfg, json, err, sizeof err) == 0) {
+        /* the variant's own keys override the shared ones */
+        Config *c2 = config_new();
+        if (configure(c2, words, 3, err, sizeof err) == 0 && config_merge_json(c2, json, err, sizeof err) == 0) {
+            config_free(cfg);
+            cfg = c2;
+        } else config_free(c2);
+    }
+    free(json);
+    config_resolve(cfg);
+    set_threads(config_int(cfg, "threads"));
+    int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
+    TaskSpec spec = {.vocab = 256, .n_out = 256, .seq_len = T, .causal = 1};
+    ModelConfig mc;
+    const char *why = model_config_from(cfg, &spec, &mc);
+    Model m;
+    AdamW opt;
+    OptimConfig oc = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                      .grad_clip = 1.0f, .min_lr_frac = 0.1f, .warmup = 1, .total_steps = steps + 3, .cosine = 1};
+    if (why) { fprintf(stderr, "bench %s: %s\n", v->model, why); goto out; }
+    if (model_build(&m, &mc, 1) || model_alloc_batch(&m, B, T) || adamw_init(&opt, &oc, m.n_params)) goto out;
+    Batch *b = batch_alloc(B, T, 0);
+    Rng r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < B * T; i++) { b->tokens[i] = (int)rng_below(&r, 256); b->targets[i] = (int)rng_below(&r, 256); }
+    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
+    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up, pass 1 is timed */
+        int n = pass ? steps : 3;
+        for (int l = 0; l < mc.layers; l++) m.moe[l].t_route = m.moe[l].t_experts = m.moe[l].t_mh = 0;
+        double t0 = now_seconds();
+        for (int i = 0; i < n; i++) {
+            model_set_moe_options(&m, 1, capacity, balance);
+            model_forward(&m, b);
+            model_zero_grad(&m);
+            model_backward(&m);
+            adamw_step(&opt, &m);
+        }
+        res.step_s = (now_seconds() - t0) / n;
+    }
+    for (int l = 0; l < mc.layers; l++) {
+        res.route_s += m.moe[l].t_route / steps;
+        res.experts_s += m.moe[l].t_experts / steps;
+        res.mh_s += m.moe[l].t_mh / steps;
+    }
+    model_set_moe_options(&m, 0, capacity, balance);
+    model_forward(&m, b);
+    double t0 = now_seconds();
+    for (int i = 0; i < steps; i++) model_forward(&m, b);
+    double eval_s = (now_seconds() - t0) / steps;
+    res.ok = 1;
+    res.params = (long long)m.n_params;
+    res.topk = mc.topk;
+    res.expert_dim = mc.expert_dim;
+    res.flops_per_token = model_flops_per_token(&mc, T);
+    res.train_tps = B * T / res.step_s;
+    res.eval_tps = B * T / eval_s;
+out:
+    if (write(fd, &res, sizeof res) != sizeof res) _exit(1);
+    _exit(0);
+}
+
+int harness_bench(int argc, char **argv) {
+    /* shared keys: size, threads, capacity, balance, heads, topk, ...; plus steps (timed steps)
+     * and experts as a comma list */
+    Config *base = config_new();
+    char err[512];
+    int steps = 10, n_exp = 0, experts[8];
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "experts=", 8)) {
+            for (char *p = argv[i] + 8; *p && n_exp < 8;) {
+                experts[n_exp++] = atoi(p);
+                while (*p && *p != ',') p++;
+                if (*p == ',') p++;
+            }
+            continue;
+        }
+        if (!strncmp(argv[i], "steps=", 6)) { steps = atoi(argv[i] + 6); continue; }
+        if (config_set(base, argv[i], err, sizeof err)) { fprintf(stderr, "error: %s\n", err); config_free(base); return 2; }
+    }
+    if (!n_exp) { experts[0] = 8; experts[1] = 32; n_exp = 2; }
+    if (steps < 1) steps = 1;
+    config_resolve(base);
+    Variant vs[64];
+    int nv = 0;
+    vs[nv++] = (Variant){"dense", "flops", 0};
+    for (int i = 0; i < n_exp; i++) {
+        vs[nv++] = (Variant){"smoe", "flops", experts[i]};
+        vs[nv++] = (Variant){"xmoe", "flops", experts[i]};
+        vs[nv++] = (Variant){"mhmoe", "flops", experts[i]};
+        vs[nv++] = (Variant){"mhmoe", "params", experts[i]};
+    }
+    printf("harness bench: size=%s d_model=%ld layers=%ld seq_len=%ld batch=%ld threads=%ld heads=%ld moe_every=%ld "
+           "capacity=%g, %d timed steps\n\n",
+           config_str(base, "size"), config_int(base, "d_model"), config_int(base, "layers"), config_int(base, "seq_len"),
+           config_int(base, "batch"), config_int(base, "threads"), config_int(base, "heads"), config_int(base, "moe_every"),
+           config_float(base, "capacity"), steps);
+    printf("| model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
+           "train GFLOP/s | routing+dispatch+combine | experts | MH layers | peak MB |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fflush(stdout);
+    BenchResult results[64];
+    for (int i = 0; i < nv; i++) {
+        int fds[2];
+        if (pipe(fds)) { perror("pipe"); return 1; }
+        pid_t pid = fork();
+        if (pid == 0) { close(fds[0]); bench_child(base, &vs[i], steps, fds[1]); }
+        close(fds[1]);
+        BenchResult res;
+        memset(&res, 0, sizeof res);
+        ssize_t got = read(fds[0], &res, sizeof res);
+        close(fds[0]);
+        int status;
+        struct rusage ru;
+        wait4(pid, &status, 0, &ru);
+        results[i] = res;
+        if (got != sizeof res || !res.ok) { printf("| %s | %s | %d | failed |\n", vs[i].model, vs[i].parity, vs[i].experts); continue; }
+        /* training does forward + backward, about 3x the forward FLOPs */
+        printf("| %s | %s | %d | %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.1f%% | %.1f%% | %.1f%% | %.0f |\n",
+               vs[i].model, !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "-", vs[i].experts, res.topk, res.expert_dim, res.params,
+               res.flops_per_token / 1e6, res.train_tps, res.eval_tps, 3 * res.flops_per_token * res.train_tps / 1e9,
+               100 * res.route_s / res.step_s, 100 * res.experts_s / res.step_s, 100 * res.mh_s / res.step_s,
+               ru.ru_maxrss / 1024.0);
+        fflush(stdout);
+    }
+    /* the targets, as ratios of step times */
+    printf("\n");
+    for (int i = 0; i < nv; i++) {
+        if (!results[i].ok || vs[i].experts != experts[0] || !strcmp(vs[i].model, "dense")) continue;
+        for (int j = 0; j < nv; j++)
+            if (j != i && results[j].ok && vs[j].experts == experts[n_exp - 1] && n_exp > 1 &&
+                !strcmp(vs[j].model, vs[i].model) && !strcmp(vs[j].parity, vs[i].parity))
+                printf("%s%s%s: step time at %d experts / at %d experts = %.3f\n", vs[i].model,
+                       !strcmp(vs[i].model, "mhmoe") ? " parity=" : "", !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "",
+                       experts[n_exp - 1], experts[0], results[i].train_tps / results[j].train_tps);
+    }
+    for (int i = 0; i < nv; i++)
+        for (int j = 0; j < nv; j++)
+            if (results[i].ok && results[j].ok && !strcmp(vs[i].model, "mhmoe") && !strcmp(vs[i].parity, "flops") &&
+                !strcmp(vs[j].model, "xmoe") && vs[i].experts == vs[j].experts)
+                printf("mhmoe (parity=flops) / xmoe step time at %d experts = %.3f\n", vs[i].experts,
+                       results[j].train_tps / results[i].train_tps);
+    config_free(base);
+    return 0;
+}
