@@ -53,13 +53,24 @@ at=$(q "select max(step) from checkpoints where run_id=3")
 ok "resumed run finishes with the stored config" '[ "$(q "select status from runs where id=4")" = done ] && [ "$(q "select json_extract(config, \"$.name\") from runs where id=4")" = long ]'
 ok "resumed run logs from the checkpoint's step on" '[ "$(q "select min(step) from metrics where run_id=4 and split=\"train\" and name=\"loss\"")" -gt "$at" ] && [ "$(q "select max(step) from metrics where run_id=4")" = $((at + 10)) ]'
 
+# an MH-MoE run: activation histograms, routing metrics and the MoE columns of its run row
+"$H" run $common model=mhmoe experts=4 heads=2 steps=20 eval_every=10 name=moe > run5.log 2>&1
+ok "mhmoe run finishes" '[ "$(q "select status from runs where id=5")" = done ]'
+ok "mhmoe run row holds experts, topk and heads" '[ "$(q "select experts || topk || heads from runs where id=5")" = 412 ]'
+ok "activation histograms: 2 heads x 4 experts per layer and pass" '[ "$(q "select count(*) from activations where run_id=5 and split=\"valid\" and step=20")" = 8 ]'
+ok "activation shares sum to 1" '[ "$(q "select round(sum(share), 9) from activation_share where run_id=5 and split=\"test\"")" = 1.0 ]'
+ok "routing metrics stored" '[ "$(q "select count(distinct name) from metrics where run_id=5 and name in (\"aux_loss\",\"dropped_frac\",\"router_entropy\",\"experts_per_token\")")" = 4 ]'
+ok "activation ratio view" '[ -n "$(q "select ratio from activation_ratio where run_id=5 and split=\"valid\" and step=20")" ]'
+"$H" run $common model=mhmoe heads=5 > /dev/null 2> e6.log; rc=$?
+ok "heads that do not divide d_model are refused" '[ $rc -eq 2 ] && grep -q "heads must divide d_model" e6.log'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c english list.log) -eq 4 ]'
+ok "list shows every run" '[ $(grep -c english list.log) -eq 5 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
-ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 4 ]'
+ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 5 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")

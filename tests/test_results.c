@@ -65,7 +65,32 @@ int main(void) {
     CHECK(scalar(path, "SELECT count(*) FROM runs") == 3, "rows survived");
     CHECK(results_print_query(db, "SELECT nosuchcolumn FROM runs", 0, err, sizeof err) != 0 && strstr(err, "nosuchcolumn"),
           "bad query message: %s", err);
+    /* activation views on a known histogram: 4 experts, layer 1, heads 0 and 1 with 100
+     * assignments each; expert loads 90+50, 5+30, 5+20, 0+0 of 200 */
+    RunInfo moe = {.name = "m", .task = "english", .model = "mhmoe", .experts = 4, .topk = 1, .heads = 2,
+                   .config = "{}", .host = "h", .git_rev = "r"};
+    int64_t mr = results_run_begin(db, &moe);
+    ActivationCount hist[8] = {{1, 0, 0, 90, 100}, {1, 0, 1, 5, 100}, {1, 0, 2, 5, 100}, {1, 0, 3, 0, 100},
+                               {1, 1, 0, 50, 100}, {1, 1, 1, 30, 100}, {1, 1, 2, 20, 100}, {1, 1, 3, 0, 100}};
+    CHECK(results_activations(db, mr, 50, "valid", hist, 8) == 0, "activations written");
+    char q[256];
+    snprintf(q, sizeof q, "SELECT share FROM activation_share WHERE run_id=%lld AND expert=0", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.7) < 1e-12, "expert 0 share: %g", scalar(path, q));
+    /* threshold t = 0.25: activated when share >= 0.25 / 4; experts 0, 1, 2 are, 3 is not */
+    snprintf(q, sizeof q, "SELECT ratio FROM activation_ratio WHERE run_id=%lld", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.75) < 1e-12, "activation ratio %g, want 0.75", scalar(path, q));
+    /* entropy of (0.7, 0.175, 0.125, 0) over ln 4 */
+    double want = -(0.7 * log(0.7) + 0.175 * log(0.175) + 0.125 * log(0.125)) / log(4);
+    snprintf(q, sizeof q, "SELECT entropy FROM activation_entropy WHERE run_id=%lld", (long long)mr);
+    CHECK(fabs(scalar(path, q) - want) < 1e-9, "load entropy %g, want %g", scalar(path, q), want);
+    /* the threshold lives in one place: raising it to 1.0 (share >= 1/4) leaves only expert 0 */
     results_close(db);
+    sqlite3 *s2;
+    sqlite3_open(path, &s2);
+    sqlite3_exec(s2, "UPDATE settings SET value = 1.0 WHERE name = 'activation_threshold'", NULL, NULL, NULL);
+    sqlite3_close(s2);
+    snprintf(q, sizeof q, "SELECT ratio FROM activation_ratio WHERE run_id=%lld", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.25) < 1e-12, "ratio at t = 1: %g", scalar(path, q));
     sqlite3 *raw;
     sqlite3_open(path, &raw);
     sqlite3_stmt *st;
