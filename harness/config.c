@@ -18,7 +18,8 @@ typedef struct {
 
 #define BIG 1e18
 static const KeyDef KEYS[] = {
-    {"task", K_ENUM, "english", "english", 0, 0, "what to train and evaluate"},
+    {"task", K_ENUM, "english", "english|multilingual", 0, 0, "what to train and evaluate"},
+    {"lang_alpha", K_FLOAT, "0.7", NULL, 0, 10, "multilingual: sample languages with probability ~ size^lang_alpha"},
     {"model", K_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
     {"experts", K_INT, "8", NULL, 1, 1024, "experts per MoE layer"},
     {"topk", K_INT, "0", NULL, 0, 1024, "experts per (sub-)token; 0: 2 for smoe, 1 for xmoe and mhmoe"},
@@ -49,7 +50,8 @@ static const KeyDef KEYS[] = {
     {"beta2", K_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
     {"seed", K_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
     {"threads", K_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
-    {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (0: all); the final pass scores whole splits"},
+    {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (per language); 0: all"},
+    {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
     {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
     {"data", K_STR, "", NULL, 0, 0, "your own text: a file or folder (default: the prepared corpus)"},
     {"data_dir", K_STR, "data", NULL, 0, 0, "where prepared default data sets live"},

@@ -90,6 +90,17 @@ static int cmd_show(int argc, char **argv) {
     printf("\n");
     snprintf(sql, sizeof sql, "SELECT split, metric, value, step FROM final_metrics WHERE run_id = %lld"
              " ORDER BY split, metric", id);
+    if ((rc = with_db_query(&a, sql))) return rc;
+    printf("\n");
+    snprintf(sql, sizeof sql, "SELECT benchmark, metric, value FROM evals WHERE run_id = %lld ORDER BY benchmark, metric", id);
+    if ((rc = with_db_query(&a, sql))) return rc;
+    printf("\n");
+    snprintf(sql, sizeof sql, "SELECT split, layer, round(share, 4) AS max_share, expert AS busiest_expert,"
+             " (SELECT round(ratio, 3) FROM activation_ratio ar WHERE ar.run_id = s.run_id AND ar.split = s.split"
+             "  AND ar.step = s.step) AS activation_ratio FROM activation_share s WHERE run_id = %lld"
+             " AND split IN ('valid', 'test') AND step = (SELECT max(step) FROM activations WHERE run_id = %lld)"
+             " AND share = (SELECT max(share) FROM activation_share s2 WHERE s2.run_id = s.run_id AND s2.split = s.split"
+             "  AND s2.step = s.step AND s2.layer = s.layer) ORDER BY split, layer", id, id);
     return with_db_query(&a, sql);
 }
 

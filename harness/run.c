@@ -41,6 +41,9 @@ typedef struct {
     char split[SINK_MAX][16], name[SINK_MAX][48];
     double value[SINK_MAX];
     Progress *progress;
+    Model *model;
+    long step;       /* the step evaluation results belong to */
+    MoeStats *base;  /* (layers) statistics at the last section of an evaluation pass */
 } StepMetrics;
 
 static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
@@ -69,6 +72,12 @@ static void report_eval(StepMetrics *sm, long step, int from) {
 }
 
 static const char *const MODEL_NAMES[] = {"dense", "smoe", "xmoe", "mhmoe"};
+#define MAX_EXPERTS_ROWS 1024
+
+static void moe_stats_reset_all(Model *m) {
+    for (int l = 0; l < m->cfg.layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE) moe_stats_reset(&m->moe[l]);
+}
 
 /* The model's configuration from the run keys and the task's spec; NULL, or what is wrong
  * with which keys. */
@@ -104,44 +113,82 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
     return NULL;
 }
 
-/* MoE statistics gathered since the last call: activation histograms to the activations
- * table, summaries to the step's metrics; then the counters start again */
-static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *split, Model *m, StepMetrics *sm) {
+/* MoE statistics gathered since base (or since the counters were last reset, base NULL):
+ * activation histograms to the activations table, summaries to the step's metrics. With no
+ * base the counters start again; with one, base becomes the current state, so sections of an
+ * evaluation (one per language) are written as they pass and the whole pass at its end. */
+static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *split, Model *m,
+                           StepMetrics *sm, MoeStats *base) {
     if (!m->n_moe) return 0;
     static ActivationCount rows[1 << 16];
-    int n = 0, rc = 0;
+    int n = 0, rc = 0, layers = 0;
     double aux = 0, ent = 0, distinct = 0;
     long long dropped = 0, assigned = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
         MoeLayer *L = &m->moe[l];
-        if (L->s.kind == MOE_NONE || !L->stats.passes) continue;
+        if (L->s.kind == MOE_NONE) continue;
+        MoeStats *st = &L->stats, zero = {0}, *b0 = base ? &base[l] : &zero;
+        long long passes = st->passes - b0->passes;
+        if (passes <= 0) continue;
         int H = L->s.kind == MOE_MHMOE ? L->s.heads : 1, N = L->s.experts;
         for (int h = 0; h < H; h++) {
-            long long total = 0;
-            for (int e = 0; e < N; e++) total += L->stats.counts[(size_t)h * N + e];
+            long long total = 0, c[MAX_EXPERTS_ROWS];
+            for (int e = 0; e < N; e++) {
+                c[e] = st->counts[(size_t)h * N + e] - (base ? b0->counts[(size_t)h * N + e] : 0);
+                total += c[e];
+            }
             for (int e = 0; e < N && n < (int)(sizeof rows / sizeof rows[0]); e++)
-                rows[n++] = (ActivationCount){l, h, e, L->stats.counts[(size_t)h * N + e], total};
+                rows[n++] = (ActivationCount){l, h, e, c[e], total};
         }
-        aux += L->stats.aux_sum / L->stats.passes;
-        ent += L->stats.entropy_sum / L->stats.passes;
-        distinct += L->stats.distinct_sum / L->stats.passes;
-        dropped += L->stats.dropped;
-        assigned += L->stats.assignments;
-        moe_stats_reset(L);
+        aux += (st->aux_sum - b0->aux_sum) / passes;
+        ent += (st->entropy_sum - b0->entropy_sum) / passes;
+        distinct += (st->distinct_sum - b0->distinct_sum) / passes;
+        dropped += st->dropped - b0->dropped;
+        assigned += st->assignments - b0->assignments;
+        layers++;
+        if (base) {
+            long long *keep = base[l].counts;
+            memcpy(keep, st->counts, sizeof(long long) * H * N);
+            base[l] = *st;
+            base[l].counts = keep;
+        } else {
+            moe_stats_reset(L);
+        }
     }
     if (n) {
         rc = results_activations(db, run, step, split, rows, n);
-        sink_put(&sm->sink, split, "aux_loss", aux / m->n_moe);
-        sink_put(&sm->sink, split, "router_entropy", ent / m->n_moe);
-        sink_put(&sm->sink, split, "experts_per_token", distinct / m->n_moe);
+        sink_put(&sm->sink, split, "aux_loss", aux / layers);
+        sink_put(&sm->sink, split, "router_entropy", ent / layers);
+        sink_put(&sm->sink, split, "experts_per_token", distinct / layers);
         sink_put(&sm->sink, split, "dropped_frac", assigned ? (double)dropped / assigned : 0);
     }
     return rc;
 }
 
-static void reset_moe_stats(Model *m) {
-    for (int l = 0; l < m->cfg.layers; l++)
-        if (m->moe[l].s.kind != MOE_NONE) moe_stats_reset(&m->moe[l]);
+/* sink->section: the part of an evaluation pass since the last section, under its label */
+static void sink_section(MetricSink *s, const char *label) {
+    StepMetrics *sm = (StepMetrics *)s;
+    write_moe_stats(sm->db, sm->run, sm->step, label, sm->model, sm, sm->base);
+}
+
+static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {
+    StepMetrics *sm = (StepMetrics *)s;
+    results_eval(sm->db, sm->run, benchmark, metric, value);
+    progress_note(sm->progress, "downstream %s %s = %.4f", benchmark, metric, value);
+}
+
+/* a new evaluation pass: counters and section bases start from zero */
+static void start_eval_pass(StepMetrics *sm, long step) {
+    Model *m = sm->model;
+    sm->step = step;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        if (m->moe[l].s.kind == MOE_NONE) continue;
+        moe_stats_reset(&m->moe[l]);
+        long long *keep = sm->base[l].counts;
+        memset(keep, 0, sizeof(long long) * m->moe[l].s.heads * m->moe[l].s.experts);
+        memset(&sm->base[l], 0, sizeof sm->base[l]);
+        sm->base[l].counts = keep;
+    }
 }
 
 static int make_dir(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1; }
@@ -202,7 +249,7 @@ int harness_run(Config *cfg) {
 
     /* everything that can be wrong with the input is found before the run row is written */
     TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
-                        .seq_len = T, .batch = B,
+                        .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
@@ -266,9 +313,14 @@ int harness_run(Config *cfg) {
     if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }
 
     Progress progress;
-    StepMetrics sm = {.sink = {sink_put, NULL}, .db = r.db, .run = r.run, .progress = &progress};
+    StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r.db, .run = r.run,
+                      .progress = &progress, .model = &r.model};
+    sm.base = calloc(mc.layers, sizeof(MoeStats));
+    for (int l = 0; l < mc.layers; l++)
+        sm.base[l].counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
+    long final_eval_tokens = config_int(cfg, "final_eval_tokens");
     printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
            (long long)r.run, info.task, info.model, r.model.n_params, info.flops_per_token, threads,
            steps, B, T, dbpath);
@@ -317,20 +369,25 @@ int harness_run(Config *cfg) {
             sink_put(&sm.sink, "train", "tokens_per_s", tps);
             window_time = 0;
             window_tokens = 0;
-            write_moe_stats(r.db, r.run, step, "train", &r.model, &sm);
+            write_moe_stats(r.db, r.run, step, "train", &r.model, &sm, NULL);
         }
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
             int from = sm.n;
-            /* periodic passes score the first eval_tokens; the final one the whole splits */
-            long max_tokens = final ? 0 : eval_tokens;
+            long max_tokens = final ? final_eval_tokens : eval_tokens;
             model_set_moe_options(&r.model, 0, capacity, balance); /* evaluation is dropless */
-            reset_moe_stats(&r.model);
+            start_eval_pass(&sm, step);
             r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, &sm.sink);
-            write_moe_stats(r.db, r.run, step, "valid", &r.model, &sm);
+            write_moe_stats(r.db, r.run, step, "valid", &r.model, &sm, NULL);
             if (final) {
-                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, 0, &sm.sink);
-                write_moe_stats(r.db, r.run, step, "test", &r.model, &sm);
+                start_eval_pass(&sm, step);
+                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, final_eval_tokens, &sm.sink);
+                write_moe_stats(r.db, r.run, step, "test", &r.model, &sm, NULL);
+                if (r.task->downstream) {
+                    start_eval_pass(&sm, step);
+                    r.task->downstream(r.task, &r.model, r.batch, &sm.sink);
+                    moe_stats_reset_all(&r.model);
+                }
             }
             report_eval(&sm, step, from);
         }
@@ -352,6 +409,8 @@ int harness_run(Config *cfg) {
     if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r.run, status, *r.err ? ": " : "", r.err);
     else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r.run, now_seconds() - wall0,
                 train_time > 0 ? trained_steps * (double)B * T / train_time : 0);
+    for (int l = 0; l < mc.layers; l++) free(sm.base[l].counts);
+    free(sm.base);
     run_free(&r);
     return done ? 0 : !strcmp(status, "interrupted") ? 130 : 1;
 }

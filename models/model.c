@@ -285,6 +285,8 @@ float model_forward(Model *m, const Batch *batch) {
 
 const float *model_logits(const Model *m) { return m->acts + m->logits; }
 
+const float *model_position_losses(const Model *m) { return m->acts + m->losses; }
+
 float model_objective(const Model *m) { return m->loss + m->balance * m->aux_loss; }
 
 void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }

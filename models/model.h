@@ -101,6 +101,8 @@ void model_free(Model *m);
  * The training objective is that plus balance * aux_loss (model_objective). */
 float model_forward(Model *m, const Batch *batch);
 const float *model_logits(const Model *m);
+/* per-position cross-entropy (B,T) of the last forward; 0 where the target was ignored */
+const float *model_position_losses(const Model *m);
 float model_objective(const Model *m);
 /* Sets training mode (capacity limits) and the MoE knobs. */
 void model_set_moe_options(Model *m, int training, float capacity, float balance);

@@ -1,12 +1,31 @@
 #include "english.h"
 #include "lm.h"
+#include "mc_eval.h"
 #include "data/prepare.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct { Task base; LmData lm; } English;
+typedef struct { Task base; LmData lm; int T; } English;
+
+#define MC_ITEMS 400
+
+static int english_downstream(Task *t, Model *m, Batch *b, MetricSink *sink) {
+    English *e = (English *)t;
+    McItem *items = malloc(sizeof(McItem) * MC_ITEMS);
+    int ctx = e->T * 2 / 3 < 64 ? e->T * 2 / 3 : 64, cont = e->T / 3 < 32 ? e->T / 3 : 32;
+    const ByteBuf *held = &e->lm.split[SPLIT_TEST];
+    int n = mc_build_items(held, items, MC_ITEMS, ctx, cont);
+    if (n) {
+        McScore sc = mc_score(held, items, n, m, b);
+        sink->eval(sink, "mc", "acc", sc.acc);
+        sink->eval(sink, "mc", "acc_norm", sc.acc_norm);
+        sink->eval(sink, "mc", "items", n);
+    }
+    free(items);
+    return 0;
+}
 
 static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
 
@@ -50,6 +69,8 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
     e->base.spec = (TaskSpec){.vocab = 256, .n_out = 256, .seq_len = opt->seq_len, .causal = 1};
     e->base.next_batch = english_next_batch;
     e->base.evaluate = english_evaluate;
+    e->base.downstream = english_downstream;
+    e->T = opt->seq_len;
     e->base.describe = english_describe;
     e->base.get_state = english_get_state;
     e->base.set_state = english_set_state;

@@ -2,18 +2,20 @@
 #include <math.h>
 #include <string.h>
 
-void lm_next_batch(LmData *d, Batch *batch) {
-    const ByteBuf *s = &d->split[SPLIT_TRAIN];
-    int T = batch->T;
+void lm_fill_window(const ByteBuf *s, Rng *r, int *tokens, int *targets, int T) {
     size_t span = s->n > (size_t)T + 1 ? s->n - T - 1 : 1;
-    for (int b = 0; b < batch->B; b++) {
-        size_t off = rng_below(&d->sampler, span);
-        for (int t = 0; t < T; t++) {
-            size_t i = off + t;
-            batch->tokens[b * T + t] = i < s->n ? s->data[i] : 0;
-            batch->targets[b * T + t] = i + 1 < s->n ? s->data[i + 1] : -1;
-        }
+    size_t off = rng_below(r, span);
+    for (int t = 0; t < T; t++) {
+        size_t i = off + t;
+        tokens[t] = i < s->n ? s->data[i] : 0;
+        targets[t] = i + 1 < s->n ? s->data[i + 1] : -1;
     }
+}
+
+void lm_next_batch(LmData *d, Batch *batch) {
+    int T = batch->T;
+    for (int b = 0; b < batch->B; b++)
+        lm_fill_window(&d->split[SPLIT_TRAIN], &d->sampler, batch->tokens + b * T, batch->targets + b * T, T);
 }
 
 long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss) {

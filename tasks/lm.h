@@ -13,6 +13,8 @@ typedef struct {
 
 /* B windows of T+1 bytes at random offsets of the training stream: inputs and next bytes */
 void lm_next_batch(LmData *d, Batch *batch);
+/* one such window of stream s into tokens / targets (T each) */
+void lm_fill_window(const ByteBuf *s, Rng *r, int *tokens, int *targets, int T);
 /* Mean next-byte loss over the first max_tokens predictions of a split (0: all), in
  * non-overlapping windows; returns the number of scored tokens and the mean in *loss. */
 long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss);

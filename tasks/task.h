@@ -20,12 +20,18 @@ typedef struct {
     const char *data;      /* user data path, or "" for the default data set */
     const char *data_dir;  /* where prepared default data sets live */
     int seq_len, batch;
+    double lang_alpha;     /* multilingual: language sampling temperature */
     uint64_t seed;
 } TaskOptions;
 
 /* where evaluations put their numbers; the harness points it at results.db */
 typedef struct MetricSink {
     void (*put)(struct MetricSink *s, const char *split, const char *name, double value);
+    /* a downstream result (the evals table): benchmark, metric, value */
+    void (*eval)(struct MetricSink *s, const char *benchmark, const char *metric, double value);
+    /* what the model did since the last section call belongs to label (e.g. "valid/de"):
+     * lets the harness keep per-language expert-activation histograms beside the global one */
+    void (*section)(struct MetricSink *s, const char *label);
     void *ctx;
 } MetricSink;
 
@@ -40,6 +46,8 @@ struct Task {
     /* scores the model on a held-out split (its first max_tokens targets; 0: all of it) and
      * reports through sink; uses batch as work space */
     int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink);
+    /* zero-shot downstream evaluation at the end of a run (NULL when the task has none) */
+    int (*downstream)(Task *t, Model *m, Batch *batch, MetricSink *sink);
     /* numbers that describe the data itself, reported once per run (baselines, sizes) */
     void (*describe)(Task *t, MetricSink *sink);
     /* the sampler's position, saved in checkpoints so a resumed run sees the same batches */
