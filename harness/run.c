@@ -225,6 +225,10 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
     st.data_state = r->task->get_state(r->task);
     snprintf(st.config, sizeof st.config, "%s", r->config_json);
     if (checkpoint_save(path, &r->model, &r->opt, &st, r->err, sizeof r->err)) return -1;
+    /* the tokenizer, if any, beside it: runs/run-3.ckpt, runs/run-3.bpe */
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s/run-%lld", out, (long long)r->run);
+    if (r->task->save && r->task->save(r->task, prefix, r->err, sizeof r->err)) return -1;
     results_checkpoint(r->db, r->run, step, path, NULL);
     return 0;
 }
@@ -250,6 +254,7 @@ int harness_run(Config *cfg) {
     /* everything that can be wrong with the input is found before the run row is written */
     TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
+                        .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }

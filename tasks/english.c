@@ -7,9 +7,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct { Task base; LmData lm; int T; } English;
-
 #define MC_ITEMS 400
+#define BPE_TRAIN_BYTES (1 << 20) /* BPE merges are learned on the first 1 MB of training text */
+
+typedef struct { Task base; LmData lm; Bpe *bpe; int T; } English;
+
+static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
+
+static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_tokens, MetricSink *sink) {
+    return lm_evaluate(&((English *)t)->lm, m, b, s, max_tokens, sink);
+}
 
 static int english_downstream(Task *t, Model *m, Batch *b, MetricSink *sink) {
     English *e = (English *)t;
@@ -18,7 +25,7 @@ static int english_downstream(Task *t, Model *m, Batch *b, MetricSink *sink) {
     const ByteBuf *held = &e->lm.split[SPLIT_TEST];
     int n = mc_build_items(held, items, MC_ITEMS, ctx, cont);
     if (n) {
-        McScore sc = mc_score(held, items, n, m, b);
+        McScore sc = mc_score(held, items, n, m, b, e->bpe);
         sink->eval(sink, "mc", "acc", sc.acc);
         sink->eval(sink, "mc", "acc_norm", sc.acc_norm);
         sink->eval(sink, "mc", "items", n);
@@ -27,24 +34,30 @@ static int english_downstream(Task *t, Model *m, Batch *b, MetricSink *sink) {
     return 0;
 }
 
-static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
-
-static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_tokens, MetricSink *sink) {
-    return lm_evaluate(&((English *)t)->lm, m, b, s, max_tokens, sink);
-}
-
 static void english_describe(Task *t, MetricSink *sink) {
     English *e = (English *)t;
     sink->put(sink, "valid", "unigram_bpb", lm_unigram_bpb(&e->lm));
-    for (int s = 0; s < 3; s++) sink->put(sink, SPLIT_NAMES[s], "bytes", (double)e->lm.split[s].n);
+    for (int s = 0; s < 3; s++) {
+        sink->put(sink, SPLIT_NAMES[s], "bytes", (double)e->lm.split[s].n);
+        sink->put(sink, SPLIT_NAMES[s], "tokens", (double)e->lm.nids[s]);
+    }
 }
 
 static uint64_t english_get_state(Task *t) { return ((English *)t)->lm.sampler.s; }
 static void english_set_state(Task *t, uint64_t s) { ((English *)t)->lm.sampler.s = s; }
 
+static int english_save(Task *t, const char *prefix, char *err, size_t errlen) {
+    English *e = (English *)t;
+    if (!e->bpe) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s.bpe", prefix);
+    return bpe_save(e->bpe, path, err, errlen);
+}
+
 static void english_close(Task *t) {
     English *e = (English *)t;
-    for (int s = 0; s < 3; s++) bytebuf_free(&e->lm.split[s]);
+    lm_free(&e->lm);
+    bpe_free(e->bpe);
     free(e);
 }
 
@@ -65,15 +78,23 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
         }
     }
     if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }
+    if (opt->tokenizer && !strcmp(opt->tokenizer, "bpe")) {
+        const ByteBuf *train = &e->lm.split[SPLIT_TRAIN];
+        e->bpe = lm_train_bpe(&train, 1, opt->vocab, BPE_TRAIN_BYTES);
+        if (!e->bpe) { snprintf(err, errlen, "vocab=%d: a BPE vocabulary needs 257 to 65536 tokens", opt->vocab); english_close(&e->base); return NULL; }
+    }
+    if (lm_tokenize(&e->lm, e->bpe)) { snprintf(err, errlen, "%s: out of memory", path); english_close(&e->base); return NULL; }
     rng_seed(&e->lm.sampler, opt->seed * 7919 + 17);
-    e->base.spec = (TaskSpec){.vocab = 256, .n_out = 256, .seq_len = opt->seq_len, .causal = 1};
+    e->T = opt->seq_len;
+    int vocab = e->bpe ? bpe_vocab(e->bpe) : 256;
+    e->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1};
     e->base.next_batch = english_next_batch;
     e->base.evaluate = english_evaluate;
     e->base.downstream = english_downstream;
-    e->T = opt->seq_len;
     e->base.describe = english_describe;
     e->base.get_state = english_get_state;
     e->base.set_state = english_set_state;
+    e->base.save = english_save;
     e->base.close = english_close;
     return &e->base;
 }

@@ -1,53 +1,79 @@
 #include "lm.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-void lm_fill_window(const ByteBuf *s, Rng *r, int *tokens, int *targets, int T) {
-    size_t span = s->n > (size_t)T + 1 ? s->n - T - 1 : 1;
+int lm_tokenize(LmData *d, const Bpe *bpe) {
+    d->bpe = bpe;
+    for (int s = 0; s < 3; s++) {
+        const ByteBuf *b = &d->split[s];
+        free(d->ids[s]);
+        d->ids[s] = malloc(sizeof(int) * (b->n ? b->n : 1));
+        if (!d->ids[s]) return -1;
+        if (bpe) d->nids[s] = bpe_encode(bpe, b->data, b->n, d->ids[s]);
+        else {
+            for (size_t i = 0; i < b->n; i++) d->ids[s][i] = b->data[i];
+            d->nids[s] = b->n;
+        }
+    }
+    return 0;
+}
+
+void lm_free(LmData *d) {
+    for (int s = 0; s < 3; s++) { bytebuf_free(&d->split[s]); free(d->ids[s]); d->ids[s] = NULL; }
+}
+
+void lm_fill_window(const int *ids, size_t n, Rng *r, int *tokens, int *targets, int T) {
+    size_t span = n > (size_t)T + 1 ? n - T - 1 : 1;
     size_t off = rng_below(r, span);
     for (int t = 0; t < T; t++) {
         size_t i = off + t;
-        tokens[t] = i < s->n ? s->data[i] : 0;
-        targets[t] = i + 1 < s->n ? s->data[i + 1] : -1;
+        tokens[t] = i < n ? ids[i] : 0;
+        targets[t] = i + 1 < n ? ids[i + 1] : -1;
     }
 }
 
 void lm_next_batch(LmData *d, Batch *batch) {
     int T = batch->T;
     for (int b = 0; b < batch->B; b++)
-        lm_fill_window(&d->split[SPLIT_TRAIN], &d->sampler, batch->tokens + b * T, batch->targets + b * T, T);
+        lm_fill_window(d->ids[SPLIT_TRAIN], d->nids[SPLIT_TRAIN], &d->sampler, batch->tokens + b * T,
+                       batch->targets + b * T, T);
 }
 
-long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss) {
-    const ByteBuf *s = &d->split[split];
+long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, double *loss, double *bytes) {
+    const int *ids = d->ids[split];
+    size_t n = d->nids[split];
     int B = batch->B, T = batch->T;
-    long limit = s->n > 1 ? (long)s->n - 1 : 0;
+    long limit = n > 1 ? (long)n - 1 : 0;
     if (max_tokens > 0 && max_tokens < limit) limit = max_tokens;
-    double total = 0;
+    double total = 0, nbytes = 0;
     long scored = 0;
     for (long pos = 0; pos < limit;) {
         /* fill a batch of consecutive windows; positions past the limit are not scored */
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++, pos++) {
                 int in = pos < limit;
-                batch->tokens[b * T + t] = in ? s->data[pos] : 0;
-                batch->targets[b * T + t] = in ? s->data[pos + 1] : -1;
+                batch->tokens[b * T + t] = in ? ids[pos] : 0;
+                batch->targets[b * T + t] = in ? ids[pos + 1] : -1;
+                if (in) nbytes += d->bpe ? bpe_token_len(d->bpe, ids[pos + 1]) : 1;
             }
         float mean = model_forward(m, batch);
         total += (double)mean * m->loss_count;
         scored += m->loss_count;
     }
     *loss = scored ? total / scored : 0;
+    *bytes = nbytes;
     return scored;
 }
 
 int lm_evaluate(LmData *d, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink) {
-    double loss;
-    if (!lm_eval_loss(d, m, batch, split, max_tokens, &loss)) return 0;
+    double loss, bytes;
+    long n = lm_eval_loss(d, m, batch, split, max_tokens, &loss, &bytes);
+    if (!n) return 0;
     const char *name = SPLIT_NAMES[split];
     sink->put(sink, name, "loss", loss);
     sink->put(sink, name, "ppl", exp(loss));
-    sink->put(sink, name, "bpb", loss / log(2.0));
+    sink->put(sink, name, "bpb", loss * n / bytes / log(2.0));
     return 0;
 }
 
@@ -59,4 +85,17 @@ double lm_unigram_bpb(const LmData *d) {
     total += (double)tr->n;
     for (size_t i = 1; i < va->n; i++) bits -= log2(count[va->data[i]] / total);
     return va->n > 1 ? bits / (double)(va->n - 1) : 0;
+}
+
+Bpe *lm_train_bpe(const ByteBuf *const *train, int n, int vocab, size_t max_bytes) {
+    size_t each = max_bytes / (n ? n : 1), total = 0;
+    unsigned char *text = malloc(max_bytes + 1);
+    for (int i = 0; i < n; i++) {
+        size_t take = train[i]->n < each ? train[i]->n : each;
+        memcpy(text + total, train[i]->data, take);
+        total += take;
+    }
+    Bpe *b = bpe_train(text, total, vocab);
+    free(text);
+    return b;
 }

@@ -82,8 +82,16 @@ int mc_build_items(const ByteBuf *held, McItem *items, int max_items, int ctx_le
     return n;
 }
 
-McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m, Batch *batch) {
+/* bytes -> token ids (bpe, or one id per byte); returns the count */
+static int tokenize(const Bpe *bpe, const unsigned char *p, int n, int *ids) {
+    if (bpe) return (int)bpe_encode(bpe, p, n, ids);
+    for (int i = 0; i < n; i++) ids[i] = p[i];
+    return n;
+}
+
+McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m, Batch *batch, const Bpe *bpe) {
     int B = batch->B, T = batch->T, total = n_items * MC_CHOICES;
+    int *ctx_ids = malloc(sizeof(int) * 4096), *cand_ids = malloc(sizeof(int) * 4096);
     double *ll = calloc(total ? total : 1, sizeof(double));
     int *nbytes = calloc(total ? total : 1, sizeof(int));
     for (int base = 0; base < total; base += B) {
@@ -92,14 +100,16 @@ McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m
             for (int t = 0; t < T; t++) { tok[t] = 0; tgt[t] = -1; }
             if (q >= total) continue;
             const McItem *it = &items[q / MC_CHOICES];
-            int c = q % MC_CHOICES, cl = it->ctx_len, kl = it->cand_len[c];
-            if (cl + kl > T) { cl = T - kl; } /* keep the end of a long context */
-            const unsigned char *ctx = held->data + it->ctx_off + (it->ctx_len - cl), *cand = held->data + it->cand_off[c];
-            for (int t = 0; t < cl; t++) tok[t] = ctx[t];
-            for (int t = 0; t < kl; t++) tok[cl + t] = cand[t];
-            /* position i predicts byte i + 1: score only the candidate's bytes */
+            int c = q % MC_CHOICES;
+            int n_ctx = tokenize(bpe, held->data + it->ctx_off, it->ctx_len > 4096 ? 4096 : it->ctx_len, ctx_ids);
+            int kl = tokenize(bpe, held->data + it->cand_off[c], it->cand_len[c] > 4096 ? 4096 : it->cand_len[c], cand_ids);
+            if (kl > T - 1) kl = T - 1;
+            int cl = n_ctx + kl > T ? T - kl : n_ctx; /* keep the end of a long context */
+            for (int t = 0; t < cl; t++) tok[t] = ctx_ids[n_ctx - cl + t];
+            for (int t = 0; t < kl; t++) tok[cl + t] = cand_ids[t];
+            /* position i predicts token i + 1: score only the candidate's tokens */
             for (int t = cl - 1; t < cl + kl - 1; t++) tgt[t] = tok[t + 1];
-            nbytes[q] = kl;
+            nbytes[q] = it->cand_len[c];
         }
         model_forward(m, batch);
         const float *loss = model_position_losses(m);
@@ -123,5 +133,7 @@ McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m
     if (n_items) { sc.acc /= n_items; sc.acc_norm /= n_items; }
     free(ll);
     free(nbytes);
+    free(ctx_ids);
+    free(cand_ids);
     return sc;
 }

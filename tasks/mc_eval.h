@@ -8,6 +8,7 @@
 #define MOEH_MC_EVAL_H
 #include "task.h"
 #include "text_corpus.h"
+#include "bpe.h"
 
 #define MC_CHOICES 4
 
@@ -26,8 +27,9 @@ int mc_build_items(const ByteBuf *held, McItem *items, int max_items, int ctx_le
 typedef struct { double acc, acc_norm; int n; } McScore;
 
 /* Scores the items: each candidate is one sequence context + candidate in the batch, and its
- * log-likelihood the sum over the candidate's bytes; acc picks the highest sum, acc_norm the
- * highest per-byte mean. batch->T must hold ctx_len + cont_len. */
-McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m, Batch *batch);
+ * log-likelihood the sum over the candidate's tokens; acc picks the highest sum, acc_norm the
+ * highest per-byte mean. Context and candidate are tokenised apart with bpe (NULL: bytes), as
+ * lm-evaluation-harness does; a context too long for batch->T loses its beginning. */
+McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m, Batch *batch, const Bpe *bpe);
 
 #endif

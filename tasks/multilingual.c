@@ -20,7 +20,10 @@ typedef struct {
     double cum[MAX_LANGS]; /* cumulative sampling probabilities */
     Rng sampler;
     int T;
+    Bpe *bpe;
 } Multi;
+
+#define BPE_TRAIN_BYTES (2 << 20) /* BPE merges are learned on 2 MB, shared evenly by the languages */
 
 void language_probs(const size_t *sizes, int n, double alpha, double *probs) {
     double total = 0;
@@ -34,7 +37,8 @@ static void multi_next_batch(Task *t, Batch *b) {
         double u = rng_uniform(&m->sampler);
         int lang = 0;
         while (lang + 1 < m->n && u >= m->cum[lang]) lang++;
-        lm_fill_window(&m->lm[lang].split[SPLIT_TRAIN], &m->sampler, b->tokens + r * b->T, b->targets + r * b->T, b->T);
+        lm_fill_window(m->lm[lang].ids[SPLIT_TRAIN], m->lm[lang].nids[SPLIT_TRAIN], &m->sampler,
+                       b->tokens + r * b->T, b->targets + r * b->T, b->T);
     }
 }
 
@@ -44,17 +48,19 @@ static int multi_evaluate(Task *t, Model *model, Batch *b, Split split, long max
     double sum_loss = 0, sum_ppl = 0, sum_bpb = 0;
     int counted = 0;
     for (int i = 0; i < m->n; i++) {
-        double loss;
+        double loss, bytes;
         char name[64], label[64];
-        if (!lm_eval_loss(&m->lm[i], model, b, split, max_tokens, &loss)) continue;
+        long n = lm_eval_loss(&m->lm[i], model, b, split, max_tokens, &loss, &bytes);
+        if (!n) continue;
+        double bpb = loss * n / bytes / log(2.0);
         snprintf(label, sizeof label, "%s/%s", sp, m->name[i]);
         if (sink->section) sink->section(sink, label);
         snprintf(name, sizeof name, "loss/%s", m->name[i]); sink->put(sink, sp, name, loss);
         snprintf(name, sizeof name, "ppl/%s", m->name[i]); sink->put(sink, sp, name, exp(loss));
-        snprintf(name, sizeof name, "bpb/%s", m->name[i]); sink->put(sink, sp, name, loss / log(2.0));
+        snprintf(name, sizeof name, "bpb/%s", m->name[i]); sink->put(sink, sp, name, bpb);
         sum_loss += loss;
         sum_ppl += exp(loss);
-        sum_bpb += loss / log(2.0);
+        sum_bpb += bpb;
         counted++;
     }
     if (counted) { /* macro means over languages */
@@ -75,7 +81,7 @@ static int multi_downstream(Task *t, Model *model, Batch *b, MetricSink *sink) {
         const ByteBuf *held = &m->lm[i].split[SPLIT_TEST];
         int n = mc_build_items(held, items, MC_ITEMS, ctx, cont);
         if (!n) continue;
-        McScore sc = mc_score(held, items, n, model, b);
+        McScore sc = mc_score(held, items, n, model, b, m->bpe);
         char bench[64];
         snprintf(bench, sizeof bench, "mc/%s", m->name[i]);
         sink->eval(sink, bench, "acc", sc.acc);
@@ -111,10 +117,18 @@ static void multi_describe(Task *t, MetricSink *sink) {
 static uint64_t multi_get_state(Task *t) { return ((Multi *)t)->sampler.s; }
 static void multi_set_state(Task *t, uint64_t s) { ((Multi *)t)->sampler.s = s; }
 
+static int multi_save(Task *t, const char *prefix, char *err, size_t errlen) {
+    Multi *m = (Multi *)t;
+    if (!m->bpe) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s.bpe", prefix);
+    return bpe_save(m->bpe, path, err, errlen);
+}
+
 static void multi_close(Task *t) {
     Multi *m = (Multi *)t;
-    for (int i = 0; i < m->n; i++)
-        for (int s = 0; s < 3; s++) bytebuf_free(&m->lm[i].split[s]);
+    for (int i = 0; i < m->n; i++) lm_free(&m->lm[i]);
+    bpe_free(m->bpe);
     free(m);
 }
 
@@ -155,12 +169,22 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     }
     if (!rc && m->n < 2) { snprintf(err, errlen, "%s: found %d languages, a multilingual task needs at least 2", root, m->n); rc = -1; }
     if (rc) { multi_close(&m->base); return NULL; }
+    if (opt->tokenizer && !strcmp(opt->tokenizer, "bpe")) {
+        const ByteBuf *train[MAX_LANGS];
+        for (int i = 0; i < m->n; i++) train[i] = &m->lm[i].split[SPLIT_TRAIN];
+        m->bpe = lm_train_bpe(train, m->n, opt->vocab, BPE_TRAIN_BYTES);
+        if (!m->bpe) { snprintf(err, errlen, "vocab=%d: a BPE vocabulary needs 257 to 65536 tokens", opt->vocab); multi_close(&m->base); return NULL; }
+    }
+    for (int i = 0; i < m->n; i++)
+        if (lm_tokenize(&m->lm[i], m->bpe)) { snprintf(err, errlen, "%s: out of memory", root); multi_close(&m->base); return NULL; }
     double probs[MAX_LANGS], acc = 0;
     language_probs(sizes, m->n, opt->lang_alpha, probs);
     for (int i = 0; i < m->n; i++) m->cum[i] = acc += probs[i];
     m->T = opt->seq_len;
     rng_seed(&m->sampler, opt->seed * 7919 + 17);
-    m->base.spec = (TaskSpec){.vocab = 256, .n_out = 256, .seq_len = opt->seq_len, .causal = 1};
+    int vocab = m->bpe ? bpe_vocab(m->bpe) : 256;
+    m->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1};
+    m->base.save = multi_save;
     m->base.next_batch = multi_next_batch;
     m->base.evaluate = multi_evaluate;
     m->base.downstream = multi_downstream;

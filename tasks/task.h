@@ -21,6 +21,8 @@ typedef struct {
     const char *data_dir;  /* where prepared default data sets live */
     int seq_len, batch;
     double lang_alpha;     /* multilingual: language sampling temperature */
+    const char *tokenizer; /* "bytes" or "bpe" */
+    int vocab;             /* bpe: vocabulary size */
     uint64_t seed;
 } TaskOptions;
 
@@ -53,6 +55,9 @@ struct Task {
     /* the sampler's position, saved in checkpoints so a resumed run sees the same batches */
     uint64_t (*get_state)(Task *t);
     void (*set_state)(Task *t, uint64_t state);
+    /* writes what a model trained on this task needs besides its weights (the tokenizer) next
+     * to a checkpoint: files named prefix + extension; NULL when there is nothing */
+    int (*save)(Task *t, const char *prefix, char *err, size_t errlen);
     void (*close)(Task *t);
 };
 

@@ -63,6 +63,7 @@ int main(void) {
     LmData lm;
     memset(&lm, 0, sizeof lm);
     lm.split[0] = split[0];
+    CHECK(lm_tokenize(&lm, NULL) == 0 && lm.nids[0] == split[0].n, "byte tokens");
     rng_seed(&lm.sampler, 3);
     Batch *b = batch_alloc(4, 16, 0);
     lm_next_batch(&lm, b);
@@ -70,6 +71,7 @@ int main(void) {
     for (int i = 0; i < 4; i++) for (int t = 0; t + 1 < 16; t++) shifted &= b->targets[i * 16 + t] == b->tokens[i * 16 + t + 1];
     CHECK(shifted, "targets are the next bytes");
     batch_free(b);
+    for (int i = 0; i < 3; i++) free(lm.ids[i]);
     for (int i = 0; i < 3; i++) bytebuf_free(&split[i]);
 
     CHECK(corpus_load("no/such/corpus", split, err, sizeof err) != 0 && strstr(err, "no/such/corpus"), "%s", err);

@@ -76,9 +76,9 @@ static void test_items_and_scores(void) {
     model_build(&m, &cfg, 1);
     model_alloc_batch(&m, 8, 64);
     Batch *b = batch_alloc(8, 64, 0);
-    McScore before = mc_score(&held, items, n, &m, b);
+    McScore before = mc_score(&held, items, n, &m, b, NULL);
     train_on(&m, &held, 300);
-    McScore after = mc_score(&held, items, n, &m, b);
+    McScore after = mc_score(&held, items, n, &m, b, NULL);
     printf("multiple choice on %d items: untrained acc %.3f (norm %.3f), trained acc %.3f (norm %.3f)\n",
            n, before.acc, before.acc_norm, after.acc, after.acc_norm);
     CHECK(after.acc >= 0.8 && after.acc_norm >= 0.8, "a model that learned the text should know: acc %g", after.acc);
