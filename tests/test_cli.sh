@@ -64,13 +64,29 @@ ok "activation ratio view" '[ -n "$(q "select ratio from activation_ratio where 
 "$H" run $common model=mhmoe heads=5 > /dev/null 2> e6.log; rc=$?
 ok "heads that do not divide d_model are refused" '[ $rc -eq 2 ] && grep -q "heads must divide d_model" e6.log'
 
+# multilingual: three languages in three scripts, an MH-MoE with BPE tokens
+mkdir -p ml/en ml/ru ml/zh
+cp d/english/train.txt d/english/valid.txt d/english/test.txt ml/en/
+for i in $(seq 1 400); do echo "Кошка номер $i спит на тёплой печке и видит сон."; echo; done > ml/ru/text.txt
+for i in $(seq 1 400); do echo "第${i}只猫在温暖的炉子上睡觉，梦见了鱼。"; echo; done > ml/zh/text.txt
+"$H" run $common task=multilingual data=ml model=mhmoe experts=4 heads=2 tokenizer=bpe vocab=300 steps=20 eval_every=10 name=ml > run6.log 2>&1
+ok "multilingual run finishes" '[ "$(q "select status from runs where id=6")" = done ]'
+ok "per-language bpb for every language" '[ "$(q "select count(*) from final_metrics where run_id=6 and split=\"test\" and metric like \"bpb/%\"")" = 3 ]'
+ok "macro mean bpb" '[ -n "$(q "select value from final_metrics where run_id=6 and split=\"valid\" and metric=\"bpb\"")" ]'
+ok "per-language activation histograms" '[ "$(q "select count(distinct split) from activations where run_id=6 and split like \"valid/%\"")" = 3 ]'
+ok "global histogram is the sum of the languages" '[ "$(q "select (select sum(count) from activations where run_id=6 and step=20 and split=\"valid\") = (select sum(count) from activations where run_id=6 and step=20 and split like \"valid/%\")")" = 1 ]'
+ok "multiple choice per language and overall" '[ "$(q "select count(*) from evals where run_id=6 and metric=\"acc\"")" = 4 ]'
+ok "tokenizer saved beside the checkpoint" '[ -s ck/run-6.bpe ] && head -1 ck/run-6.bpe | grep -q "moeh-bpe 1 merges"'
+"$H" show 6 db=t.db > show.log 2>&1
+ok "show lists the downstream results" 'grep -q "mc/ru" show.log'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c english list.log) -eq 5 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 6 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
-ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 5 ]'
+ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 6 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
