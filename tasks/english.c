@@ -1,6 +1,5 @@
 #include "english.h"
 #include "lm.h"
-#include "mc_eval.h"
 #include "data/prepare.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +19,12 @@ static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_token
 
 static int english_downstream(Task *t, Model *m, Batch *b, MetricSink *sink) {
     English *e = (English *)t;
-    McItem *items = malloc(sizeof(McItem) * MC_ITEMS);
-    int ctx = e->T * 2 / 3 < 64 ? e->T * 2 / 3 : 64, cont = e->T / 3 < 32 ? e->T / 3 : 32;
-    const ByteBuf *held = &e->lm.split[SPLIT_TEST];
-    int n = mc_build_items(held, items, MC_ITEMS, ctx, cont);
-    if (n) {
-        McScore sc = mc_score(held, items, n, m, b, e->bpe);
-        sink->eval(sink, "mc", "acc", sc.acc);
-        sink->eval(sink, "mc", "acc_norm", sc.acc_norm);
-        sink->eval(sink, "mc", "items", n);
-    }
-    free(items);
+    int n;
+    McScore sc = lm_multiple_choice(&e->lm, m, b, e->T, MC_ITEMS, &n);
+    if (!n) return 0;
+    sink->eval(sink, "mc", "acc", sc.acc);
+    sink->eval(sink, "mc", "acc_norm", sc.acc_norm);
+    sink->eval(sink, "mc", "items", n);
     return 0;
 }
 
@@ -47,11 +41,7 @@ static uint64_t english_get_state(Task *t) { return ((English *)t)->lm.sampler.s
 static void english_set_state(Task *t, uint64_t s) { ((English *)t)->lm.sampler.s = s; }
 
 static int english_save(Task *t, const char *prefix, char *err, size_t errlen) {
-    English *e = (English *)t;
-    if (!e->bpe) return 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s.bpe", prefix);
-    return bpe_save(e->bpe, path, err, errlen);
+    return lm_save_tokenizer(((English *)t)->bpe, prefix, err, errlen);
 }
 
 static void english_close(Task *t) {
@@ -78,11 +68,8 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
         }
     }
     if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }
-    if (opt->tokenizer && !strcmp(opt->tokenizer, "bpe")) {
-        const ByteBuf *train = &e->lm.split[SPLIT_TRAIN];
-        e->bpe = lm_train_bpe(&train, 1, opt->vocab, BPE_TRAIN_BYTES);
-        if (!e->bpe) { snprintf(err, errlen, "vocab=%d: a BPE vocabulary needs 257 to 65536 tokens", opt->vocab); english_close(&e->base); return NULL; }
-    }
+    const ByteBuf *train = &e->lm.split[SPLIT_TRAIN];
+    if (lm_open_tokenizer(opt, &train, 1, BPE_TRAIN_BYTES, &e->bpe, err, errlen)) { english_close(&e->base); return NULL; }
     if (lm_tokenize(&e->lm, e->bpe)) { snprintf(err, errlen, "%s: out of memory", path); english_close(&e->base); return NULL; }
     rng_seed(&e->lm.sampler, opt->seed * 7919 + 17);
     e->T = opt->seq_len;

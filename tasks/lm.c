@@ -1,5 +1,6 @@
 #include "lm.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +99,36 @@ Bpe *lm_train_bpe(const ByteBuf *const *train, int n, int vocab, size_t max_byte
     Bpe *b = bpe_train(text, total, vocab);
     free(text);
     return b;
+}
+
+int lm_open_tokenizer(const TaskOptions *opt, const ByteBuf *const *train, int n, size_t max_bytes,
+                      Bpe **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!opt->tokenizer || strcmp(opt->tokenizer, "bpe")) return 0;
+    *out = lm_train_bpe(train, n, opt->vocab, max_bytes);
+    if (!*out) {
+        snprintf(err, errlen, "vocab=%d: a BPE vocabulary needs 257 to 65536 tokens", opt->vocab);
+        return -1;
+    }
+    return 0;
+}
+
+int lm_save_tokenizer(const Bpe *bpe, const char *prefix, char *err, size_t errlen) {
+    if (!bpe) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s.bpe", prefix);
+    return bpe_save(bpe, path, err, errlen);
+}
+
+McScore lm_multiple_choice(const LmData *d, Model *m, Batch *batch, int T, int max_items, int *n_items) {
+    McItem *items = malloc(sizeof(McItem) * max_items);
+    /* byte lengths: with BPE the token counts are smaller still */
+    int ctx = T * 2 / 3 < 64 ? T * 2 / 3 : 64, cont = T / 3 < 32 ? T / 3 : 32;
+    const ByteBuf *held = &d->split[SPLIT_TEST];
+    int n = mc_build_items(held, items, max_items, ctx, cont);
+    McScore sc = {0, 0, 0};
+    if (n) sc = mc_score(held, items, n, m, batch, d->bpe);
+    free(items);
+    *n_items = n;
+    return sc;
 }

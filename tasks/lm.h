@@ -7,6 +7,7 @@
 #include "task.h"
 #include "text_corpus.h"
 #include "bpe.h"
+#include "mc_eval.h"
 #include "models/rng.h"
 
 typedef struct {
@@ -35,5 +36,15 @@ double lm_unigram_bpb(const LmData *d);
 /* A BPE of vocab tokens trained on up to max_bytes of text taken evenly from the given
  * training streams (deterministic). */
 Bpe *lm_train_bpe(const ByteBuf *const *train, int n, int vocab, size_t max_bytes);
+
+/* The tokenizer the options ask for: *out = NULL for bytes, else a BPE trained as above.
+ * 0, or -1 with a message naming the vocab key. */
+int lm_open_tokenizer(const TaskOptions *opt, const ByteBuf *const *train, int n, size_t max_bytes,
+                      Bpe **out, char *err, size_t errlen);
+/* prefix.bpe when there is a BPE; nothing for bytes */
+int lm_save_tokenizer(const Bpe *bpe, const char *prefix, char *err, size_t errlen);
+/* Zero-shot multiple choice on up to max_items items from the test split, contexts and
+ * continuations sized to sequences of T tokens; *n_items gets the item count. */
+McScore lm_multiple_choice(const LmData *d, Model *m, Batch *batch, int T, int max_items, int *n_items);
 
 #endif

@@ -1,6 +1,5 @@
 #include "multilingual.h"
 #include "lm.h"
-#include "mc_eval.h"
 #include "data/prepare.h"
 #include <dirent.h>
 #include <math.h>
@@ -73,15 +72,12 @@ static int multi_evaluate(Task *t, Model *model, Batch *b, Split split, long max
 
 static int multi_downstream(Task *t, Model *model, Batch *b, MetricSink *sink) {
     Multi *m = (Multi *)t;
-    McItem *items = malloc(sizeof(McItem) * MC_ITEMS);
-    int ctx = m->T * 2 / 3 < 64 ? m->T * 2 / 3 : 64, cont = m->T / 3 < 32 ? m->T / 3 : 32;
     double acc = 0, acc_norm = 0;
     int langs = 0;
     for (int i = 0; i < m->n; i++) {
-        const ByteBuf *held = &m->lm[i].split[SPLIT_TEST];
-        int n = mc_build_items(held, items, MC_ITEMS, ctx, cont);
+        int n;
+        McScore sc = lm_multiple_choice(&m->lm[i], model, b, m->T, MC_ITEMS, &n);
         if (!n) continue;
-        McScore sc = mc_score(held, items, n, model, b, m->bpe);
         char bench[64];
         snprintf(bench, sizeof bench, "mc/%s", m->name[i]);
         sink->eval(sink, bench, "acc", sc.acc);
@@ -95,7 +91,6 @@ static int multi_downstream(Task *t, Model *model, Batch *b, MetricSink *sink) {
         sink->eval(sink, "mc", "acc", acc / langs);
         sink->eval(sink, "mc", "acc_norm", acc_norm / langs);
     }
-    free(items);
     return 0;
 }
 
@@ -118,11 +113,7 @@ static uint64_t multi_get_state(Task *t) { return ((Multi *)t)->sampler.s; }
 static void multi_set_state(Task *t, uint64_t s) { ((Multi *)t)->sampler.s = s; }
 
 static int multi_save(Task *t, const char *prefix, char *err, size_t errlen) {
-    Multi *m = (Multi *)t;
-    if (!m->bpe) return 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s.bpe", prefix);
-    return bpe_save(m->bpe, path, err, errlen);
+    return lm_save_tokenizer(((Multi *)t)->bpe, prefix, err, errlen);
 }
 
 static void multi_close(Task *t) {
@@ -169,12 +160,9 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     }
     if (!rc && m->n < 2) { snprintf(err, errlen, "%s: found %d languages, a multilingual task needs at least 2", root, m->n); rc = -1; }
     if (rc) { multi_close(&m->base); return NULL; }
-    if (opt->tokenizer && !strcmp(opt->tokenizer, "bpe")) {
-        const ByteBuf *train[MAX_LANGS];
-        for (int i = 0; i < m->n; i++) train[i] = &m->lm[i].split[SPLIT_TRAIN];
-        m->bpe = lm_train_bpe(train, m->n, opt->vocab, BPE_TRAIN_BYTES);
-        if (!m->bpe) { snprintf(err, errlen, "vocab=%d: a BPE vocabulary needs 257 to 65536 tokens", opt->vocab); multi_close(&m->base); return NULL; }
-    }
+    const ByteBuf *train[MAX_LANGS];
+    for (int i = 0; i < m->n; i++) train[i] = &m->lm[i].split[SPLIT_TRAIN];
+    if (lm_open_tokenizer(opt, train, m->n, BPE_TRAIN_BYTES, &m->bpe, err, errlen)) { multi_close(&m->base); return NULL; }
     for (int i = 0; i < m->n; i++)
         if (lm_tokenize(&m->lm[i], m->bpe)) { snprintf(err, errlen, "%s: out of memory", root); multi_close(&m->base); return NULL; }
     double probs[MAX_LANGS], acc = 0;
