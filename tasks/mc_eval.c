@@ -60,11 +60,13 @@ int mc_build_items(const ByteBuf *held, McItem *items, int max_items, int ctx_le
         int c = 0;
         for (int tries = 0; c < MC_CHOICES && tries < 100; tries++) {
             if (c == it->answer) { it->cand_off[c] = ctx_end; it->cand_len[c] = true_len; c++; continue; }
-            /* a piece of another document, starting at a character (and word) boundary */
+            /* another document's own continuation: the bytes after its first it->ctx_len, cut
+             * at a word (or character) boundary as the truth was. Taken from the same place in
+             * its document, a distractor is no easier to predict than the truth (a random place
+             * would favour mid-text over the attribution lines that end many documents). */
             Doc *o = &docs[rng_below(&r, nd)];
-            if (o == doc || o->len < (size_t)true_len + 2) continue;
-            size_t start = o->off + rng_below(&r, o->len - true_len);
-            start = cut_before(d, o->off, start);
+            if (o == doc || o->len < (size_t)(it->ctx_len + true_len)) continue;
+            size_t start = cut_before(d, o->off + 1, o->off + it->ctx_len);
             /* as many bytes as the truth (fewer only to end on a whole character): the scorer
              * sees no text past a candidate, so where it ends gives nothing away */
             size_t end = start + true_len;

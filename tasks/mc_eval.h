@@ -1,7 +1,8 @@
 /* Zero-shot multiple choice scored by log-likelihood, in the manner of lm-evaluation-harness:
  * given a context from a held-out document, pick its true continuation among 4 candidates;
- * the 3 distractors are pieces of other held-out documents of the same language, starting at
- * a word (or character) boundary, with as many bytes as the truth. Cuts fall on UTF-8 character boundaries (and on spaces where the text has
+ * the 3 distractors are the continuations of other held-out documents of the same language
+ * (taken after as many bytes of their own), starting at a word (or character) boundary, with
+ * as many bytes as the truth. Cuts fall on UTF-8 character boundaries (and on spaces where the text has
  * them), so no candidate gives itself away by a broken character. Items are built from a fixed
  * seed, never the run's, so every model is scored on exactly the same items. */
 #ifndef MOEH_MC_EVAL_H
