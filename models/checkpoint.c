@@ -1,4 +1,5 @@
 #include "checkpoint.h"
+#include "atomic_file.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,6 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-typedef struct { const void *p; size_t n; } Part;
-
 int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
                     char *err, size_t errlen) {
     Header h;
@@ -42,26 +41,12 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
     CheckpointState zero;
     if (!st) { memset(&zero, 0, sizeof zero); st = &zero; }
     size_t pbytes = m->n_params * sizeof(float);
-    Part parts[4] = {{st, sizeof *st}, {m->params, pbytes},
-                     {opt ? opt->m : NULL, opt ? pbytes : 0}, {opt ? opt->v : NULL, opt ? pbytes : 0}};
+    FilePart parts[5] = {{&h, sizeof h}, {st, sizeof *st}, {m->params, pbytes},
+                         {opt ? opt->m : NULL, opt ? pbytes : 0}, {opt ? opt->v : NULL, opt ? pbytes : 0}};
     uint64_t sum = 0xcbf29ce484222325ull;
-    for (int i = 0; i < 4; i++) sum = fnv1a(sum, parts[i].p, parts[i].n);
+    for (int i = 1; i < 5; i++) sum = fnv1a(sum, parts[i].p, parts[i].n);
     h.checksum = sum;
-
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
-    int ok = fwrite(&h, sizeof h, 1, f) == 1;
-    for (int i = 0; i < 4 && ok; i++) ok = parts[i].n == 0 || fwrite(parts[i].p, parts[i].n, 1, f) == 1;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return atomic_write(path, parts, 5, err, errlen);
 }
 
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,

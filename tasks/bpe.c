@@ -1,4 +1,5 @@
 #include "bpe.h"
+#include "models/atomic_file.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -215,17 +216,14 @@ size_t bpe_decode(const Bpe *b, const int *ids, size_t n, unsigned char *out) {
 }
 
 int bpe_save(const Bpe *b, const char *path, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
-    fprintf(f, "moeh-bpe 1 merges %d\n", b->n_merges);
-    for (int r = 0; r < b->n_merges; r++) fprintf(f, "%d %d\n", b->merges[r][0], b->merges[r][1]);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    size_t cap = 64 + (size_t)b->n_merges * 24, n = 0;
+    char *text = malloc(cap);
+    n += snprintf(text + n, cap - n, "moeh-bpe 1 merges %d\n", b->n_merges);
+    for (int r = 0; r < b->n_merges; r++) n += snprintf(text + n, cap - n, "%d %d\n", b->merges[r][0], b->merges[r][1]);
+    FilePart part = {text, n};
+    int rc = atomic_write(path, &part, 1, err, errlen);
+    free(text);
+    return rc;
 }
 
 Bpe *bpe_load(const char *path, char *err, size_t errlen) {

@@ -1,4 +1,5 @@
 #include "text_corpus.h"
+#include "models/atomic_file.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -39,18 +40,8 @@ int read_whole_file(const char *path, ByteBuf *out, char *err, size_t errlen) {
 }
 
 int write_whole_file(const char *path, const void *p, size_t n, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
-    int ok = (n == 0 || fwrite(p, n, 1, f) == 1);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    FilePart part = {p, n};
+    return atomic_write(path, &part, 1, err, errlen);
 }
 
 int document_split(const unsigned char *doc, size_t n) {

@@ -79,6 +79,15 @@ static OptimConfig small_opt(int steps) {
                          .grad_clip = 1.0f, .min_lr_frac = 0.1f, .warmup = 10, .total_steps = steps, .cosine = 1};
 }
 
+/* a fresh small model, its optimizer for `steps` updates, and batches of B sequences */
+static void small_setup(Model *m, AdamW *o, int steps, uint64_t seed, int B) {
+    ModelConfig cfg = small_cfg();
+    OptimConfig oc = small_opt(steps);
+    model_build(m, &cfg, seed);
+    model_alloc_batch(m, B, 32);
+    adamw_init(o, &oc, m->n_params);
+}
+
 static float train_steps(Model *m, AdamW *o, Batch *b, Rng *data, int n) {
     float loss = 0;
     for (int i = 0; i < n; i++) {
@@ -92,13 +101,9 @@ static float train_steps(Model *m, AdamW *o, Batch *b, Rng *data, int n) {
 }
 
 static void test_training_learns(void) {
-    ModelConfig cfg = small_cfg();
     Model m;
     AdamW o;
-    OptimConfig oc = small_opt(300);
-    model_build(&m, &cfg, 1);
-    model_alloc_batch(&m, 8, 32);
-    adamw_init(&o, &oc, m.n_params);
+    small_setup(&m, &o, 300, 1, 8);
     Batch *b = batch_alloc(8, 32, 0);
     Rng data;
     rng_seed(&data, 5);
@@ -116,14 +121,11 @@ static void test_training_learns(void) {
 /* Two models from the same seed trained on the same batches agree bit for bit; a checkpoint
  * taken halfway and loaded into a fresh model continues to the very same parameters. */
 static void test_checkpoint_and_determinism(void) {
-    ModelConfig cfg = small_cfg();
     OptimConfig oc = small_opt(40);
     const char *path = "test_model_ckpt.bin";
     Model a, c;
     AdamW oa, ocp;
-    model_build(&a, &cfg, 9);
-    model_alloc_batch(&a, 4, 32);
-    adamw_init(&oa, &oc, a.n_params);
+    small_setup(&a, &oa, 40, 9, 4);
     Batch *b = batch_alloc(4, 32, 0);
     Rng data;
     rng_seed(&data, 11);
@@ -151,9 +153,7 @@ static void test_checkpoint_and_determinism(void) {
     /* same seed from scratch, same numbers */
     Model d;
     AdamW od;
-    model_build(&d, &cfg, 9);
-    model_alloc_batch(&d, 4, 32);
-    adamw_init(&od, &oc, d.n_params);
+    small_setup(&d, &od, 40, 9, 4);
     Rng data3;
     rng_seed(&data3, 11);
     train_steps(&d, &od, b, &data3, 40);
