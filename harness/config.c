@@ -62,6 +62,7 @@ static const KeyDef KEYS[] = {
     {"out", K_STR, "runs", NULL, 0, 0, "folder for checkpoints"},
     {"checkpoint_every", K_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
     {"resume", K_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
+    {"from", K_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
 };
 #define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 

@@ -236,8 +236,20 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
 int harness_run(Config *cfg) {
     Run r;
     memset(&r, 0, sizeof r);
+    /* from=RUN_ID repeats a stored run: its configuration, with the words given now winning */
+    if (config_is_set(cfg, "from") && config_int(cfg, "from") > 0) {
+        const char *dbp = config_is_set(cfg, "db") ? config_str(cfg, "db") : "results.db";
+        long long id = config_int(cfg, "from");
+        ResultsDb *db = results_open(dbp, r.err, sizeof r.err);
+        char *json = db ? results_run_config(db, id) : NULL;
+        if (!json && db) snprintf(r.err, sizeof r.err, "db=%s holds no run %lld (harness list shows the runs)", dbp, id);
+        int bad = !json || config_merge_json(cfg, json, r.err, sizeof r.err);
+        free(json);
+        results_close(db);
+        if (bad) { fprintf(stderr, "error: from=%lld: %s\n", id, r.err); return 2; }
+    }
     /* a resumed run takes the configuration stored in its checkpoint; words given now win */
-    if (config_is_set(cfg, "resume")) {
+    if (config_is_set(cfg, "resume") && *config_str(cfg, "resume")) {
         CheckpointState st;
         const char *path = config_str(cfg, "resume");
         if (checkpoint_read_state(path, &st, r.err, sizeof r.err) ||

@@ -80,13 +80,19 @@ ok "tokenizer saved beside the checkpoint" '[ -s ck/run-6.bpe ] && head -1 ck/ru
 "$H" show 6 db=t.db > show.log 2>&1
 ok "show lists the downstream results" 'grep -q "mc/ru" show.log'
 
+# from=RUN_ID repeats a stored run; keys given now win
+"$H" run from=1 db=t.db steps=30 name=again > run7.log 2>&1
+ok "from= repeats a run with overrides" '[ "$(q "select json_extract(config, \"$.eval_tokens\") || \"/\" || json_extract(config, \"$.steps\") from runs where id=7")" = 2048/30 ]'
+"$H" run from=99 db=t.db > /dev/null 2> e7.log; rc=$?
+ok "from= a missing run names it" '[ $rc -eq 2 ] && grep -q "no run 99" e7.log'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 6 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 7 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
-ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 6 ]'
+ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 7 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
