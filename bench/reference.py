@@ -8,6 +8,7 @@ tests/test_reference.c loads the parameters into the C model and compares.
 
 Needs Debian's python3-torch (optional; CI does not run this script, it reads the committed
 fixtures). Regenerate with:  /usr/bin/python3 bench/reference.py tests/fixtures
+Side-by-side speed:          /usr/bin/python3 bench/reference.py --bench
 """
 import math
 import struct
@@ -209,7 +210,44 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
     print(f"{path}: loss {loss.item():.6f} aux {aux.item():.6f}, {hdr[12]} parameters")
 
 
+def bench(steps=5, threads=2):
+    """Training tokens/s of the same models in PyTorch, on harness bench's size=small shapes,
+    float32, for a side-by-side ratio with `harness bench size=small experts=8`."""
+    import time
+    torch.set_num_threads(threads)
+    base = dict(MOE_DEFAULTS, vocab=256, n_out=256, max_seq=128, d_model=128, layers=4, attn_heads=4,
+                ffn_mult=4, causal=1)
+    moe = dict(base, experts=8, moe_every=2, router_dim=16, mh_heads=4)
+    variants = [("dense", base), ("smoe", dict(moe, moe=MOE_SMOE, topk=2, expert_dim=512)),
+                ("xmoe", dict(moe, moe=MOE_XMOE, topk=1, expert_dim=512)),
+                ("mhmoe parity=flops", dict(moe, moe=MOE_MHMOE, topk=1, expert_dim=512))]
+    B, T = 16, 128
+    g = torch.Generator().manual_seed(1)
+    for name, cfg in variants:
+        P = {}
+        for n, shape in layout(cfg):
+            t = 0.02 * torch.randn(shape, generator=g)
+            if n.endswith("router.tau"):
+                t = torch.full(shape, 0.3)
+            P[n] = t.requires_grad_(True)
+        tokens = torch.randint(0, 256, (B, T), generator=g)
+        targets = torch.randint(0, 256, (B, T), generator=g)
+        opt = torch.optim.AdamW(P.values(), lr=1e-3)
+        for i in range(steps + 2):
+            if i == 2:
+                t0 = time.time()
+            logits, loss, aux = forward(cfg, P, tokens, targets, None, True, 1.25)
+            opt.zero_grad()
+            (loss + 0.01 * aux).backward()
+            opt.step()
+        dt = (time.time() - t0) / steps
+        print(f"| {name} | {B * T / dt:.0f} tokens/s |")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--bench":
+        bench()
+        sys.exit(0)
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
     base = dict(vocab=13, n_out=13, max_seq=8, d_model=16, layers=2, attn_heads=4, ffn_mult=4)
     make_fixture(f"{out}/ref_dense_causal.bin", dict(base, causal=1), B=2, T=7, masked=False, seed=1)
