@@ -166,6 +166,34 @@ char *results_run_config(ResultsDb *db, int64_t run) {
     return out;
 }
 
+int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),
+                  void *ctx, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+        return -1;
+    }
+    if (!sqlite3_stmt_readonly(st)) {
+        snprintf(err, errlen, "only read-only statements are allowed here");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int ncol = sqlite3_column_count(st), rc;
+    const char *vals[64];
+    if (ncol > 64) ncol = 64;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int c = 0; c < ncol; c++) {
+            const char *t = (const char *)sqlite3_column_text(st, c);
+            vals[c] = t ? t : "";
+        }
+        if (row(ctx, ncol, vals)) { rc = SQLITE_DONE; break; }
+    }
+    int ok = rc == SQLITE_DONE;
+    if (!ok) snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
 static void print_csv_field(const char *s) {
     if (!strpbrk(s, ",\"\n")) { fputs(s, stdout); return; }
     putchar('"');

@@ -44,6 +44,11 @@ int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, 
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);
 
+/* Runs a read-only query and calls row(ctx, ncol, values) for each row (NULL values as "");
+ * row returns non-zero to stop. 0, or -1 with the SQLite message in err. */
+int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),
+                  void *ctx, char *err, size_t errlen);
+
 /* Runs a read-only query and prints the rows: aligned columns, or CSV when csv != 0.
  * 0 on success; otherwise -1 with the SQLite message in err. */
 int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen);

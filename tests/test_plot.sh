@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# harness plot on a results.db filled with known rows: every figure gives a valid PNG and SVG
+# with its .dat and .gp beside it, the data are the known values, a missing series is named,
+# and a machine without gnuplot gets a clear error.
+set -u
+H="$1"
+W="$(mktemp -d)"
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+pass=0 fail=0
+ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+
+"$H" query "select 1" db=k.db > /dev/null   # creates the schema
+sqlite3 k.db <<'SQL'
+INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, params, flops_per_token, status, started_at)
+VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
+       (2, 'b', 'english', 'xmoe', 8, 1, 0, 1, '{}', 3000000, 2100000, 'done', 'now'),
+       (3, 'c', 'english', 'xmoe', 8, 1, 0, 2, '{}', 3000000, 2100000, 'done', 'now'),
+       (4, 'd', 'english', 'mhmoe', 8, 1, 2, 1, '{}', 3000000, 3500000, 'done', 'now'),
+       (5, 'e', 'english', 'mhmoe', 8, 1, 4, 1, '{}', 3000000, 3600000, 'done', 'now'),
+       (6, 'f', 'english', 'mhmoe', 32, 1, 4, 1, '{}', 9000000, 3600000, 'done', 'now'),
+       (7, 'g', 'english', 'xmoe', 32, 1, 0, 1, '{}', 9000000, 2100000, 'failed', 'now');
+INSERT INTO metrics(run_id, step, split, name, value) VALUES
+  (1, 100, 'valid', 'ppl', 9.0), (1, 200, 'valid', 'ppl', 7.0), (1, 200, 'train', 'train_tokens_per_s', 15000),
+  (2, 100, 'valid', 'ppl', 8.0), (2, 200, 'valid', 'ppl', 6.0), (3, 100, 'valid', 'ppl', 10.0), (3, 200, 'valid', 'ppl', 8.0),
+  (4, 200, 'valid', 'ppl', 6.5), (5, 200, 'valid', 'ppl', 6.2), (6, 200, 'valid', 'ppl', 5.9), (7, 200, 'valid', 'ppl', 99);
+INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) VALUES
+  (3, 200, 'valid', 1, 0, 0, 60, 100), (3, 200, 'valid', 1, 0, 1, 40, 100),
+  (3, 200, 'valid', 3, 0, 0, 100, 100), (3, 200, 'valid', 3, 0, 1, 0, 100),
+  (5, 200, 'valid', 1, 0, 0, 50, 100), (5, 200, 'valid', 1, 0, 1, 50, 100),
+  (5, 200, 'valid', 3, 0, 0, 45, 100), (5, 200, 'valid', 3, 0, 1, 55, 100);
+INSERT INTO evals(run_id, benchmark, metric, value) VALUES (1, 'mc', 'acc', 0.30), (2, 'mc', 'acc', 0.40), (3, 'mc', 'acc', 0.50), (5, 'mc', 'acc', 0.45);
+SQL
+
+"$H" plot db=k.db out=figs > plot.log 2>&1
+rc=$?
+ok "plot fig=all succeeds" '[ $rc -eq 0 ]'
+for f in ppl activation downstream heads scaling cost; do
+  ok "$f.png is a PNG" '[ "$(head -c 8 figs/$f.png | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]'
+  ok "$f.svg is an SVG" 'grep -q "<svg" figs/$f.svg'
+  ok "$f.dat and $f.gp are kept" '[ -s figs/$f.dat ] && [ -s figs/$f.gp ]'
+done
+# xmoe-8 at step 100 is the mean of seeds 1 and 2 (8 and 10) with std 1; failed runs are left out
+ok "ppl data: mean and std over seeds" 'grep -A3 "series xmoe-8" figs/ppl.dat | grep -q "^100	9.0	1.0	2"'
+ok "failed runs are not plotted" '! grep -q "xmoe-32" figs/ppl.dat'
+ok "activation: the latest xmoe run, its layers as rows" 'grep -A2 "run 3 (xmoe)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
+ok "activation ratio in the title" 'grep -q "activation ratio 0.750" figs/activation.gp'
+ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -c "^[24]	6" figs/heads.dat | grep -q 2'
+ok "downstream markdown table" 'grep -q "| english mc | 0.300 |" figs/downstream.md'
+ok "cost: params in millions" 'grep -q "^dense	1.0	2.0	15000" figs/cost.dat'
+
+# a db that lacks a series: the figure names what is missing and exits 2
+sqlite3 k.db "delete from runs where model = 'mhmoe'"
+"$H" plot fig=activation db=k.db out=figs2 > /dev/null 2> miss.log
+rc=$?
+ok "missing series exits 2 naming it" '[ $rc -eq 2 ] && grep -q "no finished mhmoe run with activation histograms" miss.log'
+"$H" plot fig=nosuch db=k.db > /dev/null 2> bad.log
+ok "unknown figure named" '[ $? -eq 2 ] && grep -q "fig=nosuch" bad.log'
+"$H" plot db=missing.db > /dev/null 2> nodb.log
+ok "missing db named" '[ $? -eq 2 ] && grep -q "missing.db" nodb.log && [ ! -e missing.db ]'
+# no gnuplot on the PATH
+mkdir nogp
+for t in sh cat sqlite3 head od tr grep; do p=$(command -v $t) && ln -s "$p" nogp/$t; done
+PATH="$W/nogp" "$H" plot db=k.db out=figs3 > /dev/null 2> nogp.log
+ok "absent gnuplot is a clear error" '[ $? -eq 2 ] && grep -q "gnuplot not found" nogp.log'
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
