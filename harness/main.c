@@ -3,6 +3,7 @@
 #include "run.h"
 #include "data/prepare.h"
 #include "plots/plot.h"
+#include "sweep.h"
 #include "results/results.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ static void usage(FILE *f) {
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
             "                             training and evaluation throughput of every variant\n"
+            "  sweep key=a,b ... [force=1]  the cartesian product of the lists, one run each\n"
+            "  sweep paper [size=tiny] [seeds=N]  the grid behind the figures, then plot\n"
             "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  help [run]                 this text; every run key with its default\n");
@@ -139,6 +142,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sweep")) return harness_sweep(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && !strcmp(argv[2], "run")) config_print_help(stdout);
         else usage(stdout);

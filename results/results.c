@@ -155,6 +155,23 @@ int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char *const *keys, int nkeys) {
+    char sql[8192];
+    size_t used = snprintf(sql, sizeof sql, "SELECT id FROM runs WHERE status = 'done'");
+    for (int i = 0; i < nkeys && used < sizeof sql; i++)
+        used += snprintf(sql + used, sizeof sql - used,
+                         " AND json_extract(config, '$.' || ?%d) IS json_extract(?1, '$.' || ?%d)", i + 2, i + 2);
+    snprintf(sql + used, sizeof sql - used, " ORDER BY id DESC LIMIT 1");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, config_json, -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < nkeys; i++) sqlite3_bind_text(st, i + 2, keys[i], -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return id;
+}
+
 char *results_run_config(ResultsDb *db, int64_t run) {
     sqlite3_stmt *st;
     char *out = NULL;

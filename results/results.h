@@ -41,6 +41,10 @@ int results_activations(ResultsDb *db, int64_t run, long step, const char *split
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
 
+/* The newest finished run whose config agrees with config_json (a JSON object) on every one of
+ * keys; its id, 0 if none, -1 on error. */
+int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char *const *keys, int nkeys);
+
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);
 

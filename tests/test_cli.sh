@@ -86,13 +86,21 @@ ok "from= repeats a run with overrides" '[ "$(q "select json_extract(config, \"$
 "$H" run from=99 db=t.db > /dev/null 2> e7.log; rc=$?
 ok "from= a missing run names it" '[ $rc -eq 2 ] && grep -q "no run 99" e7.log'
 
+# a sweep: the cartesian product, and a second call skips what is done
+"$H" sweep $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw > sweep1.log 2>&1
+ok "sweep runs the product" '[ "$(q "select count(*) from runs where name=\"sw\" and status=\"done\"")" = 2 ] && grep -q "2 runs done, 0 skipped" sweep1.log'
+"$H" sweep $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw > sweep2.log 2>&1
+ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" sweep2.log && [ "$(q "select count(*) from runs where name=\"sw\"")" = 2 ]'
+"$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
+ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 7 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 10 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
-ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 7 ]'
+ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 10 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
