@@ -77,7 +77,8 @@ static int missing(Plot *p, const char *fig, const char *what) {
 }
 
 /* series label of a run: model, with its expert count for MoE models */
-#define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END"
+#define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END" \
+               " || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END"
 
 /* ---- ppl: validation perplexity against step, one panel per task (Fig. 4) ---- */
 static int fig_ppl(Plot *p) {
@@ -113,7 +114,7 @@ static int fig_ppl(Plot *p) {
     fclose(f);
     char script[20000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'perplexity per token'\n"
-             "set logscale y\nset key top right\n%s\nunset multiplot", ntask, body);
+             "set key top right\n%s\nunset multiplot", ntask, body);
     rows_free(r);
     return run_gnuplot(p, "ppl", script);
 }
@@ -166,13 +167,15 @@ static int fig_activation(Plot *p) {
     return run_gnuplot(p, "activation", script);
 }
 
-/* a final-metric curve: x against final valid ppl, one line per series (heads, scaling) */
-static int fig_final_vs(Plot *p, const char *fig, const char *xcol, const char *where, const char *xlabel, const char *need) {
+/* a final-metric curve: x against final valid ppl, one line per series (heads, scaling);
+ * the series expression keeps apart what x does not vary (experts for heads, heads for scaling) */
+static int fig_final_vs(Plot *p, const char *fig, const char *xcol, const char *series, const char *where,
+                        const char *xlabel, const char *need) {
     char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT r.model, r.%s, avg(f.value), sqrt(max(avg(f.value * f.value) - avg(f.value) * avg(f.value), 0)),"
+    snprintf(sql, sizeof sql, "SELECT %s AS series, r.%s, avg(f.value), sqrt(max(avg(f.value * f.value) - avg(f.value) * avg(f.value), 0)),"
              " count(*) FROM final_metrics f JOIN runs r ON r.id = f.run_id WHERE f.split = 'valid' AND f.metric = 'ppl'"
-             " AND r.status = 'done' AND r.task = 'english' AND %s GROUP BY r.model, r.%s ORDER BY r.model, r.%s",
-             xcol, where, xcol, xcol);
+             " AND r.status = 'done' AND r.task = 'english' AND %s GROUP BY series, r.%s ORDER BY series, r.%s",
+             series, xcol, where, xcol, xcol);
     Rows *r = query(p, sql);
     if (!r) return -1;
     int distinct = 0;
@@ -202,12 +205,13 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xcol, const char *
 }
 
 static int fig_heads(Plot *p) {
-    return fig_final_vs(p, "heads", "heads", "r.model = 'mhmoe'", "MH-MoE heads",
+    return fig_final_vs(p, "heads", "heads", "r.model || '-' || r.experts", "r.model = 'mhmoe'", "MH-MoE heads",
                         "finished English mhmoe runs at two or more head counts (harness sweep model=mhmoe heads=1,2,4,8)");
 }
 
 static int fig_scaling(Plot *p) {
-    return fig_final_vs(p, "scaling", "experts", "r.experts > 0", "experts",
+    return fig_final_vs(p, "scaling", "experts", "r.model || CASE WHEN r.heads > 0 THEN '-h' || r.heads ELSE '' END",
+                        "r.experts > 0", "experts",
                         "finished English MoE runs at two or more expert counts (harness sweep model=xmoe,mhmoe experts=8,16,32,64)");
 }
 

@@ -30,12 +30,14 @@ static const char *RESULTS_SCHEMA =
     " FROM metrics m JOIN runs r ON r.id = m.run_id"
     " WHERE m.step = (SELECT max(m2.step) FROM metrics m2 WHERE m2.run_id = m.run_id"
     "                 AND m2.split = m.split AND m2.name = m.name);"
-    /* paper Table 1: validation perplexity by task x model x experts over finished runs */
+    /* paper Table 1: validation perplexity by task x model x experts (x MH-MoE heads) over
+     * finished runs: mean and standard deviation over seeds */
     "CREATE VIEW IF NOT EXISTS table1 AS"
-    " SELECT task, model, experts, count(*) AS runs, avg(value) AS ppl_mean,"
-    "        sqrt(max(avg(value * value) - avg(value) * avg(value), 0)) AS ppl_std"
-    " FROM final_metrics WHERE split = 'valid' AND metric = 'ppl' AND status = 'done'"
-    " GROUP BY task, model, experts ORDER BY task, experts, model;"
+    " SELECT f.task, f.model, f.experts, r.heads, count(*) AS runs, avg(f.value) AS ppl_mean,"
+    "        sqrt(max(avg(f.value * f.value) - avg(f.value) * avg(f.value), 0)) AS ppl_std"
+    " FROM final_metrics f JOIN runs r ON r.id = f.run_id"
+    " WHERE f.split = 'valid' AND f.metric = 'ppl' AND f.status = 'done'"
+    " GROUP BY f.task, f.model, f.experts, r.heads ORDER BY f.task, f.experts, f.model, r.heads;"
     /* settings of the derived figures; activation_threshold is the t of the paper's Fig. 1a:
      * an expert counts as activated when its load share is at least t / N */
     "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL);"
