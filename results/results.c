@@ -183,18 +183,25 @@ char *results_run_config(ResultsDb *db, int64_t run) {
     return out;
 }
 
-int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),
-                  void *ctx, char *err, size_t errlen) {
+/* the statement of a user's or a figure's query, refused unless it only reads */
+static sqlite3_stmt *prepare_readonly(ResultsDb *db, const char *sql, char *err, size_t errlen) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
-        return -1;
+        return NULL;
     }
     if (!sqlite3_stmt_readonly(st)) {
         snprintf(err, errlen, "only read-only statements are allowed here");
         sqlite3_finalize(st);
-        return -1;
+        return NULL;
     }
+    return st;
+}
+
+int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),
+                  void *ctx, char *err, size_t errlen) {
+    sqlite3_stmt *st = prepare_readonly(db, sql, err, errlen);
+    if (!st) return -1;
     int ncol = sqlite3_column_count(st), rc;
     const char *vals[64];
     if (ncol > 64) ncol = 64;
@@ -219,16 +226,8 @@ static void print_csv_field(const char *s) {
 }
 
 int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
-        return -1;
-    }
-    if (!sqlite3_stmt_readonly(st)) {
-        snprintf(err, errlen, "only read-only statements are allowed here");
-        sqlite3_finalize(st);
-        return -1;
-    }
+    sqlite3_stmt *st = prepare_readonly(db, sql, err, errlen);
+    if (!st) return -1;
     int ncol = sqlite3_column_count(st), nrow = 0, cap = 64, rc;
     char **cells = malloc(sizeof(char *) * cap * (ncol ? ncol : 1));
     /* rows are gathered first so the columns can be aligned to their widest cell */

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # End to end through the real binary, the real SQLite file and a corpus made here:
 # prepare, train, interrupt, resume, list/query, repeat a run bit for bit, and bad input.
-set -u
-H="$1"
-W="$(mktemp -d)"
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-pass=0 fail=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+source "$(dirname "$0")/shell_check.sh"
 q() { sqlite3 t.db "$1"; }
 
 # a corpus in fortune format: 600 short sentences built from word lists, deterministic
@@ -25,7 +19,8 @@ ok "prepare writes the splits" '[ -s d/english/train.txt ] && [ -s d/english/val
 
 common="size=tiny steps=40 eval_every=20 log_every=10 eval_tokens=2048 data_dir=d db=t.db out=ck threads=2"
 "$H" run $common name=first > run1.log 2>&1
-ok "a tiny run finishes" '[ $? -eq 0 ] || true; [ "$(q "select status from runs where id=1")" = done ]'
+rc=$?
+ok "a tiny run finishes" '[ $rc -eq 0 ] && [ "$(q "select status from runs where id=1")" = done ]'
 ok "valid bpb recorded at steps 20 and 40" '[ "$(q "select count(*) from metrics where run_id=1 and split=\"valid\" and name=\"bpb\"")" = 2 ]'
 ok "test metrics at the end" '[ "$(q "select count(*) from metrics where run_id=1 and split=\"test\" and name=\"ppl\"")" = 1 ]'
 ok "training tokens/s stored" '[ "$(q "select value > 0 from final_metrics where run_id=1 and metric=\"train_tokens_per_s\"")" = 1 ]'
@@ -100,7 +95,8 @@ ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 1
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
-ok "query refuses writes" '[ $? -ne 0 ] || true; grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 10 ]'
+rc=$?
+ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 10 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
@@ -119,5 +115,4 @@ ok "bad input stored nothing" '[ "$(q "select count(*) from runs")" = "$before" 
 "$H" help run > help.log
 ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -2,13 +2,7 @@
 # harness plot on a results.db filled with known rows: every figure gives a valid PNG and SVG
 # with its .dat and .gp beside it, the data are the known values, a missing series is named,
 # and a machine without gnuplot gets a clear error.
-set -u
-H="$1"
-W="$(mktemp -d)"
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-pass=0 fail=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+source "$(dirname "$0")/shell_check.sh"
 
 "$H" query "select 1" db=k.db > /dev/null   # creates the schema
 sqlite3 k.db <<'SQL'
@@ -64,5 +58,4 @@ for t in sh cat sqlite3 head od tr grep; do p=$(command -v $t) && ln -s "$p" nog
 PATH="$W/nogp" "$H" plot db=k.db out=figs3 > /dev/null 2> nogp.log
 ok "absent gnuplot is a clear error" '[ $? -eq 2 ] && grep -q "gnuplot not found" nogp.log'
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

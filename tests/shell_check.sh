@@ -1,0 +1,11 @@
+# Sourced by the shell tests: $1 is the harness binary (H); the test runs in a fresh temporary
+# folder (W) removed at exit; ok NAME CONDITION counts, and finish prints the summary line
+# ctest's log shows and sets the exit code.
+set -u
+H="$1"
+W="$(mktemp -d)"
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+pass=0 fail=0
+ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; }
