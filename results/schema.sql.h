@@ -58,6 +58,14 @@ static const char *RESULTS_SCHEMA =
     " SELECT run_id, step, split, layer,"
     "        -sum(CASE WHEN share > 0 THEN share * ln(share) ELSE 0 END) / ln(max(experts, 2)) AS entropy"
     " FROM activation_share GROUP BY run_id, step, split, layer;"
+    /* paper Tables 2-4: downstream results by task x model x experts (x heads) x benchmark,
+     * mean and standard deviation over seeds of finished runs */
+    "CREATE VIEW IF NOT EXISTS downstream AS"
+    " SELECT r.task, r.model, r.experts, r.heads, e.benchmark, e.metric, count(*) AS runs,"
+    "        avg(e.value) AS mean, sqrt(max(avg(e.value * e.value) - avg(e.value) * avg(e.value), 0)) AS std"
+    " FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.status = 'done'"
+    " GROUP BY r.task, r.model, r.experts, r.heads, e.benchmark, e.metric"
+    " ORDER BY r.task, e.benchmark, e.metric, r.experts, r.model, r.heads;"
     /* distinct experts a token reaches over its sub-tokens and top-k choices: it needs each
      * token's choices, so the model measures it per pass and it is read from the metrics */
     "CREATE VIEW IF NOT EXISTS experts_per_token AS"

@@ -52,6 +52,11 @@ int main(void) {
     CHECK(fabs(scalar(path, "SELECT ppl_std FROM table1 WHERE model='xmoe'") - 2) < 1e-9, "xmoe std of 10 and 14");
     CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE model='dense'") == 0, "failed runs are not in table1");
     CHECK(results_eval(db, a, "mc", "acc", 0.5) == 0, "eval row");
+    CHECK(results_eval(db, b, "mc", "acc", 0.7) == 0 && results_eval(db, c, "mc", "acc", 0.9) == 0, "eval rows");
+    /* downstream view: xmoe runs 1 and 2 averaged (0.5, 0.7), the failed run left out */
+    CHECK(fabs(scalar(path, "SELECT mean FROM downstream WHERE model='xmoe' AND metric='acc'") - 0.6) < 1e-12, "downstream mean");
+    CHECK(fabs(scalar(path, "SELECT std FROM downstream WHERE model='xmoe' AND metric='acc'") - 0.1) < 1e-9, "downstream std");
+    CHECK(scalar(path, "SELECT count(*) FROM downstream WHERE model='dense'") == 0, "failed runs are not in downstream");
     CHECK(results_checkpoint(db, a, 200, "runs/run-1.ckpt", NULL) == 0, "checkpoint row");
     char *cfg = results_run_config(db, a);
     CHECK(cfg && !strcmp(cfg, "{\"seed\":1}"), "config round trip: %s", cfg ? cfg : "(null)");
