@@ -10,6 +10,7 @@
  *   folders) and fortunes-zh (chinese, tang300, song100): 8 languages in Latin, Cyrillic and
  *   Han script. Licences: each package's /usr/share/doc/PACKAGE/copyright. */
 #include "prepare.h"
+#include "scenes.h"
 #include "tasks/text_corpus.h"
 #include <dirent.h>
 #include <errno.h>
@@ -174,6 +175,7 @@ int data_prepare(const char *name, const char *data_dir, const char *source, cha
         }
         return 0;
     }
-    snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual)", name);
+    if (!strcmp(name, "scenes")) return scenes_prepare(data_dir, 2000, err, errlen);
+    snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual, scenes)", name);
     return -1;
 }

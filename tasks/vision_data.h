@@ -1,0 +1,32 @@
+/* Loaders for the image-text formats the multimodal tasks read: VQAv2 (questions JSON +
+ * annotations JSON), NLVR2 (JSONL), COCO captions (JSON), and images through stb_image cut
+ * into patches. Errors name the file (and the line of a JSONL file) and what was expected. */
+#ifndef MOEH_VISION_DATA_H
+#define MOEH_VISION_DATA_H
+#include <stddef.h>
+
+typedef struct {
+    int question_id, image_id;
+    char question[160], qtype[24];
+    int n_answers;            /* up to 10 */
+    char answers[10][32];
+} VqaItem;
+
+typedef struct { char identifier[64], sentence[256], left[256], right[256]; int label; } Nlvr2Item;
+
+#define COCO_MAX_CAPTIONS 8
+typedef struct { int id; char file_name[256]; int n_captions; char captions[COCO_MAX_CAPTIONS][256]; } CocoImage;
+
+int vqa_load(const char *questions_json, const char *annotations_json, VqaItem **items, int *n, char *err, size_t errlen);
+int nlvr2_load(const char *jsonl, Nlvr2Item **items, int *n, char *err, size_t errlen);
+int coco_captions_load(const char *json, CocoImage **images, int *n, char *err, size_t errlen);
+
+/* VQA accuracy of one prediction: min(matching answers / 3, 1) with 10 answers, else exact */
+double vqa_accuracy(const char *prediction, const VqaItem *item);
+
+/* Decodes an image (PNG, JPEG, ...), resizes it to size x size, and writes its patches in
+ * raster order, each patch x patch x 3 values scaled to [-1, 1] (row-major pixels, RGB):
+ * out holds (size/patch)^2 * patch*patch*3 floats. 0, or -1 naming the file. */
+int image_load_patches(const char *path, int size, int patch, float *out, char *err, size_t errlen);
+
+#endif
