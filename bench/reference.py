@@ -17,10 +17,10 @@ import sys
 import torch
 import torch.nn.functional as F
 
-MAGIC = b"MOEHFIX2"
+MAGIC = b"MOEHFIX3"
 MOE_NONE, MOE_SMOE, MOE_XMOE, MOE_MHMOE = 0, 1, 2, 3
 MOE_DEFAULTS = dict(moe=MOE_NONE, experts=0, topk=0, moe_every=0, expert_dim=0, router_dim=0,
-                    mh_heads=1, mh_inner=0, gate_sigmoid=0)
+                    mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0)
 
 
 def is_moe_block(cfg, l):
@@ -32,6 +32,8 @@ def layout(cfg):
     V, O, S, C, L, FM = cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"], cfg["ffn_mult"]
     Fd = FM * C
     out = [("wte", (V, C)), ("wpe", (S, C))]
+    if cfg.get("patch_dim", 0) > 0:
+        out += [("patch.w", (C, cfg["patch_dim"])), ("patch.b", (C,)), ("modality", (2, C))]
     for l in range(L):
         out += [(f"h{l}.ln1.w", (C,)), (f"h{l}.ln1.b", (C,)),
                 (f"h{l}.attn.qkv.w", (3 * C, C)), (f"h{l}.attn.qkv.b", (3 * C,)),
@@ -134,11 +136,19 @@ def moe_layer(cfg, P, l, x, training, capacity):
     return o.reshape(B, T, C), aux
 
 
-def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0):
+def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, patches=None):
     B, T = tokens.shape
     C, NH = cfg["d_model"], cfg["attn_heads"]
     ln = lambda x, w, b: F.layer_norm(x, (C,), w, b, eps=1e-5)
     x = P["wte"][tokens] + P["wpe"][:T]
+    if cfg.get("patch_dim", 0) > 0:
+        NP = cfg["n_patches"] if patches is not None else 0
+        is_img = (torch.arange(T) < NP).view(1, T, 1)
+        if NP:
+            img = patches @ P["patch.w"].T + P["patch.b"]  # (B, NP, C)
+            img = torch.cat([img, torch.zeros(B, T - NP, C, dtype=img.dtype)], dim=1)
+            x = torch.where(is_img, img + P["wpe"][:T], x)
+        x = x + torch.where(is_img, P["modality"][0], P["modality"][1])
     auxes = []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
@@ -161,6 +171,7 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0):
 
 
 def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0):
+    """One fixture file; with patch_dim > 0 the first n_patches positions are image patches."""
     cfg = dict(MOE_DEFAULTS, **cfg)
     g = torch.Generator().manual_seed(seed)
     names = layout(cfg)
@@ -184,16 +195,19 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
     if masked:
         key_mask = torch.ones(B, T, dtype=torch.int32)
         key_mask[0, T - 2:] = 0
+    patches = None
+    if cfg["patch_dim"] > 0:
+        patches = torch.randn(B, cfg["n_patches"], cfg["patch_dim"], generator=g, dtype=torch.float64).float().double()
     for t in params.values():
         t.requires_grad_(True)
-    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity)
+    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches)
     (loss + balance * aux).backward()
     hdr = [cfg["moe"], cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"],
            cfg["attn_heads"], cfg["ffn_mult"], cfg["causal"], B, T, 1 if masked else 0,
            sum(math.prod(s) for _, s in names),
            cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
            cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
-           round(capacity * 1000), round(balance * 1000000)]
+           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"]]
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -202,6 +216,8 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
         f.write(struct.pack(f"<{B * T}i", *targets.flatten().tolist()))
         if masked:
             f.write(struct.pack(f"<{B * T}i", *key_mask.flatten().tolist()))
+        if patches is not None:
+            f.write(patches.float().numpy().tobytes())
         flat = lambda ts: torch.cat([t.detach().flatten() for t in ts])
         f.write(flat(params[n] for n, _ in names).float().numpy().tobytes())
         f.write(logits.detach().double().flatten().numpy().tobytes())
@@ -259,5 +275,7 @@ if __name__ == "__main__":
                  masked=False, seed=5, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe.bin", dict(moe, moe=MOE_MHMOE, topk=1), B=2, T=7, masked=False, seed=6,
                  balance=0.1)
+    make_fixture(f"{out}/ref_images_mhmoe.bin", dict(moe, causal=0, moe=MOE_MHMOE, topk=1, patch_dim=12, n_patches=3),
+                 B=2, T=7, masked=True, seed=8, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

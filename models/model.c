@@ -28,6 +28,8 @@ const char *model_config_check(const ModelConfig *c) {
     if (c->max_seq < 1) return "max_seq must be at least 1";
     if (c->d_model < 1 || c->layers < 0 || c->ffn_mult < 1) return "d_model, layers, ffn_mult must be positive";
     if (c->attn_heads < 1 || c->d_model % c->attn_heads) return "attn_heads must divide d_model";
+    if (c->patch_dim < 0 || c->n_patches < 0 || (c->patch_dim > 0 && c->n_patches > c->max_seq))
+        return "image patches must fit in max_seq";
     if (c->moe != MOE_NONE) {
         MoeShape s = moe_shape(c);
         if (c->moe_every < 1) return "moe_every must be at least 1";
@@ -65,6 +67,11 @@ static void layout_params(Model *m) {
     m->n_moe = 0;
     m->wte = add_tensor(m, "wte", -1, (size_t)c->vocab * C, 1, INIT_NORMAL, 0.02f);
     m->wpe = add_tensor(m, "wpe", -1, (size_t)c->max_seq * C, 0, INIT_NORMAL, 0.02f);
+    if (c->patch_dim > 0) {
+        m->patchw = add_tensor(m, "patch.w", -1, C * c->patch_dim, 1, INIT_NORMAL, 0.02f);
+        m->patchb = add_tensor(m, "patch.b", -1, C, 0, INIT_ZEROS, 0);
+        m->modality = add_tensor(m, "modality", -1, 2 * C, 0, INIT_NORMAL, 0.02f);
+    }
     for (int l = 0; l < c->layers; l++) {
         BlockParams *b = &m->bp[l];
         b->ln1w = add_tensor(m, "ln1.w", l, C, 0, INIT_ONES, 0);
@@ -136,7 +143,7 @@ static int alloc_tables(Model *m, const ModelConfig *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     size_t L = cfg->layers ? cfg->layers : 1;
-    m->tensors = calloc(5 + MAX_TENSORS_PER_BLOCK * L, sizeof(ParamTensor));
+    m->tensors = calloc(8 + MAX_TENSORS_PER_BLOCK * L, sizeof(ParamTensor));
     m->bp = calloc(L, sizeof(BlockParams));
     m->moe = calloc(L, sizeof(MoeLayer));
     return m->tensors && m->bp && m->moe ? 0 : -1;
@@ -203,6 +210,7 @@ int model_alloc_batch(Model *m, int B, int T) {
     size_t N = (size_t)B * T, C = c->d_model, F = (size_t)c->ffn_mult * C, n = 0;
     m->ba = calloc(c->layers ? c->layers : 1, sizeof(BlockActs));
     if (!m->ba) return -1;
+    m->patch_proj = add_act(&n, c->patch_dim > 0 ? (size_t)B * c->n_patches * C : 0);
     m->encoded = add_act(&n, N * C);
     for (int l = 0; l < c->layers; l++) {
         BlockActs *a = &m->ba[l];
@@ -246,12 +254,53 @@ void model_free(Model *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* The encoder of a model that reads images. encoded (B,T,C): positions t < n_patches of a
+ * batch with patches are patch W^T + b, the others their token embedding; every position adds
+ * its learned position and its modality (image or text) embedding. */
+static void image_encoder_forward(Model *m, const Batch *batch) {
+    const ModelConfig *c = &m->cfg;
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
+    if (NP > T) NP = T;
+    if (NP) matmul_forward(A(m->patch_proj), batch->patches, P(m->patchw), P(m->patchb), B * c->n_patches, c->patch_dim, C);
+    const float *wte = P(m->wte), *wpe = P(m->wpe), *mod = P(m->modality);
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *o = A(m->encoded) + ((size_t)b * T + t) * C;
+            const float *e = t < NP ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C
+                                    : wte + (size_t)batch->tokens[b * T + t] * C;
+            const float *md = mod + (t < NP ? 0 : C), *p = wpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + md[i];
+        }
+}
+
+/* backward of image_encoder_forward; serial over positions where rows of a shared table
+ * collide (token and position embeddings), so the sums keep a fixed order */
+static void image_encoder_backward(Model *m, const Batch *batch) {
+    const ModelConfig *c = &m->cfg;
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
+    if (NP > T) NP = T;
+    const float *denc = DA(m->encoded);
+    float *dwte = G(m->wte), *dwpe = G(m->wpe), *dmod = G(m->modality), *dpp = DA(m->patch_proj);
+    if (NP) memset(dpp, 0, sizeof(float) * (size_t)B * c->n_patches * C); /* rows past T stay 0 */
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *d = denc + ((size_t)b * T + t) * C;
+            float *e = t < NP ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)batch->tokens[b * T + t] * C;
+            float *p = dwpe + (size_t)t * C, *md = dmod + (t < NP ? 0 : C);
+            if (t < NP) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
+            else for (int i = 0; i < C; i++) { e[i] += d[i]; p[i] += d[i]; md[i] += d[i]; }
+        }
+    if (NP) matmul_backward(NULL, G(m->patchw), G(m->patchb), dpp, batch->patches, P(m->patchw), B * c->n_patches, c->patch_dim, C);
+}
+
 float model_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
     m->last = batch;
     double aux = 0;
-    encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
+    if (c->patch_dim > 0) image_encoder_forward(m, batch);
+    else encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
     for (int l = 0; l < c->layers; l++) {
         const BlockParams *p = &m->bp[l];
         const BlockActs *a = &m->ba[l];
@@ -322,7 +371,8 @@ void model_backward(Model *m) {
         layernorm_backward(DA(a->res_in), G(p->ln1w), G(p->ln1b), DA(a->ln1), A(a->res_in), P(p->ln1w),
                            A(a->ln1_mean), A(a->ln1_rstd), N, C);
     }
-    encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
+    if (c->patch_dim > 0) image_encoder_backward(m, batch);
+    else encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
 }
 
 size_t model_num_params(const Model *m) { return m->n_params; }

@@ -26,10 +26,14 @@ typedef struct {
     int mh_heads;    /* MH-MoE heads */
     int mh_inner_residual; /* MH-MoE: sub-token residual before the merge layer (paper Eq. 6) */
     int gate_sigmoid;      /* X-MoE/MH-MoE: sigmoid gating instead of softmax */
+    /* images: the first n_patches positions of a sequence may be image patches of patch_dim
+     * values, embedded linearly; with patch_dim > 0 every position also gets a modality
+     * embedding (image or text). patch_dim = 0: text only. */
+    int patch_dim, n_patches;
 } ModelConfig;
 
 /* how many int fields ModelConfig has (all of them are ints; checkpoints store them so) */
-#define MODEL_CONFIG_INTS 17
+#define MODEL_CONFIG_INTS 19
 
 /* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
 typedef struct {
@@ -37,6 +41,8 @@ typedef struct {
     int *tokens;              /* (B,T) */
     int *targets;             /* (B,T) */
     unsigned char *key_mask;  /* (B,T), 1 = real token, 0 = padding; NULL = all real */
+    float *patches;           /* (B, n_patches, patch_dim): positions t < n_patches are these
+                                 image patches (their tokens are ignored); NULL = text only */
 } Batch;
 
 Batch *batch_alloc(int B, int T, int with_mask);
@@ -70,6 +76,7 @@ typedef struct {
     size_t n_params;
     BlockParams *bp;
     size_t wte, wpe, lnfw, lnfb, headw;
+    size_t patchw, patchb, modality; /* images: (C, patch_dim), (C), (2, C): image, text */
     /* activations for one batch shape; dacts mirrors acts */
     int B, T;
     float *acts, *dacts;
@@ -82,7 +89,7 @@ typedef struct {
     float capacity;    /* capacity factor in training; 0: dropless */
     float balance;     /* weight of the mean balance loss in the objective */
     float aux_loss;    /* mean balance loss over MoE blocks, last forward */
-    size_t encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
+    size_t patch_proj, encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
     const Batch *last; /* the batch of the last forward, for backward */
     float loss;        /* mean loss of the last forward (0 when no targets) */
     int loss_count;    /* number of scored positions in the last forward */

@@ -23,9 +23,10 @@ static void fill_batch(Batch *b, int V, Rng *r, int ignore_some) {
  * ~1.2e-5, so |a - n| <= 6e-5 + 3e-2 |n|; typical gradients here are 1e-4..3e-2.
  * Initial weights are scaled up (x10) so that attention is far from uniform and every path
  * carries gradient worth checking. */
-static void test_model_gradients(int causal, int masked) {
+static void test_model_gradients(int causal, int masked, int images) {
     ModelConfig cfg = {.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2,
-                       .attn_heads = 2, .ffn_mult = 4, .causal = causal};
+                       .attn_heads = 2, .ffn_mult = 4, .causal = causal,
+                       .patch_dim = images ? 5 : 0, .n_patches = images ? 2 : 0};
     Model m;
     CHECK(model_build(&m, &cfg, 42) == 0, "build");
     CHECK(model_alloc_batch(&m, 2, 6) == 0, "alloc");
@@ -35,7 +36,10 @@ static void test_model_gradients(int causal, int masked) {
         ParamTensor *t = &m.tensors[i];
         for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&r);
     }
-    Batch *b = &(Batch){2, 6, calloc(12, sizeof(int)), calloc(12, sizeof(int)), NULL};
+    Batch *b = &(Batch){2, 6, calloc(12, sizeof(int)), calloc(12, sizeof(int)), NULL, NULL};
+    float patches[2 * 2 * 5];
+    for (int i = 0; i < 20; i++) patches[i] = rng_normal(&r);
+    if (images) b->patches = patches; /* positions 0 and 1 of each sequence are image patches */
     unsigned char mask[12] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
     if (masked) b->key_mask = mask;
     fill_batch(b, 11, &r, 1);
@@ -45,7 +49,7 @@ static void test_model_gradients(int causal, int masked) {
     model_backward(&m);
     float *analytic = malloc(m.n_params * sizeof(float));
     memcpy(analytic, m.grads, m.n_params * sizeof(float));
-    printf("model causal=%d key_mask=%d: %zu parameters in %d tensors\n", causal, masked, m.n_params, m.n_tensors);
+    printf("model causal=%d key_mask=%d images=%d: %zu parameters in %d tensors\n", causal, masked, images, m.n_params, m.n_tensors);
     for (int i = 0; i < m.n_tensors; i++) {
         ParamTensor *t = &m.tensors[i];
         int bad = gradcheck(t->name, m.params + t->off, t->n, analytic + t->off, model_loss, &ctx,
@@ -202,8 +206,9 @@ static void test_schedule(void) {
 }
 
 int main(void) {
-    test_model_gradients(1, 0);
-    test_model_gradients(0, 1);
+    test_model_gradients(1, 0, 0);
+    test_model_gradients(0, 1, 0);
+    test_model_gradients(0, 1, 1);
     test_training_learns();
     test_checkpoint_and_determinism();
     test_schedule();

@@ -1,6 +1,9 @@
 /* The C model against the PyTorch reference (bench/reference.py) through committed fixtures:
- * same parameters, same batch; logits, loss and every parameter gradient compared. The
- * reference is float64, the harness float32, so the tolerances are float32's:
+ * same parameters, same batch; logits, loss and every parameter gradient compared. One fixture
+ * per variant: dense (causal; bidirectional with padding), SMoE k=2, X-MoE softmax k=1 and
+ * sigmoid k=2, MH-MoE k=1, MH-MoE k=2 with the inner residual and capacity drops in training
+ * mode, and a bidirectional MH-MoE reading 3 image patches before its text (patch and modality
+ * embeddings); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
  * logits and loss |c - r| <= 1e-4 + 1e-4 |r|, gradients |c - r| <= 2e-6 + 1e-3 |r|. */
 #include "check.h"
 #include "models/model.h"
@@ -9,7 +12,7 @@
 typedef struct {
     int hdr[32], nhdr;
     int *tokens, *targets, *mask;
-    float *params;
+    float *params, *patches;
     double *logits, loss, aux, *grads;
 } Fixture;
 
@@ -17,7 +20,7 @@ static int read_fixture(const char *path, Fixture *fx) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "%s: cannot open\n", path); return -1; }
     char magic[8];
-    int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX2", 8) &&
+    int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX3", 8) &&
              fread(&fx->nhdr, 4, 1, f) == 1 && fx->nhdr <= 32 && fread(fx->hdr, 4, fx->nhdr, f) == (size_t)fx->nhdr;
     if (!ok) { fclose(f); fprintf(stderr, "%s: bad header\n", path); return -1; }
     int B = fx->hdr[9], T = fx->hdr[10], masked = fx->hdr[11], np = fx->hdr[12], V = fx->hdr[2];
@@ -25,7 +28,10 @@ static int read_fixture(const char *path, Fixture *fx) {
     fx->tokens = malloc(BT * 4); fx->targets = malloc(BT * 4); fx->mask = masked ? malloc(BT * 4) : NULL;
     fx->params = malloc((size_t)np * 4); fx->logits = malloc(BT * V * 8); fx->grads = malloc((size_t)np * 8);
     ok = fread(fx->tokens, 4, BT, f) == BT && fread(fx->targets, 4, BT, f) == BT &&
-         (!masked || fread(fx->mask, 4, BT, f) == BT) && fread(fx->params, 4, np, f) == (size_t)np &&
+         (!masked || fread(fx->mask, 4, BT, f) == BT);
+    size_t npatch = (size_t)B * fx->hdr[25] * fx->hdr[24];
+    if (ok && npatch) { fx->patches = malloc(npatch * 4); ok = fread(fx->patches, 4, npatch, f) == npatch; }
+    ok = ok && fread(fx->params, 4, np, f) == (size_t)np &&
          fread(fx->logits, 8, BT * V, f) == BT * V && fread(&fx->loss, 8, 1, f) == 1 && fread(&fx->aux, 8, 1, f) == 1 &&
          fread(fx->grads, 8, np, f) == (size_t)np;
     fclose(f);
@@ -41,7 +47,8 @@ static void compare(const char *path) {
     ModelConfig cfg = {.vocab = h[1], .n_out = h[2], .max_seq = h[3], .d_model = h[4], .layers = h[5],
                        .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8], .moe = h[0],
                        .experts = h[13], .topk = h[14], .moe_every = h[15], .expert_dim = h[16],
-                       .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20]};
+                       .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20],
+                       .patch_dim = h[24], .n_patches = h[25]};
     int B = h[9], T = h[10];
     Model m;
     CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
@@ -53,6 +60,7 @@ static void compare(const char *path) {
     memcpy(b->tokens, fx.tokens, sizeof(int) * B * T);
     memcpy(b->targets, fx.targets, sizeof(int) * B * T);
     if (fx.mask) for (int i = 0; i < B * T; i++) b->key_mask[i] = (unsigned char)fx.mask[i];
+    b->patches = fx.patches;
     float loss = model_forward(&m, b);
     const float *logits = model_logits(&m);
     double worst = 0;
@@ -87,7 +95,7 @@ static void compare(const char *path) {
     }
     batch_free(b);
     model_free(&m);
-    free(fx.tokens); free(fx.targets); free(fx.mask); free(fx.params); free(fx.logits); free(fx.grads);
+    free(fx.tokens); free(fx.targets); free(fx.mask); free(fx.params); free(fx.logits); free(fx.grads); free(fx.patches);
 }
 
 int main(void) {
@@ -98,5 +106,6 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_xmoe_sigmoid.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
+    compare(MOEH_FIXTURES "/ref_images_mhmoe.bin");
     CHECK_FINISH();
 }
