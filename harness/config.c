@@ -18,9 +18,11 @@ typedef struct {
 
 #define BIG 1e18
 static const KeyDef KEYS[] = {
-    {"task", K_ENUM, "english", "english|multilingual", 0, 0, "what to train and evaluate"},
+    {"task", K_ENUM, "english", "english|multilingual|vqa", 0, 0, "what to train and evaluate"},
     {"tokenizer", K_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
     {"vocab", K_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
+    {"image_size", K_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
+    {"patch", K_INT, "8", NULL, 1, 4096, "image patches are patch x patch pixels; must divide image_size"},
     {"lang_alpha", K_FLOAT, "0.7", NULL, 0, 10, "multilingual: sample languages with probability ~ size^lang_alpha"},
     {"model", K_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
     {"experts", K_INT, "8", NULL, 1, 1024, "experts per MoE layer"},

@@ -88,7 +88,8 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
     int C = (int)config_int(cfg, "d_model"), topk = (int)config_int(cfg, "topk");
     *mc = (ModelConfig){.vocab = spec->vocab, .n_out = spec->n_out, .max_seq = spec->seq_len,
                         .d_model = C, .layers = (int)config_int(cfg, "layers"),
-                        .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec->causal};
+                        .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec->causal,
+                        .patch_dim = spec->patch_dim, .n_patches = spec->n_patches};
     if (kind != MOE_NONE) {
         mc->moe = kind;
         mc->experts = (int)config_int(cfg, "experts");
@@ -267,10 +268,12 @@ int harness_run(Config *cfg) {
     TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
                         .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
+                        .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
     TaskSpec spec = r.task->spec;
+    T = spec.seq_len; /* a task may lengthen its sequences (image patches before the text) */
     ModelConfig mc;
     const char *why = model_config_from(cfg, &spec, &mc);
     if (why) {
@@ -286,7 +289,7 @@ int harness_run(Config *cfg) {
                       .min_lr_frac = (float)config_float(cfg, "min_lr_frac"),
                       .warmup = (int)config_int(cfg, "warmup"), .total_steps = (int)steps,
                       .cosine = !strcmp(config_str(cfg, "schedule"), "cosine")};
-    r.batch = batch_alloc(B, T, 0);
+    r.batch = batch_alloc_images(B, T, spec.needs_mask, spec.n_patches, spec.patch_dim);
     if (!r.batch || model_build(&r.model, &mc, seed) || model_alloc_batch(&r.model, B, T) ||
         adamw_init(&r.opt, &oc, r.model.n_params)) {
         fprintf(stderr, "error: out of memory for d_model=%d layers=%d batch=%d seq_len=%d\n", mc.d_model, mc.layers, B, T);

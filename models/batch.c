@@ -15,6 +15,15 @@ Batch *batch_alloc(int B, int T, int with_mask) {
 
 void batch_free(Batch *b) {
     if (!b) return;
-    free(b->tokens); free(b->targets); free(b->key_mask);
+    free(b->tokens); free(b->targets); free(b->key_mask); free(b->patches);
     free(b);
+}
+
+Batch *batch_alloc_images(int B, int T, int with_mask, int n_patches, int patch_dim) {
+    Batch *b = batch_alloc(B, T, with_mask);
+    if (b && n_patches > 0 && patch_dim > 0) {
+        b->patches = calloc((size_t)B * n_patches * patch_dim, sizeof(float));
+        if (!b->patches) { batch_free(b); return NULL; }
+    }
+    return b;
 }

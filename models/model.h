@@ -46,6 +46,8 @@ typedef struct {
 } Batch;
 
 Batch *batch_alloc(int B, int T, int with_mask);
+/* with room for (B, n_patches, patch_dim) image patches as well */
+Batch *batch_alloc_images(int B, int T, int with_mask, int n_patches, int patch_dim);
 void batch_free(Batch *b);
 
 typedef enum { INIT_NORMAL, INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_CONST } InitKind;

@@ -13,6 +13,8 @@ typedef struct {
     int n_out;    /* outputs per position */
     int seq_len;  /* tokens per sequence */
     int causal;   /* 1 for language modelling */
+    int needs_mask;           /* batches carry a key padding mask */
+    int patch_dim, n_patches; /* image patches before the text (0: text only) */
 } TaskSpec;
 
 /* what a task needs from the run configuration */
@@ -22,6 +24,7 @@ typedef struct {
     int seq_len, batch;
     double lang_alpha;     /* multilingual: language sampling temperature */
     const char *tokenizer; /* "bytes" or "bpe" */
+    int image_size, patch; /* images are resized to image_size and cut into patch x patch */
     int vocab;             /* bpe: vocabulary size */
     uint64_t seed;
 } TaskOptions;

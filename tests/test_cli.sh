@@ -89,14 +89,23 @@ ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" swee
 "$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 
+# VQA on the scenes set, prepared on first use: image patches + question -> answer
+"$H" run task=vqa model=mhmoe experts=4 heads=2 size=tiny steps=20 eval_every=10 data_dir=d db=t.db out=ck name=vqa > run8.log 2>&1
+rc=$?
+ok "vqa run finishes" '[ $rc -eq 0 ] && [ -s d/scenes/train/vqa_questions.json ] && [ -s d/scenes/valid/images/0.png ]'
+ok "vqa accuracy and both baselines stored" '[ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"vqa\") and name in (\"acc\",\"majority_acc\",\"question_only_acc\")")" = 3 ]'
+ok "vqa activations recorded" '[ "$(q "select count(*) > 0 from activations where run_id=(select max(id) from runs where name=\"vqa\")")" = 1 ]'
+"$H" run task=vqa image_size=30 patch=8 steps=1 data_dir=d db=t.db > /dev/null 2> e8.log; rc=$?
+ok "patch that does not divide image_size is refused" '[ $rc -eq 2 ] && grep -q "patch=8: must divide image_size=30" e8.log'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c -E "english|multilingual" list.log) -eq 10 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual|vqa" list.log) -eq 11 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
 rc=$?
-ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 10 ]'
+ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 11 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
