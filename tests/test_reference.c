@@ -93,6 +93,7 @@ static void compare(const char *path) {
         printf("  grad %-18s max |c - r| = %.3g (max |r| %.3g)%s\n", pt->name, w, scale, nbad ? "  MISMATCH" : "");
         CHECK(!nbad, "%s: %d gradient entries differ", pt->name, nbad);
     }
+    b->patches = NULL; /* the fixture's, freed below */
     batch_free(b);
     model_free(&m);
     free(fx.tokens); free(fx.targets); free(fx.mask); free(fx.params); free(fx.logits); free(fx.grads); free(fx.patches);
