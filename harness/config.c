@@ -18,7 +18,7 @@ typedef struct {
 
 #define BIG 1e18
 static const KeyDef KEYS[] = {
-    {"task", K_ENUM, "english", "english|multilingual|vqa", 0, 0, "what to train and evaluate"},
+    {"task", K_ENUM, "english", "english|multilingual|vqa|reasoning", 0, 0, "what to train and evaluate"},
     {"tokenizer", K_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
     {"vocab", K_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
     {"image_size", K_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},

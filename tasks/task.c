@@ -2,6 +2,7 @@
 #include "english.h"
 #include "multilingual.h"
 #include "vqa.h"
+#include "reasoning.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
     if (!strcmp(name, "english")) return english_open(opt, err, errlen);
     if (!strcmp(name, "multilingual")) return multilingual_open(opt, err, errlen);
     if (!strcmp(name, "vqa")) return vqa_open(opt, err, errlen);
-    snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, vqa)", name);
+    if (!strcmp(name, "reasoning")) return reasoning_open(opt, err, errlen);
+    snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, vqa, reasoning)", name);
     return NULL;
 }

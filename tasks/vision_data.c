@@ -1,6 +1,7 @@
 #include "vision_data.h"
 #include "text_corpus.h"
 #include <cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,16 @@ int coco_captions_load(const char *path, CocoImage **images, int *n, char *err, 
     *images = im;
     *n = k;
     return 0;
+}
+
+void image_text_row(int *tok, int *tgt, unsigned char *mask, int T, int NP, const char *text, int target) {
+    int len = (int)strlen(text);
+    for (int t = 0; t < T; t++) {
+        int q = t - NP - 1;
+        tok[t] = t == NP ? CLS_BYTE : (q >= 0 && q < len) ? tolower((unsigned char)text[q]) : 0;
+        mask[t] = t <= NP || (q >= 0 && q < len);
+        tgt[t] = t == NP ? target : -1;
+    }
 }
 
 double vqa_accuracy(const char *pred, const VqaItem *it) {

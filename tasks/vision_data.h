@@ -29,4 +29,10 @@ double vqa_accuracy(const char *prediction, const VqaItem *item);
  * out holds (size/patch)^2 * patch*patch*3 floats. 0, or -1 naming the file. */
 int image_load_patches(const char *path, int size, int patch, float *out, char *err, size_t errlen);
 
+/* The text part of an image-text sequence of T positions whose first n_patches are image
+ * patches: a [CLS] byte (1) at n_patches, then the text's bytes lowercased, then padding (key
+ * mask 0). The [CLS] position gets target; every other position is not scored. */
+#define CLS_BYTE 1
+void image_text_row(int *tokens, int *targets, unsigned char *mask, int T, int n_patches, const char *text, int target);
+
 #endif

@@ -11,7 +11,6 @@
 
 #define MAX_QUESTION 48
 #define MAX_CLASSES 512
-#define CLS_BYTE 1
 
 typedef struct {
     VqaItem *items;
@@ -53,15 +52,7 @@ static void fill_row(Vqa *v, const VqaSplit *s, int i, Batch *b, int row) {
     int T = b->T, NP = v->n_patches, D = v->n_patches * v->patch_dim;
     const VqaItem *it = &s->items[i];
     memcpy(b->patches + (size_t)row * D, s->patches + (size_t)it->image_id * D, sizeof(float) * D);
-    int *tok = b->tokens + row * T, *tgt = b->targets + row * T;
-    unsigned char *mask = b->key_mask + row * T;
-    size_t qlen = strlen(it->question);
-    for (int t = 0; t < T; t++) {
-        int q = t - NP - 1;
-        tok[t] = t == NP ? CLS_BYTE : (q >= 0 && q < (int)qlen) ? (unsigned char)tolower((unsigned char)it->question[q]) : 0;
-        mask[t] = t <= NP || (q >= 0 && q < (int)qlen);
-        tgt[t] = t == NP ? s->label[i] : -1;
-    }
+    image_text_row(b->tokens + row * T, b->targets + row * T, b->key_mask + row * T, T, NP, it->question, s->label[i]);
 }
 
 static void vqa_next_batch(Task *t, Batch *b) {

@@ -98,14 +98,19 @@ ok "vqa activations recorded" '[ "$(q "select count(*) > 0 from activations wher
 "$H" run task=vqa image_size=30 patch=8 steps=1 data_dir=d db=t.db > /dev/null 2> e8.log; rc=$?
 ok "patch that does not divide image_size is refused" '[ $rc -eq 2 ] && grep -q "patch=8: must divide image_size=30" e8.log'
 
+# reasoning over two images (NLVR2 style) on the same scenes set
+"$H" run task=reasoning model=xmoe experts=4 size=tiny steps=10 eval_every=0 data_dir=d db=t.db out=ck name=nlvr > run9.log 2>&1
+rc=$?
+ok "reasoning run finishes with accuracy and the majority baseline" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"nlvr\") and name in (\"acc\",\"majority_acc\")")" = 2 ]'
+
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c -E "english|multilingual|vqa" list.log) -eq 11 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual|vqa|reasoning" list.log) -eq 12 ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
 rc=$?
-ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 11 ]'
+ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 12 ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")

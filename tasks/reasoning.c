@@ -1,0 +1,147 @@
+#include "reasoning.h"
+#include "vision_data.h"
+#include "data/scenes.h"
+#include "models/rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_STATEMENT 80
+
+typedef struct {
+    Nlvr2Item *items;
+    int n;
+    int *left, *right;    /* index of each item's images in the cache */
+    char (*paths)[256];   /* the cache: distinct image paths and their patches */
+    float *patches;
+    int n_images;
+} ReasonSplit;
+
+typedef struct {
+    Task base;
+    ReasonSplit split[3];
+    int per_image, patch_dim; /* patches per image, values per patch */
+    Rng sampler;
+} Reason;
+
+static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
+
+static void fill_row(Reason *v, const ReasonSplit *s, int i, Batch *b, int row) {
+    size_t D = (size_t)v->per_image * v->patch_dim;
+    float *dst = b->patches + (size_t)row * 2 * D;
+    memcpy(dst, s->patches + (size_t)s->left[i] * D, sizeof(float) * D);
+    memcpy(dst + D, s->patches + (size_t)s->right[i] * D, sizeof(float) * D);
+    image_text_row(b->tokens + row * b->T, b->targets + row * b->T, b->key_mask + row * b->T, b->T,
+                   2 * v->per_image, s->items[i].sentence, s->items[i].label);
+}
+
+static void reason_next_batch(Task *t, Batch *b) {
+    Reason *v = (Reason *)t;
+    for (int r = 0; r < b->B; r++) fill_row(v, &v->split[SPLIT_TRAIN], (int)rng_below(&v->sampler, v->split[SPLIT_TRAIN].n), b, r);
+}
+
+static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, MetricSink *sink) {
+    Reason *v = (Reason *)t;
+    ReasonSplit *s = &v->split[split];
+    int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, NP = 2 * v->per_image;
+    double right = 0, loss = 0;
+    long scored = 0;
+    for (int base = 0; base < n; base += b->B) {
+        for (int r = 0; r < b->B; r++) fill_row(v, s, base + r < n ? base + r : base, b, r);
+        for (int r = n - base; r < b->B; r++) b->targets[r * b->T + NP] = -1;
+        model_forward(m, b);
+        loss += (double)m->loss * m->loss_count;
+        scored += m->loss_count;
+        const float *z = model_logits(m);
+        for (int r = 0; r < b->B && base + r < n; r++) {
+            const float *zr = z + ((size_t)r * b->T + NP) * m->cfg.n_out;
+            right += (zr[1] > zr[0]) == s->items[base + r].label;
+        }
+    }
+    const char *sp = SPLIT_NAMES[split];
+    sink->put(sink, sp, "acc", n ? right / n : 0);
+    if (scored) sink->put(sink, sp, "loss", loss / scored);
+    return 0;
+}
+
+static void reason_describe(Task *t, MetricSink *sink) {
+    Reason *v = (Reason *)t;
+    const ReasonSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
+    int trues = 0, hit = 0;
+    for (int i = 0; i < tr->n; i++) trues += tr->items[i].label;
+    int major = 2 * trues >= tr->n;
+    for (int i = 0; i < va->n; i++) hit += va->items[i].label == major;
+    sink->put(sink, "valid", "majority_acc", va->n ? (double)hit / va->n : 0);
+}
+
+static uint64_t reason_get_state(Task *t) { return ((Reason *)t)->sampler.s; }
+static void reason_set_state(Task *t, uint64_t s) { ((Reason *)t)->sampler.s = s; }
+
+static void reason_close(Task *t) {
+    Reason *v = (Reason *)t;
+    for (int s = 0; s < 3; s++) {
+        ReasonSplit *sp = &v->split[s];
+        free(sp->items); free(sp->left); free(sp->right); free(sp->paths); free(sp->patches);
+    }
+    free(v);
+}
+
+/* index of path in the split's image cache, adding it */
+static int cache_index(ReasonSplit *s, const char *path) {
+    for (int i = 0; i < s->n_images; i++) if (!strcmp(s->paths[i], path)) return i;
+    snprintf(s->paths[s->n_images], 256, "%s", path);
+    return s->n_images++;
+}
+
+Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
+    Reason *v = calloc(1, sizeof *v);
+    char root[4200], path[4600];
+    if (opt->data && *opt->data) snprintf(root, sizeof root, "%s", opt->data);
+    else {
+        snprintf(root, sizeof root, "%s/scenes", opt->data_dir);
+        struct stat st;
+        snprintf(path, sizeof path, "%s/train/nlvr2.jsonl", root);
+        if (stat(path, &st) != 0 && scenes_prepare(opt->data_dir, 2000, err, errlen)) { free(v); return NULL; }
+    }
+    if (opt->patch < 1 || opt->image_size % opt->patch) {
+        snprintf(err, errlen, "patch=%d: must divide image_size=%d", opt->patch, opt->image_size);
+        free(v);
+        return NULL;
+    }
+    v->per_image = (opt->image_size / opt->patch) * (opt->image_size / opt->patch);
+    v->patch_dim = opt->patch * opt->patch * 3;
+    size_t D = (size_t)v->per_image * v->patch_dim;
+    for (int s = 0; s < 3; s++) {
+        ReasonSplit *sp = &v->split[s];
+        snprintf(path, sizeof path, "%s/%s/nlvr2.jsonl", root, SPLIT_DIRS[s]);
+        if (nlvr2_load(path, &sp->items, &sp->n, err, errlen)) { reason_close(&v->base); return NULL; }
+        sp->left = malloc(sizeof(int) * (sp->n + 1));
+        sp->right = malloc(sizeof(int) * (sp->n + 1));
+        sp->paths = malloc(sizeof *sp->paths * (2 * sp->n + 1));
+        for (int i = 0; i < sp->n; i++) {
+            sp->left[i] = cache_index(sp, sp->items[i].left);
+            sp->right[i] = cache_index(sp, sp->items[i].right);
+        }
+        sp->patches = malloc(sizeof(float) * (D * sp->n_images + 1));
+        for (int i = 0; i < sp->n_images; i++) {
+            snprintf(path, sizeof path, "%s/%s/%s", root, SPLIT_DIRS[s], sp->paths[i]);
+            if (image_load_patches(path, opt->image_size, opt->patch, sp->patches + D * i, err, errlen)) {
+                reason_close(&v->base);
+                return NULL;
+            }
+        }
+    }
+    if (!v->split[SPLIT_TRAIN].n) { snprintf(err, errlen, "%s/train/nlvr2.jsonl: no statements", root); reason_close(&v->base); return NULL; }
+    rng_seed(&v->sampler, opt->seed * 7919 + 17);
+    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = 2 * v->per_image + 1 + MAX_STATEMENT, .causal = 0,
+                              .needs_mask = 1, .patch_dim = v->patch_dim, .n_patches = 2 * v->per_image};
+    v->base.next_batch = reason_next_batch;
+    v->base.evaluate = reason_evaluate;
+    v->base.describe = reason_describe;
+    v->base.get_state = reason_get_state;
+    v->base.set_state = reason_set_state;
+    v->base.close = reason_close;
+    return &v->base;
+}
