@@ -1,10 +1,8 @@
 #include "english.h"
 #include "lm.h"
-#include "data/prepare.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MC_ITEMS 400
 #define BPE_TRAIN_BYTES (1 << 20) /* BPE merges are learned on the first 1 MB of training text */
@@ -54,19 +52,7 @@ static void english_close(Task *t) {
 Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
     English *e = calloc(1, sizeof *e);
     char path[4200];
-    if (opt->data && *opt->data) {
-        snprintf(path, sizeof path, "%s", opt->data);
-    } else {
-        /* the default corpus is prepared on first use, from the installed package */
-        snprintf(path, sizeof path, "%s/english", opt->data_dir);
-        struct stat st;
-        char train[4300];
-        snprintf(train, sizeof train, "%s/train.txt", path);
-        if (stat(train, &st) != 0 && data_prepare("english", opt->data_dir, NULL, err, errlen) != 0) {
-            free(e);
-            return NULL;
-        }
-    }
+    if (task_data_root(opt, "english", "train.txt", path, sizeof path, err, errlen)) { free(e); return NULL; }
     if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }
     const ByteBuf *train = &e->lm.split[SPLIT_TRAIN];
     if (lm_open_tokenizer(opt, &train, 1, BPE_TRAIN_BYTES, &e->bpe, err, errlen)) { english_close(&e->base); return NULL; }

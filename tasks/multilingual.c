@@ -1,12 +1,10 @@
 #include "multilingual.h"
 #include "lm.h"
-#include "data/prepare.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_LANGS 64
 #define MC_ITEMS 200
@@ -128,14 +126,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     Multi *m = calloc(1, sizeof *m);
     char root[4200];
-    if (opt->data && *opt->data) snprintf(root, sizeof root, "%s", opt->data);
-    else {
-        snprintf(root, sizeof root, "%s/multilingual", opt->data_dir);
-        char probe[4300];
-        struct stat st;
-        snprintf(probe, sizeof probe, "%s/en/train.txt", root);
-        if (stat(probe, &st) != 0 && data_prepare("multilingual", opt->data_dir, NULL, err, errlen)) { free(m); return NULL; }
-    }
+    if (task_data_root(opt, "multilingual", "en/train.txt", root, sizeof root, err, errlen)) { free(m); return NULL; }
     /* one subfolder or file per language, named by the language */
     DIR *d = opendir(root);
     if (!d) { snprintf(err, errlen, "%s: cannot list: expected one folder or file per language", root); free(m); return NULL; }

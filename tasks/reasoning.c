@@ -1,12 +1,10 @@
 #include "reasoning.h"
 #include "vision_data.h"
-#include "data/scenes.h"
 #include "models/rng.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_STATEMENT 80
 
@@ -98,20 +96,11 @@ static int cache_index(ReasonSplit *s, const char *path) {
 Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     Reason *v = calloc(1, sizeof *v);
     char root[4200], path[4600];
-    if (opt->data && *opt->data) snprintf(root, sizeof root, "%s", opt->data);
-    else {
-        snprintf(root, sizeof root, "%s/scenes", opt->data_dir);
-        struct stat st;
-        snprintf(path, sizeof path, "%s/train/nlvr2.jsonl", root);
-        if (stat(path, &st) != 0 && scenes_prepare(opt->data_dir, 2000, err, errlen)) { free(v); return NULL; }
-    }
-    if (opt->patch < 1 || opt->image_size % opt->patch) {
-        snprintf(err, errlen, "patch=%d: must divide image_size=%d", opt->patch, opt->image_size);
+    if (task_data_root(opt, "scenes", "train/nlvr2.jsonl", root, sizeof root, err, errlen) ||
+        image_patch_geometry(opt->image_size, opt->patch, &v->per_image, &v->patch_dim, err, errlen)) {
         free(v);
         return NULL;
     }
-    v->per_image = (opt->image_size / opt->patch) * (opt->image_size / opt->patch);
-    v->patch_dim = opt->patch * opt->patch * 3;
     size_t D = (size_t)v->per_image * v->patch_dim;
     for (int s = 0; s < 3; s++) {
         ReasonSplit *sp = &v->split[s];

@@ -3,7 +3,9 @@
 #include "multilingual.h"
 #include "vqa.h"
 #include "reasoning.h"
+#include "data/prepare.h"
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,4 +18,14 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
     if (!strcmp(name, "reasoning")) return reasoning_open(opt, err, errlen);
     snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, vqa, reasoning)", name);
     return NULL;
+}
+
+int task_data_root(const TaskOptions *opt, const char *set, const char *probe, char *root, size_t n,
+                   char *err, size_t errlen) {
+    if (opt->data && *opt->data) { snprintf(root, n, "%s", opt->data); return 0; }
+    snprintf(root, n, "%s/%s", opt->data_dir, set);
+    char path[4400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", root, probe);
+    return stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
 }

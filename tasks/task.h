@@ -64,6 +64,11 @@ struct Task {
     void (*close)(Task *t);
 };
 
+/* Where a task reads its data: data= if given, else data_dir/SET, prepared from the installed
+ * packages on first use (when data_dir/SET/probe is missing). 0, or -1 with err. */
+int task_data_root(const TaskOptions *opt, const char *set, const char *probe, char *root, size_t n,
+                   char *err, size_t errlen);
+
 /* Opens task `name`; NULL with a message in err (naming the file or key) on failure. */
 Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen);
 

@@ -164,6 +164,16 @@ int coco_captions_load(const char *path, CocoImage **images, int *n, char *err, 
     return 0;
 }
 
+int image_patch_geometry(int image_size, int patch, int *n_patches, int *patch_dim, char *err, size_t errlen) {
+    if (patch < 1 || image_size % patch) {
+        snprintf(err, errlen, "patch=%d: must divide image_size=%d", patch, image_size);
+        return -1;
+    }
+    *n_patches = (image_size / patch) * (image_size / patch);
+    *patch_dim = patch * patch * 3;
+    return 0;
+}
+
 void image_text_row(int *tok, int *tgt, unsigned char *mask, int T, int NP, const char *text, int target) {
     int len = (int)strlen(text);
     for (int t = 0; t < T; t++) {

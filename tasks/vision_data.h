@@ -29,6 +29,10 @@ double vqa_accuracy(const char *prediction, const VqaItem *item);
  * out holds (size/patch)^2 * patch*patch*3 floats. 0, or -1 naming the file. */
 int image_load_patches(const char *path, int size, int patch, float *out, char *err, size_t errlen);
 
+/* Patch geometry of the image_size and patch keys: patches per image and values per patch.
+ * 0, or -1 with a message naming both keys when patch does not divide image_size. */
+int image_patch_geometry(int image_size, int patch, int *n_patches, int *patch_dim, char *err, size_t errlen);
+
 /* The text part of an image-text sequence of T positions whose first n_patches are image
  * patches: a [CLS] byte (1) at n_patches, then the text's bytes lowercased, then padding (key
  * mask 0). The [CLS] position gets target; every other position is not scored. */

@@ -1,13 +1,11 @@
 #include "vqa.h"
 #include "vision_data.h"
-#include "data/scenes.h"
 #include "models/rng.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_QUESTION 48
 #define MAX_CLASSES 512
@@ -127,20 +125,11 @@ static void vqa_close(Task *t) {
 Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
     Vqa *v = calloc(1, sizeof *v);
     char root[4200], path[4400], path2[4400];
-    if (opt->data && *opt->data) snprintf(root, sizeof root, "%s", opt->data);
-    else {
-        snprintf(root, sizeof root, "%s/scenes", opt->data_dir);
-        struct stat st;
-        snprintf(path, sizeof path, "%s/train/vqa_questions.json", root);
-        if (stat(path, &st) != 0 && scenes_prepare(opt->data_dir, 2000, err, errlen)) { free(v); return NULL; }
-    }
-    if (opt->patch < 1 || opt->image_size % opt->patch) {
-        snprintf(err, errlen, "patch=%d: must divide image_size=%d", opt->patch, opt->image_size);
+    if (task_data_root(opt, "scenes", "train/vqa_questions.json", root, sizeof root, err, errlen) ||
+        image_patch_geometry(opt->image_size, opt->patch, &v->n_patches, &v->patch_dim, err, errlen)) {
         free(v);
         return NULL;
     }
-    v->n_patches = (opt->image_size / opt->patch) * (opt->image_size / opt->patch);
-    v->patch_dim = opt->patch * opt->patch * 3;
     size_t D = (size_t)v->n_patches * v->patch_dim;
     for (int s = 0; s < 3; s++) {
         VqaSplit *sp = &v->split[s];
