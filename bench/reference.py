@@ -59,7 +59,7 @@ def layout(cfg):
     return out
 
 
-def attention(qkv, key_mask, causal, NH):
+def attention(qkv, key_mask, causal, NH, prefix=0):
     B, T, C3 = qkv.shape
     C = C3 // 3
     hs = C // NH
@@ -70,7 +70,9 @@ def attention(qkv, key_mask, causal, NH):
     s = q @ k.transpose(-1, -2) / math.sqrt(hs)
     visible = torch.ones(B, 1, T, T, dtype=torch.bool)
     if causal:
-        visible = visible & torch.tril(torch.ones(T, T, dtype=torch.bool))
+        seen = torch.tril(torch.ones(T, T, dtype=torch.bool))
+        seen[:, :prefix] = True  # causal == 2: the image patches see each other (prefix LM)
+        visible = visible & seen
     if key_mask is not None:
         visible = visible & key_mask.bool().view(B, 1, 1, T)
     s = s.masked_fill(~visible, float("-inf"))
@@ -147,13 +149,15 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
         if NP:
             img = patches @ P["patch.w"].T + P["patch.b"]  # (B, NP, C)
             img = torch.cat([img, torch.zeros(B, T - NP, C, dtype=img.dtype)], dim=1)
-            x = torch.where(is_img, img + P["wpe"][:T], x)
+            # a patch position whose token is not 0 is a masked patch: its token's embedding
+            real = is_img & (tokens == 0).view(B, T, 1)
+            x = torch.where(real, img + P["wpe"][:T], x)
         x = x + torch.where(is_img, P["modality"][0], P["modality"][1])
     auxes = []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
         qkv = h @ P[f"h{l}.attn.qkv.w"].T + P[f"h{l}.attn.qkv.b"]
-        a = attention(qkv, key_mask, cfg["causal"], NH)
+        a = attention(qkv, key_mask, cfg["causal"], NH, cfg["n_patches"] if cfg["causal"] == 2 else 0)
         x = x + a @ P[f"h{l}.attn.proj.w"].T + P[f"h{l}.attn.proj.b"]
         h = ln(x, P[f"h{l}.ln2.w"], P[f"h{l}.ln2.b"])
         if is_moe_block(cfg, l):
@@ -198,6 +202,8 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
     patches = None
     if cfg["patch_dim"] > 0:
         patches = torch.randn(B, cfg["n_patches"], cfg["patch_dim"], generator=g, dtype=torch.float64).float().double()
+        tokens[:, : cfg["n_patches"]] = 0  # real patches ...
+        tokens[0, 1] = 2  # ... but one masked (its [MASK] token's embedding instead)
     for t in params.values():
         t.requires_grad_(True)
     logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches)
@@ -277,5 +283,7 @@ if __name__ == "__main__":
                  balance=0.1)
     make_fixture(f"{out}/ref_images_mhmoe.bin", dict(moe, causal=0, moe=MOE_MHMOE, topk=1, patch_dim=12, n_patches=3),
                  B=2, T=7, masked=True, seed=8, balance=0.1)
+    make_fixture(f"{out}/ref_images_prefix_lm.bin", dict(base, causal=2, patch_dim=12, n_patches=3),
+                 B=2, T=7, masked=True, seed=9)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

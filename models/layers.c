@@ -123,7 +123,7 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 /* Each (b,h) is two sgemms on strided views of qkv (leading dimension 3C), so q, k and v are
  * never copied out per head. */
 void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
-                       int causal, int B, int T, int C, int NH) {
+                       int causal, int prefix, int B, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
@@ -136,7 +136,7 @@ void attention_forward(float *out, float *att, const float *qkv, const unsigned 
 #pragma omp parallel for
             for (int i = 0; i < T; i++) {
                 float *row = P + (size_t)i * T, mx = -INFINITY;
-                int jend = causal ? i + 1 : T;
+                int jend = !causal ? T : i + 1 > prefix ? i + 1 : prefix;
                 for (int j = 0; j < jend; j++)
                     if (!km || km[j]) mx = row[j] > mx ? row[j] : mx;
                 double sum = 0;

@@ -28,10 +28,12 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 
 /* Multi-head self-attention core (projections are separate matmuls).
  * qkv (B,T,3C) holds q|k|v per token; out (B,T,C); att (B,NH,T,T) keeps the softmax.
- * causal: a query sees keys at or before it. key_mask (B,T) may be NULL; a 0 hides that key
- * position from every query (padding). A query that can see no key gets a zero output. */
+ * causal: a query sees keys at or before it, and also the first `prefix` positions (a prefix
+ * language model: an image's patches see each other while its caption is read left to right;
+ * prefix 0 is plain causal; ignored when not causal). key_mask (B,T) may be NULL; a 0 hides
+ * that key position from every query (padding). A query that can see no key gets a zero output. */
 void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
-                       int causal, int B, int T, int C, int NH);
+                       int causal, int prefix, int B, int T, int C, int NH);
 /* dqkv (B,T,3C) += ...; scratch (T,T) is work space for one (b,h) at a time */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH);

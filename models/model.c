@@ -26,6 +26,7 @@ const char *model_config_check(const ModelConfig *c) {
     if (c->vocab < 2) return "vocab must be at least 2";
     if (c->n_out < 1) return "the output head needs at least 1 output";
     if (c->max_seq < 1) return "max_seq must be at least 1";
+    if (c->causal < 0 || c->causal > 2) return "causal must be 0, 1 or 2 (prefix LM over the image patches)";
     if (c->d_model < 1 || c->layers < 0 || c->ffn_mult < 1) return "d_model, layers, ffn_mult must be positive";
     if (c->attn_heads < 1 || c->d_model % c->attn_heads) return "attn_heads must divide d_model";
     if (c->patch_dim < 0 || c->n_patches < 0 || (c->patch_dim > 0 && c->n_patches > c->max_seq))
@@ -267,8 +268,8 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *o = A(m->encoded) + ((size_t)b * T + t) * C;
-            const float *e = t < NP ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C
-                                    : wte + (size_t)batch->tokens[b * T + t] * C;
+            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0;
+            const float *e = is_patch ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C : wte + (size_t)tok * C;
             const float *md = mod + (t < NP ? 0 : C), *p = wpe + (size_t)t * C;
             for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + md[i];
         }
@@ -286,9 +287,10 @@ static void image_encoder_backward(Model *m, const Batch *batch) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *d = denc + ((size_t)b * T + t) * C;
-            float *e = t < NP ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)batch->tokens[b * T + t] * C;
+            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0;
+            float *e = is_patch ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)tok * C;
             float *p = dwpe + (size_t)t * C, *md = dmod + (t < NP ? 0 : C);
-            if (t < NP) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
+            if (is_patch) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
             else for (int i = 0; i < C; i++) { e[i] += d[i]; p[i] += d[i]; md[i] += d[i]; }
         }
     if (NP) matmul_backward(NULL, G(m->patchw), G(m->patchb), dpp, batch->patches, P(m->patchw), B * c->n_patches, c->patch_dim, C);
@@ -306,7 +308,8 @@ float model_forward(Model *m, const Batch *batch) {
         const BlockActs *a = &m->ba[l];
         layernorm_forward(A(a->ln1), A(a->ln1_mean), A(a->ln1_rstd), A(a->res_in), P(p->ln1w), P(p->ln1b), N, C);
         matmul_forward(A(a->qkv), A(a->ln1), P(p->qkvw), P(p->qkvb), N, C, 3 * C);
-        attention_forward(A(a->atty), A(a->att), A(a->qkv), batch->key_mask, c->causal, B, T, C, c->attn_heads);
+        attention_forward(A(a->atty), A(a->att), A(a->qkv), batch->key_mask, c->causal != 0,
+                          c->causal == 2 ? c->n_patches : 0, B, T, C, c->attn_heads);
         matmul_forward(A(a->attproj), A(a->atty), P(p->projw), P(p->projb), N, C, C);
         residual_forward(A(a->res2), A(a->res_in), A(a->attproj), (size_t)N * C);
         layernorm_forward(A(a->ln2), A(a->ln2_mean), A(a->ln2_rstd), A(a->res2), P(p->ln2w), P(p->ln2b), N, C);

@@ -16,7 +16,8 @@ typedef struct {
     int layers;      /* L */
     int attn_heads;  /* NH, divides d_model */
     int ffn_mult;    /* dense FFN inner size = ffn_mult * d_model */
-    int causal;      /* 1: a position sees only itself and earlier ones */
+    int causal;      /* 1: a position sees only itself and earlier ones; 2: the same, except that
+                        the n_patches image positions see each other (prefix LM: captioning) */
     /* mixture of experts (moe = MOE_NONE: dense) */
     int moe;         /* MoeKind */
     int experts, topk;
@@ -42,7 +43,9 @@ typedef struct {
     int *targets;             /* (B,T) */
     unsigned char *key_mask;  /* (B,T), 1 = real token, 0 = padding; NULL = all real */
     float *patches;           /* (B, n_patches, patch_dim): positions t < n_patches are these
-                                 image patches (their tokens are ignored); NULL = text only */
+                                 image patches where their token is 0; a token > 0 there (a
+                                 [MASK] id) replaces the patch by that token's embedding, so
+                                 masked image modelling hides patches; NULL = text only */
 } Batch;
 
 Batch *batch_alloc(int B, int T, int with_mask);

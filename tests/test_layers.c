@@ -66,14 +66,14 @@ static void test_matmul(void) {
 }
 
 /* ---- attention ---- */
-typedef struct { int B, T, C, NH, causal; unsigned char *mask; float *out, *att, *qkv, *R; } AttCtx;
+typedef struct { int B, T, C, NH, causal, prefix; unsigned char *mask; float *out, *att, *qkv, *R; } AttCtx;
 static double att_loss(void *p) {
     AttCtx *c = p;
-    attention_forward(c->out, c->att, c->qkv, c->mask, c->causal, c->B, c->T, c->C, c->NH);
+    attention_forward(c->out, c->att, c->qkv, c->mask, c->causal, c->prefix, c->B, c->T, c->C, c->NH);
     return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
 }
-static void test_attention(int causal, int masked) {
-    AttCtx c = {2, 5, 8, 2, causal, NULL};
+static void test_attention(int causal, int prefix, int masked) {
+    AttCtx c = {2, 5, 8, 2, causal, prefix, NULL};
     size_t nq = (size_t)c.B * c.T * 3 * c.C, no = (size_t)c.B * c.T * c.C;
     unsigned char mask[10] = {1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
     if (masked) c.mask = mask;
@@ -81,13 +81,18 @@ static void test_attention(int causal, int masked) {
     float *dqkv = zeros(nq), *scratch = zeros((size_t)c.T * c.T);
     att_loss(&c);
     attention_backward(dqkv, scratch, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH);
-    printf("attention B=%d T=%d C=%d NH=%d causal=%d key_mask=%d\n", c.B, c.T, c.C, c.NH, causal, masked);
-    CHECK(!gradcheck("dqkv", c.qkv, nq, dqkv, att_loss, &c, EPS, ATOL, RTOL, 1000), "attention causal=%d mask=%d", causal, masked);
-    if (causal) { /* a query must not see the future: its output ignores later values */
+    printf("attention B=%d T=%d C=%d NH=%d causal=%d prefix=%d key_mask=%d\n", c.B, c.T, c.C, c.NH, causal, prefix, masked);
+    CHECK(!gradcheck("dqkv", c.qkv, nq, dqkv, att_loss, &c, EPS, ATOL, RTOL, 1000), "attention causal=%d prefix=%d mask=%d", causal, prefix, masked);
+    if (causal) { /* a query must not see the future past the prefix, and sees all of the prefix */
         float *att = c.att;
-        int leak = 0;
-        for (int i = 0; i < c.T; i++) for (int j = i + 1; j < c.T; j++) leak |= att[i * c.T + j] != 0;
-        CHECK(!leak, "causal attention puts weight on a later position");
+        int leak = 0, blind = 0;
+        for (int i = 0; i < c.T; i++)
+            for (int j = 0; j < c.T; j++) {
+                if (j > i && j >= prefix) leak |= att[i * c.T + j] != 0;
+                if (j < prefix && (!masked || mask[j])) blind |= att[i * c.T + j] == 0;
+            }
+        CHECK(!leak, "causal attention puts weight on a later position past the prefix");
+        CHECK(!blind, "a query does not see the whole prefix");
     }
     if (masked) {
         int leak = 0;
@@ -176,10 +181,12 @@ int main(void) {
     rng_seed(&rng, 1234);
     test_layernorm();
     test_matmul();
-    test_attention(0, 0);
-    test_attention(1, 0);
-    test_attention(0, 1);
-    test_attention(1, 1);
+    test_attention(0, 0, 0);
+    test_attention(1, 0, 0);
+    test_attention(0, 0, 1);
+    test_attention(1, 0, 1);
+    test_attention(1, 3, 0); /* prefix LM: positions 0..2 see each other */
+    test_attention(1, 3, 1);
     test_elementwise();
     test_crossentropy();
     CHECK_FINISH();

@@ -43,6 +43,10 @@ static void test_model_gradients(int causal, int masked, int images) {
     unsigned char mask[12] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
     if (masked) b->key_mask = mask;
     fill_batch(b, 11, &r, 1);
+    if (images) { /* real patches (token 0) except one masked patch, which reads token 4's embedding */
+        b->tokens[0] = b->tokens[1] = b->tokens[6] = b->tokens[7] = 0;
+        b->tokens[1] = 4;
+    }
     FwdCtx ctx = {&m, b};
     model_forward(&m, b);
     model_zero_grad(&m);
@@ -209,6 +213,7 @@ int main(void) {
     test_model_gradients(1, 0, 0);
     test_model_gradients(0, 1, 0);
     test_model_gradients(0, 1, 1);
+    test_model_gradients(2, 1, 1); /* prefix LM over the image patches (captioning) */
     test_training_learns();
     test_checkpoint_and_determinism();
     test_schedule();

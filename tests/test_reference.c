@@ -108,5 +108,6 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
     compare(MOEH_FIXTURES "/ref_images_mhmoe.bin");
+    compare(MOEH_FIXTURES "/ref_images_prefix_lm.bin"); /* captioning: patches see each other, text causal */
     CHECK_FINISH();
 }
