@@ -18,7 +18,12 @@ typedef struct {
 
 #define BIG 1e18
 static const KeyDef KEYS[] = {
-    {"task", K_ENUM, "english", "english|multilingual|vqa|reasoning", 0, 0, "what to train and evaluate"},
+    {"task", K_ENUM, "english", "english|multilingual|mmm|vqa|reasoning|captioning", 0, 0, "what to train and evaluate"},
+    {"init", K_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same"},
+    {"pretrain_steps", K_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
+    {"mask_image", K_FLOAT, "0.4", NULL, 0, 1, "mmm: share of image patches masked"},
+    {"mask_text", K_FLOAT, "0.15", NULL, 0, 1, "mmm: share of text tokens masked (0.5 in image-text pairs, as BEiT-3)"},
+    {"codebook", K_INT, "128", NULL, 2, 65536, "mmm: visual tokens, k-means centres of training patches built at data preparation"},
     {"tokenizer", K_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
     {"vocab", K_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
     {"image_size", K_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
@@ -72,13 +77,13 @@ static const KeyDef KEYS[] = {
 static const char *const PRESETS[][3] = {
     {"tiny", "d_model", "64"}, {"tiny", "layers", "2"}, {"tiny", "attn_heads", "4"},
     {"tiny", "seq_len", "64"}, {"tiny", "batch", "16"}, {"tiny", "steps", "300"},
-    {"tiny", "lr", "3e-3"}, {"tiny", "warmup", "30"}, {"tiny", "eval_every", "100"},
+    {"tiny", "lr", "3e-3"}, {"tiny", "warmup", "30"}, {"tiny", "eval_every", "100"}, {"tiny", "pretrain_steps", "200"},
     {"small", "d_model", "128"}, {"small", "layers", "4"}, {"small", "attn_heads", "4"},
     {"small", "seq_len", "128"}, {"small", "batch", "16"}, {"small", "steps", "1200"},
-    {"small", "lr", "2e-3"}, {"small", "warmup", "100"}, {"small", "eval_every", "200"},
+    {"small", "lr", "2e-3"}, {"small", "warmup", "100"}, {"small", "eval_every", "200"}, {"small", "pretrain_steps", "600"},
     {"base", "d_model", "256"}, {"base", "layers", "6"}, {"base", "attn_heads", "8"},
     {"base", "seq_len", "256"}, {"base", "batch", "16"}, {"base", "steps", "5000"},
-    {"base", "lr", "1e-3"}, {"base", "warmup", "200"}, {"base", "eval_every", "500"},
+    {"base", "lr", "1e-3"}, {"base", "warmup", "200"}, {"base", "eval_every", "500"}, {"base", "pretrain_steps", "2000"},
 };
 #define NPRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
 

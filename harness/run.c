@@ -4,6 +4,7 @@
 #include "models/model.h"
 #include "models/optim.h"
 #include "models/rng.h"
+#include "models/transfer.h"
 #include "results/results.h"
 #include "tasks/task.h"
 #include <cblas.h>
@@ -117,12 +118,15 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
 /* MoE statistics gathered since base (or since the counters were last reset, base NULL):
  * activation histograms to the activations table, summaries to the step's metrics. With no
  * base the counters start again; with one, base becomes the current state, so sections of an
- * evaluation (one per language) are written as they pass and the whole pass at its end. */
+ * evaluation (one per language) are written as they pass and the whole pass at its end.
+ * When images were seen, the histogram is also written split into SPLIT/image (sub-tokens of
+ * image-patch positions) and SPLIT/text (the rest). */
 static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *split, Model *m,
                            StepMetrics *sm, MoeStats *base) {
     if (!m->n_moe) return 0;
-    static ActivationCount rows[1 << 16];
+    static ActivationCount rows[3][1 << 15];
     int n = 0, rc = 0, layers = 0;
+    long long image_total = 0;
     double aux = 0, ent = 0, distinct = 0;
     long long dropped = 0, assigned = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
@@ -133,13 +137,20 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         if (passes <= 0) continue;
         int H = L->s.kind == MOE_MHMOE ? L->s.heads : 1, N = L->s.experts;
         for (int h = 0; h < H; h++) {
-            long long total = 0, c[MAX_EXPERTS_ROWS];
+            long long total = 0, itotal = 0, c[MAX_EXPERTS_ROWS], ic[MAX_EXPERTS_ROWS];
             for (int e = 0; e < N; e++) {
-                c[e] = st->counts[(size_t)h * N + e] - (base ? b0->counts[(size_t)h * N + e] : 0);
+                size_t at = (size_t)h * N + e;
+                c[e] = st->counts[at] - (base ? b0->counts[at] : 0);
+                ic[e] = st->image_counts[at] - (base ? b0->image_counts[at] : 0);
                 total += c[e];
+                itotal += ic[e];
             }
-            for (int e = 0; e < N && n < (int)(sizeof rows / sizeof rows[0]); e++)
-                rows[n++] = (ActivationCount){l, h, e, c[e], total};
+            image_total += itotal;
+            for (int e = 0; e < N && n < (int)(sizeof rows[0] / sizeof rows[0][0]); e++, n++) {
+                rows[0][n] = (ActivationCount){l, h, e, c[e], total};
+                rows[1][n] = (ActivationCount){l, h, e, ic[e], itotal};
+                rows[2][n] = (ActivationCount){l, h, e, c[e] - ic[e], total - itotal};
+            }
         }
         aux += (st->aux_sum - b0->aux_sum) / passes;
         ent += (st->entropy_sum - b0->entropy_sum) / passes;
@@ -148,16 +159,25 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         assigned += st->assignments - b0->assignments;
         layers++;
         if (base) {
-            long long *keep = base[l].counts;
+            long long *keep = base[l].counts, *ikeep = base[l].image_counts;
             memcpy(keep, st->counts, sizeof(long long) * H * N);
+            memcpy(ikeep, st->image_counts, sizeof(long long) * H * N);
             base[l] = *st;
             base[l].counts = keep;
+            base[l].image_counts = ikeep;
         } else {
             moe_stats_reset(L);
         }
     }
     if (n) {
-        rc = results_activations(db, run, step, split, rows, n);
+        rc = results_activations(db, run, step, split, rows[0], n);
+        if (image_total > 0) {
+            char sub[64];
+            snprintf(sub, sizeof sub, "%s/image", split);
+            rc = rc || results_activations(db, run, step, sub, rows[1], n);
+            snprintf(sub, sizeof sub, "%s/text", split);
+            rc = rc || results_activations(db, run, step, sub, rows[2], n);
+        }
         sink_put(&sm->sink, split, "aux_loss", aux / layers);
         sink_put(&sm->sink, split, "router_entropy", ent / layers);
         sink_put(&sm->sink, split, "experts_per_token", distinct / layers);
@@ -185,10 +205,12 @@ static void start_eval_pass(StepMetrics *sm, long step) {
     for (int l = 0; l < m->cfg.layers; l++) {
         if (m->moe[l].s.kind == MOE_NONE) continue;
         moe_stats_reset(&m->moe[l]);
-        long long *keep = sm->base[l].counts;
+        long long *keep = sm->base[l].counts, *ikeep = sm->base[l].image_counts;
         memset(keep, 0, sizeof(long long) * m->moe[l].s.heads * m->moe[l].s.experts);
+        memset(ikeep, 0, sizeof(long long) * m->moe[l].s.heads * m->moe[l].s.experts);
         memset(&sm->base[l], 0, sizeof sm->base[l]);
         sm->base[l].counts = keep;
+        sm->base[l].image_counts = ikeep;
     }
 }
 
@@ -234,6 +256,82 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
     return 0;
 }
 
+/* the settings that make two masked-multimodal pretraining runs interchangeable */
+static const char *const PRETRAIN_KEYS[] = {
+    "task", "model", "experts", "topk", "heads", "moe_every", "parity", "expert_dim", "router_dim", "gate",
+    "balance", "capacity", "mh_residual", "d_model", "layers", "attn_heads", "batch", "steps", "lr", "warmup",
+    "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
+    "mask_image", "mask_text", "codebook", "data", "data_dir"};
+
+static int is_finetune_task(const char *task) {
+    return !strcmp(task, "vqa") || !strcmp(task, "reasoning") || !strcmp(task, "captioning");
+}
+
+/* vqa, reasoning and captioning start from a masked multimodal modelling run. Without init=,
+ * pretrain_steps of task=mmm with the same model and data run first as a run of their own (or
+ * the db's finished run with the same settings is reused), and init= is set to it, so both
+ * stages are in results.db. 0, or the exit code of a pretraining run that did not finish. */
+static int pretrain_stage(Config *cfg) {
+    if (!is_finetune_task(config_str(cfg, "task")) || *config_str(cfg, "init") || *config_str(cfg, "resume") ||
+        config_int(cfg, "pretrain_steps") <= 0)
+        return 0;
+    Config *pre = config_new();
+    char word[256], err[1024];
+    long steps = config_int(cfg, "pretrain_steps");
+    const char *own[] = {"task=mmm", "pretrain_steps=0", "init=", "from=0", "resume=", "checkpoint_every=0"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) config_set(pre, own[i], err, sizeof err);
+    snprintf(word, sizeof word, "steps=%ld", steps);
+    config_set(pre, word, err, sizeof err);
+    snprintf(word, sizeof word, "name=pretraining for %s", config_str(cfg, "task"));
+    config_set(pre, word, err, sizeof err);
+    char *json = config_to_json(cfg);
+    int bad = config_merge_json(pre, json, err, sizeof err);
+    free(json);
+    if (bad) { fprintf(stderr, "error: pretraining: %s\n", err); config_free(pre); return 2; }
+    config_resolve(pre);
+    char *pjson = config_to_json(pre);
+    const char *dbpath = config_str(cfg, "db");
+    int64_t id = -1;
+    for (int attempt = 0; attempt < 2 && id <= 0; attempt++) {
+        ResultsDb *db = results_open(dbpath, err, sizeof err);
+        if (!db) { fprintf(stderr, "error: db=%s\n", err); break; }
+        id = results_find_done_run(db, pjson, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
+        results_close(db);
+        if (id > 0) {
+            printf("pretraining: %s run %lld (task=mmm, %ld steps, same model and data)\n",
+                   attempt ? "finished" : "reusing", (long long)id, steps);
+        } else if (attempt == 0) {
+            printf("pretraining: task=mmm for %ld steps first; %s then starts from it\n", steps, config_str(cfg, "task"));
+            int rc = harness_run(pre);
+            if (rc) { free(pjson); config_free(pre); return rc; }
+        }
+    }
+    free(pjson);
+    config_free(pre);
+    if (id <= 0) { fprintf(stderr, "error: pretraining: no finished task=mmm run to start from\n"); return 2; }
+    snprintf(word, sizeof word, "init=%lld", (long long)id);
+    config_set(cfg, word, err, sizeof err);
+    return 0;
+}
+
+/* init=RUN_ID (its last checkpoint in db=) or init=PATH into the built model; 0 or -1 with err */
+static int init_weights(Model *m, const Config *cfg, int text_outputs, char *err, size_t errlen) {
+    const char *init = config_str(cfg, "init");
+    char path[4200], note[4600];
+    if (init[strspn(init, "0123456789")] == '\0') {
+        ResultsDb *db = results_open(config_str(cfg, "db"), err, errlen);
+        if (!db) return -1;
+        int none = results_last_checkpoint(db, atoll(init), path, sizeof path);
+        results_close(db);
+        if (none) { snprintf(err, errlen, "init=%s: db=%s holds no checkpoint of run %s", init, config_str(cfg, "db"), init); return -1; }
+    } else {
+        snprintf(path, sizeof path, "%s", init);
+    }
+    if (model_init_from(m, path, text_outputs, note, sizeof note, err, errlen)) return -1;
+    printf("init=%s: %s\n", init, note);
+    return 0;
+}
+
 int harness_run(Config *cfg) {
     Run r;
     memset(&r, 0, sizeof r);
@@ -260,6 +358,8 @@ int harness_run(Config *cfg) {
         }
     }
     config_resolve(cfg);
+    int rc_pre = pretrain_stage(cfg);
+    if (rc_pre) return rc_pre;
     int threads = set_threads(config_int(cfg, "threads"));
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     long steps = config_int(cfg, "steps");
@@ -269,6 +369,8 @@ int harness_run(Config *cfg) {
                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
                         .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
                         .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
+                        .mask_image = config_float(cfg, "mask_image"), .mask_text = config_float(cfg, "mask_text"),
+                        .codebook = (int)config_int(cfg, "codebook"),
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
@@ -293,6 +395,12 @@ int harness_run(Config *cfg) {
     if (!r.batch || model_build(&r.model, &mc, seed) || model_alloc_batch(&r.model, B, T) ||
         adamw_init(&r.opt, &oc, r.model.n_params)) {
         fprintf(stderr, "error: out of memory for d_model=%d layers=%d batch=%d seq_len=%d\n", mc.d_model, mc.layers, B, T);
+        run_free(&r);
+        return 2;
+    }
+    if (*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
+        init_weights(&r.model, cfg, spec.text_outputs, r.err, sizeof r.err)) {
+        fprintf(stderr, "error: %s\n", r.err);
         run_free(&r);
         return 2;
     }
@@ -336,8 +444,10 @@ int harness_run(Config *cfg) {
     StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r.db, .run = r.run,
                       .progress = &progress, .model = &r.model};
     sm.base = calloc(mc.layers, sizeof(MoeStats));
-    for (int l = 0; l < mc.layers; l++)
+    for (int l = 0; l < mc.layers; l++) {
         sm.base[l].counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
+        sm.base[l].image_counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
+    }
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
@@ -429,7 +539,7 @@ int harness_run(Config *cfg) {
     if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r.run, status, *r.err ? ": " : "", r.err);
     else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r.run, now_seconds() - wall0,
                 train_time > 0 ? trained_steps * (double)B * T / train_time : 0);
-    for (int l = 0; l < mc.layers; l++) free(sm.base[l].counts);
+    for (int l = 0; l < mc.layers; l++) { free(sm.base[l].counts); free(sm.base[l].image_counts); }
     free(sm.base);
     run_free(&r);
     return done ? 0 : !strcmp(status, "interrupted") ? 130 : 1;

@@ -314,6 +314,8 @@ float model_forward(Model *m, const Batch *batch) {
         residual_forward(A(a->res2), A(a->res_in), A(a->attproj), (size_t)N * C);
         layernorm_forward(A(a->ln2), A(a->ln2_mean), A(a->ln2_rstd), A(a->res2), P(p->ln2w), P(p->ln2b), N, C);
         if (m->moe[l].s.kind != MOE_NONE) {
+            m->moe[l].seq_T = T;
+            m->moe[l].image_NP = batch->patches ? c->n_patches : 0;
             moe_forward(&m->moe[l], m->params, A(a->fcproj), A(a->ln2), m->training);
             aux += m->moe[l].aux;
         } else {

@@ -67,10 +67,11 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     L->dxin = falloc(A * D); L->dh1 = falloc(A * M); L->da1 = falloc(A * M); L->dxout = falloc(A * D);
     L->dgate = falloc(A); L->d_o = falloc(S * D);
     L->stats.counts = calloc((size_t)H * N, sizeof(long long));
+    L->stats.image_counts = calloc((size_t)H * N, sizeof(long long));
     void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
                    L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
                    L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
-                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
+                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts, L->stats.image_counts};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!all[i]) return -1;
     return 0;
@@ -80,7 +81,7 @@ void moe_free(MoeLayer *L) {
     void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
                    L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
                    L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
-                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts};
+                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts, L->stats.image_counts};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     MoeShape s = L->s;
     MoeParams p = L->p;
@@ -90,10 +91,12 @@ void moe_free(MoeLayer *L) {
 }
 
 void moe_stats_reset(MoeLayer *L) {
-    long long *c = L->stats.counts;
+    long long *c = L->stats.counts, *ic = L->stats.image_counts;
     memset(c, 0, sizeof(long long) * n_heads(&L->s) * L->s.experts);
+    memset(ic, 0, sizeof(long long) * n_heads(&L->s) * L->s.experts);
     memset(&L->stats, 0, sizeof L->stats);
     L->stats.counts = c;
+    L->stats.image_counts = ic;
 }
 
 /* rows of x (n, d) scaled to unit length, norms kept for backward */
@@ -209,8 +212,14 @@ static void assign_slots(MoeLayer *L, int training) {
 static void update_stats(MoeLayer *L) {
     int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S;
     MoeStats *st = &L->stats;
-    for (int s = 0; s < S; s++)
-        for (int j = 0; j < k; j++) st->counts[(size_t)(s % H) * N + L->choice[s * k + j]]++;
+    for (int s = 0; s < S; s++) {
+        int image = L->image_NP > 0 && (s / H) % L->seq_T < L->image_NP;
+        for (int j = 0; j < k; j++) {
+            size_t at = (size_t)(s % H) * N + L->choice[s * k + j];
+            st->counts[at]++;
+            if (image) st->image_counts[at]++;
+        }
+    }
     double ent = 0, distinct = 0;
     for (int s = 0; s < S; s++) {
         const float *p = L->probs + (size_t)s * N;

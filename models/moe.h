@@ -35,6 +35,7 @@ typedef struct {
 /* running statistics, reset by the caller */
 typedef struct {
     long long *counts;          /* (H, N): top-k assignments routed to each expert */
+    long long *image_counts;    /* (H, N): the part of counts from image-patch positions */
     long long assignments, dropped, subtokens, tokens;
     double aux_sum, entropy_sum, distinct_sum;
     long long passes;
@@ -49,6 +50,8 @@ typedef struct {
     float capacity;    /* capacity factor; 0: dropless */
     float aux_coef;    /* weight of this layer's balance loss in the total loss */
     float tau0;        /* fixed temperature of the balance loss's probabilities (xmoe/mhmoe) */
+    int seq_T, image_NP;/* set by the model each forward: token n sits at position n % seq_T,
+                          an image patch when that is < image_NP (0: no images) */
     int freeze_routing;/* tests: reuse the last forward's expert choices and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
     /* forward state */

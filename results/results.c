@@ -172,6 +172,20 @@ int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char
     return id;
 }
 
+int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n) {
+    sqlite3_stmt *st;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db->db, "SELECT path FROM checkpoints WHERE run_id=? ORDER BY step DESC, rowid DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        snprintf(path, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 char *results_run_config(ResultsDb *db, int64_t run) {
     sqlite3_stmt *st;
     char *out = NULL;

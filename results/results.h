@@ -40,6 +40,8 @@ int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *va
 int results_activations(ResultsDb *db, int64_t run, long step, const char *split, const ActivationCount *rows, int n);
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
+/* The path of run's checkpoint with the highest step into path; 0, or -1 if it has none. */
+int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n);
 
 /* The newest finished run whose config agrees with config_json (a JSON object) on every one of
  * keys; its id, 0 if none, -1 on error. */

@@ -60,7 +60,8 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
     rng_seed(&e->lm.sampler, opt->seed * 7919 + 17);
     e->T = opt->seq_len;
     int vocab = e->bpe ? bpe_vocab(e->bpe) : 256;
-    e->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1};
+    e->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1,
+                              .text_outputs = 256};
     e->base.next_batch = english_next_batch;
     e->base.evaluate = english_evaluate;
     e->base.downstream = english_downstream;

@@ -162,7 +162,8 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     m->T = opt->seq_len;
     rng_seed(&m->sampler, opt->seed * 7919 + 17);
     int vocab = m->bpe ? bpe_vocab(m->bpe) : 256;
-    m->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1};
+    m->base.spec = (TaskSpec){.vocab = vocab, .n_out = vocab, .seq_len = opt->seq_len, .causal = 1,
+                              .text_outputs = 256};
     m->base.save = multi_save;
     m->base.next_batch = multi_next_batch;
     m->base.evaluate = multi_evaluate;

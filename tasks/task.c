@@ -3,6 +3,7 @@
 #include "multilingual.h"
 #include "vqa.h"
 #include "reasoning.h"
+#include "mmm.h"
 #include "data/prepare.h"
 #include <stdio.h>
 #include <sys/stat.h>
@@ -16,7 +17,8 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
     if (!strcmp(name, "multilingual")) return multilingual_open(opt, err, errlen);
     if (!strcmp(name, "vqa")) return vqa_open(opt, err, errlen);
     if (!strcmp(name, "reasoning")) return reasoning_open(opt, err, errlen);
-    snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, vqa, reasoning)", name);
+    if (!strcmp(name, "mmm")) return mmm_open(opt, err, errlen);
+    snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, mmm, vqa, reasoning, captioning)", name);
     return NULL;
 }
 

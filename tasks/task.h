@@ -15,6 +15,8 @@ typedef struct {
     int causal;   /* 1 for language modelling */
     int needs_mask;           /* batches carry a key padding mask */
     int patch_dim, n_patches; /* image patches before the text (0: text only) */
+    int text_outputs;         /* outputs [0, text_outputs) predict bytes: what a head initialised
+                                 from another task's (init=) may keep; 0 for classifiers */
 } TaskSpec;
 
 /* what a task needs from the run configuration */
@@ -26,6 +28,8 @@ typedef struct {
     const char *tokenizer; /* "bytes" or "bpe" */
     int image_size, patch; /* images are resized to image_size and cut into patch x patch */
     int vocab;             /* bpe: vocabulary size */
+    double mask_image, mask_text; /* mmm: masking ratios */
+    int codebook;          /* mmm: visual tokens */
     uint64_t seed;
 } TaskOptions;
 

@@ -1,0 +1,202 @@
+#include "mmm.h"
+#include "caption_set.h"
+#include "codebook.h"
+#include "models/rng.h"
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MMM_TEXT 124        /* text positions after [CLS] */
+#define MASK_BYTE 2         /* the [MASK] token, for patches and bytes alike */
+#define PAIR_TEXT_MASK 0.5  /* BEiT-3 masks half the text of an image-text pair */
+#define MAX_POSITIONS 1024
+
+enum { ROW_PAIR, ROW_TEXT, ROW_IMAGE };
+
+typedef struct {
+    Task base;
+    CaptionSplit split[3];
+    int *codes[3];   /* (n, NP): visual token of every patch */
+    Codebook cb;
+    int NP, PD;
+    double mask_image, mask_text;
+    Rng sampler;
+} Mmm;
+
+static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
+
+/* marks exactly max(1, round(ratio * n)) of n positions, uniformly */
+static void choose_masked(Rng *r, int n, double ratio, unsigned char *chosen) {
+    int idx[MAX_POSITIONS], m = (int)(ratio * n + 0.5);
+    if (m < 1) m = 1;
+    if (m > n) m = n;
+    for (int i = 0; i < n; i++) { idx[i] = i; chosen[i] = 0; }
+    for (int i = 0; i < m; i++) {
+        int j = i + (int)rng_below(r, (uint64_t)(n - i)), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        chosen[idx[i]] = 1;
+    }
+}
+
+static void fill_row(Mmm *v, int s, int i, int caption, int kind, Rng *r, Batch *b, int row) {
+    int T = b->T, NP = v->NP, *tok = b->tokens + row * T, *tgt = b->targets + row * T;
+    unsigned char *km = b->key_mask + row * T, chosen[MAX_POSITIONS];
+    const CaptionSplit *sp = &v->split[s];
+    memcpy(b->patches + (size_t)row * NP * v->PD, sp->patches + (size_t)i * NP * v->PD, sizeof(float) * NP * v->PD);
+    const char *text = kind == ROW_IMAGE ? "" : sp->images[i].captions[caption];
+    int len = (int)strlen(text);
+    if (len > MMM_TEXT) len = MMM_TEXT;
+    for (int t = 0; t < T; t++) { tok[t] = 0; tgt[t] = -1; km[t] = kind != ROW_TEXT && t < NP; }
+    tok[NP] = CLS_BYTE;
+    km[NP] = 1;
+    for (int q = 0; q < len; q++) { tok[NP + 1 + q] = tolower((unsigned char)text[q]); km[NP + 1 + q] = 1; }
+    if (kind != ROW_TEXT) {
+        choose_masked(r, NP, v->mask_image, chosen);
+        for (int t = 0; t < NP; t++)
+            if (chosen[t]) { tok[t] = MASK_BYTE; tgt[t] = 256 + v->codes[s][(size_t)i * NP + t]; }
+    }
+    if (len) {
+        choose_masked(r, len, kind == ROW_PAIR ? PAIR_TEXT_MASK : v->mask_text, chosen);
+        for (int q = 0; q < len; q++)
+            if (chosen[q]) { tgt[NP + 1 + q] = tok[NP + 1 + q]; tok[NP + 1 + q] = MASK_BYTE; }
+    }
+}
+
+static void mmm_next_batch(Task *t, Batch *b) {
+    Mmm *v = (Mmm *)t;
+    const CaptionSplit *sp = &v->split[SPLIT_TRAIN];
+    for (int r = 0; r < b->B; r++) {
+        int i = (int)rng_below(&v->sampler, sp->n), u = (int)rng_below(&v->sampler, 4);
+        int kind = u < 2 ? ROW_PAIR : u == 2 ? ROW_TEXT : ROW_IMAGE;
+        int cap = (int)rng_below(&v->sampler, sp->images[i].n_captions);
+        fill_row(v, SPLIT_TRAIN, i, cap, kind, &v->sampler, b, r);
+    }
+}
+
+/* Image-text pairs of the split (caption i mod captions), masked from a fixed seed so every
+ * model is scored on the same masked tokens. */
+static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_tokens, MetricSink *sink) {
+    Mmm *v = (Mmm *)t;
+    const CaptionSplit *sp = &v->split[split];
+    int n = sp->n;
+    if (max_tokens > 0 && max_tokens / b->T < n) n = (int)(max_tokens / b->T) > 0 ? (int)(max_tokens / b->T) : 1;
+    Rng r;
+    rng_seed(&r, 90001 + (uint64_t)split);
+    double loss[2] = {0, 0}, hit_image = 0;
+    long count[2] = {0, 0};
+    for (int base = 0; base < n; base += b->B) {
+        for (int row = 0; row < b->B; row++) {
+            int i = base + row < n ? base + row : base;
+            fill_row(v, split, i, i % sp->images[i].n_captions, ROW_PAIR, &r, b, row);
+            if (base + row >= n) for (int q = 0; q < b->T; q++) b->targets[row * b->T + q] = -1;
+        }
+        model_forward(m, b);
+        const float *pl = model_position_losses(m), *logits = model_logits(m);
+        for (int q = 0; q < b->B * b->T; q++) {
+            int y = b->targets[q];
+            if (y < 0) continue;
+            int image = y >= 256;
+            loss[image] += pl[q];
+            count[image]++;
+            if (image) {
+                const float *z = logits + (size_t)q * m->cfg.n_out;
+                int best = 256;
+                for (int k = 257; k < m->cfg.n_out; k++) if (z[k] > z[best]) best = k;
+                hit_image += best == y;
+            }
+        }
+    }
+    const char *s = SPLIT_NAMES[split];
+    long all = count[0] + count[1];
+    if (all) { sink->put(sink, s, "loss", (loss[0] + loss[1]) / all); sink->put(sink, s, "ppl", exp((loss[0] + loss[1]) / all)); }
+    if (count[1]) {
+        sink->put(sink, s, "ppl_image", exp(loss[1] / count[1]));
+        sink->put(sink, s, "acc_image", hit_image / count[1]);
+    }
+    if (count[0]) sink->put(sink, s, "ppl_text", exp(loss[0] / count[0]));
+    return 0;
+}
+
+/* what a model that ignores context gets: perplexity of the training frequencies (add-one)
+ * of visual tokens and of caption bytes, on the validation split */
+static void mmm_describe(Task *t, MetricSink *sink) {
+    Mmm *v = (Mmm *)t;
+    int K = v->cb.K;
+    double *fc = calloc(K, sizeof(double)), fb[256], nc = K, nb = 256;
+    for (int i = 0; i < 256; i++) fb[i] = 1;
+    for (int k = 0; k < K; k++) fc[k] = 1;
+    const CaptionSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
+    for (size_t i = 0; i < (size_t)tr->n * v->NP; i++) { fc[v->codes[SPLIT_TRAIN][i]]++; nc++; }
+    for (int i = 0; i < tr->n; i++)
+        for (int c = 0; c < tr->images[i].n_captions; c++)
+            for (const char *p = tr->images[i].captions[c]; *p; p++) { fb[tolower((unsigned char)*p)]++; nb++; }
+    double li = 0, lt = 0;
+    long ni = 0, nt = 0;
+    for (size_t i = 0; i < (size_t)va->n * v->NP; i++) { li -= log(fc[v->codes[SPLIT_VALID][i]] / nc); ni++; }
+    for (int i = 0; i < va->n; i++)
+        for (const char *p = va->images[i].captions[i % va->images[i].n_captions]; *p; p++) { lt -= log(fb[tolower((unsigned char)*p)] / nb); nt++; }
+    int used = 0;
+    for (int k = 0; k < K; k++) used += fc[k] > 1;
+    free(fc);
+    if (ni) sink->put(sink, "valid", "unigram_ppl_image", exp(li / ni));
+    if (nt) sink->put(sink, "valid", "unigram_ppl_text", exp(lt / nt));
+    sink->put(sink, "train", "codebook_used", used);
+}
+
+static uint64_t mmm_get_state(Task *t) { return ((Mmm *)t)->sampler.s; }
+static void mmm_set_state(Task *t, uint64_t s) { ((Mmm *)t)->sampler.s = s; }
+
+static void mmm_close(Task *t) {
+    Mmm *v = (Mmm *)t;
+    for (int s = 0; s < 3; s++) { caption_split_free(&v->split[s]); free(v->codes[s]); }
+    codebook_free(&v->cb);
+    free(v);
+}
+
+Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
+    Mmm *v = calloc(1, sizeof *v);
+    char root[4200], path[4400];
+    if (task_data_root(opt, "scenes", "train/captions.json", root, sizeof root, err, errlen) ||
+        image_patch_geometry(opt->image_size, opt->patch, &v->NP, &v->PD, err, errlen)) {
+        free(v);
+        return NULL;
+    }
+    if (v->NP > MAX_POSITIONS) {
+        snprintf(err, errlen, "image_size=%d patch=%d: %d patches per image, task=mmm takes at most %d",
+                 opt->image_size, opt->patch, v->NP, MAX_POSITIONS);
+        free(v);
+        return NULL;
+    }
+    for (int s = 0; s < 3; s++)
+        if (caption_split_load(&v->split[s], root, SPLIT_DIRS[s], opt->image_size, opt->patch, err, errlen)) {
+            mmm_close(&v->base);
+            return NULL;
+        }
+    const CaptionSplit *tr = &v->split[SPLIT_TRAIN];
+    snprintf(path, sizeof path, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);
+    if (codebook_open(&v->cb, path, tr->patches, (size_t)tr->n * v->NP, v->PD, opt->codebook, err, errlen)) {
+        mmm_close(&v->base);
+        return NULL;
+    }
+    for (int s = 0; s < 3; s++) {
+        size_t n = (size_t)v->split[s].n * v->NP;
+        v->codes[s] = malloc(sizeof(int) * (n + 1));
+        codebook_assign(&v->cb, v->split[s].patches, n, v->codes[s], NULL);
+    }
+    v->mask_image = opt->mask_image;
+    v->mask_text = opt->mask_text;
+    rng_seed(&v->sampler, opt->seed * 7919 + 17);
+    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 256 + opt->codebook, .seq_len = v->NP + 1 + MMM_TEXT,
+                              .causal = 0, .needs_mask = 1, .patch_dim = v->PD, .n_patches = v->NP,
+                              .text_outputs = 256};
+    v->base.next_batch = mmm_next_batch;
+    v->base.evaluate = mmm_evaluate;
+    v->base.describe = mmm_describe;
+    v->base.get_state = mmm_get_state;
+    v->base.set_state = mmm_set_state;
+    v->base.close = mmm_close;
+    return &v->base;
+}
