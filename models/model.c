@@ -207,7 +207,7 @@ int model_alloc_batch(Model *m, int B, int T) {
     const ModelConfig *c = &m->cfg;
     if (B < 1 || T < 1 || T > c->max_seq) return -1;
     free(m->acts); free(m->dacts); free(m->ba);
-    m->B = B; m->T = T;
+    m->B = B; m->T = T; m->alloc_T = T;
     size_t N = (size_t)B * T, C = c->d_model, F = (size_t)c->ffn_mult * C, n = 0;
     m->ba = calloc(c->layers ? c->layers : 1, sizeof(BlockActs));
     if (!m->ba) return -1;
@@ -245,6 +245,14 @@ int model_alloc_batch(Model *m, int B, int T) {
     m->acts = calloc(n, sizeof(float));
     m->dacts = calloc(n, sizeof(float));
     return m->acts && m->dacts ? 0 : -1;
+}
+
+int model_set_length(Model *m, int T) {
+    if (T < 1 || T > m->alloc_T) return -1;
+    m->T = T;
+    for (int l = 0; l < m->cfg.layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE) moe_set_tokens(&m->moe[l], m->B * T);
+    return 0;
 }
 
 void model_free(Model *m) {

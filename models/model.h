@@ -84,6 +84,7 @@ typedef struct {
     size_t patchw, patchb, modality; /* images: (C, patch_dim), (C), (2, C): image, text */
     /* activations for one batch shape; dacts mirrors acts */
     int B, T;
+    int alloc_T;       /* T of model_alloc_batch; model_set_length may run shorter sequences */
     float *acts, *dacts;
     size_t n_acts;
     BlockActs *ba;
@@ -107,6 +108,10 @@ int model_build(Model *m, const ModelConfig *cfg, uint64_t seed);
 /* Allocates activations for batches of B sequences of T tokens (T <= max_seq). */
 int model_alloc_batch(Model *m, int B, int T);
 void model_free(Model *m);
+/* Runs the next forward/backward passes on batches of B sequences of T <= the allocated
+ * length, in the same buffers (greedy decoding re-reads a growing prefix: a causal model's
+ * outputs at the first T positions do not depend on later ones). 0, or -1 if T is too long. */
+int model_set_length(Model *m, int T);
 
 /* Forward pass over batch (same B, T as allocated). With targets, returns the mean
  * cross-entropy over scored positions; the logits (B,T,n_out) are in model_logits(m).

@@ -47,11 +47,9 @@ static int *ialloc(size_t n) { return calloc(n ? n : 1, sizeof(int)); }
 int moe_alloc(MoeLayer *L, int Ntok) {
     const MoeShape *s = &L->s;
     moe_free(L);
-    int H = n_heads(s), N = s->experts, k = s->topk, M = s->expert_dim, de = s->router_dim;
+    int H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim;
     L->D = sub_dim(s);
-    L->Ntok = Ntok;
-    L->S = Ntok * H;
-    L->A = L->S * k;
+    moe_set_tokens(L, Ntok);
     size_t S = L->S, A = L->A, D = L->D;
     L->h = falloc(s->kind == MOE_MHMOE ? S * D : 0);
     L->dh = falloc(s->kind == MOE_MHMOE ? S * D : 0);
@@ -75,6 +73,12 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!all[i]) return -1;
     return 0;
+}
+
+void moe_set_tokens(MoeLayer *L, int Ntok) {
+    L->Ntok = Ntok;
+    L->S = Ntok * n_heads(&L->s);
+    L->A = L->S * L->s.topk;
 }
 
 void moe_free(MoeLayer *L) {

@@ -85,6 +85,8 @@ const char *moe_shape_check(const MoeShape *s);
 
 int moe_alloc(MoeLayer *L, int Ntok);
 void moe_free(MoeLayer *L);
+/* the next passes see Ntok tokens, at most the Ntok of moe_alloc (whose buffers they reuse) */
+void moe_set_tokens(MoeLayer *L, int Ntok);
 
 /* out (Ntok, C) = MoE(in (Ntok, C)); training selects capacity limits */
 void moe_forward(MoeLayer *L, const float *params, float *out, const float *in, int training);

@@ -5,6 +5,10 @@
 #include "vision_data.h"
 #include <stddef.h>
 
+/* text positions after an image and its [CLS]/[BOS] in mmm and captioning sequences: the same
+ * layout, so a captioning model keeps every position its mmm pretraining learned */
+#define IMAGE_TEXT_POSITIONS 124
+
 typedef struct {
     CocoImage *images;
     int n;

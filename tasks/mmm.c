@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MMM_TEXT 124        /* text positions after [CLS] */
+#define MMM_TEXT IMAGE_TEXT_POSITIONS
 #define MASK_BYTE 2         /* the [MASK] token, for patches and bytes alike */
 #define PAIR_TEXT_MASK 0.5  /* BEiT-3 masks half the text of an image-text pair */
 #define MAX_POSITIONS 1024

@@ -4,6 +4,7 @@
 #include "vqa.h"
 #include "reasoning.h"
 #include "mmm.h"
+#include "captioning.h"
 #include "data/prepare.h"
 #include <stdio.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
     if (!strcmp(name, "vqa")) return vqa_open(opt, err, errlen);
     if (!strcmp(name, "reasoning")) return reasoning_open(opt, err, errlen);
     if (!strcmp(name, "mmm")) return mmm_open(opt, err, errlen);
+    if (!strcmp(name, "captioning")) return captioning_open(opt, err, errlen);
     snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, mmm, vqa, reasoning, captioning)", name);
     return NULL;
 }
