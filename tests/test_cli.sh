@@ -89,28 +89,44 @@ ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" swee
 "$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 
-# VQA on the scenes set, prepared on first use: image patches + question -> answer
-"$H" run task=vqa model=mhmoe experts=4 heads=2 size=tiny steps=20 eval_every=10 data_dir=d db=t.db out=ck name=vqa > run8.log 2>&1
+# VQA on the scenes set, prepared on first use: image patches + question -> answer, started
+# from a masked multimodal modelling run (pretrain_steps) that is a run of its own
+mm="model=mhmoe experts=4 heads=2 size=tiny data_dir=d db=t.db out=ck"
+"$H" run task=vqa $mm pretrain_steps=5 steps=20 eval_every=10 name=vqa > run8.log 2>&1
 rc=$?
 ok "vqa run finishes" '[ $rc -eq 0 ] && [ -s d/scenes/train/vqa_questions.json ] && [ -s d/scenes/valid/images/0.png ]'
 ok "vqa accuracy and both baselines stored" '[ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"vqa\") and name in (\"acc\",\"majority_acc\",\"question_only_acc\")")" = 3 ]'
-ok "vqa activations recorded" '[ "$(q "select count(*) > 0 from activations where run_id=(select max(id) from runs where name=\"vqa\")")" = 1 ]'
+pre=$(q "select id from runs where task='mmm' and status='done' order by id desc limit 1")
+ok "pretraining is a finished mmm run with masked-token perplexity split image/text" '[ -n "$pre" ] && [ "$(q "select count(distinct name) from metrics where run_id=$pre and split=\"valid\" and name in (\"ppl\",\"ppl_image\",\"ppl_text\",\"unigram_ppl_image\")")" = 4 ] && [ -s d/scenes/codebook-s32-p8-k128.bin ]'
+ok "the vqa run starts from it" '[ "$(q "select json_extract(config, \"$.init\") from runs where name=\"vqa\"")" = "$pre" ] && grep -q "init=$pre:" run8.log'
+ok "vqa activations recorded, image and text sub-tokens apart" '[ "$(q "select count(distinct split) from activations where run_id=(select max(id) from runs where name=\"vqa\") and split in (\"valid\",\"valid/image\",\"valid/text\")")" = 3 ] && [ "$(q "select sum(count) from activations where run_id=(select max(id) from runs where name=\"vqa\") and split=\"valid\"")" = "$(q "select sum(count) from activations where run_id=(select max(id) from runs where name=\"vqa\") and split in (\"valid/image\",\"valid/text\")")" ]'
 "$H" run task=vqa image_size=30 patch=8 steps=1 data_dir=d db=t.db > /dev/null 2> e8.log; rc=$?
 ok "patch that does not divide image_size is refused" '[ $rc -eq 2 ] && grep -q "patch=8: must divide image_size=30" e8.log'
+"$H" run task=vqa size=tiny steps=1 init=$pre data_dir=d db=t.db > /dev/null 2> e9.log; rc=$?
+ok "init= from a different model is refused, naming the setting" '[ $rc -eq 2 ] && grep -q "its model has model" e9.log'
+"$H" run task=vqa size=tiny steps=1 init=999 data_dir=d db=t.db > /dev/null 2> e10.log; rc=$?
+ok "init= of a run without a checkpoint is refused" '[ $rc -eq 2 ] && grep -q "holds no checkpoint of run 999" e10.log'
 
-# reasoning over two images (NLVR2 style) on the same scenes set
-"$H" run task=reasoning model=xmoe experts=4 size=tiny steps=10 eval_every=0 data_dir=d db=t.db out=ck name=nlvr > run9.log 2>&1
+# reasoning over two images (NLVR2 style): the same pretraining is reused
+"$H" run task=reasoning $mm pretrain_steps=5 steps=10 eval_every=0 name=nlvr > run9.log 2>&1
 rc=$?
 ok "reasoning run finishes with accuracy and the majority baseline" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"nlvr\") and name in (\"acc\",\"majority_acc\")")" = 2 ]'
+ok "a second finetune reuses the finished pretraining run" 'grep -q "reusing run $pre" run9.log && [ "$(q "select count(*) from runs where task=\"mmm\"")" = 1 ]'
+
+# captioning: greedy decoding scored with BLEU-4, CIDEr-D, ROUGE-L beside blind baselines
+"$H" run task=captioning $mm pretrain_steps=0 steps=10 eval_every=0 final_eval_tokens=8192 name=cap > run10.log 2>&1
+rc=$?
+ok "captioning run finishes with its metrics and blind baselines" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"cap\") and name in (\"bleu4\",\"cider\",\"rouge_l\",\"constant_cider\",\"random_cider\")")" = 5 ] && [ "$(q "select count(*) from evals where run_id=(select max(id) from runs where name=\"cap\") and benchmark=\"captioning\"")" = 3 ]'
 
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1
-ok "list shows every run" '[ $(grep -c -E "english|multilingual|vqa|reasoning" list.log) -eq 12 ]'
+ok "list shows every run" '[ $(grep -c -E "english|multilingual|mmm|vqa|reasoning|captioning" list.log) -eq $(q "select count(*) from runs") ]'
 "$H" query "select id, status from runs order by id" csv=1 db=t.db > q.csv
 ok "query csv" '[ "$(sed -n 2p q.csv)" = "1,done" ]'
+nruns=$(q "select count(*) from runs")
 "$H" query "delete from runs" db=t.db > /dev/null 2> qerr.log
 rc=$?
-ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = 12 ]'
+ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q "select count(*) from runs")" = "$nruns" ]'
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
