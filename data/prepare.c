@@ -11,6 +11,7 @@
  *   Han script. Licences: each package's /usr/share/doc/PACKAGE/copyright. */
 #include "prepare.h"
 #include "scenes.h"
+#include "emoji.h"
 #include "tasks/text_corpus.h"
 #include <dirent.h>
 #include <errno.h>
@@ -176,6 +177,7 @@ int data_prepare(const char *name, const char *data_dir, const char *source, cha
         return 0;
     }
     if (!strcmp(name, "scenes")) return scenes_prepare(data_dir, 2000, err, errlen);
-    snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual, scenes)", name);
+    if (!strcmp(name, "emoji")) return emoji_prepare(data_dir, source, err, errlen);
+    snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual, scenes, emoji)", name);
     return -1;
 }

@@ -1,5 +1,5 @@
 #include "scenes.h"
-#include "models/atomic_file.h"
+#include "formats.h"
 #include <cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +47,8 @@ void scene_draw(const Scene *s, unsigned char *rgb) {
                 if (inside(&s->obj[i], x, y)) memcpy(p, RGB[s->obj[i].colour], 3);
         }
 }
+
+#define STATEMENTS_PER_IMAGE 4
 
 /* ---- questions (VQAv2 style) ---- */
 static const char *const QTYPES[5] = {"exist", "count", "color", "shape", "spatial"};
@@ -101,25 +103,27 @@ static int make_question(const Scene *s, Rng *r, int t, char *q, char *a) {
     }
 }
 
-/* ---- statements about two images (NLVR2 style) ---- */
-static int make_statement(const Scene *L, const Scene *R, Rng *r, char *text) {
-    switch (rng_below(r, 3)) {
-    case 0: {
-        int c = (int)rng_below(r, N_COLOURS);
-        sprintf(text, "there are more %s objects in the left image than in the right image", COLOUR_NAMES[c]);
-        return count_where(L, c, -1) > count_where(R, c, -1);
-    }
-    case 1: {
-        int sh = (int)rng_below(r, N_SHAPES);
-        sprintf(text, "both images contain a %s", SHAPE_NAMES[sh]);
-        return count_where(L, -1, sh) > 0 && count_where(R, -1, sh) > 0;
-    }
-    default: {
-        int n = 1 + (int)rng_below(r, SCENE_MAX_OBJECTS);
-        sprintf(text, "the left image has exactly %d objects", n);
-        return L->n == n;
-    }
-    }
+/* ---- statements about two images (NLVR2 style) ----
+ * A statement is drawn first and image pairs are searched for the wanted label afterwards, so
+ * the sentence alone says nothing about its label (the statement-only baseline checks it). */
+typedef struct { int type, arg; } Statement;
+
+static void statement_sample(Rng *r, Statement *st) {
+    st->type = (int)rng_below(r, 3);
+    st->arg = st->type == 0 ? (int)rng_below(r, N_COLOURS) : st->type == 1 ? (int)rng_below(r, N_SHAPES)
+                                                         : 1 + (int)rng_below(r, SCENE_MAX_OBJECTS);
+}
+
+static void statement_text(const Statement *st, char *text) {
+    if (st->type == 0) sprintf(text, "there are more %s objects in the left image than in the right image", COLOUR_NAMES[st->arg]);
+    else if (st->type == 1) sprintf(text, "both images contain a %s", SHAPE_NAMES[st->arg]);
+    else sprintf(text, "the left image has exactly %d objects", st->arg);
+}
+
+static int statement_holds(const Statement *st, const Scene *L, const Scene *R) {
+    if (st->type == 0) return count_where(L, st->arg, -1) > count_where(R, st->arg, -1);
+    if (st->type == 1) return count_where(L, -1, st->arg) > 0 && count_where(R, -1, st->arg) > 0;
+    return L->n == st->arg;
 }
 
 /* ---- captions (COCO style): objects named left to right ---- */
@@ -140,16 +144,6 @@ static void make_caption(const Scene *s, int k, char *out, size_t n) {
     }
 }
 
-static int write_json(const char *path, cJSON *root, char *err, size_t errlen) {
-    char *text = cJSON_PrintUnformatted(root);
-    FilePart part = {text, strlen(text)};
-    int rc = atomic_write(path, &part, 1, err, errlen);
-    free(text);
-    return rc;
-}
-
-static int mkdir_p(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1; }
-
 /* question-only baseline: the most frequent train answer of each question text */
 typedef struct { char q[96], a[16]; int count; } QA;
 
@@ -157,13 +151,14 @@ static int prepare_split(const char *dir, int split, int n, uint64_t seed, QA *t
                          double *qonly, double *majority, char *err, size_t errlen) {
     char path[4400];
     snprintf(path, sizeof path, "%s/images", dir);
-    if (mkdir_p(dir) || mkdir_p(path)) { snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno)); return -1; }
+    if (make_folder(dir) || make_folder(path)) { snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno)); return -1; }
     Rng r;
     rng_seed(&r, seed);
     Scene *scenes = malloc(sizeof(Scene) * n);
     unsigned char rgb[SCENE_SIZE * SCENE_SIZE * 3];
-    cJSON *sj = cJSON_CreateArray(), *qs = cJSON_CreateArray(), *as = cJSON_CreateArray();
-    cJSON *imgs = cJSON_CreateArray(), *caps = cJSON_CreateArray();
+    cJSON *sj = cJSON_CreateArray();
+    SplitWriter w;
+    split_writer_init(&w);
     int type_count[5][16] = {{0}}, hit = 0, asked = 0;
     char type_answers[5][16][16];
     int n_type_answers[5] = {0};
@@ -195,26 +190,7 @@ static int prepare_split(const char *dir, int split, int n, uint64_t seed, QA *t
             char q[96], a[16];
             if (!make_question(s, &r, t, q, a)) continue;
             int qid = i * 10 + made++;
-            cJSON *qo = cJSON_CreateObject();
-            cJSON_AddNumberToObject(qo, "image_id", i);
-            cJSON_AddStringToObject(qo, "question", q);
-            cJSON_AddNumberToObject(qo, "question_id", qid);
-            cJSON_AddItemToArray(qs, qo);
-            cJSON *ao = cJSON_CreateObject(), *ans = cJSON_CreateArray();
-            cJSON_AddNumberToObject(ao, "question_id", qid);
-            cJSON_AddNumberToObject(ao, "image_id", i);
-            cJSON_AddStringToObject(ao, "question_type", QTYPES[t]);
-            cJSON_AddStringToObject(ao, "answer_type", t == 1 ? "number" : (t == 0 || t == 4) ? "yes/no" : "other");
-            cJSON_AddStringToObject(ao, "multiple_choice_answer", a);
-            for (int j = 0; j < 10; j++) {
-                cJSON *one = cJSON_CreateObject();
-                cJSON_AddStringToObject(one, "answer", a);
-                cJSON_AddStringToObject(one, "answer_confidence", "yes");
-                cJSON_AddNumberToObject(one, "answer_id", j + 1);
-                cJSON_AddItemToArray(ans, one);
-            }
-            cJSON_AddItemToObject(ao, "answers", ans);
-            cJSON_AddItemToArray(as, ao);
+            split_add_question(&w, qid, i, q, QTYPES[t], t == 1 ? "number" : (t == 0 || t == 4) ? "yes/no" : "other", a);
             /* baselines */
             int slot = -1;
             for (int j = 0; j < n_type_answers[t]; j++) if (!strcmp(type_answers[t][j], a)) slot = j;
@@ -238,21 +214,12 @@ static int prepare_split(const char *dir, int split, int n, uint64_t seed, QA *t
                 asked++;
             }
         }
-        cJSON *im = cJSON_CreateObject();
-        cJSON_AddNumberToObject(im, "id", i);
         snprintf(path, sizeof path, "images/%d.png", i);
-        cJSON_AddStringToObject(im, "file_name", path);
-        cJSON_AddNumberToObject(im, "width", SCENE_SIZE);
-        cJSON_AddNumberToObject(im, "height", SCENE_SIZE);
-        cJSON_AddItemToArray(imgs, im);
+        split_add_image(&w, i, path, SCENE_SIZE, SCENE_SIZE);
         for (int k = 0; k < 3; k++) {
             char cap[256];
             make_caption(s, k, cap, sizeof cap);
-            cJSON *c = cJSON_CreateObject();
-            cJSON_AddNumberToObject(c, "id", i * 3 + k);
-            cJSON_AddNumberToObject(c, "image_id", i);
-            cJSON_AddStringToObject(c, "caption", cap);
-            cJSON_AddItemToArray(caps, c);
+            split_add_caption(&w, i * 3 + k, i, cap);
         }
     }
     if (split == 1) {
@@ -265,51 +232,40 @@ static int prepare_split(const char *dir, int split, int n, uint64_t seed, QA *t
         *qonly = asked ? (double)hit / asked : 0;
         *majority = total ? (double)maj / total : 0;
     }
-    /* NLVR2: pairs of this split's images, labels alternating so the set is balanced */
-    size_t cap = 1 << 16, used = 0;
-    char *jsonl = malloc(cap);
-    for (int i = 0; i < n; i++) {
+    /* NLVR2: STATEMENTS_PER_IMAGE statements per image of this split, each about a pair of
+     * its images, labels alternating so the set is balanced */
+    for (int i = 0; i < STATEMENTS_PER_IMAGE * n; i++) {
         int want = i % 2, label = -1, L = 0, R = 0;
-        char text[160];
-        for (int tries = 0; tries < 200 && label != want; tries++) {
+        char text[160], id[32], left[32], right[32];
+        Statement st;
+        statement_sample(&r, &st);
+        statement_text(&st, text);
+        for (int tries = 0; tries < 500 && label != want; tries++) {
             L = (int)rng_below(&r, n);
             R = (int)rng_below(&r, n);
-            label = make_statement(&scenes[L], &scenes[R], &r, text);
+            label = statement_holds(&st, &scenes[L], &scenes[R]);
         }
         if (label != want) continue;
-        if (used + 400 > cap) { cap *= 2; jsonl = realloc(jsonl, cap); }
-        used += snprintf(jsonl + used, cap - used,
-                         "{\"identifier\": \"scenes-%d\", \"sentence\": \"%s\", \"label\": \"%s\", "
-                         "\"left_url\": \"images/%d.png\", \"right_url\": \"images/%d.png\"}\n",
-                         i, text, label ? "True" : "False", L, R);
+        snprintf(id, sizeof id, "scenes-%d", i);
+        snprintf(left, sizeof left, "images/%d.png", L);
+        snprintf(right, sizeof right, "images/%d.png", R);
+        split_add_statement(&w, id, text, label, left, right);
     }
     free(scenes);
-    cJSON *root;
     int rc = 0;
     snprintf(path, sizeof path, "%s/scenes.json", dir);
-    root = cJSON_CreateObject(); cJSON_AddItemToObject(root, "scenes", sj);
-    rc = rc || write_json(path, root, err, errlen); cJSON_Delete(root);
-    snprintf(path, sizeof path, "%s/vqa_questions.json", dir);
-    root = cJSON_CreateObject(); cJSON_AddItemToObject(root, "questions", qs);
-    rc = rc || write_json(path, root, err, errlen); cJSON_Delete(root);
-    snprintf(path, sizeof path, "%s/vqa_annotations.json", dir);
-    root = cJSON_CreateObject(); cJSON_AddItemToObject(root, "annotations", as);
-    rc = rc || write_json(path, root, err, errlen); cJSON_Delete(root);
-    snprintf(path, sizeof path, "%s/captions.json", dir);
-    root = cJSON_CreateObject(); cJSON_AddItemToObject(root, "images", imgs); cJSON_AddItemToObject(root, "annotations", caps);
-    rc = rc || write_json(path, root, err, errlen); cJSON_Delete(root);
-    snprintf(path, sizeof path, "%s/nlvr2.jsonl", dir);
-    FilePart part = {jsonl, used};
-    rc = rc || atomic_write(path, &part, 1, err, errlen);
-    free(jsonl);
-    return rc ? -1 : 0;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "scenes", sj);
+    rc = write_json_file(path, root, err, errlen);
+    cJSON_Delete(root);
+    return split_writer_finish(&w, dir, err, errlen) || rc ? -1 : 0;
 }
 
 int scenes_prepare(const char *data_dir, int n_train, char *err, size_t errlen) {
     static const char *const SPLITS[3] = {"train", "valid", "test"};
     char root[4200], dir[4300];
     snprintf(root, sizeof root, "%s/scenes", data_dir);
-    if (mkdir_p(data_dir) || mkdir_p(root)) { snprintf(err, errlen, "%s: cannot create folder: %s", root, strerror(errno)); return -1; }
+    if (make_folder(data_dir) || make_folder(root)) { snprintf(err, errlen, "%s: cannot create folder: %s", root, strerror(errno)); return -1; }
     QA *train_qa = malloc(sizeof(QA) * 200000);
     int n_train_qa = 0, sizes[3] = {n_train, n_train / 10 > 4 ? n_train / 10 : 4, n_train / 10 > 4 ? n_train / 10 : 4};
     double qonly = 0, majority = 0;
