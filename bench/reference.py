@@ -33,7 +33,7 @@ def layout(cfg):
     Fd = FM * C
     out = [("wte", (V, C)), ("wpe", (S, C))]
     if cfg.get("patch_dim", 0) > 0:
-        out += [("patch.w", (C, cfg["patch_dim"])), ("patch.b", (C,)), ("modality", (2, C))]
+        out += [("patch.w", (C, cfg["patch_dim"])), ("patch.b", (C,)), ("modality", (3, C))]
     for l in range(L):
         out += [(f"h{l}.ln1.w", (C,)), (f"h{l}.ln1.b", (C,)),
                 (f"h{l}.attn.qkv.w", (3 * C, C)), (f"h{l}.attn.qkv.b", (3 * C,)),
@@ -145,14 +145,20 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
     x = P["wte"][tokens] + P["wpe"][:T]
     if cfg.get("patch_dim", 0) > 0:
         NP = cfg["n_patches"] if patches is not None else 0
-        is_img = (torch.arange(T) < NP).view(1, T, 1)
+        per = cfg["n_patches"] // max(cfg.get("images", 1), 1)
+        t = torch.arange(T)
+        # every image restarts the positions; the text follows one image's positions
+        pos = torch.where(t < NP, t % per, t - NP + (per if NP else 0))
+        row = torch.where(t < NP, torch.where(t < per, 0, 2), 1)
+        is_img = (t < NP).view(1, T, 1)
+        x = P["wte"][tokens]
         if NP:
             img = patches @ P["patch.w"].T + P["patch.b"]  # (B, NP, C)
             img = torch.cat([img, torch.zeros(B, T - NP, C, dtype=img.dtype)], dim=1)
             # a patch position whose token is not 0 is a masked patch: its token's embedding
             real = is_img & (tokens == 0).view(B, T, 1)
-            x = torch.where(real, img + P["wpe"][:T], x)
-        x = x + torch.where(is_img, P["modality"][0], P["modality"][1])
+            x = torch.where(real, img, x)
+        x = x + P["wpe"][pos] + P["modality"][row]
     auxes = []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
@@ -213,7 +219,7 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
            sum(math.prod(s) for _, s in names),
            cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
            cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
-           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"]]
+           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0)]
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -285,5 +291,7 @@ if __name__ == "__main__":
                  B=2, T=7, masked=True, seed=8, balance=0.1)
     make_fixture(f"{out}/ref_images_prefix_lm.bin", dict(base, causal=2, patch_dim=12, n_patches=3),
                  B=2, T=7, masked=True, seed=9)
+    make_fixture(f"{out}/ref_two_images.bin", dict(base, causal=0, patch_dim=12, n_patches=4, images=2),
+                 B=2, T=7, masked=True, seed=10)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

@@ -12,6 +12,7 @@
 #include "prepare.h"
 #include "scenes.h"
 #include "emoji.h"
+#include "tasks/task.h"
 #include "tasks/text_corpus.h"
 #include <dirent.h>
 #include <errno.h>
@@ -159,6 +160,19 @@ static int prepare_fortunes(const char *out_dir, const char *source, const char 
     return rc;
 }
 
+/* the visual tokens of masked multimodal modelling at the default image_size, patch and
+ * codebook keys, built now by opening the task once (other settings build theirs on first use) */
+static int default_codebook(const char *data_dir, const char *set, char *err, size_t errlen) {
+    TaskOptions o = {.data = set, .data_dir = data_dir, .seq_len = 1, .batch = 1, .tokenizer = "bytes",
+                     .image_size = 32, .patch = 8, .codebook = 128, .mask_image = 0.4, .mask_text = 0.15};
+    Task *t = task_open("mmm", &o, err, errlen);
+    if (!t) return -1;
+    t->close(t);
+    printf("data prepare %s: visual-token codebook (k-means, 128 centres of 8x8 patches at 32x32) -> %s/%s/codebook-s32-p8-k128.bin\n",
+           set, data_dir, set);
+    return 0;
+}
+
 int data_prepare(const char *name, const char *data_dir, const char *source, char *err, size_t errlen) {
     char out[4200], src[4200];
     if (!strcmp(name, "english")) {
@@ -176,8 +190,10 @@ int data_prepare(const char *name, const char *data_dir, const char *source, cha
         }
         return 0;
     }
-    if (!strcmp(name, "scenes")) return scenes_prepare(data_dir, 2000, err, errlen);
-    if (!strcmp(name, "emoji")) return emoji_prepare(data_dir, source, err, errlen);
+    if (!strcmp(name, "scenes"))
+        return scenes_prepare(data_dir, 2000, err, errlen) || default_codebook(data_dir, name, err, errlen) ? -1 : 0;
+    if (!strcmp(name, "emoji"))
+        return emoji_prepare(data_dir, source, err, errlen) || default_codebook(data_dir, name, err, errlen) ? -1 : 0;
     snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual, scenes, emoji)", name);
     return -1;
 }

@@ -109,20 +109,21 @@ static int make_question(const Scene *s, Rng *r, int t, char *q, char *a) {
 typedef struct { int type, arg; } Statement;
 
 static void statement_sample(Rng *r, Statement *st) {
-    st->type = (int)rng_below(r, 3);
-    st->arg = st->type == 0 ? (int)rng_below(r, N_COLOURS) : st->type == 1 ? (int)rng_below(r, N_SHAPES)
-                                                         : 1 + (int)rng_below(r, SCENE_MAX_OBJECTS);
+    st->type = (int)rng_below(r, 4);
+    st->arg = st->type == 3 ? 1 + (int)rng_below(r, SCENE_MAX_OBJECTS) : (int)rng_below(r, N_COLOURS);
 }
 
 static void statement_text(const Statement *st, char *text) {
-    if (st->type == 0) sprintf(text, "there are more %s objects in the left image than in the right image", COLOUR_NAMES[st->arg]);
-    else if (st->type == 1) sprintf(text, "both images contain a %s", SHAPE_NAMES[st->arg]);
+    if (st->type == 0) sprintf(text, "both images contain a %s object", COLOUR_NAMES[st->arg]);
+    else if (st->type == 1) sprintf(text, "the left image has more objects than the right image");
+    else if (st->type == 2) sprintf(text, "there is a %s object in the right image", COLOUR_NAMES[st->arg]);
     else sprintf(text, "the left image has exactly %d objects", st->arg);
 }
 
 static int statement_holds(const Statement *st, const Scene *L, const Scene *R) {
-    if (st->type == 0) return count_where(L, st->arg, -1) > count_where(R, st->arg, -1);
-    if (st->type == 1) return count_where(L, -1, st->arg) > 0 && count_where(R, -1, st->arg) > 0;
+    if (st->type == 0) return count_where(L, st->arg, -1) > 0 && count_where(R, st->arg, -1) > 0;
+    if (st->type == 1) return L->n > R->n;
+    if (st->type == 2) return count_where(R, st->arg, -1) > 0;
     return L->n == st->arg;
 }
 

@@ -62,7 +62,7 @@ static const KeyDef KEYS[] = {
     {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (per language); 0: all"},
     {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
     {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
-    {"data", K_STR, "", NULL, 0, 0, "your own text: a file or folder (default: the prepared corpus)"},
+    {"data", K_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},
     {"data_dir", K_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
     {"db", K_STR, "results.db", NULL, 0, 0, "results database"},
     {"name", K_STR, "", NULL, 0, 0, "a label for the run"},

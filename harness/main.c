@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "  list [db=results.db]       runs, one line each\n"
             "  show RUN [db=...]          a run's config and final metrics\n"
             "  query 'SQL' [csv=1] [db=]  read-only query of results.db\n"
-            "  data prepare english|multilingual|scenes [data_dir=data] [source=DIR]\n"
+            "  data prepare english|multilingual|scenes|emoji [data_dir=data] [source=DIR]\n"
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
             "                             training and evaluation throughput of every variant\n"

@@ -74,7 +74,7 @@ int harness_sweep(int argc, char **argv) {
     char seedlist[256] = "seed=1";
     for (int s = 2; s <= seeds && s < 40; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
     if (paper) {
-        /* the paper's grid at this machine's scale (the multimodal tasks join when they exist) */
+        /* the paper's grid at this machine's scale */
         const char *size_default = "size=tiny";
         int has_size = 0;
         for (int i = 0; i < nc; i++) has_size |= !strncmp(common[i], "size=", 5);
@@ -83,17 +83,27 @@ int harness_sweep(int argc, char **argv) {
         for (int i = 0; i < nc; i++) base[nb++] = common[i];
         if (!has_size) base[nb++] = size_default;
         base[nb++] = seedlist;
-        const char *grids[][4] = {
-            {"task=english,multilingual", "model=dense", NULL},
-            {"task=english,multilingual", "model=xmoe,mhmoe", "experts=8,32", NULL},
-            {"task=english", "model=mhmoe", "experts=8", "heads=1,2,4,8"},
+        /* the finetunes start from the mmm runs of the same model: their pretraining is
+         * those runs' length, so the pretraining stage finds and reuses them */
+        Config *probe = config_new();
+        char perr[256], pre_steps[64];
+        for (int i = 0; i < nb; i++) if (strncmp(base[i], "seed=", 5)) config_set(probe, base[i], perr, sizeof perr);
+        config_resolve(probe);
+        snprintf(pre_steps, sizeof pre_steps, "pretrain_steps=%ld", config_int(probe, "steps"));
+        config_free(probe);
+        const char *grids[][5] = {
+            {"task=english,multilingual,mmm", "model=dense", NULL},
+            {"task=english,multilingual,mmm", "model=xmoe,mhmoe", "experts=8,32", NULL},
+            {"task=english", "model=mhmoe", "experts=8", "heads=1,2,4,8", NULL},
             {"task=english", "model=xmoe,mhmoe", "experts=8,16,32,64", NULL},
+            {"task=vqa,reasoning,captioning", "model=dense", pre_steps, NULL},
+            {"task=vqa,reasoning,captioning", "model=xmoe,mhmoe", "experts=8,32", pre_steps, NULL},
         };
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < (int)(sizeof grids / sizeof grids[0]); k++) {
             const char *w[MAX_WORDS];
             int n = 0;
             for (int i = 0; i < nb; i++) w[n++] = base[i];
-            for (int j = 0; j < 4 && grids[k][j]; j++) w[n++] = grids[k][j];
+            for (int j = 0; j < 5 && grids[k][j]; j++) w[n++] = grids[k][j];
             add_grid(&g, w, n);
         }
     } else {

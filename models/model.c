@@ -31,6 +31,7 @@ const char *model_config_check(const ModelConfig *c) {
     if (c->attn_heads < 1 || c->d_model % c->attn_heads) return "attn_heads must divide d_model";
     if (c->patch_dim < 0 || c->n_patches < 0 || (c->patch_dim > 0 && c->n_patches > c->max_seq))
         return "image patches must fit in max_seq";
+    if (c->images < 0 || (c->images > 1 && c->n_patches % c->images)) return "images must divide n_patches";
     if (c->moe != MOE_NONE) {
         MoeShape s = moe_shape(c);
         if (c->moe_every < 1) return "moe_every must be at least 1";
@@ -71,7 +72,7 @@ static void layout_params(Model *m) {
     if (c->patch_dim > 0) {
         m->patchw = add_tensor(m, "patch.w", -1, C * c->patch_dim, 1, INIT_NORMAL, 0.02f);
         m->patchb = add_tensor(m, "patch.b", -1, C, 0, INIT_ZEROS, 0);
-        m->modality = add_tensor(m, "modality", -1, 2 * C, 0, INIT_NORMAL, 0.02f);
+        m->modality = add_tensor(m, "modality", -1, 3 * C, 0, INIT_NORMAL, 0.02f);
     }
     for (int l = 0; l < c->layers; l++) {
         BlockParams *b = &m->bp[l];
@@ -263,9 +264,18 @@ void model_free(Model *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* where position t of a sequence with NP image patches takes its position and modality
+ * embeddings: each image restarts the positions, the text follows one image's positions */
+static void image_position(const ModelConfig *c, int NP, int t, int *pos, int *modality) {
+    int per = c->images > 1 ? c->n_patches / c->images : c->n_patches;
+    if (t < NP) { *pos = t % per; *modality = t < per ? 0 : 2; }
+    else { *pos = t - NP + (NP ? per : 0); *modality = 1; }
+}
+
 /* The encoder of a model that reads images. encoded (B,T,C): positions t < n_patches of a
- * batch with patches are patch W^T + b, the others their token embedding; every position adds
- * its learned position and its modality (image or text) embedding. */
+ * batch with patches are patch W^T + b (or, where the token is not 0, that token's
+ * embedding: a masked patch), the others their token embedding; every position adds its
+ * position and modality (image, text, second image) embeddings (image_position). */
 static void image_encoder_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
@@ -276,15 +286,16 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *o = A(m->encoded) + ((size_t)b * T + t) * C;
-            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0;
+            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
+            image_position(c, NP, t, &pos, &row);
             const float *e = is_patch ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C : wte + (size_t)tok * C;
-            const float *md = mod + (t < NP ? 0 : C), *p = wpe + (size_t)t * C;
+            const float *md = mod + (size_t)row * C, *p = wpe + (size_t)pos * C;
             for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + md[i];
         }
 }
 
 /* backward of image_encoder_forward; serial over positions where rows of a shared table
- * collide (token and position embeddings), so the sums keep a fixed order */
+ * (positions, modality, token embeddings) collect from many positions */
 static void image_encoder_backward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
@@ -295,9 +306,10 @@ static void image_encoder_backward(Model *m, const Batch *batch) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *d = denc + ((size_t)b * T + t) * C;
-            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0;
+            int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
+            image_position(c, NP, t, &pos, &row);
             float *e = is_patch ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)tok * C;
-            float *p = dwpe + (size_t)t * C, *md = dmod + (t < NP ? 0 : C);
+            float *p = dwpe + (size_t)pos * C, *md = dmod + (size_t)row * C;
             if (is_patch) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
             else for (int i = 0; i < C; i++) { e[i] += d[i]; p[i] += d[i]; md[i] += d[i]; }
         }

@@ -31,10 +31,15 @@ typedef struct {
      * values, embedded linearly; with patch_dim > 0 every position also gets a modality
      * embedding (image or text). patch_dim = 0: text only. */
     int patch_dim, n_patches;
+    /* the n_patches are this many images of n_patches / images patches each (0 counts as 1):
+     * every image's patches take positions 0 .. n_patches/images - 1 and the text starts
+     * right after one image's positions, so a model pretrained on one image + text keeps its
+     * positions when it reads two; the first image has modality row 0, later ones row 2 */
+    int images;
 } ModelConfig;
 
 /* how many int fields ModelConfig has (all of them are ints; checkpoints store them so) */
-#define MODEL_CONFIG_INTS 19
+#define MODEL_CONFIG_INTS 20
 
 /* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
 typedef struct {
@@ -81,7 +86,7 @@ typedef struct {
     size_t n_params;
     BlockParams *bp;
     size_t wte, wpe, lnfw, lnfb, headw;
-    size_t patchw, patchb, modality; /* images: (C, patch_dim), (C), (2, C): image, text */
+    size_t patchw, patchb, modality; /* images: (C, patch_dim), (C), (3, C): image, text, second image */
     /* activations for one batch shape; dacts mirrors acts */
     int B, T;
     int alloc_T;       /* T of model_alloc_batch; model_set_length may run shorter sequences */

@@ -80,12 +80,14 @@ static int missing(Plot *p, const char *fig, const char *what) {
 #define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END" \
                " || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END"
 
-/* ---- ppl: validation perplexity against step, one panel per task (Fig. 4) ---- */
+/* ---- ppl: validation perplexity against step, one panel per pretraining task (Fig. 4):
+ * english, multilingual, and mmm's masked-token (multimodal) perplexity ---- */
 static int fig_ppl(Plot *p) {
     Rows *r = query(p, "SELECT r.task, " SERIES " AS series, m.step, avg(m.value),"
                        " sqrt(max(avg(m.value * m.value) - avg(m.value) * avg(m.value), 0)), count(*)"
                        " FROM metrics m JOIN runs r ON r.id = m.run_id"
                        " WHERE m.split = 'valid' AND m.name = 'ppl' AND r.status = 'done'"
+                       " AND r.task IN ('english', 'multilingual', 'mmm')"
                        " GROUP BY r.task, series, m.step ORDER BY r.task, series, m.step");
     if (!r) return -1;
     if (!r->n) { rows_free(r); return missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
@@ -235,11 +237,14 @@ static int fig_cost(Plot *p) {
         "set title 'training tokens/s'\nplot 'cost.dat' using 4:xtic(1)\nunset multiplot");
 }
 
-/* ---- downstream: zero-shot accuracy per task and model (Tables 2-4), plus a Markdown table ---- */
+/* ---- downstream: zero-shot multiple-choice, VQA and reasoning accuracy, captioning BLEU-4 and
+ * ROUGE-L per model (Tables 2-4) as bars; the Markdown table also has CIDEr-D (not on the
+ * [0, 1] scale of the bars) ---- */
 static int fig_downstream(Plot *p) {
-    Rows *r = query(p, "SELECT r.task || ' ' || e.benchmark AS bench, " SERIES " AS series, avg(e.value), count(*)"
-                       " FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric = 'acc' AND r.status = 'done'"
-                       " GROUP BY bench, series ORDER BY bench, series");
+    Rows *r = query(p, "SELECT r.task || ' ' || e.benchmark || CASE e.metric WHEN 'acc' THEN '' ELSE ' ' || e.metric END AS bench, "
+                       SERIES " AS series, avg(e.value), count(*)"
+                       " FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
+                       " AND r.status = 'done' GROUP BY bench, series ORDER BY bench, series");
     if (!r) return -1;
     if (!r->n) { rows_free(r); return missing(p, "downstream", "downstream results (evals rows with metric acc)"); }
     /* columns: the series; rows: the benchmarks */
@@ -266,20 +271,21 @@ static int fig_downstream(Plot *p) {
     for (int s = 0; s < ns; s++) fprintf(md, "---|");
     fprintf(md, "\n");
     for (int b = 0; b < nb; b++) {
-        fprintf(f, "%s", bench[b]);
+        int in_bars = !strstr(bench[b], " cider");
+        if (in_bars) fprintf(f, "%s", bench[b]);
         fprintf(md, "| %s |", bench[b]);
         for (int s = 0; s < ns; s++) {
-            if (val[b][s] < 0) { fprintf(f, "\tNaN"); fprintf(md, " - |"); }
-            else { fprintf(f, "\t%.4f", val[b][s]); fprintf(md, " %.3f |", val[b][s]); }
+            if (val[b][s] < 0) { if (in_bars) fprintf(f, "\tNaN"); fprintf(md, " - |"); }
+            else { if (in_bars) fprintf(f, "\t%.4f", val[b][s]); fprintf(md, " %.3f |", val[b][s]); }
         }
-        fprintf(f, "\n");
+        if (in_bars) fprintf(f, "\n");
         fprintf(md, "\n");
     }
     fclose(f);
     fclose(md);
     char body[4096];
     size_t used = snprintf(body, sizeof body, "set style data histograms\nset style histogram clustered\nset style fill solid 0.8\n"
-                           "set xtics rotate by -30\nset yrange [0:1]\nset ylabel 'accuracy'\nset title 'zero-shot multiple choice (chance 0.25)'\nplot ");
+                           "set xtics rotate by -30\nset yrange [0:1]\nset ylabel 'accuracy'\nset title 'downstream: accuracy (multiple choice: chance 0.25), captioning BLEU-4 / ROUGE-L'\nplot ");
     for (int s = 0; s < ns; s++)
         used += snprintf(body + used, sizeof body - used, "%s'downstream.dat' using %d:xtic(1) title '%s'", s ? ", " : "", s + 2, series[s]);
     return run_gnuplot(p, "downstream", body);

@@ -95,7 +95,7 @@ static void put_scores(MetricSink *sink, const char *split, const char *prefix, 
     for (int k = 0; k < 3; k++) {
         snprintf(name, sizeof name, "%s%s", prefix, names[k]);
         sink->put(sink, split, name, s[k]);
-        if (downstream) sink->eval(sink, "captioning", names[k], s[k]);
+        if (downstream) sink->eval(sink, "test", names[k], s[k]);
     }
 }
 

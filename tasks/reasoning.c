@@ -60,6 +60,7 @@ static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_it
     }
     const char *sp = SPLIT_NAMES[split];
     sink->put(sink, sp, "acc", n ? right / n : 0);
+    if (split == SPLIT_TEST) sink->eval(sink, "test", "acc", n ? right / n : 0);
     if (scored) sink->put(sink, sp, "loss", loss / scored);
     return 0;
 }
@@ -134,7 +135,7 @@ Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     if (!v->split[SPLIT_TRAIN].n) { snprintf(err, errlen, "%s/train/nlvr2.jsonl: no statements", root); reason_close(&v->base); return NULL; }
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
     v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = 2 * v->per_image + 1 + MAX_STATEMENT, .causal = 0,
-                              .needs_mask = 1, .patch_dim = v->patch_dim, .n_patches = 2 * v->per_image};
+                              .needs_mask = 1, .patch_dim = v->patch_dim, .n_patches = 2 * v->per_image, .images = 2};
     v->base.next_batch = reason_next_batch;
     v->base.evaluate = reason_evaluate;
     v->base.describe = reason_describe;

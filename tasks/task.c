@@ -26,7 +26,9 @@ Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errl
 
 int task_data_root(const TaskOptions *opt, const char *set, const char *probe, char *root, size_t n,
                    char *err, size_t errlen) {
-    if (opt->data && *opt->data) { snprintf(root, n, "%s", opt->data); return 0; }
+    /* the image tasks read either generated set by name: data=scenes (default) or data=emoji */
+    if (opt->data && !strcmp(set, "scenes") && (!strcmp(opt->data, "emoji") || !strcmp(opt->data, "scenes"))) set = opt->data;
+    else if (opt->data && *opt->data) { snprintf(root, n, "%s", opt->data); return 0; }
     snprintf(root, n, "%s/%s", opt->data_dir, set);
     char path[4400];
     struct stat st;

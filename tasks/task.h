@@ -15,6 +15,7 @@ typedef struct {
     int causal;   /* 1 for language modelling */
     int needs_mask;           /* batches carry a key padding mask */
     int patch_dim, n_patches; /* image patches before the text (0: text only) */
+    int images;               /* the patches are this many images (reasoning: 2); 0 or 1: one */
     int text_outputs;         /* outputs [0, text_outputs) predict bytes: what a head initialised
                                  from another task's (init=) may keep; 0 for classifiers */
 } TaskSpec;
@@ -69,7 +70,8 @@ struct Task {
 };
 
 /* Where a task reads its data: data= if given, else data_dir/SET, prepared from the installed
- * packages on first use (when data_dir/SET/probe is missing). 0, or -1 with err. */
+ * packages on first use (when data_dir/SET/probe is missing); for the image tasks (SET
+ * "scenes") data=emoji names the other prepared set. 0, or -1 with err. */
 int task_data_root(const TaskOptions *opt, const char *set, const char *probe, char *root, size_t n,
                    char *err, size_t errlen);
 

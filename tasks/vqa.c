@@ -85,6 +85,7 @@ static int vqa_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items
     }
     const char *sp = SPLIT_NAMES[split];
     sink->put(sink, sp, "acc", n ? acc / n : 0);
+    if (split == SPLIT_TEST) sink->eval(sink, "test", "acc", n ? acc / n : 0);
     if (scored) { sink->put(sink, sp, "loss", loss / scored); sink->put(sink, sp, "ppl", exp(loss / scored)); }
     return 0;
 }

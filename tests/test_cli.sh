@@ -116,7 +116,7 @@ ok "a second finetune reuses the finished pretraining run" 'grep -q "reusing run
 # captioning: greedy decoding scored with BLEU-4, CIDEr-D, ROUGE-L beside blind baselines
 "$H" run task=captioning $mm pretrain_steps=0 steps=10 eval_every=0 final_eval_tokens=8192 name=cap > run10.log 2>&1
 rc=$?
-ok "captioning run finishes with its metrics and blind baselines" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"cap\") and name in (\"bleu4\",\"cider\",\"rouge_l\",\"constant_cider\",\"random_cider\")")" = 5 ] && [ "$(q "select count(*) from evals where run_id=(select max(id) from runs where name=\"cap\") and benchmark=\"captioning\"")" = 3 ]'
+ok "captioning run finishes with its metrics and blind baselines" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"cap\") and name in (\"bleu4\",\"cider\",\"rouge_l\",\"constant_cider\",\"random_cider\")")" = 5 ] && [ "$(q "select count(*) from evals where run_id=(select max(id) from runs where name=\"cap\") and benchmark=\"test\"")" = 3 ]'
 
 # the listing and queries
 "$H" list db=t.db > list.log 2>&1

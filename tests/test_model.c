@@ -27,7 +27,7 @@ static void fill_batch(Batch *b, int V, Rng *r, int ignore_some) {
 static void test_model_gradients(int causal, int masked, int images) {
     ModelConfig cfg = {.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2,
                        .attn_heads = 2, .ffn_mult = 4, .causal = causal,
-                       .patch_dim = images ? 5 : 0, .n_patches = images ? 2 : 0};
+                       .patch_dim = images ? 5 : 0, .n_patches = images ? 2 : 0, .images = images};
     Model m;
     CHECK(model_build(&m, &cfg, 42) == 0, "build");
     CHECK(model_alloc_batch(&m, 2, 6) == 0, "alloc");
@@ -256,6 +256,7 @@ int main(void) {
     test_model_gradients(0, 1, 0);
     test_model_gradients(0, 1, 1);
     test_model_gradients(2, 1, 1); /* prefix LM over the image patches (captioning) */
+    test_model_gradients(0, 1, 2); /* two one-patch images sharing position 0 (reasoning) */
     test_training_learns();
     test_checkpoint_and_determinism();
     test_schedule();

@@ -13,17 +13,21 @@ VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 
        (4, 'd', 'english', 'mhmoe', 8, 1, 2, 1, '{}', 3000000, 3500000, 'done', 'now'),
        (5, 'e', 'english', 'mhmoe', 8, 1, 4, 1, '{}', 3000000, 3600000, 'done', 'now'),
        (6, 'f', 'english', 'mhmoe', 32, 1, 4, 1, '{}', 9000000, 3600000, 'done', 'now'),
-       (7, 'g', 'english', 'xmoe', 32, 1, 0, 1, '{}', 9000000, 2100000, 'failed', 'now');
+       (7, 'g', 'english', 'xmoe', 32, 1, 0, 1, '{}', 9000000, 2100000, 'failed', 'now'),
+       (8, 'h', 'captioning', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
+       (9, 'i', 'mmm', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now');
 INSERT INTO metrics(run_id, step, split, name, value) VALUES
   (1, 100, 'valid', 'ppl', 9.0), (1, 200, 'valid', 'ppl', 7.0), (1, 200, 'train', 'train_tokens_per_s', 15000),
   (2, 100, 'valid', 'ppl', 8.0), (2, 200, 'valid', 'ppl', 6.0), (3, 100, 'valid', 'ppl', 10.0), (3, 200, 'valid', 'ppl', 8.0),
-  (4, 200, 'valid', 'ppl', 6.5), (5, 200, 'valid', 'ppl', 6.2), (6, 200, 'valid', 'ppl', 5.9), (7, 200, 'valid', 'ppl', 99);
+  (4, 200, 'valid', 'ppl', 6.5), (5, 200, 'valid', 'ppl', 6.2), (6, 200, 'valid', 'ppl', 5.9), (7, 200, 'valid', 'ppl', 99),
+  (8, 200, 'valid', 'ppl', 1.1), (9, 200, 'valid', 'ppl', 4.5);
 INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) VALUES
   (3, 200, 'valid', 1, 0, 0, 60, 100), (3, 200, 'valid', 1, 0, 1, 40, 100),
   (3, 200, 'valid', 3, 0, 0, 100, 100), (3, 200, 'valid', 3, 0, 1, 0, 100),
   (5, 200, 'valid', 1, 0, 0, 50, 100), (5, 200, 'valid', 1, 0, 1, 50, 100),
   (5, 200, 'valid', 3, 0, 0, 45, 100), (5, 200, 'valid', 3, 0, 1, 55, 100);
-INSERT INTO evals(run_id, benchmark, metric, value) VALUES (1, 'mc', 'acc', 0.30), (2, 'mc', 'acc', 0.40), (3, 'mc', 'acc', 0.50), (5, 'mc', 'acc', 0.45);
+INSERT INTO evals(run_id, benchmark, metric, value) VALUES (1, 'mc', 'acc', 0.30), (2, 'mc', 'acc', 0.40), (3, 'mc', 'acc', 0.50), (5, 'mc', 'acc', 0.45),
+  (8, 'test', 'bleu4', 0.52), (8, 'test', 'cider', 2.79), (8, 'test', 'rouge_l', 0.75);
 SQL
 
 "$H" plot db=k.db out=figs > plot.log 2>&1
@@ -41,6 +45,8 @@ ok "activation: the latest xmoe run, its layers as rows" 'grep -A2 "run 3 (xmoe)
 ok "activation ratio in the title" 'grep -q "activation ratio 0.750" figs/activation.gp'
 ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -A4 "series mhmoe-8$" figs/heads.dat | grep -c "^[24]	6" | grep -q 2'
 ok "downstream markdown table" 'grep -q "| english mc | 0.300 |" figs/downstream.md'
+ok "captioning in the table, CIDEr-D only there (not on the bars' scale)" 'grep -q "| captioning test cider | 2.790 |" figs/downstream.md && grep -q "^captioning test bleu4" figs/downstream.dat && ! grep -q "cider" figs/downstream.dat'
+ok "ppl panels: the pretraining tasks (english, mmm), not the finetunes" 'grep -q "# task mmm series dense" figs/ppl.dat && ! grep -q "task captioning" figs/ppl.dat'
 ok "cost: params in millions" 'grep -q "^dense	1.0	2.0	15000" figs/cost.dat'
 
 # a db that lacks a series: the figure names what is missing and exits 2

@@ -48,7 +48,7 @@ static void compare(const char *path) {
                        .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8], .moe = h[0],
                        .experts = h[13], .topk = h[14], .moe_every = h[15], .expert_dim = h[16],
                        .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20],
-                       .patch_dim = h[24], .n_patches = h[25]};
+                       .patch_dim = h[24], .n_patches = h[25], .images = fx.nhdr > 26 ? h[26] : 0};
     int B = h[9], T = h[10];
     Model m;
     CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
@@ -109,5 +109,6 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
     compare(MOEH_FIXTURES "/ref_images_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_images_prefix_lm.bin"); /* captioning: patches see each other, text causal */
+    compare(MOEH_FIXTURES "/ref_two_images.bin"); /* reasoning: two images restart the positions */
     CHECK_FINISH();
 }
