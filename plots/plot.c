@@ -121,7 +121,8 @@ static int fig_ppl(Plot *p) {
     return run_gnuplot(p, "ppl", script);
 }
 
-/* ---- activation: layer x expert load share of the latest X-MoE and MH-MoE runs (Fig. 1a, 5) ---- */
+/* ---- activation: layer x expert load share of an X-MoE and an MH-MoE run (Fig. 1a, 5): English
+ * runs first, then the most experts, then the latest ---- */
 static int fig_activation(Plot *p) {
     const char *models[2] = {"xmoe", "mhmoe"};
     int runs[2];
@@ -132,7 +133,8 @@ static int fig_activation(Plot *p) {
     for (int k = 0; k < 2; k++) {
         snprintf(sql, sizeof sql, "SELECT r.id, (SELECT max(step) FROM activations a WHERE a.run_id = r.id AND a.split = 'valid'),"
                  " r.experts FROM runs r WHERE r.model = '%s' AND r.status = 'done' AND EXISTS (SELECT 1 FROM activations a"
-                 " WHERE a.run_id = r.id AND a.split = 'valid') ORDER BY r.id DESC LIMIT 1", models[k]);
+                 " WHERE a.run_id = r.id AND a.split = 'valid') ORDER BY r.task = 'english' DESC, r.experts DESC, r.id DESC LIMIT 1",
+                 models[k]);
         Rows *r = query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { strcat(miss, miss[0] ? " and " : ""); strcat(miss, models[k]); rows_free(r); runs[k] = -1; continue; }
@@ -241,7 +243,7 @@ static int fig_cost(Plot *p) {
  * ROUGE-L per model (Tables 2-4) as bars; the Markdown table also has CIDEr-D (not on the
  * [0, 1] scale of the bars) ---- */
 static int fig_downstream(Plot *p) {
-    Rows *r = query(p, "SELECT r.task || ' ' || e.benchmark || CASE e.metric WHEN 'acc' THEN '' ELSE ' ' || e.metric END AS bench, "
+    Rows *r = query(p, "SELECT r.task || ' ' || e.benchmark || CASE e.metric WHEN 'acc' THEN '' ELSE ' ' || replace(e.metric, '_', '-') END AS bench, "
                        SERIES " AS series, avg(e.value), count(*)"
                        " FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
                        " AND r.status = 'done' GROUP BY bench, series ORDER BY bench, series");

@@ -85,7 +85,7 @@ static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     if (max_tokens > 0 && max_tokens / b->T < n) n = (int)(max_tokens / b->T) > 0 ? (int)(max_tokens / b->T) : 1;
     Rng r;
     rng_seed(&r, 90001 + (uint64_t)split);
-    double loss[2] = {0, 0}, hit_image = 0;
+    double loss[2] = {0, 0}, hit[2] = {0, 0};
     long count[2] = {0, 0};
     for (int base = 0; base < n; base += b->B) {
         for (int row = 0; row < b->B; row++) {
@@ -101,12 +101,11 @@ static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
             int image = y >= 256;
             loss[image] += pl[q];
             count[image]++;
-            if (image) {
-                const float *z = logits + (size_t)q * m->cfg.n_out;
-                int best = 256;
-                for (int k = 257; k < m->cfg.n_out; k++) if (z[k] > z[best]) best = k;
-                hit_image += best == y;
-            }
+            /* top-1 within the prediction's own kind: visual tokens or bytes */
+            const float *z = logits + (size_t)q * m->cfg.n_out;
+            int lo = image ? 256 : 0, hi = image ? m->cfg.n_out : 256, best = lo;
+            for (int k = lo + 1; k < hi; k++) if (z[k] > z[best]) best = k;
+            hit[image] += best == y;
         }
     }
     const char *s = SPLIT_NAMES[split];
@@ -114,9 +113,12 @@ static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     if (all) { sink->put(sink, s, "loss", (loss[0] + loss[1]) / all); sink->put(sink, s, "ppl", exp((loss[0] + loss[1]) / all)); }
     if (count[1]) {
         sink->put(sink, s, "ppl_image", exp(loss[1] / count[1]));
-        sink->put(sink, s, "acc_image", hit_image / count[1]);
+        sink->put(sink, s, "acc_image", hit[1] / count[1]);
     }
-    if (count[0]) sink->put(sink, s, "ppl_text", exp(loss[0] / count[0]));
+    if (count[0]) {
+        sink->put(sink, s, "ppl_text", exp(loss[0] / count[0]));
+        sink->put(sink, s, "acc_text", hit[0] / count[0]);
+    }
     return 0;
 }
 
