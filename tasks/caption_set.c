@@ -36,3 +36,13 @@ void caption_split_free(CaptionSplit *s) {
     s->images = NULL;
     s->patches = NULL;
 }
+
+int caption_splits_load(CaptionSplit s[3], const char *root, int image_size, int patch, char *err, size_t errlen) {
+    static const char *const SPLITS[3] = {"train", "valid", "test"};
+    for (int i = 0; i < 3; i++)
+        if (caption_split_load(&s[i], root, SPLITS[i], image_size, patch, err, errlen)) {
+            for (int j = 0; j < i; j++) caption_split_free(&s[j]);
+            return -1;
+        }
+    return 0;
+}

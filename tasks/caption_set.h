@@ -20,5 +20,7 @@ typedef struct {
 int caption_split_load(CaptionSplit *s, const char *root, const char *split, int image_size, int patch,
                        char *err, size_t errlen);
 void caption_split_free(CaptionSplit *s);
+/* the train, valid and test splits into s[3]; on failure every split is freed */
+int caption_splits_load(CaptionSplit s[3], const char *root, int image_size, int patch, char *err, size_t errlen);
 
 #endif

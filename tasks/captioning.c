@@ -20,8 +20,6 @@ typedef struct {
     Rng sampler;
 } Captioning;
 
-static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
-
 /* image i with caption text (NULL: BOS only, for decoding) */
 static void fill_row(Captioning *v, const CaptionSplit *sp, int i, const char *text, Batch *b, int row) {
     int T = b->T, NP = v->NP, *tok = b->tokens + row * T, *tgt = b->targets + row * T;
@@ -191,11 +189,10 @@ Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
         free(v);
         return NULL;
     }
-    for (int s = 0; s < 3; s++)
-        if (caption_split_load(&v->split[s], root, SPLIT_DIRS[s], opt->image_size, opt->patch, err, errlen)) {
-            cap_close(&v->base);
-            return NULL;
-        }
+    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, err, errlen)) {
+        free(v);
+        return NULL;
+    }
     if (opt->batch > 1024) { snprintf(err, errlen, "batch=%d: task=captioning decodes at most 1024 rows at once", opt->batch); cap_close(&v->base); return NULL; }
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
     v->view = batch_alloc_images(opt->batch, v->NP + 1 + IMAGE_TEXT_POSITIONS, 1, v->NP, v->PD);

@@ -25,8 +25,6 @@ typedef struct {
     Rng sampler;
 } Mmm;
 
-static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
-
 /* marks exactly max(1, round(ratio * n)) of n positions, uniformly */
 static void choose_masked(Rng *r, int n, double ratio, unsigned char *chosen) {
     int idx[MAX_POSITIONS], m = (int)(ratio * n + 0.5);
@@ -172,11 +170,10 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
         free(v);
         return NULL;
     }
-    for (int s = 0; s < 3; s++)
-        if (caption_split_load(&v->split[s], root, SPLIT_DIRS[s], opt->image_size, opt->patch, err, errlen)) {
-            mmm_close(&v->base);
-            return NULL;
-        }
+    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, err, errlen)) {
+        free(v);
+        return NULL;
+    }
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN];
     snprintf(path, sizeof path, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);
     if (codebook_open(&v->cb, path, tr->patches, (size_t)tr->n * v->NP, v->PD, opt->codebook, err, errlen)) {
