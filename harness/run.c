@@ -263,6 +263,17 @@ static const char *const PRETRAIN_KEYS[] = {
     "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
     "mask_image", "mask_text", "codebook", "data", "data_dir"};
 
+/* the latest finished mmm run with the pretraining's settings: its id, 0 if none, -1 if the
+ * db cannot be read (said on stderr) */
+static int64_t find_pretraining(const char *dbpath, const char *config_json) {
+    char err[1024];
+    ResultsDb *db = results_open(dbpath, err, sizeof err);
+    if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
+    int64_t id = results_find_done_run(db, config_json, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
+    results_close(db);
+    return id;
+}
+
 static int is_finetune_task(const char *task) {
     return !strcmp(task, "vqa") || !strcmp(task, "reasoning") || !strcmp(task, "captioning");
 }
@@ -291,20 +302,15 @@ static int pretrain_stage(Config *cfg) {
     config_resolve(pre);
     char *pjson = config_to_json(pre);
     const char *dbpath = config_str(cfg, "db");
-    int64_t id = -1;
-    for (int attempt = 0; attempt < 2 && id <= 0; attempt++) {
-        ResultsDb *db = results_open(dbpath, err, sizeof err);
-        if (!db) { fprintf(stderr, "error: db=%s\n", err); break; }
-        id = results_find_done_run(db, pjson, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
-        results_close(db);
-        if (id > 0) {
-            printf("pretraining: %s run %lld (task=mmm, %ld steps, same model and data)\n",
-                   attempt ? "finished" : "reusing", (long long)id, steps);
-        } else if (attempt == 0) {
-            printf("pretraining: task=mmm for %ld steps first; %s then starts from it\n", steps, config_str(cfg, "task"));
-            int rc = harness_run(pre);
-            if (rc) { free(pjson); config_free(pre); return rc; }
-        }
+    int64_t id = find_pretraining(dbpath, pjson);
+    if (id > 0) {
+        printf("pretraining: reusing run %lld (task=mmm, %ld steps, same model and data)\n", (long long)id, steps);
+    } else if (id == 0) {
+        printf("pretraining: task=mmm for %ld steps first; %s then starts from it\n", steps, config_str(cfg, "task"));
+        int rc = harness_run(pre);
+        if (rc) { free(pjson); config_free(pre); return rc; }
+        id = find_pretraining(dbpath, pjson);
+        if (id > 0) printf("pretraining: finished run %lld\n", (long long)id);
     }
     free(pjson);
     config_free(pre);

@@ -36,7 +36,7 @@ int model_init_from(Model *dst, const char *path, int shared_out, char *note, si
     int C = dst->cfg.d_model, copied = 0, partial = 0;
     for (int i = 0; i < dst->n_tensors; i++) {
         ParamTensor *t = &dst->tensors[i], *s = find_tensor(&src, t->name);
-        if (!s) continue; /* cannot happen with equal backbones; kept for safety */
+        if (!s) continue; /* patch and modality tables of an image model started from text-only weights */
         size_t rows = 0;
         if (!strcmp(t->name, "wte") || !strcmp(t->name, "wpe")) {
             rows = (s->n < t->n ? s->n : t->n) / C;

@@ -47,10 +47,8 @@ static void fill_row(Mmm *v, int s, int i, int caption, int kind, Rng *r, Batch 
     const char *text = kind == ROW_IMAGE ? "" : sp->images[i].captions[caption];
     int len = (int)strlen(text);
     if (len > MMM_TEXT) len = MMM_TEXT;
-    for (int t = 0; t < T; t++) { tok[t] = 0; tgt[t] = -1; km[t] = kind != ROW_TEXT && t < NP; }
-    tok[NP] = CLS_BYTE;
-    km[NP] = 1;
-    for (int q = 0; q < len; q++) { tok[NP + 1 + q] = tolower((unsigned char)text[q]); km[NP + 1 + q] = 1; }
+    image_text_row(tok, tgt, km, T, NP, text, -1); /* [patches ; CLS ; text], nothing scored yet */
+    if (kind == ROW_TEXT) memset(km, 0, NP);         /* no image: its patches are padding */
     if (kind != ROW_TEXT) {
         choose_masked(r, NP, v->mask_image, chosen);
         for (int t = 0; t < NP; t++)
