@@ -138,7 +138,7 @@ def moe_layer(cfg, P, l, x, training, capacity):
     return o.reshape(B, T, C), aux
 
 
-def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, patches=None):
+def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, patches=None, group=1):
     B, T = tokens.shape
     C, NH = cfg["d_model"], cfg["attn_heads"]
     ln = lambda x, w, b: F.layer_norm(x, (C,), w, b, eps=1e-5)
@@ -149,7 +149,9 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
         t = torch.arange(T)
         # every image restarts the positions; the text follows one image's positions
         pos = torch.where(t < NP, t % per, t - NP + (per if NP else 0))
-        row = torch.where(t < NP, torch.where(t < per, 0, 2), 1)
+        # the k-th row of a batch group holds image k; image 0 has modality row 0, later ones 2
+        image = (torch.arange(B) % group).view(B, 1) + (t // per).view(1, T)
+        row = torch.where((t < NP).view(1, T), torch.where(image == 0, 0, 2), 1)
         is_img = (t < NP).view(1, T, 1)
         x = P["wte"][tokens]
         if NP:
@@ -158,7 +160,7 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
             # a patch position whose token is not 0 is a masked patch: its token's embedding
             real = is_img & (tokens == 0).view(B, T, 1)
             x = torch.where(real, img, x)
-        x = x + P["wpe"][pos] + P["modality"][row]
+        x = x + P["wpe"][pos] + P["modality"][row]  # row (B, T)
     auxes = []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
@@ -175,12 +177,15 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
         x = x + h @ P[f"h{l}.ffn.proj.w"].T + P[f"h{l}.ffn.proj.b"]
     x = ln(x, P["lnf.w"], P["lnf.b"])
     logits = x @ P["head.w"].T
+    if group > 1:  # a group's first row outputs the sum of the group's logits
+        lg = logits.view(B // group, group, T, -1)
+        logits = torch.cat([lg.sum(1, keepdim=True), lg[:, 1:]], dim=1).view(B, T, -1)
     loss = F.cross_entropy(logits.view(B * T, -1), targets.view(-1), ignore_index=-1)
     aux = torch.stack(auxes).mean() if auxes else torch.zeros((), dtype=loss.dtype)
     return logits, loss, aux
 
 
-def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0):
+def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0, group=1):
     """One fixture file; with patch_dim > 0 the first n_patches positions are image patches."""
     cfg = dict(MOE_DEFAULTS, **cfg)
     g = torch.Generator().manual_seed(seed)
@@ -212,14 +217,14 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
         tokens[0, 1] = 2  # ... but one masked (its [MASK] token's embedding instead)
     for t in params.values():
         t.requires_grad_(True)
-    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches)
+    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches, group)
     (loss + balance * aux).backward()
     hdr = [cfg["moe"], cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"],
            cfg["attn_heads"], cfg["ffn_mult"], cfg["causal"], B, T, 1 if masked else 0,
            sum(math.prod(s) for _, s in names),
            cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
            cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
-           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0)]
+           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0), group]
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -293,5 +298,8 @@ if __name__ == "__main__":
                  B=2, T=7, masked=True, seed=9)
     make_fixture(f"{out}/ref_two_images.bin", dict(base, causal=0, patch_dim=12, n_patches=4, images=2),
                  B=2, T=7, masked=True, seed=10)
+    # reasoning: each image of a pair read with the text as its own row, the rows' logits added
+    make_fixture(f"{out}/ref_pair_rows.bin", dict(base, causal=0, patch_dim=12, n_patches=3),
+                 B=4, T=7, masked=True, seed=11, group=2)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

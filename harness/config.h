@@ -1,5 +1,6 @@
 /* Run configuration: key=value words checked against one table of keys (type, default, range,
- * help). size= presets fill the model and schedule keys the user did not set. */
+ * help). size= presets fill the model and schedule keys the user did not set; a few tasks
+ * preset some more (TASK_PRESETS). */
 #ifndef MOEH_CONFIG_H
 #define MOEH_CONFIG_H
 #include <stdio.h>
@@ -11,8 +12,12 @@ void config_free(Config *c);
 /* Sets one key from "key=value"; on an unknown key or a bad value returns -1 with a message
  * that names the key, what it accepts, and the nearest known key. */
 int config_set(Config *c, const char *word, char *err, size_t errlen);
-/* Fills every key not set explicitly from the size preset, then the defaults. */
+/* Fills every key not set explicitly from the size preset, then the task preset (reasoning:
+ * batch), then the defaults. */
 void config_resolve(Config *c);
+/* Unsets in `to` the keys whose value in `from` came from from's task preset, so that `to`
+ * (a pretraining stage's config, built from a finetune's) resolves them for its own task. */
+void config_drop_task_defaults(const Config *from, Config *to);
 int config_is_set(const Config *c, const char *key);
 
 long config_int(const Config *c, const char *key);

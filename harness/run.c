@@ -299,6 +299,7 @@ static int pretrain_stage(Config *cfg) {
     int bad = config_merge_json(pre, json, err, sizeof err);
     free(json);
     if (bad) { fprintf(stderr, "error: pretraining: %s\n", err); config_free(pre); return 2; }
+    config_drop_task_defaults(cfg, pre); /* e.g. reasoning's batch: mmm takes its own */
     config_resolve(pre);
     char *pjson = config_to_json(pre);
     const char *dbpath = config_str(cfg, "db");
@@ -377,11 +378,18 @@ int harness_run(Config *cfg) {
                         .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
                         .mask_image = config_float(cfg, "mask_image"), .mask_text = config_float(cfg, "mask_text"),
                         .codebook = (int)config_int(cfg, "codebook"),
+                        .pair_joint = !strcmp(config_str(cfg, "pair"), "joint"),
                         .seed = (uint64_t)config_int(cfg, "seed")};
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
     TaskSpec spec = r.task->spec;
     T = spec.seq_len; /* a task may lengthen its sequences (image patches before the text) */
+    if (spec.group > 1 && B % spec.group) {
+        fprintf(stderr, "error: batch=%d: task=%s reads each example as %d sequences; batch must be a multiple of %d\n",
+                B, config_str(cfg, "task"), spec.group, spec.group);
+        run_free(&r);
+        return 2;
+    }
     ModelConfig mc;
     const char *why = model_config_from(cfg, &spec, &mc);
     if (why) {
@@ -398,6 +406,7 @@ int harness_run(Config *cfg) {
                       .warmup = (int)config_int(cfg, "warmup"), .total_steps = (int)steps,
                       .cosine = !strcmp(config_str(cfg, "schedule"), "cosine")};
     r.batch = batch_alloc_images(B, T, spec.needs_mask, spec.n_patches, spec.patch_dim);
+    if (r.batch && spec.group > 1) r.batch->group = spec.group;
     if (!r.batch || model_build(&r.model, &mc, seed) || model_alloc_batch(&r.model, B, T) ||
         adamw_init(&r.opt, &oc, r.model.n_params)) {
         fprintf(stderr, "error: out of memory for d_model=%d layers=%d batch=%d seq_len=%d\n", mc.d_model, mc.layers, B, T);

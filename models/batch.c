@@ -6,6 +6,7 @@ Batch *batch_alloc(int B, int T, int with_mask) {
     if (!b) return NULL;
     b->B = B;
     b->T = T;
+    b->group = 1;
     b->tokens = calloc((size_t)B * T, sizeof(int));
     b->targets = calloc((size_t)B * T, sizeof(int));
     if (with_mask) b->key_mask = calloc((size_t)B * T, 1);

@@ -265,12 +265,15 @@ void model_free(Model *m) {
 }
 
 /* where position t of a sequence with NP image patches takes its position and modality
- * embeddings: each image restarts the positions, the text follows one image's positions */
-static void image_position(const ModelConfig *c, int NP, int t, int *pos, int *modality) {
+ * embeddings: each image restarts the positions, the text follows one image's positions.
+ * first_image: the index of the row's first image (its place in a batch group) */
+static void image_position(const ModelConfig *c, int NP, int t, int first_image, int *pos, int *modality) {
     int per = c->images > 1 ? c->n_patches / c->images : c->n_patches;
-    if (t < NP) { *pos = t % per; *modality = t < per ? 0 : 2; }
+    if (t < NP) { *pos = t % per; *modality = first_image + t / per == 0 ? 0 : 2; }
     else { *pos = t - NP + (NP ? per : 0); *modality = 1; }
 }
+
+static int batch_group(const Batch *b) { return b->group > 1 ? b->group : 1; }
 
 /* The encoder of a model that reads images. encoded (B,T,C): positions t < n_patches of a
  * batch with patches are patch W^T + b (or, where the token is not 0, that token's
@@ -278,7 +281,7 @@ static void image_position(const ModelConfig *c, int NP, int t, int *pos, int *m
  * position and modality (image, text, second image) embeddings (image_position). */
 static void image_encoder_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
-    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, G = batch_group(batch);
     if (NP > T) NP = T;
     if (NP) matmul_forward(A(m->patch_proj), batch->patches, P(m->patchw), P(m->patchb), B * c->n_patches, c->patch_dim, C);
     const float *wte = P(m->wte), *wpe = P(m->wpe), *mod = P(m->modality);
@@ -287,7 +290,7 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
         for (int t = 0; t < T; t++) {
             float *o = A(m->encoded) + ((size_t)b * T + t) * C;
             int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
-            image_position(c, NP, t, &pos, &row);
+            image_position(c, NP, t, b % G, &pos, &row);
             const float *e = is_patch ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C : wte + (size_t)tok * C;
             const float *md = mod + (size_t)row * C, *p = wpe + (size_t)pos * C;
             for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + md[i];
@@ -298,7 +301,7 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
  * (positions, modality, token embeddings) collect from many positions */
 static void image_encoder_backward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
-    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0;
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, G = batch_group(batch);
     if (NP > T) NP = T;
     const float *denc = DA(m->encoded);
     float *dwte = G(m->wte), *dwpe = G(m->wpe), *dmod = G(m->modality), *dpp = DA(m->patch_proj);
@@ -307,13 +310,40 @@ static void image_encoder_backward(Model *m, const Batch *batch) {
         for (int t = 0; t < T; t++) {
             const float *d = denc + ((size_t)b * T + t) * C;
             int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
-            image_position(c, NP, t, &pos, &row);
+            image_position(c, NP, t, b % G, &pos, &row);
             float *e = is_patch ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)tok * C;
             float *p = dwpe + (size_t)pos * C, *md = dmod + (size_t)row * C;
             if (is_patch) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
             else for (int i = 0; i < C; i++) { e[i] += d[i]; p[i] += d[i]; md[i] += d[i]; }
         }
     if (NP) matmul_backward(NULL, G(m->patchw), G(m->patchb), dpp, batch->patches, P(m->patchw), B * c->n_patches, c->patch_dim, C);
+}
+
+/* logits (B,T,V): the first row of each group of G adds the later rows' logits, position
+ * by position (a B that G does not divide leaves its last rows alone) */
+static void group_logits_forward(float *logits, int G, int B, int T, int V) {
+    if (G < 2) return;
+    size_t row = (size_t)T * V;
+#pragma omp parallel for
+    for (int g = 0; g < B / G; g++)
+        for (int k = 1; k < G; k++) {
+            float *dst = logits + (size_t)g * G * row;
+            const float *src = dst + k * row;
+            for (size_t i = 0; i < row; i++) dst[i] += src[i];
+        }
+}
+
+/* every row of a group receives the gradient of its first row's (summed) logits, besides
+ * the gradient of its own scored positions */
+static void group_logits_backward(float *dlogits, int G, int B, int T, int V) {
+    if (G < 2) return;
+    size_t row = (size_t)T * V;
+#pragma omp parallel for
+    for (int g = 0; g < B / G; g++)
+        for (int k = 1; k < G; k++) {
+            float *first = dlogits + (size_t)g * G * row, *dst = first + k * row;
+            for (size_t i = 0; i < row; i++) dst[i] += first[i];
+        }
 }
 
 float model_forward(Model *m, const Batch *batch) {
@@ -348,6 +378,7 @@ float model_forward(Model *m, const Batch *batch) {
     size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
     layernorm_forward(A(m->lnf), A(m->lnf_mean), A(m->lnf_rstd), A(last_res), P(m->lnfw), P(m->lnfb), N, C);
     matmul_forward(A(m->logits), A(m->lnf), P(m->headw), NULL, N, C, c->n_out);
+    group_logits_forward(A(m->logits), batch_group(batch), B, T, c->n_out);
     m->aux_loss = m->n_moe ? (float)(aux / m->n_moe) : 0.0f;
     m->loss = 0;
     m->loss_count = 0;
@@ -372,6 +403,7 @@ void model_backward(Model *m) {
     memset(m->dacts, 0, m->n_acts * sizeof(float));
     float scale = m->loss_count ? 1.0f / m->loss_count : 0.0f;
     crossentropy_backward(DA(m->logits), A(m->probs), batch->targets, N, c->n_out, scale);
+    group_logits_backward(DA(m->logits), batch_group(batch), B, T, c->n_out);
     matmul_backward(DA(m->lnf), G(m->headw), NULL, DA(m->logits), A(m->lnf), P(m->headw), N, C, c->n_out);
     size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
     layernorm_backward(DA(last_res), G(m->lnfw), G(m->lnfb), DA(m->lnf), A(last_res), P(m->lnfw),

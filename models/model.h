@@ -51,6 +51,13 @@ typedef struct {
                                  image patches where their token is 0; a token > 0 there (a
                                  [MASK] id) replaces the patch by that token's embedding, so
                                  masked image modelling hides patches; NULL = text only */
+    int group;                /* rows per example (0 or 1: every row its own). With G > 1 the
+                                 rows gG .. gG+G-1 read one example as G sequences, one image
+                                 each (row k's patches are image k: modality row 0 for k = 0,
+                                 row 2 after), and row gG's outputs are the SUM of the G rows'
+                                 logits at each position: a product of experts over separately
+                                 encoded images, trained through row gG's targets (BEiT-3 reads
+                                 an NLVR2 pair so) */
 } Batch;
 
 Batch *batch_alloc(int B, int T, int with_mask);

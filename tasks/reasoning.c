@@ -21,41 +21,53 @@ typedef struct {
     Task base;
     ReasonSplit split[3];
     int per_image, patch_dim; /* patches per image, values per patch */
+    int joint;                /* pair=joint: [left ; right ; CLS ; statement] in one row; else
+                                 rows [left ; CLS ; statement] and [right ; CLS ; statement] */
     Rng sampler;
 } Reason;
 
 static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
 
-static void fill_row(Reason *v, const ReasonSplit *s, int i, Batch *b, int row) {
+/* the rows of example slot e: row e (joint), or rows 2e and 2e+1 of a batch group of 2; only
+ * the first row is scored, and the model adds the group's logits there */
+static void fill_example(Reason *v, const ReasonSplit *s, int i, Batch *b, int e) {
     size_t D = (size_t)v->per_image * v->patch_dim;
-    float *dst = b->patches + (size_t)row * 2 * D;
+    int rows = v->joint ? 1 : 2, NP = v->joint ? 2 * v->per_image : v->per_image;
+    float *dst = b->patches + (size_t)e * 2 * D; /* both layouts keep left then right */
     memcpy(dst, s->patches + (size_t)s->left[i] * D, sizeof(float) * D);
     memcpy(dst + D, s->patches + (size_t)s->right[i] * D, sizeof(float) * D);
-    image_text_row(b->tokens + row * b->T, b->targets + row * b->T, b->key_mask + row * b->T, b->T,
-                   2 * v->per_image, s->items[i].sentence, s->items[i].label);
+    for (int k = 0; k < rows; k++) {
+        int row = e * rows + k;
+        image_text_row(b->tokens + row * b->T, b->targets + row * b->T, b->key_mask + row * b->T, b->T,
+                       NP, s->items[i].sentence, k == 0 ? s->items[i].label : -1);
+    }
 }
+
+static int examples_per_batch(const Reason *v, const Batch *b) { return v->joint ? b->B : b->B / 2; }
 
 static void reason_next_batch(Task *t, Batch *b) {
     Reason *v = (Reason *)t;
-    for (int r = 0; r < b->B; r++) fill_row(v, &v->split[SPLIT_TRAIN], (int)rng_below(&v->sampler, v->split[SPLIT_TRAIN].n), b, r);
+    for (int e = 0; e < examples_per_batch(v, b); e++)
+        fill_example(v, &v->split[SPLIT_TRAIN], (int)rng_below(&v->sampler, v->split[SPLIT_TRAIN].n), b, e);
 }
 
 static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, MetricSink *sink) {
     Reason *v = (Reason *)t;
     ReasonSplit *s = &v->split[split];
-    int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, NP = 2 * v->per_image;
+    int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, E = examples_per_batch(v, b);
+    int NP = v->joint ? 2 * v->per_image : v->per_image, rows = v->joint ? 1 : 2;
     double right = 0, loss = 0;
     long scored = 0;
-    for (int base = 0; base < n; base += b->B) {
-        for (int r = 0; r < b->B; r++) fill_row(v, s, base + r < n ? base + r : base, b, r);
-        for (int r = n - base; r < b->B; r++) b->targets[r * b->T + NP] = -1;
+    for (int base = 0; base < n; base += E) {
+        for (int e = 0; e < E; e++) fill_example(v, s, base + e < n ? base + e : base, b, e);
+        for (int e = n - base; e < E; e++) b->targets[e * rows * b->T + NP] = -1;
         model_forward(m, b);
         loss += (double)m->loss * m->loss_count;
         scored += m->loss_count;
         const float *z = model_logits(m);
-        for (int r = 0; r < b->B && base + r < n; r++) {
-            const float *zr = z + ((size_t)r * b->T + NP) * m->cfg.n_out;
-            right += (zr[1] > zr[0]) == s->items[base + r].label;
+        for (int e = 0; e < E && base + e < n; e++) {
+            const float *ze = z + ((size_t)e * rows * b->T + NP) * m->cfg.n_out;
+            right += (ze[1] > ze[0]) == s->items[base + e].label;
         }
     }
     const char *sp = SPLIT_NAMES[split];
@@ -134,8 +146,19 @@ Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     }
     if (!v->split[SPLIT_TRAIN].n) { snprintf(err, errlen, "%s/train/nlvr2.jsonl: no statements", root); reason_close(&v->base); return NULL; }
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
-    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = 2 * v->per_image + 1 + MAX_STATEMENT, .causal = 0,
-                              .needs_mask = 1, .patch_dim = v->patch_dim, .n_patches = 2 * v->per_image, .images = 2};
+    /* the text part is as long as the longest statement (up to MAX_STATEMENT bytes; longer ones
+     * are cut): attention over padding costs as much as over text */
+    int text = 1;
+    for (int sp = 0; sp < 3; sp++)
+        for (int i = 0; i < v->split[sp].n; i++) {
+            int len = (int)strlen(v->split[sp].items[i].sentence);
+            text = len > text ? (len < MAX_STATEMENT ? len : MAX_STATEMENT) : text;
+        }
+    v->joint = opt->pair_joint;
+    int NP = v->joint ? 2 * v->per_image : v->per_image;
+    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = NP + 1 + text, .causal = 0, .needs_mask = 1,
+                              .patch_dim = v->patch_dim, .n_patches = NP, .images = v->joint ? 2 : 1,
+                              .group = v->joint ? 1 : 2};
     v->base.next_batch = reason_next_batch;
     v->base.evaluate = reason_evaluate;
     v->base.describe = reason_describe;

@@ -15,7 +15,9 @@ typedef struct {
     int causal;   /* 1 for language modelling */
     int needs_mask;           /* batches carry a key padding mask */
     int patch_dim, n_patches; /* image patches before the text (0: text only) */
-    int images;               /* the patches are this many images (reasoning: 2); 0 or 1: one */
+    int images;               /* the patches are this many images (reasoning pair=joint: 2); 0 or 1: one */
+    int group;                /* sequences per example (Batch.group; reasoning pair=separate: 2);
+                                 0 or 1: one. The batch size must be a multiple. */
     int text_outputs;         /* outputs [0, text_outputs) predict bytes: what a head initialised
                                  from another task's (init=) may keep; 0 for classifiers */
 } TaskSpec;
@@ -31,6 +33,7 @@ typedef struct {
     int vocab;             /* bpe: vocabulary size */
     double mask_image, mask_text; /* mmm: masking ratios */
     int codebook;          /* mmm: visual tokens */
+    int pair_joint;        /* reasoning: both images in one sequence (else one sequence each) */
     uint64_t seed;
 } TaskOptions;
 

@@ -112,6 +112,11 @@ ok "init= of a run without a checkpoint is refused" '[ $rc -eq 2 ] && grep -q "h
 rc=$?
 ok "reasoning run finishes with accuracy and the majority baseline" '[ $rc -eq 0 ] && [ "$(q "select count(distinct name) from metrics where run_id=(select max(id) from runs where name=\"nlvr\") and name in (\"acc\",\"majority_acc\")")" = 2 ]'
 ok "a second finetune reuses the finished pretraining run" 'grep -q "reusing run $pre" run9.log && [ "$(q "select count(*) from runs where task=\"mmm\"")" = 1 ]'
+"$H" run task=reasoning $mm pretrain_steps=5 steps=10 eval_every=0 pair=joint name=nlvr_joint > run9j.log 2>&1
+rc=$?
+ok "pair=joint (both images in one sequence) runs from the same pretraining" '[ $rc -eq 0 ] && grep -q "reusing run $pre" run9j.log && [ "$(q "select count(*) from metrics where run_id=(select max(id) from runs where name=\"nlvr_joint\") and split=\"test\" and name=\"acc\"")" = 1 ]'
+"$H" run task=reasoning $mm pretrain_steps=0 steps=1 batch=7 > /dev/null 2> e11.log; rc=$?
+ok "an odd batch is refused for pair=separate" '[ $rc -eq 2 ] && grep -q "batch=7: task=reasoning reads each example as 2 sequences" e11.log'
 
 # captioning: greedy decoding scored with BLEU-4, CIDEr-D, ROUGE-L beside blind baselines
 "$H" run task=captioning $mm pretrain_steps=0 steps=10 eval_every=0 final_eval_tokens=8192 name=cap > run10.log 2>&1

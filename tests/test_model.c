@@ -24,7 +24,7 @@ static void fill_batch(Batch *b, int V, Rng *r, int ignore_some) {
  * ~1.2e-5, so |a - n| <= 6e-5 + 3e-2 |n|; typical gradients here are 1e-4..3e-2.
  * Initial weights are scaled up (x10) so that attention is far from uniform and every path
  * carries gradient worth checking. */
-static void test_model_gradients(int causal, int masked, int images) {
+static void test_model_gradients(int causal, int masked, int images, int group) {
     ModelConfig cfg = {.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2,
                        .attn_heads = 2, .ffn_mult = 4, .causal = causal,
                        .patch_dim = images ? 5 : 0, .n_patches = images ? 2 : 0, .images = images};
@@ -37,7 +37,7 @@ static void test_model_gradients(int causal, int masked, int images) {
         ParamTensor *t = &m.tensors[i];
         for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&r);
     }
-    Batch *b = &(Batch){2, 6, calloc(12, sizeof(int)), calloc(12, sizeof(int)), NULL, NULL};
+    Batch *b = &(Batch){2, 6, calloc(12, sizeof(int)), calloc(12, sizeof(int)), NULL, NULL, group};
     float patches[2 * 2 * 5];
     for (int i = 0; i < 20; i++) patches[i] = rng_normal(&r);
     if (images) b->patches = patches; /* positions 0 and 1 of each sequence are image patches */
@@ -54,12 +54,13 @@ static void test_model_gradients(int causal, int masked, int images) {
     model_backward(&m);
     float *analytic = malloc(m.n_params * sizeof(float));
     memcpy(analytic, m.grads, m.n_params * sizeof(float));
-    printf("model causal=%d key_mask=%d images=%d: %zu parameters in %d tensors\n", causal, masked, images, m.n_params, m.n_tensors);
+    printf("model causal=%d key_mask=%d images=%d group=%d: %zu parameters in %d tensors\n", causal, masked, images, group,
+           m.n_params, m.n_tensors);
     for (int i = 0; i < m.n_tensors; i++) {
         ParamTensor *t = &m.tensors[i];
         int bad = gradcheck(t->name, m.params + t->off, t->n, analytic + t->off, model_loss, &ctx,
                             1e-2f, 6e-5, 3e-2, 64);
-        CHECK(!bad, "tensor %s causal=%d masked=%d", t->name, causal, masked);
+        CHECK(!bad, "tensor %s causal=%d masked=%d images=%d group=%d", t->name, causal, masked, images, group);
     }
     free(analytic);
     free(b->tokens); free(b->targets);
@@ -252,11 +253,12 @@ static void test_shorter_length(void) {
 
 int main(void) {
     test_shorter_length();
-    test_model_gradients(1, 0, 0);
-    test_model_gradients(0, 1, 0);
-    test_model_gradients(0, 1, 1);
-    test_model_gradients(2, 1, 1); /* prefix LM over the image patches (captioning) */
-    test_model_gradients(0, 1, 2); /* two one-patch images sharing position 0 (reasoning) */
+    test_model_gradients(1, 0, 0, 1);
+    test_model_gradients(0, 1, 0, 1);
+    test_model_gradients(0, 1, 1, 1);
+    test_model_gradients(2, 1, 1, 1); /* prefix LM over the image patches (captioning) */
+    test_model_gradients(0, 1, 2, 1); /* two one-patch images sharing position 0 (reasoning, pair=joint) */
+    test_model_gradients(0, 1, 1, 2); /* the two rows read as one example, logits added (pair=separate) */
     test_training_learns();
     test_checkpoint_and_determinism();
     test_schedule();

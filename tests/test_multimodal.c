@@ -259,11 +259,55 @@ static void test_captioning_rows(void) {
     t->close(t);
 }
 
+/* reasoning rows: pair=separate reads example e as rows 2e (left image) and 2e+1 (right
+ * image) with the same statement, only row 2e scored; pair=joint, from the same seed, reads
+ * the same examples as one row holding both images */
+static void test_reasoning_rows(void) {
+    char err[1024];
+    TaskOptions opt = options();
+    Task *sep = task_open("reasoning", &opt, err, sizeof err);
+    opt.pair_joint = 1;
+    Task *joint = task_open("reasoning", &opt, err, sizeof err);
+    CHECK(sep && joint, "%s", err);
+    if (!sep || !joint) return;
+    TaskSpec ss = sep->spec, js = joint->spec;
+    CHECK(ss.group == 2 && ss.n_patches == 16 && ss.images == 1 && js.group <= 1 && js.n_patches == 32 && js.images == 2,
+          "separate: 2 rows of one image per example; joint: one row of two images");
+    CHECK(ss.seq_len - 17 == js.seq_len - 33 && ss.seq_len - 17 >= 40 && ss.seq_len - 17 <= 80,
+          "the text part (%d) is the longest statement", ss.seq_len - 17);
+    Batch *bs = batch_alloc_images(8, ss.seq_len, 1, ss.n_patches, ss.patch_dim);
+    Batch *bj = batch_alloc_images(4, js.seq_len, 1, js.n_patches, js.patch_dim);
+    bs->group = 2;
+    sep->next_batch(sep, bs);
+    joint->next_batch(joint, bj);
+    int ok = 1, D = 16 * ss.patch_dim, Ts = ss.seq_len, Tj = js.seq_len, labels = 0;
+    for (int e = 0; e < 4; e++) {
+        const int *t0 = bs->tokens + 2 * e * Ts, *t1 = t0 + Ts, *tj = bj->tokens + e * Tj;
+        const int *y0 = bs->targets + 2 * e * Ts, *y1 = y0 + Ts, *yj = bj->targets + e * Tj;
+        for (int q = 16; q < Ts; q++) {
+            ok &= t0[q] == t1[q] && t0[q] == tj[q + 16] && y1[q] == -1 && y0[q] == yj[q + 16];
+            ok &= bs->key_mask[2 * e * Ts + q] == bj->key_mask[e * Tj + q + 16];
+        }
+        ok &= t0[16] == 1 && (y0[16] == 0 || y0[16] == 1);
+        labels += y0[16];
+        ok &= !memcmp(bs->patches + (size_t)2 * e * D, bj->patches + (size_t)e * 2 * D, sizeof(float) * D);
+        ok &= !memcmp(bs->patches + (size_t)(2 * e + 1) * D, bj->patches + (size_t)(e * 2 + 1) * D, sizeof(float) * D);
+        ok &= memcmp(bs->patches + (size_t)2 * e * D, bs->patches + (size_t)(2 * e + 1) * D, sizeof(float) * D) != 0;
+    }
+    CHECK(ok, "both layouts read the same statements and images; only the first row of a pair is scored");
+    printf("reasoning: %d of 4 sampled statements true\n", labels);
+    batch_free(bs);
+    batch_free(bj);
+    sep->close(sep);
+    joint->close(joint);
+}
+
 int main(void) {
     test_emoji_set();
     test_codebook();
     test_transfer();
     test_mmm();
     test_captioning_rows();
+    test_reasoning_rows();
     CHECK_FINISH();
 }

@@ -3,7 +3,8 @@
  * per variant: dense (causal; bidirectional with padding), SMoE k=2, X-MoE softmax k=1 and
  * sigmoid k=2, MH-MoE k=1, MH-MoE k=2 with the inner residual and capacity drops in training
  * mode, and a bidirectional MH-MoE reading 3 image patches before its text (patch and modality
- * embeddings); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
+ * embeddings), two images in one row, and pairs of rows whose logits are added (a batch group,
+ * later rows still scored on their own targets); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
  * logits and loss |c - r| <= 1e-4 + 1e-4 |r|, gradients |c - r| <= 2e-6 + 1e-3 |r|. */
 #include "check.h"
 #include "models/model.h"
@@ -57,6 +58,7 @@ static void compare(const char *path) {
     memcpy(m.params, fx.params, m.n_params * sizeof(float));
     model_set_moe_options(&m, h[21], h[22] / 1000.0f, h[23] / 1e6f);
     Batch *b = batch_alloc(B, T, fx.mask != NULL);
+    b->group = fx.nhdr > 27 ? h[27] : 1;
     memcpy(b->tokens, fx.tokens, sizeof(int) * B * T);
     memcpy(b->targets, fx.targets, sizeof(int) * B * T);
     if (fx.mask) for (int i = 0; i < B * T; i++) b->key_mask[i] = (unsigned char)fx.mask[i];
@@ -109,6 +111,7 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
     compare(MOEH_FIXTURES "/ref_images_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_images_prefix_lm.bin"); /* captioning: patches see each other, text causal */
-    compare(MOEH_FIXTURES "/ref_two_images.bin"); /* reasoning: two images restart the positions */
+    compare(MOEH_FIXTURES "/ref_two_images.bin"); /* pair=joint: two images restart the positions */
+    compare(MOEH_FIXTURES "/ref_pair_rows.bin");  /* pair=separate: one image per row, rows' logits added */
     CHECK_FINISH();
 }
