@@ -281,7 +281,7 @@ static int batch_group(const Batch *b) { return b->group > 1 ? b->group : 1; }
  * position and modality (image, text, second image) embeddings (image_position). */
 static void image_encoder_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
-    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, G = batch_group(batch);
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, group = batch_group(batch);
     if (NP > T) NP = T;
     if (NP) matmul_forward(A(m->patch_proj), batch->patches, P(m->patchw), P(m->patchb), B * c->n_patches, c->patch_dim, C);
     const float *wte = P(m->wte), *wpe = P(m->wpe), *mod = P(m->modality);
@@ -290,7 +290,7 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
         for (int t = 0; t < T; t++) {
             float *o = A(m->encoded) + ((size_t)b * T + t) * C;
             int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
-            image_position(c, NP, t, b % G, &pos, &row);
+            image_position(c, NP, t, b % group, &pos, &row);
             const float *e = is_patch ? A(m->patch_proj) + ((size_t)b * c->n_patches + t) * C : wte + (size_t)tok * C;
             const float *md = mod + (size_t)row * C, *p = wpe + (size_t)pos * C;
             for (int i = 0; i < C; i++) o[i] = e[i] + p[i] + md[i];
@@ -301,7 +301,7 @@ static void image_encoder_forward(Model *m, const Batch *batch) {
  * (positions, modality, token embeddings) collect from many positions */
 static void image_encoder_backward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
-    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, G = batch_group(batch);
+    int B = m->B, T = m->T, C = c->d_model, NP = batch->patches ? c->n_patches : 0, group = batch_group(batch);
     if (NP > T) NP = T;
     const float *denc = DA(m->encoded);
     float *dwte = G(m->wte), *dwpe = G(m->wpe), *dmod = G(m->modality), *dpp = DA(m->patch_proj);
@@ -310,7 +310,7 @@ static void image_encoder_backward(Model *m, const Batch *batch) {
         for (int t = 0; t < T; t++) {
             const float *d = denc + ((size_t)b * T + t) * C;
             int tok = batch->tokens[b * T + t], is_patch = t < NP && tok == 0, pos, row;
-            image_position(c, NP, t, b % G, &pos, &row);
+            image_position(c, NP, t, b % group, &pos, &row);
             float *e = is_patch ? dpp + ((size_t)b * c->n_patches + t) * C : dwte + (size_t)tok * C;
             float *p = dwpe + (size_t)pos * C, *md = dmod + (size_t)row * C;
             if (is_patch) for (int i = 0; i < C; i++) { e[i] = d[i]; p[i] += d[i]; md[i] += d[i]; }
