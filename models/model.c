@@ -366,6 +366,7 @@ float model_forward(Model *m, const Batch *batch) {
         if (m->moe[l].s.kind != MOE_NONE) {
             m->moe[l].seq_T = T;
             m->moe[l].image_NP = batch->patches ? c->n_patches : 0;
+            m->moe[l].real = batch->key_mask;
             moe_forward(&m->moe[l], m->params, A(a->fcproj), A(a->ln2), m->training);
             aux += m->moe[l].aux;
         } else {

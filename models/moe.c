@@ -216,36 +216,38 @@ static void assign_slots(MoeLayer *L, int training) {
 static void update_stats(MoeLayer *L) {
     int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S;
     MoeStats *st = &L->stats;
-    for (int s = 0; s < S; s++) {
-        int image = L->image_NP > 0 && (s / H) % L->seq_T < L->image_NP;
-        for (int j = 0; j < k; j++) {
-            size_t at = (size_t)(s % H) * N + L->choice[s * k + j];
-            st->counts[at]++;
-            if (image) st->image_counts[at]++;
-        }
-    }
+    long long real_tokens = 0;
     double ent = 0, distinct = 0;
-    for (int s = 0; s < S; s++) {
-        const float *p = L->probs + (size_t)s * N;
-        double sum = 0, h = 0;
-        for (int e = 0; e < N; e++) sum += p[e];
-        for (int e = 0; e < N; e++) if (p[e] > 0) h -= (p[e] / sum) * log(p[e] / sum);
-        ent += N > 1 ? h / log(N) : 0;
-    }
-    /* distinct experts over a token's H sub-tokens and k choices */
     unsigned char seen[MAX_EXPERTS];
     for (int t = 0; t < L->Ntok; t++) {
+        if (L->real && !L->real[t]) continue;
+        real_tokens++;
+        int image = L->image_NP > 0 && t % L->seq_T < L->image_NP, n = 0;
         memset(seen, 0, N);
-        int n = 0;
-        for (int a = t * H * k; a < (t + 1) * H * k; a++) if (!seen[L->choice[a]]) { seen[L->choice[a]] = 1; n++; }
-        distinct += n;
+        for (int s = t * H; s < (t + 1) * H; s++) {
+            for (int j = 0; j < k; j++) {
+                int e = L->choice[s * k + j];
+                size_t at = (size_t)(s % H) * N + e;
+                st->counts[at]++;
+                if (image) st->image_counts[at]++;
+                if (!seen[e]) { seen[e] = 1; n++; }
+            }
+            const float *p = L->probs + (size_t)s * N;
+            double sum = 0, h = 0;
+            for (int e = 0; e < N; e++) sum += p[e];
+            for (int e = 0; e < N; e++) if (p[e] > 0) h -= (p[e] / sum) * log(p[e] / sum);
+            ent += N > 1 ? h / log(N) : 0;
+        }
+        distinct += n; /* distinct experts over a token's H sub-tokens and k choices */
     }
     st->assignments += (long long)S * k;
-    st->subtokens += S;
-    st->tokens += L->Ntok;
+    st->subtokens += real_tokens * H;
+    st->tokens += real_tokens;
     st->aux_sum += L->aux;
-    st->entropy_sum += ent / S;
-    st->distinct_sum += distinct / L->Ntok;
+    if (real_tokens) {
+        st->entropy_sum += ent / (real_tokens * H);
+        st->distinct_sum += distinct / real_tokens;
+    }
     st->passes++;
 }
 

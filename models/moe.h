@@ -34,9 +34,10 @@ typedef struct {
 
 /* running statistics, reset by the caller */
 typedef struct {
-    long long *counts;          /* (H, N): top-k assignments routed to each expert */
+    long long *counts;          /* (H, N): top-k assignments of real tokens routed to each expert */
     long long *image_counts;    /* (H, N): the part of counts from image-patch positions */
-    long long assignments, dropped, subtokens, tokens;
+    long long assignments, dropped; /* every token's, padding included: they share the capacity */
+    long long subtokens, tokens;    /* real ones */
     double aux_sum, entropy_sum, distinct_sum;
     long long passes;
 } MoeStats;
@@ -52,6 +53,9 @@ typedef struct {
     float tau0;        /* fixed temperature of the balance loss's probabilities (xmoe/mhmoe) */
     int seq_T, image_NP;/* set by the model each forward: token n sits at position n % seq_T,
                           an image patch when that is < image_NP (0: no images) */
+    const unsigned char *real; /* set by the model each forward: (Ntok) 0 = padding, which is
+                          routed like any token but left out of the statistics (histograms,
+                          router entropy, experts per token); NULL: every token is real */
     int freeze_routing;/* tests: reuse the last forward's expert choices and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
     /* forward state */

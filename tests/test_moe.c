@@ -188,6 +188,31 @@ static void test_counts(void) {
     }
 }
 
+/* padding (key mask 0) is routed but left out of the statistics: every MoE layer's histogram
+ * holds the real tokens' H * k assignments, while all tokens were dispatched */
+static void test_padding_not_counted(void) {
+    ModelConfig cfg = tiny(MOE_MHMOE, 2);
+    cfg.causal = 0;
+    Model m;
+    CHECK(model_build(&m, &cfg, 5) == 0 && model_alloc_batch(&m, 2, 6) == 0, "build");
+    Rng r;
+    rng_seed(&r, 3);
+    int tokens[12], targets[12];
+    unsigned char mask[12] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0};
+    for (int i = 0; i < 12; i++) { tokens[i] = (int)rng_below(&r, 11); targets[i] = -1; }
+    Batch b = {2, 6, tokens, targets, mask, NULL, 1};
+    model_forward(&m, &b);
+    int H = cfg.mh_heads, k = cfg.topk, N = cfg.experts, ok = 1;
+    for (int l = 0; l < cfg.layers; l++) {
+        const MoeStats *st = &m.moe[l].stats;
+        long long sum = 0;
+        for (int i = 0; i < H * N; i++) sum += st->counts[i];
+        ok &= sum == 9LL * H * k && st->tokens == 9 && st->subtokens == 9LL * H && st->assignments == 12LL * H * k;
+    }
+    CHECK(ok, "9 real tokens of 12 counted in every MoE layer, all 12 routed");
+    model_free(&m);
+}
+
 int main(void) {
     gradcheck_variant("smoe k=1", tiny(MOE_SMOE, 1), 0);
     gradcheck_variant("smoe k=2", tiny(MOE_SMOE, 2), 0);
@@ -207,5 +232,6 @@ int main(void) {
     test_dispatch_matches_reference(MOE_MHMOE);
     test_capacity();
     test_counts();
+    test_padding_not_counted();
     CHECK_FINISH();
 }
