@@ -319,30 +319,19 @@ static void image_encoder_backward(Model *m, const Batch *batch) {
     if (NP) matmul_backward(NULL, G(m->patchw), G(m->patchb), dpp, batch->patches, P(m->patchw), B * c->n_patches, c->patch_dim, C);
 }
 
-/* logits (B,T,V): the first row of each group of G adds the later rows' logits, position
- * by position (a B that G does not divide leaves its last rows alone) */
-static void group_logits_forward(float *logits, int G, int B, int T, int V) {
+/* Within each group of G rows of `row` floats: into_first adds the later rows into the first
+ * (forward: the first row's logits become the group's sum), else the first row into each
+ * later one (backward: every row receives the gradient of the sum). A B that G does not
+ * divide leaves its last rows alone. */
+static void group_rows_add(float *x, int G, int B, size_t row, int into_first) {
     if (G < 2) return;
-    size_t row = (size_t)T * V;
 #pragma omp parallel for
     for (int g = 0; g < B / G; g++)
         for (int k = 1; k < G; k++) {
-            float *dst = logits + (size_t)g * G * row;
-            const float *src = dst + k * row;
+            float *first = x + (size_t)g * G * row, *other = first + k * row;
+            float *dst = into_first ? first : other;
+            const float *src = into_first ? other : first;
             for (size_t i = 0; i < row; i++) dst[i] += src[i];
-        }
-}
-
-/* every row of a group receives the gradient of its first row's (summed) logits, besides
- * the gradient of its own scored positions */
-static void group_logits_backward(float *dlogits, int G, int B, int T, int V) {
-    if (G < 2) return;
-    size_t row = (size_t)T * V;
-#pragma omp parallel for
-    for (int g = 0; g < B / G; g++)
-        for (int k = 1; k < G; k++) {
-            float *first = dlogits + (size_t)g * G * row, *dst = first + k * row;
-            for (size_t i = 0; i < row; i++) dst[i] += first[i];
         }
 }
 
@@ -379,7 +368,7 @@ float model_forward(Model *m, const Batch *batch) {
     size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
     layernorm_forward(A(m->lnf), A(m->lnf_mean), A(m->lnf_rstd), A(last_res), P(m->lnfw), P(m->lnfb), N, C);
     matmul_forward(A(m->logits), A(m->lnf), P(m->headw), NULL, N, C, c->n_out);
-    group_logits_forward(A(m->logits), batch_group(batch), B, T, c->n_out);
+    group_rows_add(A(m->logits), batch_group(batch), B, (size_t)T * c->n_out, 1);
     m->aux_loss = m->n_moe ? (float)(aux / m->n_moe) : 0.0f;
     m->loss = 0;
     m->loss_count = 0;
@@ -404,7 +393,7 @@ void model_backward(Model *m) {
     memset(m->dacts, 0, m->n_acts * sizeof(float));
     float scale = m->loss_count ? 1.0f / m->loss_count : 0.0f;
     crossentropy_backward(DA(m->logits), A(m->probs), batch->targets, N, c->n_out, scale);
-    group_logits_backward(DA(m->logits), batch_group(batch), B, T, c->n_out);
+    group_rows_add(DA(m->logits), batch_group(batch), B, (size_t)T * c->n_out, 0);
     matmul_backward(DA(m->lnf), G(m->headw), NULL, DA(m->logits), A(m->lnf), P(m->headw), N, C, c->n_out);
     size_t last_res = c->layers ? m->ba[c->layers - 1].res3 : m->encoded;
     layernorm_backward(DA(last_res), G(m->lnfw), G(m->lnfb), DA(m->lnf), A(last_res), P(m->lnfw),
