@@ -263,13 +263,20 @@ static const char *const PRETRAIN_KEYS[] = {
     "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
     "mask_image", "mask_text", "codebook", "data", "data_dir"};
 
-/* the latest finished mmm run with the pretraining's settings: its id, 0 if none, -1 if the
- * db cannot be read (said on stderr) */
+/* the latest finished mmm run with the pretraining's settings whose checkpoint this build can
+ * read: its id, 0 if none (a match whose checkpoint is gone or of another format is said and
+ * passed over, so the stage pretrains again), -1 if the db cannot be read (said on stderr) */
 static int64_t find_pretraining(const char *dbpath, const char *config_json) {
-    char err[1024];
+    char err[1024], path[4096];
     ResultsDb *db = results_open(dbpath, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
     int64_t id = results_find_done_run(db, config_json, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
+    CheckpointState st;
+    if (id > 0 && (results_last_checkpoint(db, id, path, sizeof path) || checkpoint_read_state(path, &st, err, sizeof err))) {
+        printf("pretraining: run %lld has these settings but no usable checkpoint (%s); pretraining again\n", (long long)id,
+               results_last_checkpoint(db, id, path, sizeof path) ? "none recorded" : err);
+        id = 0;
+    }
     results_close(db);
     return id;
 }

@@ -118,6 +118,12 @@ ok "pair=joint (both images in one sequence) runs from the same pretraining" '[ 
 "$H" run task=reasoning $mm pretrain_steps=0 steps=1 batch=7 > /dev/null 2> e11.log; rc=$?
 ok "an odd batch is refused for pair=separate" '[ $rc -eq 2 ] && grep -q "batch=7: task=reasoning reads each example as 2 sequences" e11.log'
 
+# a matching pretraining run whose checkpoint is gone is passed over: the stage pretrains again
+mv ck/run-$pre.ckpt ck/moved.ckpt
+"$H" run task=reasoning $mm pretrain_steps=5 steps=2 eval_every=0 name=nlvr_again > run9a.log 2>&1
+rc=$?
+ok "a pretraining run without its checkpoint is not reused; a new one is trained" '[ $rc -eq 0 ] && grep -q "run $pre has these settings but no usable checkpoint" run9a.log && [ "$(q "select count(*) from runs where task=\"mmm\" and status=\"done\"")" = 2 ]'
+
 # captioning: greedy decoding scored with BLEU-4, CIDEr-D, ROUGE-L beside blind baselines
 "$H" run task=captioning $mm pretrain_steps=0 steps=10 eval_every=0 final_eval_tokens=8192 name=cap > run10.log 2>&1
 rc=$?
