@@ -272,10 +272,13 @@ static int64_t find_pretraining(const char *dbpath, const char *config_json) {
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
     int64_t id = results_find_done_run(db, config_json, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
     CheckpointState st;
-    if (id > 0 && (results_last_checkpoint(db, id, path, sizeof path) || checkpoint_read_state(path, &st, err, sizeof err))) {
-        printf("pretraining: run %lld has these settings but no usable checkpoint (%s); pretraining again\n", (long long)id,
-               results_last_checkpoint(db, id, path, sizeof path) ? "none recorded" : err);
-        id = 0;
+    if (id > 0) {
+        int none = results_last_checkpoint(db, id, path, sizeof path);
+        if (none || checkpoint_read_state(path, &st, err, sizeof err)) {
+            printf("pretraining: run %lld has these settings but no usable checkpoint (%s); pretraining again\n",
+                   (long long)id, none ? "none recorded" : err);
+            id = 0;
+        }
     }
     results_close(db);
     return id;
