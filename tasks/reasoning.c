@@ -21,8 +21,9 @@ typedef struct {
     Task base;
     ReasonSplit split[3];
     int per_image, patch_dim; /* patches per image, values per patch */
-    int joint;                /* pair=joint: [left ; right ; CLS ; statement] in one row; else
-                                 rows [left ; CLS ; statement] and [right ; CLS ; statement] */
+    int rows, NP;             /* rows per pair and patches per row: pair=joint 1 row
+                                 [left ; right ; CLS ; statement]; pair=separate 2 rows
+                                 [left ; CLS ; statement] and [right ; CLS ; statement] */
     Rng sampler;
 } Reason;
 
@@ -32,30 +33,27 @@ static const char *const SPLIT_DIRS[3] = {"train", "valid", "test"};
  * the first row is scored, and the model adds the group's logits there */
 static void fill_example(Reason *v, const ReasonSplit *s, int i, Batch *b, int e) {
     size_t D = (size_t)v->per_image * v->patch_dim;
-    int rows = v->joint ? 1 : 2, NP = v->joint ? 2 * v->per_image : v->per_image;
     float *dst = b->patches + (size_t)e * 2 * D; /* both layouts keep left then right */
     memcpy(dst, s->patches + (size_t)s->left[i] * D, sizeof(float) * D);
     memcpy(dst + D, s->patches + (size_t)s->right[i] * D, sizeof(float) * D);
-    for (int k = 0; k < rows; k++) {
-        int row = e * rows + k;
+    for (int k = 0; k < v->rows; k++) {
+        int row = e * v->rows + k;
         image_text_row(b->tokens + row * b->T, b->targets + row * b->T, b->key_mask + row * b->T, b->T,
-                       NP, s->items[i].sentence, k == 0 ? s->items[i].label : -1);
+                       v->NP, s->items[i].sentence, k == 0 ? s->items[i].label : -1);
     }
 }
 
-static int examples_per_batch(const Reason *v, const Batch *b) { return v->joint ? b->B : b->B / 2; }
-
 static void reason_next_batch(Task *t, Batch *b) {
     Reason *v = (Reason *)t;
-    for (int e = 0; e < examples_per_batch(v, b); e++)
+    for (int e = 0; e < b->B / v->rows; e++)
         fill_example(v, &v->split[SPLIT_TRAIN], (int)rng_below(&v->sampler, v->split[SPLIT_TRAIN].n), b, e);
 }
 
 static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, MetricSink *sink) {
     Reason *v = (Reason *)t;
     ReasonSplit *s = &v->split[split];
-    int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, E = examples_per_batch(v, b);
-    int NP = v->joint ? 2 * v->per_image : v->per_image, rows = v->joint ? 1 : 2;
+    int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, E = b->B / v->rows;
+    int NP = v->NP, rows = v->rows;
     double right = 0, loss = 0;
     long scored = 0;
     for (int base = 0; base < n; base += E) {
@@ -154,11 +152,11 @@ Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
             int len = (int)strlen(v->split[sp].items[i].sentence);
             text = len > text ? (len < MAX_STATEMENT ? len : MAX_STATEMENT) : text;
         }
-    v->joint = opt->pair_joint;
-    int NP = v->joint ? 2 * v->per_image : v->per_image;
-    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = NP + 1 + text, .causal = 0, .needs_mask = 1,
-                              .patch_dim = v->patch_dim, .n_patches = NP, .images = v->joint ? 2 : 1,
-                              .group = v->joint ? 1 : 2};
+    v->rows = opt->pair_joint ? 1 : 2;
+    v->NP = opt->pair_joint ? 2 * v->per_image : v->per_image;
+    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 2, .seq_len = v->NP + 1 + text, .causal = 0, .needs_mask = 1,
+                              .patch_dim = v->patch_dim, .n_patches = v->NP, .images = opt->pair_joint ? 2 : 1,
+                              .group = v->rows};
     v->base.next_batch = reason_next_batch;
     v->base.evaluate = reason_evaluate;
     v->base.describe = reason_describe;
