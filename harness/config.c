@@ -215,19 +215,20 @@ int config_set(Config *c, const char *word, char *err, size_t errlen) {
     return set_key(c, key, eq + 1, 1, err, errlen);
 }
 
+/* fills the keys not set explicitly from the rows of a preset table (selector, key, value)
+ * whose selector is the current value (or default) of key `by` */
+static void apply_presets(Config *c, const char *const (*table)[3], int n, const char *by) {
+    int bi = find_key(by);
+    const char *sel = c->value[bi] ? c->value[bi] : KEYS[bi].def;
+    for (int p = 0; p < n; p++) {
+        int i = find_key(table[p][1]);
+        if (!strcmp(table[p][0], sel) && !c->set[i]) { free(c->value[i]); c->value[i] = strdup(table[p][2]); }
+    }
+}
+
 void config_resolve(Config *c) {
-    int si = find_key("size");
-    const char *size = c->value[si] ? c->value[si] : KEYS[si].def;
-    for (int p = 0; p < NPRESETS; p++) {
-        int i = find_key(PRESETS[p][1]);
-        if (!strcmp(PRESETS[p][0], size) && !c->set[i]) { free(c->value[i]); c->value[i] = strdup(PRESETS[p][2]); }
-    }
-    int ti = find_key("task");
-    const char *task = c->value[ti] ? c->value[ti] : KEYS[ti].def;
-    for (int p = 0; p < NTASK_PRESETS; p++) {
-        int i = find_key(TASK_PRESETS[p][1]);
-        if (!strcmp(TASK_PRESETS[p][0], task) && !c->set[i]) { free(c->value[i]); c->value[i] = strdup(TASK_PRESETS[p][2]); }
-    }
+    apply_presets(c, PRESETS, NPRESETS, "size");
+    apply_presets(c, TASK_PRESETS, NTASK_PRESETS, "task");
     for (int i = 0; i < NKEYS; i++)
         if (!c->value[i] && KEYS[i].def) c->value[i] = strdup(KEYS[i].def);
 }
