@@ -2,6 +2,7 @@
  * Each configuration runs in a child process so that its peak memory (max RSS) is its own,
  * on random tokens (data loading is not what is measured): a few warm-up steps, then timed
  * training steps (forward, backward, AdamW) and timed evaluation forwards (dropless). */
+#include "blas_core.h"
 #include "config.h"
 #include "progress.h"
 #include "run.h"
@@ -102,6 +103,27 @@ out:
     _exit(0);
 }
 
+/* the ceiling the variants are read against: square sgemm at a few sizes, each timed for
+ * about 0.3 s after one warm-up call */
+static void sgemm_ceiling(void) {
+    static const int sizes[] = {128, 256, 1024};
+    printf("sgemm GFLOP/s:");
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int n = sizes[s];
+        float *a = calloc((size_t)n * n, sizeof(float)), *b = calloc((size_t)n * n, sizeof(float)),
+              *c = calloc((size_t)n * n, sizeof(float));
+        if (!a || !b || !c) { free(a); free(b); free(c); printf(" n=%d out of memory", n); continue; }
+        for (long i = 0; i < (long)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
+        blas_sgemm_rowmajor(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        int reps = 0;
+        double t0 = now_seconds(), dt;
+        do { blas_sgemm_rowmajor(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); reps++; } while ((dt = now_seconds() - t0) < 0.3);
+        printf(" n=%d %.1f%s", n, 2.0 * n * n * (double)n * reps / dt / 1e9, s + 1 < sizeof sizes / sizeof sizes[0] ? "," : "");
+        free(a); free(b); free(c);
+    }
+    printf("\n\n");
+}
+
 int harness_bench(int argc, char **argv) {
     /* shared keys: size, threads, capacity, balance, heads, topk, ...; plus steps (timed steps)
      * and experts as a comma list */
@@ -133,10 +155,14 @@ int harness_bench(int argc, char **argv) {
         vs[nv++] = (Variant){"mhmoe", "params", experts[i]};
     }
     printf("harness bench: size=%s d_model=%ld layers=%ld seq_len=%ld batch=%ld threads=%ld heads=%ld moe_every=%ld "
-           "capacity=%g, %d timed steps\n\n",
+           "capacity=%g, %d timed steps\n",
            config_str(base, "size"), config_int(base, "d_model"), config_int(base, "layers"), config_int(base, "seq_len"),
            config_int(base, "batch"), config_int(base, "threads"), config_int(base, "heads"), config_int(base, "moe_every"),
            config_float(base, "capacity"), steps);
+    char blas[1024];
+    blas_describe(blas, sizeof blas);
+    printf("BLAS: %s; %d threads\n", blas, set_threads(config_int(base, "threads")));
+    sgemm_ceiling();
     printf("| model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
            "train GFLOP/s | routing+dispatch+combine | experts | MH layers | peak MB |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_INT, K_FLOAT, K_STR, K_ENUM } KeyType;
+/* K_RECORD: written by the harness into the resolved config (what ran), never set by a word */
+typedef enum { K_INT, K_FLOAT, K_STR, K_ENUM, K_RECORD } KeyType;
 
 typedef struct {
     const char *key;
@@ -60,6 +61,8 @@ static const KeyDef KEYS[] = {
     {"beta2", K_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
     {"seed", K_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
     {"threads", K_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
+    {"blas_core", K_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
+    {"blas", K_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
     {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (per language); 0: all"},
     {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
     {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
@@ -183,6 +186,7 @@ static int check_value(const KeyDef *k, const char *v, char *err, size_t errlen)
         }
         return 0;
     case K_STR:
+    case K_RECORD:
         return 0;
     }
     return 0;
@@ -212,7 +216,19 @@ int config_set(Config *c, const char *word, char *err, size_t errlen) {
     size_t n = (size_t)(eq - word) < sizeof key - 1 ? (size_t)(eq - word) : sizeof key - 1;
     memcpy(key, word, n);
     key[n] = 0;
+    int i = find_key(key);
+    if (i >= 0 && KEYS[i].type == K_RECORD) {
+        snprintf(err, errlen, "%s: recorded by the harness (%s), not set by a word", key, KEYS[i].help);
+        return -1;
+    }
     return set_key(c, key, eq + 1, 1, err, errlen);
+}
+
+void config_record(Config *c, const char *key, const char *value) {
+    int i = find_key(key);
+    if (i < 0) { fprintf(stderr, "internal error: config key '%s' is not defined\n", key); abort(); }
+    free(c->value[i]);
+    c->value[i] = strdup(value);
 }
 
 /* fills the keys not set explicitly from the rows of a preset table (selector, key, value)

@@ -12,6 +12,8 @@ void config_free(Config *c);
 /* Sets one key from "key=value"; on an unknown key or a bad value returns -1 with a message
  * that names the key, what it accepts, and the nearest known key. */
 int config_set(Config *c, const char *word, char *err, size_t errlen);
+/* Stores what ran (the kernel, the library) under key, whatever the word said */
+void config_record(Config *c, const char *key, const char *value);
 /* Fills every key not set explicitly from the size preset, then the task preset (reasoning:
  * batch), then the defaults. */
 void config_resolve(Config *c);

@@ -1,4 +1,5 @@
 /* harness: the command line. Each command is a small function; `run` lives in run.c. */
+#include "blas_core.h"
 #include "config.h"
 #include "run.h"
 #include "data/prepare.h"
@@ -135,6 +136,10 @@ static int cmd_data(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "blas-check")) return argc == 3 ? blas_core_check_command(argv[2]) : 2;
+    /* the commands that compute: before any BLAS call, make sure a generic kernel is not running */
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep") || !strcmp(cmd, "bench") || !strcmp(cmd, "data"))
+        blas_core_startup(argv, argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "list")) return cmd_list(argc - 2, argv + 2);
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);

@@ -1,5 +1,6 @@
 #include "run.h"
 #include "progress.h"
+#include "blas_core.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "models/optim.h"
@@ -378,6 +379,11 @@ int harness_run(Config *cfg) {
     int rc_pre = pretrain_stage(cfg);
     if (rc_pre) return rc_pre;
     int threads = set_threads(config_int(cfg, "threads"));
+    char blas[1024];
+    blas_describe(blas, sizeof blas - 32);
+    snprintf(blas + strlen(blas), 32, "; %d threads", threads);
+    config_record(cfg, "blas_core", blas_core_name());
+    config_record(cfg, "blas", blas);
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     long steps = config_int(cfg, "steps");
 

@@ -156,4 +156,17 @@ ok "bad input stored nothing" '[ "$(q "select count(*) from runs")" = "$before" 
 "$H" help run > help.log
 ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
 
+# the OpenBLAS kernel: recorded in every run; a named one is self-checked in a child process,
+# then the harness starts again with OPENBLAS_CORETYPE set (Prescott runs on every x86-64 CPU)
+ok "every run records its BLAS kernel, library and threads" '[ "$(q "select count(*) from runs where json_extract(config, \"\$.blas_core\") is null or json_extract(config, \"\$.blas\") not like \"%OpenBLAS%threads\"")" = 0 ]'
+if [ "$(uname -m)" = x86_64 ]; then
+  "$H" run $common steps=4 eval_every=0 blas_core=Prescott name=prescott > b1.log 2>&1; rc=$?
+  ok "blas_core=Prescott: self-checked, re-executed, recorded" '[ $rc -eq 0 ] && grep -q "OPENBLAS_CORETYPE=Prescott (sgemm self-check passed" b1.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"prescott\"")" = Prescott ] && [ "$(q "select json_extract(config, \"\$.blas\") like \"%chosen by the harness: blas_core=Prescott%\" from runs where name=\"prescott\"")" = 1 ]'
+  own=$(q "select json_extract(config, \"\$.blas_core\") from runs where id=1")
+  "$H" run $common steps=4 eval_every=0 blas_core=NoSuchKernel name=nokernel > b2.log 2>&1; rc=$?
+  ok "an unknown kernel fails its self-check and the loaded one is kept" '[ $rc -eq 0 ] && grep -q "kernel NoSuchKernel failed its self-check" b2.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"nokernel\"")" = "$own" ]'
+fi
+"$H" run $common blas=mine > /dev/null 2> e7.log; rc=$?
+ok "the recorded blas key cannot be set" '[ $rc -eq 2 ] && grep -q "recorded by the harness" e7.log'
+
 finish
