@@ -63,6 +63,9 @@ static const KeyDef KEYS[] = {
     {"threads", K_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
     {"blas_core", K_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
     {"blas", K_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
+    {"topk_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
+    {"expert_dim_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
+    {"pretrain_run", K_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
     {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (per language); 0: all"},
     {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
     {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
@@ -229,6 +232,7 @@ void config_record(Config *c, const char *key, const char *value) {
     if (i < 0) { fprintf(stderr, "internal error: config key '%s' is not defined\n", key); abort(); }
     free(c->value[i]);
     c->value[i] = strdup(value);
+    c->set[i] = 1;
 }
 
 /* fills the keys not set explicitly from the rows of a preset table (selector, key, value)
@@ -285,10 +289,17 @@ static void shortest_double(char *buf, size_t n, double x) {
     }
 }
 
-char *config_to_json(const Config *c) {
+static int listed(const char *key, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(key, keys[i])) return 1;
+    return 0;
+}
+
+/* the resolved keys as JSON, leaving out the recorded ones when records == 0 and the keys in drop */
+static char *keys_to_json(const Config *c, int records, const char *const *drop, int ndrop) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
-        if (!c->value[i]) continue;
+        if (!c->value[i] || (!records && KEYS[i].type == K_RECORD) || listed(KEYS[i].key, drop, ndrop)) continue;
         char num[64];
         if (KEYS[i].type == K_FLOAT) {
             shortest_double(num, sizeof num, strtod(c->value[i], NULL));
@@ -301,6 +312,12 @@ char *config_to_json(const Config *c) {
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
+}
+
+char *config_to_json(const Config *c) { return keys_to_json(c, 1, NULL, 0); }
+
+char *config_to_json_without(const Config *c, const char *const *drop, int ndrop) {
+    return keys_to_json(c, 0, drop, ndrop);
 }
 
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {

@@ -28,6 +28,8 @@ const char *config_str(const Config *c, const char *key);
 
 /* All resolved keys as one JSON object (malloc'd). */
 char *config_to_json(const Config *c);
+/* The resolved keys but the recorded ones and those listed in drop, as JSON (malloc'd) */
+char *config_to_json_without(const Config *c, const char *const *drop, int ndrop);
 /* Sets every key of a JSON object made by config_to_json (keys this build does not know are
  * reported as an error). Keys already set are kept, so explicit words override. */
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen);

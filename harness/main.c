@@ -1,5 +1,6 @@
 /* harness: the command line. Each command is a small function; `run` lives in run.c. */
 #include "blas_core.h"
+#include "compare.h"
 #include "config.h"
 #include "run.h"
 #include "data/prepare.h"
@@ -17,6 +18,9 @@ static void usage(FILE *f) {
             "  list [db=results.db]       runs, one line each\n"
             "  show RUN [db=...]          a run's config and final metrics\n"
             "  query 'SQL' [csv=1] [db=]  read-only query of results.db\n"
+            "  compare by=KEY [a=V b=W] [metric=valid/bpb] [KEY=VALUE ...] [db=] [csv=1]\n"
+            "                             paired-by-seed verdicts between runs that differ only in KEY:\n"
+            "                             means, b - a with its 95%% interval, the detectable difference\n"
             "  data prepare english|multilingual|scenes|emoji [data_dir=data] [source=DIR]\n"
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
@@ -144,6 +148,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "list")) return cmd_list(argc - 2, argv + 2);
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compare")) return harness_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);

@@ -1,6 +1,7 @@
 #include "run.h"
 #include "progress.h"
 #include "blas_core.h"
+#include "run_identity.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "models/optim.h"
@@ -329,6 +330,8 @@ static int pretrain_stage(Config *cfg) {
     if (id <= 0) { fprintf(stderr, "error: pretraining: no finished task=mmm run to start from\n"); return 2; }
     snprintf(word, sizeof word, "init=%lld", (long long)id);
     config_set(cfg, word, err, sizeof err);
+    snprintf(word, sizeof word, "%lld", (long long)id);
+    config_record(cfg, "pretrain_run", word);
     return 0;
 }
 
@@ -459,7 +462,16 @@ int harness_run(Config *cfg) {
     r.db = results_open(dbpath, r.err, sizeof r.err);
     if (!r.db) { fprintf(stderr, "error: db=%s\n", r.err); run_free(&r); return 2; }
 
+    if (mc.moe) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", mc.topk);
+        config_record(cfg, "topk_used", v);
+        snprintf(v, sizeof v, "%d", mc.expert_dim);
+        config_record(cfg, "expert_dim_used", v);
+    }
     r.config_json = config_to_json(cfg);
+    char *comparable = run_comparable_json(cfg), label[96];
+    run_label(cfg, mc.moe ? mc.topk : 0, label, sizeof label);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     RunInfo info = {.name = config_str(cfg, "name"), .task = config_str(cfg, "task"),
@@ -467,8 +479,10 @@ int harness_run(Config *cfg) {
                     .experts = mc.moe ? mc.experts : 0, .topk = mc.moe ? mc.topk : 0,
                     .heads = mc.moe == MOE_MHMOE ? mc.mh_heads : 0,
                     .config = r.config_json, .params = (long long)model_num_params(&r.model),
-                    .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV};
+                    .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV,
+                    .comparable = comparable, .label = label};
     r.run = results_run_begin(r.db, &info);
+    free(comparable);
     if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }
 
     Progress progress;

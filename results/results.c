@@ -17,6 +17,52 @@ static int exec(ResultsDb *db, const char *sql) {
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int user_version(ResultsDb *db) {
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int has_column(ResultsDb *db, const char *table, const char *column) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = ?", table);
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    sqlite3_bind_text(st, 1, column, (int)strcspn(column, " "), SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) found = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* A file older than RESULTS_SCHEMA_VERSION gets the added columns and this version's views,
+ * in one transaction (two processes opening it at once: the second finds it done) */
+static int upgrade_views(ResultsDb *db, char **msg) {
+    if (user_version(db) == RESULTS_SCHEMA_VERSION) return 0;
+    if (sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK) return -1;
+    int rc = SQLITE_OK;
+    if (user_version(db) != RESULTS_SCHEMA_VERSION) {
+        char sql[256];
+        for (size_t i = 0; rc == SQLITE_OK && i < sizeof RESULTS_ADDED_COLUMNS / sizeof RESULTS_ADDED_COLUMNS[0]; i++) {
+            if (has_column(db, RESULTS_ADDED_COLUMNS[i][0], RESULTS_ADDED_COLUMNS[i][1])) continue;
+            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", RESULTS_ADDED_COLUMNS[i][0], RESULTS_ADDED_COLUMNS[i][1]);
+            rc = sqlite3_exec(db->db, sql, NULL, NULL, msg);
+        }
+        for (size_t i = 0; rc == SQLITE_OK && i < sizeof RESULTS_VIEW_NAMES / sizeof RESULTS_VIEW_NAMES[0]; i++) {
+            snprintf(sql, sizeof sql, "DROP VIEW IF EXISTS %s", RESULTS_VIEW_NAMES[i]);
+            rc = sqlite3_exec(db->db, sql, NULL, NULL, msg);
+        }
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db->db, RESULTS_VIEWS, NULL, NULL, msg);
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", RESULTS_SCHEMA_VERSION);
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db->db, sql, NULL, NULL, msg);
+    }
+    if (rc != SQLITE_OK) { sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL); return -1; }
+    return sqlite3_exec(db->db, "COMMIT", NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+}
+
 ResultsDb *results_open(const char *path, char *err, size_t errlen) {
     ResultsDb *db = calloc(1, sizeof *db);
     if (!db) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
@@ -28,8 +74,8 @@ ResultsDb *results_open(const char *path, char *err, size_t errlen) {
     sqlite3_busy_timeout(db->db, 10000);
     char *msg = NULL;
     if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db->db, RESULTS_SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a usable results database: %s", path, msg ? msg : "unknown error");
+        sqlite3_exec(db->db, RESULTS_TABLES, NULL, NULL, &msg) != SQLITE_OK || upgrade_views(db, &msg)) {
+        snprintf(err, errlen, "%s: not a usable results database: %s", path, msg ? msg : sqlite3_errmsg(db->db));
         sqlite3_free(msg);
         goto fail;
     }
@@ -50,8 +96,8 @@ int64_t results_run_begin(ResultsDb *db, const RunInfo *r) {
     sqlite3_stmt *st;
     const char *sql =
         "INSERT INTO runs(name, task, model, experts, topk, heads, seed, config, params,"
-        " flops_per_token, status, started_at, host, git_rev)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,'running',strftime('%Y-%m-%dT%H:%M:%fZ','now'),?,?)";
+        " flops_per_token, status, started_at, host, git_rev, comparable, label)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,'running',strftime('%Y-%m-%dT%H:%M:%fZ','now'),?,?,?,?)";
     if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, r->task, -1, SQLITE_TRANSIENT);
@@ -65,6 +111,10 @@ int64_t results_run_begin(ResultsDb *db, const RunInfo *r) {
     sqlite3_bind_double(st, 10, r->flops_per_token);
     sqlite3_bind_text(st, 11, r->host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 12, r->git_rev, -1, SQLITE_TRANSIENT);
+    if (r->comparable) sqlite3_bind_text(st, 13, r->comparable, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 13);
+    if (r->label) sqlite3_bind_text(st, 14, r->label, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 14);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db->db) : -1;

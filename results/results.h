@@ -16,6 +16,9 @@ typedef struct {
     long long params;
     double flops_per_token;
     const char *host, *git_rev;
+    /* what comparisons pair on: the config without the seed, the bookkeeping and the keys
+     * that do not apply to this run (JSON; NULL: not comparable); and a short variant name */
+    const char *comparable, *label;
 } RunInfo;
 
 typedef struct { const char *split, *name; double value; } MetricValue;

@@ -1,6 +1,9 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
- * stores raw counts and values. */
-static const char *RESULTS_SCHEMA =
+ * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
+ * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
+#define RESULTS_SCHEMA_VERSION 2
+
+static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY, name TEXT, task TEXT NOT NULL, model TEXT NOT NULL,"
     " experts INTEGER NOT NULL DEFAULT 0, topk INTEGER NOT NULL DEFAULT 0,"
@@ -23,50 +26,156 @@ static const char *RESULTS_SCHEMA =
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, path TEXT NOT NULL,"
     " sha256 TEXT);"
+    /* settings of the derived figures; activation_threshold is the t of the paper's Fig. 1a:
+     * an expert counts as activated when its load share is at least t / N */
+    "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL);"
+    "INSERT OR IGNORE INTO settings VALUES ('activation_threshold', 0.25);"
+    /* which way is better, by a metric's name (before any '/language'): -1 lower, 1 higher.
+     * Only these metrics get verdicts; add a row to judge another one. */
+    "CREATE TABLE IF NOT EXISTS metric_direction (name TEXT PRIMARY KEY, direction INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO metric_direction VALUES ('loss', -1), ('ppl', -1), ('bpb', -1), ('ppl_image', -1),"
+    " ('ppl_text', -1), ('acc', 1), ('acc_norm', 1), ('acc_image', 1), ('acc_text', 1), ('bleu4', 1),"
+    " ('cider', 1), ('rouge_l', 1);"
+    /* Student t quantiles by degrees of freedom: t975 for the two-sided 95% interval, t80 for
+     * 80% power; a df between rows takes the row below it (a slightly wider interval) */
+    "CREATE TABLE IF NOT EXISTS student_t (df INTEGER PRIMARY KEY, t975 REAL NOT NULL, t80 REAL NOT NULL);"
+    "INSERT OR IGNORE INTO student_t VALUES (1, 12.706, 1.376), (2, 4.303, 1.061), (3, 3.182, 0.978),"
+    " (4, 2.776, 0.941), (5, 2.571, 0.920), (6, 2.447, 0.906), (7, 2.365, 0.896), (8, 2.306, 0.889),"
+    " (9, 2.262, 0.883), (10, 2.228, 0.879), (11, 2.201, 0.876), (12, 2.179, 0.873), (13, 2.160, 0.870),"
+    " (14, 2.145, 0.868), (15, 2.131, 0.866), (16, 2.120, 0.865), (17, 2.110, 0.863), (18, 2.101, 0.862),"
+    " (19, 2.093, 0.861), (20, 2.086, 0.860), (25, 2.060, 0.856), (30, 2.042, 0.854), (40, 2.021, 0.851),"
+    " (60, 2.000, 0.848), (120, 1.980, 0.845), (1000000000, 1.960, 0.842);";
+
+/* columns added after the first release, for files made before them */
+static const char *const RESULTS_ADDED_COLUMNS[][2] = {
+    {"runs", "comparable TEXT"}, /* the config a comparison may pair on (set by the harness) */
+    {"runs", "label TEXT"},      /* a short name of the variant, e.g. mhmoe-8h4-params */
+};
+
+static const char *const RESULTS_VIEW_NAMES[] = {
+    "final_metrics", "table1", "activation_share", "activation_ratio", "activation_entropy", "downstream",
+    "experts_per_token", "run_groups", "run_finals", "group_stats", "comparable_runs", "run_pairs",
+    "paired_scores", "verdicts"};
+
+static const char *RESULTS_VIEWS =
     /* the value of each (run, split, metric) at the run's last step that logged it */
-    "CREATE VIEW IF NOT EXISTS final_metrics AS"
+    "CREATE VIEW final_metrics AS"
     " SELECT r.id AS run_id, r.name, r.task, r.model, r.experts, r.seed, r.status,"
     "        m.split, m.name AS metric, m.value, m.step"
     " FROM metrics m JOIN runs r ON r.id = m.run_id"
     " WHERE m.step = (SELECT max(m2.step) FROM metrics m2 WHERE m2.run_id = m.run_id"
     "                 AND m2.split = m.split AND m2.name = m.name);"
-    /* paper Table 1: validation perplexity by task x model x experts (x MH-MoE heads) over
-     * finished runs: mean and standard deviation over seeds */
-    "CREATE VIEW IF NOT EXISTS table1 AS"
-    " SELECT f.task, f.model, f.experts, r.heads, count(*) AS runs, avg(f.value) AS ppl_mean,"
-    "        sqrt(max(avg(f.value * f.value) - avg(f.value) * avg(f.value), 0)) AS ppl_std"
-    " FROM final_metrics f JOIN runs r ON r.id = f.run_id"
-    " WHERE f.split = 'valid' AND f.metric = 'ppl' AND f.status = 'done'"
-    " GROUP BY f.task, f.model, f.experts, r.heads ORDER BY f.task, f.experts, f.model, r.heads;"
-    /* settings of the derived figures; activation_threshold is the t of the paper's Fig. 1a:
-     * an expert counts as activated when its load share is at least t / N */
-    "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL);"
-    "INSERT OR IGNORE INTO settings VALUES ('activation_threshold', 0.25);"
+    /* each run's group: its configuration without the seed and the bookkeeping (the harness
+     * stores it as `comparable`; older rows fall back on the config without seed and name) */
+    "CREATE VIEW run_groups AS"
+    " SELECT r.id AS run_id, r.task, r.model, r.experts, r.heads, r.seed, r.status,"
+    "        coalesce(r.label, r.model) AS label,"
+    "        coalesce(r.comparable, json_remove(r.config, '$.seed', '$.name')) AS group_key"
+    " FROM runs r;"
+    /* every final number of a run under one name: SPLIT/METRIC from the metrics, BENCHMARK/METRIC
+     * from the evals */
+    "CREATE VIEW run_finals AS"
+    " SELECT run_id, split || '/' || metric AS metric, metric AS base, value FROM final_metrics"
+    " UNION SELECT run_id, benchmark || '/' || metric, metric, value FROM evals;"
+    /* mean, sample standard deviation, 95% interval (Student t) and n of every final number
+     * over the seeds of each group of finished runs */
+    "CREATE VIEW group_stats AS"
+    " SELECT s.*, CASE WHEN s.n > 1 THEN (SELECT t975 FROM student_t WHERE df <= s.n - 1 ORDER BY df DESC LIMIT 1)"
+    "        * s.sd / sqrt(s.n) END AS ci95"
+    " FROM (SELECT g.task, g.label, g.model, g.experts, g.heads, g.group_key, f.metric, count(*) AS n,"
+    "              avg(f.value) AS mean,"
+    "              CASE WHEN count(*) > 1 THEN sqrt(max(sum(f.value * f.value) - count(*) * avg(f.value) * avg(f.value), 0)"
+    "                   / (count(*) - 1)) END AS sd,"
+    "              group_concat(g.run_id) AS runs"
+    "       FROM run_finals f JOIN run_groups g ON g.run_id = f.run_id WHERE g.status = 'done'"
+    "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, f.metric) s;"
+    /* paper Table 1: validation perplexity per group of finished runs (the full configuration
+     * but the seed), with the share of expert assignments dropped in training */
+    "CREATE VIEW table1 AS"
+    " SELECT s.task, s.label, s.model, s.experts, s.heads,"
+    "        json_extract(s.group_key, '$.parity') AS parity, json_extract(s.group_key, '$.capacity') AS capacity,"
+    "        json_extract(s.group_key, '$.d_model') AS d_model, json_extract(s.group_key, '$.steps') AS steps,"
+    "        s.n, s.mean AS ppl_mean, s.ci95 AS ppl_ci95, s.sd AS ppl_sd,"
+    "        (SELECT d.mean FROM group_stats d WHERE d.group_key = s.group_key AND d.model = s.model"
+    "         AND d.experts = s.experts AND d.heads = s.heads AND d.task = s.task AND d.metric = 'train/dropped_frac')"
+    "        AS dropped_frac, s.runs, s.group_key"
+    " FROM group_stats s WHERE s.metric = 'valid/ppl'"
+    " ORDER BY s.task, d_model, steps, s.experts, s.model, s.heads, parity, capacity;"
+    /* paper Tables 2-4: downstream results per group of finished runs */
+    "CREATE VIEW downstream AS"
+    " SELECT g.task, g.label, g.model, g.experts, g.heads, e.benchmark, e.metric, s.n, s.mean, s.ci95, s.sd,"
+    "        s.runs, g.group_key"
+    " FROM evals e JOIN run_groups g ON g.run_id = e.run_id"
+    " JOIN group_stats s ON s.group_key = g.group_key AND s.task = g.task AND s.model = g.model"
+    "  AND s.experts = g.experts AND s.heads = g.heads AND s.metric = e.benchmark || '/' || e.metric"
+    " WHERE g.status = 'done' GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, e.benchmark, e.metric"
+    " ORDER BY g.task, e.benchmark, e.metric, g.experts, g.model, g.heads;"
+    /* the runs a comparison pairs: finished, with a comparable configuration, the latest of
+     * each (configuration, seed) */
+    "CREATE VIEW comparable_runs AS"
+    " SELECT r.id AS run_id, r.task, r.seed, coalesce(r.label, r.model) AS label, r.comparable FROM runs r"
+    " WHERE r.status = 'done' AND r.comparable IS NOT NULL AND r.id = (SELECT max(r2.id) FROM runs r2"
+    "   WHERE r2.status = 'done' AND r2.comparable = r.comparable AND r2.seed IS r.seed);"
+    /* two runs of one task and seed whose configurations differ in exactly one of the keys both
+     * have (a key only one has -- the MoE keys beside dense -- does not count), ordered by
+     * that key's value */
+    "CREATE VIEW run_pairs AS"
+    " SELECT * FROM (SELECT a.task, a.seed, a.run_id AS a_id, b.run_id AS b_id, a.label AS a_label,"
+    "        b.label AS b_label, a.comparable AS a_key, b.comparable AS b_key,"
+    "        (SELECT group_concat(ja.key) FROM json_each(a.comparable) ja JOIN json_each(b.comparable) jb"
+    "         ON jb.key = ja.key WHERE ja.atom IS NOT jb.atom) AS by_key"
+    "      FROM comparable_runs a JOIN comparable_runs b ON b.task = a.task AND b.seed IS a.seed"
+    "      AND b.comparable <> a.comparable)"
+    " WHERE by_key IS NOT NULL AND instr(by_key, ',') = 0"
+    "   AND json_extract(a_key, '$.' || by_key) < json_extract(b_key, '$.' || by_key);"
+    /* each pair's final numbers side by side, for the held-out metrics with a direction (the
+     * last training batch's loss is one batch: not a result) */
+    "CREATE VIEW paired_scores AS"
+    " SELECT p.task, fa.metric, d.direction, p.by_key, json_extract(p.a_key, '$.' || p.by_key) AS a,"
+    "        json_extract(p.b_key, '$.' || p.by_key) AS b, p.a_label, p.b_label, p.a_key, p.b_key, p.seed,"
+    "        p.a_id, p.b_id, fa.value AS value_a, fb.value AS value_b"
+    " FROM run_pairs p JOIN run_finals fa ON fa.run_id = p.a_id AND fa.metric NOT LIKE 'train/%'"
+    " JOIN run_finals fb ON fb.run_id = p.b_id AND fb.metric = fa.metric"
+    " JOIN metric_direction d ON d.name = CASE WHEN instr(fa.base, '/') THEN substr(fa.base, 1, instr(fa.base, '/') - 1)"
+    "                                    ELSE fa.base END;"
+    /* the answer to 'is b better than a?': over the seeds both were run with, the mean paired
+     * difference b - a, its 95% interval (Student t, sample standard deviation), the smallest
+     * difference these seeds would detect with 80% power at this spread, and a verdict that
+     * claims an ordering only when the interval excludes 0 */
+    "CREATE VIEW verdicts AS"
+    " SELECT v.task, v.metric, v.by_key, v.a, v.b, v.a_label, v.b_label, v.n, v.mean_a, v.mean_b, v.diff,"
+    "        v.diff - v.half AS ci_low, v.diff + v.half AS ci_high,"
+    "        CASE WHEN v.n > 1 THEN (t.t975 + t.t80) * v.sd / sqrt(v.n) END AS min_detectable,"
+    "        CASE WHEN v.half IS NULL OR (v.diff - v.half <= 0 AND v.diff + v.half >= 0) THEN 'no difference detected'"
+    "             WHEN (v.diff > 0) = (v.direction > 0) THEN 'b better' ELSE 'a better' END AS verdict,"
+    "        v.direction, v.sd AS sd_diff, v.a_runs, v.b_runs, v.a_key, v.b_key"
+    " FROM (SELECT w.*, CASE WHEN w.n > 1 THEN (SELECT t975 FROM student_t WHERE df <= w.n - 1 ORDER BY df DESC LIMIT 1)"
+    "                   * w.sd / sqrt(w.n) END AS half"
+    "       FROM (SELECT task, metric, by_key, a, b, a_label, b_label, direction, a_key, b_key, count(*) AS n,"
+    "                    avg(value_a) AS mean_a, avg(value_b) AS mean_b, avg(value_b - value_a) AS diff,"
+    "                    CASE WHEN count(*) > 1 THEN sqrt(max(sum((value_b - value_a) * (value_b - value_a))"
+    "                         - count(*) * avg(value_b - value_a) * avg(value_b - value_a), 0) / (count(*) - 1)) END AS sd,"
+    "                    group_concat(a_id) AS a_runs, group_concat(b_id) AS b_runs"
+    "             FROM paired_scores GROUP BY task, metric, by_key, a_key, b_key) w) v"
+    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= v.n - 1)"
+    " ORDER BY v.task, v.by_key, v.metric, v.a_label, v.b_label;"
     /* each expert's load share per layer (heads summed) */
-    "CREATE VIEW IF NOT EXISTS activation_share AS"
+    "CREATE VIEW activation_share AS"
     " SELECT a.run_id, a.step, a.split, a.layer, a.expert, sum(a.count) AS count, sum(a.total) AS total,"
     "        CAST(sum(a.count) AS REAL) / sum(a.total) AS share, r.experts"
     " FROM activations a JOIN runs r ON r.id = a.run_id"
     " GROUP BY a.run_id, a.step, a.split, a.layer, a.expert;"
     /* Fig. 1a: the share of (layer, expert) cells whose load share is at least t / N */
-    "CREATE VIEW IF NOT EXISTS activation_ratio AS"
+    "CREATE VIEW activation_ratio AS"
     " SELECT run_id, step, split, avg(share >= (SELECT value FROM settings"
     "        WHERE name = 'activation_threshold') / experts) AS ratio, count(*) AS cells"
     " FROM activation_share GROUP BY run_id, step, split;"
     /* normalised entropy of each layer's load: 1 = perfectly even, 0 = one expert */
-    "CREATE VIEW IF NOT EXISTS activation_entropy AS"
+    "CREATE VIEW activation_entropy AS"
     " SELECT run_id, step, split, layer,"
     "        -sum(CASE WHEN share > 0 THEN share * ln(share) ELSE 0 END) / ln(max(experts, 2)) AS entropy"
     " FROM activation_share GROUP BY run_id, step, split, layer;"
-    /* paper Tables 2-4: downstream results by task x model x experts (x heads) x benchmark,
-     * mean and standard deviation over seeds of finished runs */
-    "CREATE VIEW IF NOT EXISTS downstream AS"
-    " SELECT r.task, r.model, r.experts, r.heads, e.benchmark, e.metric, count(*) AS runs,"
-    "        avg(e.value) AS mean, sqrt(max(avg(e.value * e.value) - avg(e.value) * avg(e.value), 0)) AS std"
-    " FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.status = 'done'"
-    " GROUP BY r.task, r.model, r.experts, r.heads, e.benchmark, e.metric"
-    " ORDER BY r.task, e.benchmark, e.metric, r.experts, r.model, r.heads;"
     /* distinct experts a token reaches over its sub-tokens and top-k choices: it needs each
      * token's choices, so the model measures it per pass and it is read from the metrics */
-    "CREATE VIEW IF NOT EXISTS experts_per_token AS"
+    "CREATE VIEW experts_per_token AS"
     " SELECT run_id, step, split, value AS experts_per_token FROM metrics WHERE name = 'experts_per_token';";

@@ -30,7 +30,89 @@ static int64_t add_run(ResultsDb *db, const char *model, int seed, double ppl_mi
     return id;
 }
 
+/* a finished run with a comparable configuration and its final valid ppl (and mc acc) */
+static int64_t add_comparable(ResultsDb *db, const char *model, const char *comparable, int seed, double ppl, double acc) {
+    RunInfo info = {.name = "v", .task = "english", .model = model, .seed = seed, .config = comparable,
+                    .comparable = comparable, .label = model, .host = "h", .git_rev = "r"};
+    int64_t id = results_run_begin(db, &info);
+    MetricValue m[2] = {{"valid", "ppl", ppl}, {"train", "loss", ppl}};
+    results_metrics(db, id, 100, m, 2);
+    results_eval(db, id, "mc", "acc", acc);
+    results_run_finish(db, id, "done", NULL, 1);
+    return id;
+}
+
+/* the verdicts view on hand-computed numbers */
+static void test_verdicts(void) {
+    const char *path = "test_verdicts.db";
+    char err[512];
+    unlink(path);
+    ResultsDb *db = results_open(path, err, sizeof err);
+    const char *dense = "{\"task\":\"english\",\"model\":\"dense\",\"steps\":100}";
+    const char *xmoe = "{\"task\":\"english\",\"model\":\"xmoe\",\"steps\":100,\"experts\":8}";
+    const char *mhmoe = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"experts\":8,\"heads\":4}";
+    const char *xmoe_long = "{\"task\":\"english\",\"model\":\"xmoe\",\"steps\":200,\"experts\":8}";
+    const char *mh_flops = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"experts\":8,\"heads\":4,\"parity\":\"flops\"}";
+    const char *mh_params = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"experts\":8,\"heads\":4,\"parity\":\"params\"}";
+    double dense_ppl[3] = {10, 11, 12}, xmoe_ppl[3] = {9, 10.5, 10}, mh_ppl[3] = {8, 9.5, 9.2};
+    for (int s = 0; s < 3; s++) {
+        add_comparable(db, "dense", dense, s + 1, dense_ppl[s], 0.30);
+        add_comparable(db, "xmoe", xmoe, s + 1, xmoe_ppl[s], 0.30 + 0.01 * s);
+        add_comparable(db, "mhmoe", mhmoe, s + 1, mh_ppl[s], 0.40 + 0.01 * s);
+        add_comparable(db, "xmoe", xmoe_long, s + 1, 5, 0.5);
+    }
+    /* a failed run and an older repeat of a seed are not paired */
+    int64_t f = add_comparable(db, "xmoe", xmoe, 4, 1, 0.9);
+    results_run_finish(db, f, "failed", "x", 1);
+    add_comparable(db, "mhmoe", mh_flops, 1, 7, 0.1);
+    add_comparable(db, "mhmoe", mh_params, 1, 100, 0.1);
+    add_comparable(db, "mhmoe", mh_params, 1, 8, 0.1);
+    results_close(db);
+    /* dense (a) vs xmoe (b): b - a = -1, -0.5, -2: mean -7/6, sd sqrt(7/12), t(0.975, 2) = 4.303 */
+    const char *w = "FROM verdicts WHERE by_key='model' AND a='dense' AND b='xmoe' AND metric='valid/ppl'";
+    char q[512];
+    double sd = sqrt(7.0 / 12), half = 4.303 * sd / sqrt(3);
+    snprintf(q, sizeof q, "SELECT n %s", w);
+    CHECK(scalar(path, q) == 3, "three seeds paired: %g", scalar(path, q));
+    snprintf(q, sizeof q, "SELECT diff %s", w);
+    CHECK(fabs(scalar(path, q) + 7.0 / 6) < 1e-12, "mean paired difference %g", scalar(path, q));
+    snprintf(q, sizeof q, "SELECT mean_a - 11 + mean_b - 29.5 / 3 %s", w);
+    CHECK(fabs(scalar(path, q)) < 1e-12, "means of each side");
+    snprintf(q, sizeof q, "SELECT ci_low %s", w);
+    CHECK(fabs(scalar(path, q) - (-7.0 / 6 - half)) < 1e-9, "interval low %g, want %g", scalar(path, q), -7.0 / 6 - half);
+    snprintf(q, sizeof q, "SELECT ci_high %s", w);
+    CHECK(fabs(scalar(path, q) - (-7.0 / 6 + half)) < 1e-9, "interval high");
+    snprintf(q, sizeof q, "SELECT min_detectable %s", w);
+    CHECK(fabs(scalar(path, q) - (4.303 + 1.061) * sd / sqrt(3)) < 1e-9, "detectable difference");
+    snprintf(q, sizeof q, "SELECT verdict = 'no difference detected' %s", w);
+    CHECK(scalar(path, q) == 1, "an interval holding 0 claims nothing");
+    /* mhmoe (a) vs xmoe (b): b - a = 1, 1, 0.8: interval [0.647, 1.220] above 0, lower ppl is better */
+    w = "FROM verdicts WHERE by_key='model' AND a='mhmoe' AND b='xmoe' AND a_key NOT LIKE '%parity%' AND metric='valid/ppl'";
+    snprintf(q, sizeof q, "SELECT ci_low %s", w);
+    CHECK(fabs(scalar(path, q) - (2.8 / 3 - 4.303 * sqrt(0.04 / 3) / sqrt(3))) < 1e-9, "interval low %g", scalar(path, q));
+    snprintf(q, sizeof q, "SELECT verdict = 'a better' %s", w);
+    CHECK(scalar(path, q) == 1, "mhmoe lower on every seed: a better");
+    /* accuracy is higher-better: mhmoe 0.40-0.42 against xmoe 0.30-0.32 */
+    snprintf(q, sizeof q, "SELECT verdict = 'a better' FROM verdicts WHERE a='mhmoe' AND b='xmoe' AND a_key NOT LIKE '%%parity%%' AND metric='mc/acc'");
+    CHECK(scalar(path, q) == 1, "higher accuracy is better");
+    /* differences in exactly one shared key only: xmoe at 200 steps pairs with xmoe at 100 by
+     * steps, with nothing by model; the last training loss gets no verdict */
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE by_key='steps' AND metric='valid/ppl'") == 1, "by steps");
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE b_key LIKE '%200%' AND by_key <> 'steps'") == 0, "two keys apart");
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric LIKE 'train/%'") == 0, "no training-loss verdicts");
+    /* parity: the newer of the two params runs of seed 1 (ppl 8) is paired, n = 1, no interval */
+    CHECK(scalar(path, "SELECT mean_b FROM verdicts WHERE by_key='parity' AND metric='valid/ppl'") == 8, "latest repeat");
+    CHECK(scalar(path, "SELECT ci_low IS NULL AND verdict = 'no difference detected' FROM verdicts WHERE by_key='parity'"
+                 " AND metric='valid/ppl'") == 1, "one seed: no interval, no claim");
+    /* table1 keeps parity=params and parity=flops apart, and both apart from the plain mhmoe */
+    CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE model='mhmoe'") == 3, "mhmoe groups in table1");
+    CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE parity='flops'") == 1, "parity shown");
+    CHECK(scalar(path, "SELECT n FROM table1 WHERE model='xmoe' AND steps=100") == 3, "the failed run is not counted");
+    unlink(path);
+}
+
 int main(void) {
+    test_verdicts();
     const char *path = "test_results.db";
     char err[512];
     unlink(path);
@@ -47,15 +129,18 @@ int main(void) {
     /* final_metrics takes each metric at its own last step */
     CHECK(scalar(path, "SELECT value FROM final_metrics WHERE run_id=1 AND metric='ppl'") == 10, "final ppl of run 1");
     CHECK(scalar(path, "SELECT step FROM final_metrics WHERE run_id=1 AND metric='loss'") == 100, "loss last logged at 100");
-    /* table1: done runs only, mean and population std over seeds */
+    /* table1: done runs only, mean, sample standard deviation and 95% interval over seeds */
     CHECK(scalar(path, "SELECT ppl_mean FROM table1 WHERE model='xmoe'") == 12, "xmoe mean of 10 and 14");
-    CHECK(fabs(scalar(path, "SELECT ppl_std FROM table1 WHERE model='xmoe'") - 2) < 1e-9, "xmoe std of 10 and 14");
+    CHECK(fabs(scalar(path, "SELECT ppl_sd FROM table1 WHERE model='xmoe'") - sqrt(8)) < 1e-9, "xmoe sd of 10 and 14");
+    CHECK(fabs(scalar(path, "SELECT ppl_ci95 FROM table1 WHERE model='xmoe'") - 12.706 * 2) < 1e-9,
+          "interval half-width t(0.975, 1) * sd / sqrt(2)");
+    CHECK(scalar(path, "SELECT n FROM table1 WHERE model='xmoe'") == 2, "n");
     CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE model='dense'") == 0, "failed runs are not in table1");
     CHECK(results_eval(db, a, "mc", "acc", 0.5) == 0, "eval row");
     CHECK(results_eval(db, b, "mc", "acc", 0.7) == 0 && results_eval(db, c, "mc", "acc", 0.9) == 0, "eval rows");
     /* downstream view: xmoe runs 1 and 2 averaged (0.5, 0.7), the failed run left out */
     CHECK(fabs(scalar(path, "SELECT mean FROM downstream WHERE model='xmoe' AND metric='acc'") - 0.6) < 1e-12, "downstream mean");
-    CHECK(fabs(scalar(path, "SELECT std FROM downstream WHERE model='xmoe' AND metric='acc'") - 0.1) < 1e-9, "downstream std");
+    CHECK(fabs(scalar(path, "SELECT sd FROM downstream WHERE model='xmoe' AND metric='acc'") - sqrt(0.02)) < 1e-9, "downstream sd");
     CHECK(scalar(path, "SELECT count(*) FROM downstream WHERE model='dense'") == 0, "failed runs are not in downstream");
     CHECK(results_checkpoint(db, a, 200, "runs/run-1.ckpt", NULL) == 0, "checkpoint row");
     char *cfg = results_run_config(db, a);

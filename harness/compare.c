@@ -1,0 +1,112 @@
+/* `harness compare by=KEY [a=V b=W] [metric=M] [task=T] [KEY=VALUE ...] [db=] [csv=1]`: the
+ * verdicts view as a table. Runs are paired by seed over configurations that differ only in
+ * KEY; each row is one pair of configurations: means, the mean paired difference b - a, its
+ * 95% interval, the smallest difference those seeds would detect, and the verdict in the
+ * variants' names. a= and b= pick (and orient) the two values; other keys filter on the
+ * configurations (a key one side does not have, like experts beside dense, passes). */
+#include "compare.h"
+#include "results/results.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* appends s to the SQL as a quoted literal */
+static void put_literal(char *sql, size_t n, const char *s) {
+    size_t used = strlen(sql);
+    if (used + 3 >= n) return;
+    sql[used++] = '\'';
+    for (; *s && used + 3 < n; s++) {
+        if (*s == '\'') sql[used++] = '\'';
+        sql[used++] = *s;
+    }
+    sql[used++] = '\'';
+    sql[used] = 0;
+}
+
+static void put(char *sql, size_t n, const char *s) {
+    size_t used = strlen(sql);
+    snprintf(sql + used, n - used, "%s", s);
+}
+
+int harness_compare(int argc, char **argv) {
+    const char *by = NULL, *a = NULL, *b = NULL, *metric = NULL, *db = "results.db";
+    int csv = 0;
+    const char *filter_key[32], *filter_val[32];
+    char keybuf[32][64];
+    int nf = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
+        if (!eq || !klen || klen >= sizeof keybuf[0] || strspn(argv[i], "abcdefghijklmnopqrstuvwxyz_0123456789") != klen) {
+            fprintf(stderr, "error: compare: '%s': expected key=value (by=KEY is required)\n", argv[i]);
+            return 2;
+        }
+        const char *v = eq + 1;
+        if (!strncmp(argv[i], "by=", 3)) by = v;
+        else if (!strncmp(argv[i], "a=", 2)) a = v;
+        else if (!strncmp(argv[i], "b=", 2)) b = v;
+        else if (!strncmp(argv[i], "metric=", 7)) metric = v;
+        else if (!strncmp(argv[i], "db=", 3)) db = v;
+        else if (!strncmp(argv[i], "csv=", 4)) csv = atoi(v);
+        else if (nf < 32) {
+            memcpy(keybuf[nf], argv[i], klen);
+            keybuf[nf][klen] = 0;
+            filter_key[nf] = keybuf[nf];
+            filter_val[nf++] = v;
+        }
+    }
+    if (!by || !*by || strspn(by, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(by)) {
+        fprintf(stderr, "error: compare: by=KEY is required (e.g. by=model, by=heads, by=parity, by=capacity)\n");
+        return 2;
+    }
+    /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */
+    static char sql[16384];
+    sql[0] = 0;
+    put(sql, sizeof sql,
+        "WITH both_ways AS ("
+        " SELECT task, metric, by_key, a, b, a_label, b_label, n, mean_a, mean_b, diff, ci_low, ci_high,"
+        "        min_detectable, verdict, a_key, b_key, 0 AS turned FROM verdicts"
+        " UNION ALL SELECT task, metric, by_key, b, a, b_label, a_label, n, mean_b, mean_a, -diff, -ci_high, -ci_low,"
+        "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
+        "        ELSE verdict END, b_key, a_key, 1 FROM verdicts)"
+        " SELECT task, metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
+        " printf('%.4f', mean_b) AS mean_b, printf('%+.4f', diff) AS diff_b_minus_a,"
+        " CASE WHEN ci_low IS NULL THEN 'n<2' ELSE printf('[%+.4f, %+.4f]', ci_low, ci_high) END AS ci95,"
+        " CASE WHEN min_detectable IS NULL THEN '' ELSE printf('%.4f', min_detectable) END AS min_detectable,"
+        " CASE verdict WHEN 'a better' THEN a_label || ' better' WHEN 'b better' THEN b_label || ' better'"
+        " ELSE verdict END AS verdict"
+        " FROM both_ways WHERE by_key = ");
+    put_literal(sql, sizeof sql, by);
+    if (a) { put(sql, sizeof sql, " AND CAST(a AS TEXT) = "); put_literal(sql, sizeof sql, a); }
+    if (b) { put(sql, sizeof sql, " AND CAST(b AS TEXT) = "); put_literal(sql, sizeof sql, b); }
+    /* without a= and b=, each pair once, in the view's order */
+    if (!a && !b) put(sql, sizeof sql, " AND turned = 0");
+    if (metric) { put(sql, sizeof sql, " AND metric = "); put_literal(sql, sizeof sql, metric); }
+    else /* per-language rows and the loss beside ppl and bpb only when asked */
+        put(sql, sizeof sql, " AND metric NOT LIKE '%/%/%' AND metric NOT LIKE '%/loss'");
+    for (int i = 0; i < nf; i++) {
+        char path[80];
+        snprintf(path, sizeof path, "$.%s", filter_key[i]);
+        if (!strcmp(filter_key[i], "task")) { put(sql, sizeof sql, " AND task = "); put_literal(sql, sizeof sql, filter_val[i]); continue; }
+        for (int side = 0; side < 2; side++) {
+            const char *col = side ? "b_key" : "a_key";
+            char part[256];
+            snprintf(part, sizeof part, " AND (json_extract(%s, '%s') IS NULL OR CAST(json_extract(%s, '%s') AS TEXT) = ",
+                     col, path, col, path);
+            put(sql, sizeof sql, part);
+            put_literal(sql, sizeof sql, filter_val[i]);
+            put(sql, sizeof sql, ")");
+        }
+    }
+    put(sql, sizeof sql, " ORDER BY task, metric, a_label, b_label");
+    if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
+    char err[1024];
+    ResultsDb *rdb = results_open(db, err, sizeof err);
+    if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"
+           "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread\n\n", by);
+    int rc = results_print_query(rdb, sql, csv, err, sizeof err);
+    if (rc) fprintf(stderr, "error: compare: %s\n", err);
+    results_close(rdb);
+    return rc ? 2 : 0;
+}
