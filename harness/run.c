@@ -294,10 +294,13 @@ static int is_finetune_task(const char *task) {
  * pretrain_steps of task=mmm with the same model and data run first as a run of their own (or
  * the db's finished run with the same settings is reused), and init= is set to it, so both
  * stages are in results.db. 0, or the exit code of a pretraining run that did not finish. */
+int run_needs_pretraining(const Config *cfg) {
+    return is_finetune_task(config_str(cfg, "task")) && !*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
+           config_int(cfg, "pretrain_steps") > 0;
+}
+
 static int pretrain_stage(Config *cfg) {
-    if (!is_finetune_task(config_str(cfg, "task")) || *config_str(cfg, "init") || *config_str(cfg, "resume") ||
-        config_int(cfg, "pretrain_steps") <= 0)
-        return 0;
+    if (!run_needs_pretraining(cfg)) return 0;
     Config *pre = config_new();
     char word[256], err[1024];
     long steps = config_int(cfg, "pretrain_steps");

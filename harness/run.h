@@ -4,6 +4,8 @@
 /* `harness run`: trains and evaluates one configuration, everything logged to results.db.
  * Returns the process exit code: 0 done, 1 failed or diverged, 2 bad input, 130 interrupted. */
 int harness_run(Config *cfg);
+/* a finetune (resolved config) that will start with its task=mmm pretraining stage */
+int run_needs_pretraining(const Config *cfg);
 /* The model's configuration from resolved run keys and a task's spec: NULL, or a message
  * naming the keys that do not fit together. */
 #include "models/model.h"

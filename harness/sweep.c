@@ -3,15 +3,26 @@
  * of every swept and given key) is skipped unless force=1, so an interrupted sweep continues
  * where it stopped when the same command is run again.
  * `harness sweep paper [size=tiny] [seeds=N] [key=value ...]`: the grid behind the figures,
- * then `harness plot fig=all`. */
+ * then `harness plot fig=all`.
+ * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
+ * unless threads= is given, output in logs=sweep_logs/N.log), all writing the same results.db
+ * (SQLite WAL, one transaction per write). Finetunes that pretrain start after the rest, so
+ * they find the mmm runs they reuse finished. */
 #include "sweep.h"
 #include "config.h"
 #include "run.h"
 #include "plots/plot.h"
 #include "results/results.h"
+#include "progress.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_WORDS 32
 #define MAX_RUNS 4096
@@ -56,15 +67,136 @@ static void key_of(const char *word, char *key, size_t n) {
     snprintf(key, n, "%.*s", (int)(k < n ? k : n - 1), word);
 }
 
+typedef struct {
+    int index;      /* in the grid */
+    int phase;      /* 1: a finetune whose pretraining stage reuses a phase-0 run */
+    char line[1024];
+} Job;
+
+static volatile sig_atomic_t sweep_stop = 0;
+static void on_sweep_signal(int sig) { (void)sig; sweep_stop = 1; }
+
+/* `harness run WORDS` in a child process: its output on the terminal (jobs=1) or in
+ * LOGS/N.log; each job one thread unless threads= was given */
+static pid_t start_job(const Grid *g, const Job *j, int jobs, int threads_given, const char *logpath) {
+    char *argv[MAX_WORDS + 4];
+    int a = 0;
+    argv[a++] = "harness";
+    argv[a++] = "run";
+    for (int i = 0; i < g->nwords[j->index]; i++) argv[a++] = g->words[j->index][i];
+    if (jobs > 1 && !threads_given) argv[a++] = "threads=1";
+    argv[a] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (jobs > 1) {
+            int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0) { fprintf(stderr, "error: sweep: cannot write %s: %s\n", logpath, strerror(errno)); _exit(2); }
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "error: sweep: cannot start the harness: %s\n", strerror(errno));
+        _exit(2);
+    }
+    return pid;
+}
+
+/* runs the jobs, up to `jobs` at once, phase 0 before phase 1; 0, or 130 when interrupted */
+static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int threads_given, const char *logs,
+                    int *done, int *failed) {
+    if (jobs > 1 && ntodo && mkdir(logs, 0755) && errno != EEXIST) {
+        fprintf(stderr, "error: sweep: logs=%s: cannot make the folder: %s\n", logs, strerror(errno));
+        return 2;
+    }
+    sweep_stop = 0;
+    struct sigaction sa = {.sa_handler = on_sweep_signal}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    pid_t pid_of[64];
+    int job_of[64], running = 0, interrupted = 0, forwarded = 0;
+    double started[64];
+    char logpath[64][600];
+    for (int phase = 0; phase < 2 && !interrupted && !sweep_stop; phase++) {
+        int next = 0;
+        for (;;) {
+            while (running < jobs && !sweep_stop && !interrupted) {
+                while (next < ntodo && todo[next].phase != phase) next++;
+                if (next >= ntodo) break;
+                int slot = 0;
+                while (slot < running) slot++;
+                snprintf(logpath[slot], sizeof logpath[slot], "%s/%d.log", logs, todo[next].index + 1);
+                pid_t pid = start_job(g, &todo[next], jobs, threads_given, logpath[slot]);
+                if (pid < 0) { fprintf(stderr, "error: sweep: fork: %s\n", strerror(errno)); interrupted = 1; break; }
+                printf("sweep [%d/%d]%s%s%s\n", todo[next].index + 1, g->n, todo[next].line,
+                       jobs > 1 ? "  -> " : "", jobs > 1 ? logpath[slot] : "");
+                fflush(stdout);
+                pid_of[slot] = pid;
+                job_of[slot] = next++;
+                started[slot] = now_seconds();
+                running++;
+            }
+            if (!running) break;
+            if (sweep_stop && !forwarded) { /* a SIGTERM to the sweep reaches its runs too */
+                for (int k = 0; k < running; k++) kill(pid_of[k], SIGTERM);
+                forwarded = 1;
+            }
+            int status;
+            pid_t pid = waitpid(-1, &status, 0);
+            if (pid < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            int slot = 0;
+            while (slot < running && pid_of[slot] != pid) slot++;
+            if (slot == running) continue;
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            const Job *j = &todo[job_of[slot]];
+            if (code == 0) (*done)++;
+            else if (code == 130) interrupted = 1;
+            else (*failed)++;
+            if (jobs > 1 || code)
+                printf("sweep [%d/%d]%s: %s after %.0f s%s%s\n", j->index + 1, g->n, j->line,
+                       code == 0 ? "done" : code == 130 ? "interrupted" : "failed", now_seconds() - started[slot],
+                       code && jobs > 1 ? ", see " : "", code && jobs > 1 ? logpath[slot] : "");
+            fflush(stdout);
+            /* the slot's place goes to the last running job */
+            running--;
+            pid_of[slot] = pid_of[running];
+            job_of[slot] = job_of[running];
+            started[slot] = started[running];
+            memcpy(logpath[slot], logpath[running], sizeof logpath[slot]);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (interrupted || sweep_stop) {
+        printf("sweep interrupted; run the same command again to continue\n");
+        return 130;
+    }
+    return 0;
+}
+
 int harness_sweep(int argc, char **argv) {
     static Grid g;
     memset(&g, 0, sizeof g);
-    int force = 0, paper = argc > 0 && !strcmp(argv[0], "paper"), seeds = 1;
+    int force = 0, paper = argc > 0 && !strcmp(argv[0], "paper"), seeds = 1, jobs = 1, threads_given = 0;
+    const char *logs = "sweep_logs";
     char *common[MAX_WORDS];
     int nc = 0;
     const char *db = "results.db";
     for (int i = paper; i < argc && nc < MAX_WORDS - 8; i++) {
         if (!strcmp(argv[i], "force=1")) { force = 1; continue; }
+        if (!strncmp(argv[i], "jobs=", 5)) {
+            char *end;
+            jobs = (int)strtol(argv[i] + 5, &end, 10);
+            if (*end || jobs < 1 || jobs > 64) { fprintf(stderr, "error: jobs=%s: expected a whole number from 1 to 64\n", argv[i] + 5); return 2; }
+            continue;
+        }
+        if (!strncmp(argv[i], "logs=", 5)) { logs = argv[i] + 5; continue; }
+        if (!strncmp(argv[i], "threads=", 8)) threads_given = 1;
         if (paper && !strncmp(argv[i], "seeds=", 6)) { seeds = atoi(argv[i] + 6); continue; }
         if (!strchr(argv[i], '=')) { fprintf(stderr, "error: '%s': expected key=value or key=a,b,c\n", argv[i]); return 2; }
         if (!strncmp(argv[i], "db=", 3)) db = argv[i] + 3;
@@ -112,20 +244,20 @@ int harness_sweep(int argc, char **argv) {
     char err[1024];
     ResultsDb *rdb = results_open(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
-    int done = 0, skipped = 0, failed = 0, rc = 0;
+    /* what is left to do: the grid less the runs the db holds as finished; finetunes that
+     * pretrain go in a second phase, after the mmm runs they reuse */
+    static Job todo[MAX_RUNS];
+    int ntodo = 0, skipped = 0, rc = 0;
     for (int r = 0; r < g.n; r++) {
-        Config *cfg = config_new();
+        Config *probe = config_new();
         char line[1024] = "";
         int bad = 0;
         for (int i = 0; i < g.nwords[r] && !bad; i++) {
-            bad = config_set(cfg, g.words[r][i], err, sizeof err);
+            bad = config_set(probe, g.words[r][i], err, sizeof err);
             if (strncmp(g.words[r][i], "db=", 3) && strlen(line) + strlen(g.words[r][i]) + 2 < sizeof line)
                 strcat(strcat(line, " "), g.words[r][i]);
         }
-        if (bad) { fprintf(stderr, "error: %s\n", err); config_free(cfg); rc = 2; break; }
-        /* the same run twice in a grid (or already in the db) is done once */
-        Config *probe = config_new();
-        for (int i = 0; i < g.nwords[r]; i++) config_set(probe, g.words[r][i], err, sizeof err);
+        if (bad) { fprintf(stderr, "error: %s\n", err); config_free(probe); rc = 2; break; }
         config_resolve(probe);
         char *json = config_to_json(probe);
         const char *keys[MAX_WORDS];
@@ -136,28 +268,25 @@ int harness_sweep(int argc, char **argv) {
             /* the stored blas_core is the kernel that ran, not the word: it does not tell runs apart */
             if (strcmp(keybuf[nkeys], "blas_core")) { keys[nkeys] = keybuf[nkeys]; nkeys++; }
         }
+        /* the same run twice in a grid (or already in the db) is done once */
         int64_t found = force ? 0 : results_find_done_run(rdb, json, keys, nkeys);
-        free(json);
-        config_free(probe);
+        for (int j = 0; j < ntodo && !found && !force; j++)
+            if (!strcmp(todo[j].line, line)) found = -2;
         if (found > 0) {
             printf("sweep [%d/%d]%s: done already as run %lld, skipped\n", r + 1, g.n, line, (long long)found);
             skipped++;
-            config_free(cfg);
-            continue;
+        } else if (found == 0 || found == -1) {
+            todo[ntodo] = (Job){.index = r, .phase = run_needs_pretraining(probe)};
+            snprintf(todo[ntodo].line, sizeof todo[ntodo].line, "%s", line);
+            ntodo++;
         }
-        printf("sweep [%d/%d]%s\n", r + 1, g.n, line);
-        fflush(stdout);
-        int code = harness_run(cfg);
-        config_free(cfg);
-        if (code == 130) {
-            printf("sweep interrupted at [%d/%d]; run the same command again to continue\n", r + 1, g.n);
-            rc = 130;
-            break;
-        }
-        if (code) failed++;
-        else done++;
+        free(json);
+        config_free(probe);
     }
     results_close(rdb);
+    if (rc) return rc;
+    int done = 0, failed = 0;
+    rc = run_jobs(&g, todo, ntodo, jobs, threads_given, logs, &done, &failed);
     printf("sweep: %d runs done, %d skipped as done already, %d failed, of %d\n", done, skipped, failed, g.n);
     if (rc) return rc;
     if (paper) {

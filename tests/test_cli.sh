@@ -89,6 +89,14 @@ ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" swee
 "$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 
+# two runs at a time into one results.db, each logging to its own file; then the verdicts
+"$H" sweep $common model=dense,xmoe experts=4 steps=12 eval_every=0 seed=1,2,3 name=par jobs=2 logs=plogs > sweep4.log 2>&1
+ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) from runs where name=\"par\" and status=\"done\"")" = 6 ] && [ "$(ls plogs | wc -l)" = 6 ] && grep -q "6 runs done, 0 skipped" sweep4.log'
+"$H" compare by=model steps=12 metric=valid/bpb db=t.db > cmp.log 2>&1; rc=$?
+ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
+"$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
+ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
+
 # VQA on the scenes set, prepared on first use: image patches + question -> answer, started
 # from a masked multimodal modelling run (pretrain_steps) that is a run of its own
 mm="model=mhmoe experts=4 heads=2 size=tiny data_dir=d db=t.db out=ck"
