@@ -45,13 +45,15 @@ typedef struct {
     double value[SINK_MAX];
     Progress *progress;
     Model *model;
-    long step;       /* the step evaluation results belong to */
+    long step;       /* the step the gathered metrics belong to */
     MoeStats *base;  /* (layers) statistics at the last section of an evaluation pass */
 } StepMetrics;
 
+static int sink_flush(StepMetrics *m, long step);
+
 static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
     StepMetrics *m = (StepMetrics *)s;
-    if (m->n == SINK_MAX) return;
+    if (m->n == SINK_MAX) sink_flush(m, m->step); /* a full buffer is written, not dropped */
     snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
     m->value[m->n++] = value;
@@ -129,7 +131,7 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
     static ActivationCount rows[3][1 << 15];
     int n = 0, rc = 0, layers = 0;
     long long image_total = 0;
-    double aux = 0, ent = 0, distinct = 0;
+    double aux = 0, ent = 0, distinct = 0, tau = 0, spread = 0, rms = 0;
     long long dropped = 0, assigned = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
         MoeLayer *L = &m->moe[l];
@@ -154,6 +156,23 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
                 rows[2][n] = (ActivationCount){l, h, e, c[e] - ic[e], total - itotal};
             }
         }
+        double layer_tau = (st->tau_sum - b0->tau_sum) / passes, layer_ent = (st->entropy_sum - b0->entropy_sum) / passes;
+        double layer_spread = (st->cos_spread_sum - b0->cos_spread_sum) / passes;
+        double layer_rms = (st->out_rms_sum - b0->out_rms_sum) / passes;
+        char name[48];
+        snprintf(name, sizeof name, "router_entropy/l%d", l);
+        sink_put(&sm->sink, split, name, layer_ent);
+        snprintf(name, sizeof name, "moe_out_rms/l%d", l);
+        sink_put(&sm->sink, split, name, layer_rms);
+        if (L->s.kind != MOE_SMOE) {
+            snprintf(name, sizeof name, "router_tau/l%d", l);
+            sink_put(&sm->sink, split, name, layer_tau);
+            snprintf(name, sizeof name, "router_cos_spread/l%d", l);
+            sink_put(&sm->sink, split, name, layer_spread);
+        }
+        tau += layer_tau;
+        spread += layer_spread;
+        rms += layer_rms;
         aux += (st->aux_sum - b0->aux_sum) / passes;
         ent += (st->entropy_sum - b0->entropy_sum) / passes;
         distinct += (st->distinct_sum - b0->distinct_sum) / passes;
@@ -184,6 +203,11 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         sink_put(&sm->sink, split, "router_entropy", ent / layers);
         sink_put(&sm->sink, split, "experts_per_token", distinct / layers);
         sink_put(&sm->sink, split, "dropped_frac", assigned ? (double)dropped / assigned : 0);
+        sink_put(&sm->sink, split, "moe_out_rms", rms / layers);
+        if (m->cfg.moe != MOE_SMOE) {
+            sink_put(&sm->sink, split, "router_tau", tau / layers);
+            sink_put(&sm->sink, split, "router_cos_spread", spread / layers);
+        }
     }
     return rc;
 }
@@ -490,7 +514,7 @@ int harness_run(Config *cfg) {
 
     Progress progress;
     StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r.db, .run = r.run,
-                      .progress = &progress, .model = &r.model};
+                      .progress = &progress, .model = &r.model, .step = start_step};
     sm.base = calloc(mc.layers, sizeof(MoeStats));
     for (int l = 0; l < mc.layers; l++) {
         sm.base[l].counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
@@ -533,6 +557,7 @@ int harness_run(Config *cfg) {
         model_backward(&r.model);
         double gnorm = adamw_step(&r.opt, &r.model);
         step++;
+        sm.step = step;
         trained_steps++;
         double dt = now_seconds() - t0;
         train_time += dt;

@@ -213,11 +213,12 @@ static void assign_slots(MoeLayer *L, int training) {
     L->stats.dropped += dropped;
 }
 
-static void update_stats(MoeLayer *L) {
-    int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S;
+/* the pass's statistics; out: the layer's output (Ntok, C), tau: the temperature used (0: smoe) */
+static void update_stats(MoeLayer *L, const float *out, float tau) {
+    int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S, C = L->s.C;
     MoeStats *st = &L->stats;
     long long real_tokens = 0;
-    double ent = 0, distinct = 0;
+    double ent = 0, distinct = 0, spread = 0, out_sq = 0;
     unsigned char seen[MAX_EXPERTS];
     for (int t = 0; t < L->Ntok; t++) {
         if (L->real && !L->real[t]) continue;
@@ -237,7 +238,16 @@ static void update_stats(MoeLayer *L) {
             for (int e = 0; e < N; e++) sum += p[e];
             for (int e = 0; e < N; e++) if (p[e] > 0) h -= (p[e] / sum) * log(p[e] / sum);
             ent += N > 1 ? h / log(N) : 0;
+            if (L->s.kind != MOE_SMOE) { /* how far apart the router puts the experts for this sub-token */
+                const float *c = L->cosv + (size_t)s * N;
+                double m = 0, v = 0;
+                for (int e = 0; e < N; e++) m += c[e];
+                m /= N;
+                for (int e = 0; e < N; e++) v += (c[e] - m) * (c[e] - m);
+                spread += sqrt(v / N);
+            }
         }
+        for (int c = 0; c < C; c++) out_sq += (double)out[(size_t)t * C + c] * out[(size_t)t * C + c];
         distinct += n; /* distinct experts over a token's H sub-tokens and k choices */
     }
     st->assignments += (long long)S * k;
@@ -247,7 +257,10 @@ static void update_stats(MoeLayer *L) {
     if (real_tokens) {
         st->entropy_sum += ent / (real_tokens * H);
         st->distinct_sum += distinct / real_tokens;
+        st->cos_spread_sum += spread / (real_tokens * H);
+        st->out_rms_sum += sqrt(out_sq / ((double)real_tokens * C));
     }
+    st->tau_sum += tau;
     st->passes++;
 }
 
@@ -322,7 +335,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     double t3 = omp_get_wtime();
     if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
     double t4 = omp_get_wtime();
-    update_stats(L);
+    update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : temperature(L, P));
     L->t_experts += t2 - t1;
     L->t_mh += t4 - t3;
     L->t_route += (t1 - t0) + (t3 - t2) + (omp_get_wtime() - t4);

@@ -39,6 +39,10 @@ typedef struct {
     long long assignments, dropped; /* every token's, padding included: they share the capacity */
     long long subtokens, tokens;    /* real ones */
     double aux_sum, entropy_sum, distinct_sum;
+    /* per pass, summed: the temperature (xmoe/mhmoe), the mean over real sub-tokens of the
+     * standard deviation of their N router cosines, and the RMS of the layer's output over
+     * real tokens (what the block adds to its residual) */
+    double tau_sum, cos_spread_sum, out_rms_sum;
     long long passes;
 } MoeStats;
 

@@ -105,6 +105,22 @@ static void test_dispatch_matches_reference(int kind) {
     printf("dispatch kind=%d: %d sub-tokens over %d experts, max |layer - per-token reference| = %.2g\n", kind, S, n_used, worst);
     CHECK(worst < 1e-5, "kind %d: dispatch differs from the per-token reference by %g", kind, worst);
     CHECK(n_used >= 3, "too few experts used (%d) for the test to mean much", n_used);
+    /* the pass's router statistics, recomputed here: output RMS, temperature, cosine spread */
+    double sq = 0, spread = 0;
+    for (int i = 0; i < Ntok * C; i++) sq += (double)y[i] * y[i];
+    CHECK(L->stats.passes == 1 && fabs(L->stats.out_rms_sum - sqrt(sq / (Ntok * C))) < 1e-6,
+          "output RMS %g, want %g", L->stats.out_rms_sum, sqrt(sq / (Ntok * C)));
+    if (kind != MOE_SMOE) {
+        CHECK(fabs(L->stats.tau_sum - m.params[L->p.tau]) < 1e-7, "temperature %g", L->stats.tau_sum);
+        for (int si = 0; si < S; si++) {
+            double mean = 0, var = 0;
+            for (int e = 0; e < cfg.experts; e++) mean += L->cosv[si * cfg.experts + e] / cfg.experts;
+            for (int e = 0; e < cfg.experts; e++) var += pow(L->cosv[si * cfg.experts + e] - mean, 2) / cfg.experts;
+            spread += sqrt(var) / S;
+        }
+        CHECK(fabs(L->stats.cos_spread_sum - spread) < 1e-6 && spread > 0, "cosine spread %g, want %g",
+              L->stats.cos_spread_sum, spread);
+    }
     /* the gates of k = 2 are renormalised: they sum to 1 */
     CHECK(fabsf(L->gate[0] + L->gate[1] - 1.0f) < 1e-6f, "gates sum to %g", L->gate[0] + L->gate[1]);
     free(x); free(y); free(o); free(h); free(a); free(e_out); free(merged);
