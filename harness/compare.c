@@ -69,7 +69,8 @@ int harness_compare(int argc, char **argv) {
         " UNION ALL SELECT task, metric, by_key, b, a, b_label, a_label, n, mean_b, mean_a, -diff, -ci_high, -ci_low,"
         "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
         "        ELSE verdict END, b_key, a_key, 1 FROM verdicts)"
-        " SELECT task, metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
+        " SELECT task, json_extract(a_key, '$.size') || ' ' || json_extract(a_key, '$.steps') AS size_steps,"
+        " metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
         " printf('%.4f', mean_b) AS mean_b, printf('%+.4f', diff) AS diff_b_minus_a,"
         " CASE WHEN ci_low IS NULL THEN 'n<2' ELSE printf('[%+.4f, %+.4f]', ci_low, ci_high) END AS ci95,"
         " CASE WHEN min_detectable IS NULL THEN '' ELSE printf('%.4f', min_detectable) END AS min_detectable,"
@@ -98,7 +99,7 @@ int harness_compare(int argc, char **argv) {
             put(sql, sizeof sql, ")");
         }
     }
-    put(sql, sizeof sql, " ORDER BY task, metric, a_label, b_label");
+    put(sql, sizeof sql, " ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
     ResultsDb *rdb = results_open(db, err, sizeof err);

@@ -41,6 +41,7 @@ static const KeyDef KEYS[] = {
     {"router_dim", K_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension"},
     {"gate", K_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)"},
     {"balance", K_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
+    {"balance_reduce", K_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
     {"capacity", K_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless"},
     {"mh_residual", K_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)"},
     {"size", K_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},

@@ -25,8 +25,9 @@ static void usage(FILE *f) {
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
             "                             training and evaluation throughput of every variant\n"
-            "  sweep key=a,b ... [force=1]  the cartesian product of the lists, one run each\n"
-            "  sweep paper [size=tiny] [seeds=N]  the grid behind the figures, then plot\n"
+            "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs]\n"
+            "                             the cartesian product of the lists, one run each, N at once\n"
+            "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
             "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  help [run]                 this text; every run key with its default\n");

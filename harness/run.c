@@ -531,6 +531,8 @@ int harness_run(Config *cfg) {
                mc.experts, mc.topk, mc.mh_heads, mc.expert_dim, mc.router_dim, mc.moe_every,
                config_float(cfg, "capacity"), config_float(cfg, "balance"));
     float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
+    /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
+    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r.model.n_moe;
     r.task->describe(r.task, &sm.sink);
     sink_flush(&sm, start_step);
 

@@ -5,7 +5,7 @@
 /* keys that change how a run is stored or watched, not what it computes */
 static const char *const BOOKKEEPING[] = {"seed", "name", "db", "out", "threads", "blas_core", "checkpoint_every",
                                           "resume", "from", "log_every", "eval_every", "eval_tokens", "data_dir"};
-static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance", "capacity", "expert_dim"};
+static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance", "balance_reduce", "capacity", "expert_dim"};
 static const char *const ROUTER_KEYS[] = {"router_dim", "gate"};
 static const char *const MH_KEYS[] = {"heads", "parity", "mh_residual"};
 

@@ -5,7 +5,7 @@
  * `harness sweep paper [size=tiny] [seeds=N] [key=value ...]`: the grid behind the figures,
  * then `harness plot fig=all`.
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
- * unless threads= is given, output in logs=sweep_logs/N.log), all writing the same results.db
+ * unless threads= is given, output in logs=sweep_logs/TIME-N.log), all writing the same results.db
  * (SQLite WAL, one transaction per write). Finetunes that pretrain start after the rest, so
  * they find the mmm runs they reuse finished. */
 #include "sweep.h"
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_WORDS 32
@@ -111,6 +112,10 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
         fprintf(stderr, "error: sweep: logs=%s: cannot make the folder: %s\n", logs, strerror(errno));
         return 2;
     }
+    /* logs of one sweep carry its start time, so a later sweep into the same folder keeps them */
+    char stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
     sweep_stop = 0;
     struct sigaction sa = {.sa_handler = on_sweep_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
@@ -127,7 +132,7 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
                 if (next >= ntodo) break;
                 int slot = 0;
                 while (slot < running) slot++;
-                snprintf(logpath[slot], sizeof logpath[slot], "%s/%d.log", logs, todo[next].index + 1);
+                snprintf(logpath[slot], sizeof logpath[slot], "%s/%s-%d.log", logs, stamp, todo[next].index + 1);
                 pid_t pid = start_job(g, &todo[next], jobs, threads_given, logpath[slot]);
                 if (pid < 0) { fprintf(stderr, "error: sweep: fork: %s\n", strerror(errno)); interrupted = 1; break; }
                 printf("sweep [%d/%d]%s%s%s\n", todo[next].index + 1, g->n, todo[next].line,
@@ -182,7 +187,7 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
 int harness_sweep(int argc, char **argv) {
     static Grid g;
     memset(&g, 0, sizeof g);
-    int force = 0, paper = argc > 0 && !strcmp(argv[0], "paper"), seeds = 1, jobs = 1, threads_given = 0;
+    int force = 0, paper = argc > 0 && !strcmp(argv[0], "paper"), seeds = 3, jobs = 1, threads_given = 0;
     const char *logs = "sweep_logs";
     char *common[MAX_WORDS];
     int nc = 0;
@@ -206,14 +211,18 @@ int harness_sweep(int argc, char **argv) {
     char seedlist[256] = "seed=1";
     for (int s = 2; s <= seeds && s < 40; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
     if (paper) {
-        /* the paper's grid at this machine's scale */
-        const char *size_default = "size=tiny";
-        int has_size = 0;
-        for (int i = 0; i < nc; i++) has_size |= !strncmp(common[i], "size=", 5);
+        /* the paper's grid at this machine's scale; the defaults are sized by the power study
+         * in the README (3 seeds of the full grid within 2.5 hours on 2 cores with jobs=2) and
+         * give 20 evaluation points per run */
+        const char *defaults[][2] = {{"size=", "size=tiny"}, {"steps=", "steps=1200"}, {"eval_every=", "eval_every=60"}};
         const char *base[MAX_WORDS];
         int nb = 0;
         for (int i = 0; i < nc; i++) base[nb++] = common[i];
-        if (!has_size) base[nb++] = size_default;
+        for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
+            int given = 0;
+            for (int i = 0; i < nc; i++) given |= !strncmp(common[i], defaults[d][0], strlen(defaults[d][0]));
+            if (!given) base[nb++] = defaults[d][1];
+        }
         base[nb++] = seedlist;
         /* the finetunes start from the mmm runs of the same model: their pretraining is
          * those runs' length, so the pretraining stage finds and reuses them */
@@ -228,6 +237,10 @@ int harness_sweep(int argc, char **argv) {
             {"task=english,multilingual,mmm", "model=xmoe,mhmoe", "experts=8,32", NULL},
             {"task=english", "model=mhmoe", "experts=8", "heads=1,2,4,8", NULL},
             {"task=english", "model=xmoe,mhmoe", "experts=8,16,32,64", NULL},
+            /* what a reader needs to trust the MH-MoE rows: FLOP parity beside parameter
+             * parity, and dropless controls beside the capacity default */
+            {"task=english", "model=mhmoe", "experts=8,32", "parity=flops", NULL},
+            {"task=english", "model=xmoe,mhmoe", "experts=8", "capacity=0", NULL},
             {"task=vqa,reasoning,captioning", "model=dense", pre_steps, NULL},
             {"task=vqa,reasoning,captioning", "model=xmoe,mhmoe", "experts=8,32", pre_steps, NULL},
         };

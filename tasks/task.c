@@ -7,7 +7,12 @@
 #include "captioning.h"
 #include "data/prepare.h"
 #include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +35,27 @@ int task_data_root(const TaskOptions *opt, const char *set, const char *probe, c
     if (opt->data && !strcmp(set, "scenes") && (!strcmp(opt->data, "emoji") || !strcmp(opt->data, "scenes"))) set = opt->data;
     else if (opt->data && *opt->data) { snprintf(root, n, "%s", opt->data); return 0; }
     snprintf(root, n, "%s/%s", opt->data_dir, set);
+    /* runs started side by side (sweep jobs=) prepare a set once: the first holds the lock
+     * while it writes, the others wait and then find the set complete. Preparing a set opens
+     * its task again (the codebook of scenes reads it through mmm): that inner call is inside
+     * the lock already and must not wait for itself. */
+    static int lock_held = 0;
     char path[4400];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", root, probe);
-    return stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
+    if (lock_held) return stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
+    mkdir(opt->data_dir, 0755);
+    snprintf(path, sizeof path, "%s/.prepare-%s.lock", opt->data_dir, set);
+    int lock = open(path, O_RDWR | O_CREAT, 0644);
+    if (lock < 0 || flock(lock, LOCK_EX)) {
+        snprintf(err, errlen, "data_dir=%s: cannot lock %s: %s", opt->data_dir, path, strerror(errno));
+        if (lock >= 0) close(lock);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s", root, probe);
+    lock_held = 1;
+    int rc = stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
+    lock_held = 0;
+    close(lock); /* releases the lock */
+    return rc;
 }

@@ -92,6 +92,8 @@ ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 # two runs at a time into one results.db, each logging to its own file; then the verdicts
 "$H" sweep $common model=dense,xmoe experts=4 steps=12 eval_every=0 seed=1,2,3 name=par jobs=2 logs=plogs > sweep4.log 2>&1
 ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) from runs where name=\"par\" and status=\"done\"")" = 6 ] && [ "$(ls plogs | wc -l)" = 6 ] && grep -q "6 runs done, 0 skipped" sweep4.log'
+"$H" sweep size=tiny steps=5 eval_every=0 final_eval_tokens=1024 seed=1,2 data_dir=fresh db=fresh.db out=ck jobs=2 logs=plogs > sweep5.log 2>&1
+ok "two runs side by side prepare a missing data set once, and both finish" '[ "$(sqlite3 fresh.db "select count(*) from runs where status=\"done\"")" = 2 ] && [ "$(cat plogs/*.log | grep -c "^data prepare")" = 1 ]'
 "$H" compare by=model steps=12 metric=valid/bpb db=t.db > cmp.log 2>&1; rc=$?
 ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
@@ -163,6 +165,14 @@ ok "bad checkpoint names the file" '[ $rc -eq 2 ] && grep -q "junk.ckpt" e5.log'
 ok "bad input stored nothing" '[ "$(q "select count(*) from runs")" = "$before" ]'
 "$H" help run > help.log
 ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
+
+# balance_reduce=sum weighs the summed balance losses: the same run with one MoE layer, another with two
+bl() { sqlite3 t.db "select value from final_metrics where run_id=(select max(id) from runs where name=\"$1\") and split=\"valid\" and metric=\"loss\""; }
+for r in mean sum; do
+  "$H" run $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r name=one-$r > /dev/null 2>&1
+  "$H" run $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r layers=4 name=two-$r > /dev/null 2>&1
+done
+ok "balance_reduce: sum equals mean with one MoE layer, differs with two" '[ -n "$(bl one-sum)" ] && [ "$(bl one-mean)" = "$(bl one-sum)" ] && [ "$(bl two-mean)" != "$(bl two-sum)" ]'
 
 # the OpenBLAS kernel: recorded in every run; a named one is self-checked in a child process,
 # then the harness starts again with OPENBLAS_CORETYPE set (Prescott runs on every x86-64 CPU)
