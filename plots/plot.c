@@ -81,40 +81,52 @@ static int missing(Plot *p, const char *fig, const char *what) {
                " || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END"
 
 /* ---- ppl: validation perplexity against step, one panel per pretraining task (Fig. 4):
- * english, multilingual, and mmm's masked-token (multimodal) perplexity ---- */
+ * english, multilingual, and mmm's masked-token (multimodal) perplexity. One line per group of
+ * runs that share their configuration but the seed (parity=params and parity=flops apart),
+ * the mean over seeds with its 95% band (Student t) ---- */
 static int fig_ppl(Plot *p) {
-    Rows *r = query(p, "SELECT r.task, " SERIES " AS series, m.step, avg(m.value),"
-                       " sqrt(max(avg(m.value * m.value) - avg(m.value) * avg(m.value), 0)), count(*)"
-                       " FROM metrics m JOIN runs r ON r.id = m.run_id"
-                       " WHERE m.split = 'valid' AND m.name = 'ppl' AND r.status = 'done'"
-                       " AND r.task IN ('english', 'multilingual', 'mmm')"
-                       " GROUP BY r.task, series, m.step ORDER BY r.task, series, m.step");
+    Rows *r = query(p, "SELECT task, series, step, mean,"
+                       " CASE WHEN n > 1 THEN (SELECT t975 FROM student_t WHERE df <= n - 1 ORDER BY df DESC LIMIT 1)"
+                       "  * sd / sqrt(n) ELSE 0 END, n FROM ("
+                       " SELECT g.task, g.label || ' ' || json_extract(g.group_key, '$.size') || '/' ||"
+                       "        json_extract(g.group_key, '$.steps') AS series, g.group_key, m.step, avg(m.value) AS mean,"
+                       "        CASE WHEN count(*) > 1 THEN sqrt(max(sum(m.value * m.value) - count(*) * avg(m.value) * avg(m.value), 0)"
+                       "        / (count(*) - 1)) END AS sd, count(*) AS n"
+                       " FROM metrics m JOIN run_groups g ON g.run_id = m.run_id"
+                       " WHERE m.split = 'valid' AND m.name = 'ppl' AND g.status = 'done'"
+                       " AND g.task IN ('english', 'multilingual', 'mmm')"
+                       " GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, m.step)"
+                       " ORDER BY task, series, group_key, step");
     if (!r) return -1;
     if (!r->n) { rows_free(r); return missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
     FILE *f = open_out(p, "ppl", "dat");
     if (!f) { rows_free(r); return -1; }
-    char body[16384] = "", tasks[16][32];
+    char body[32768] = "", tasks[16][32];
     int ntask = 0, block = -1;
     size_t used = 0;
-    /* one gnuplot data block (index) per (task, series); error bars from the seeds */
-    for (int i = 0; i < r->n; i++) {
-        int new_series = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][1], r->v[i - 1][1]);
+    /* one gnuplot data block (index) per (task, series): a band, then its line in the same colour */
+    for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
+        int new_series = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][1], r->v[i - 1][1]) ||
+                         atof(r->v[i][2]) <= atof(r->v[i - 1][2]);
         if (new_series) {
             if (i) fprintf(f, "\n\n");
-            fprintf(f, "# task %s series %s\n# step\tppl_mean\tppl_std\tseeds\n", r->v[i][0], r->v[i][1]);
+            fprintf(f, "# task %s series %s\n# step\tppl_mean\tppl_ci95\tseeds\n", r->v[i][0], r->v[i][1]);
             block++;
             if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
                 if (ntask < 16) snprintf(tasks[ntask++], 32, "%s", r->v[i][0]);
-                used += snprintf(body + used, sizeof body - used, "%sset title 'valid perplexity: %s'\nplot ",
+                used += snprintf(body + used, sizeof body - used,
+                                 "%sset title 'valid perplexity: %s (mean, 95%% band over seeds)'\nplot ",
                                  ntask > 1 ? "\n" : "", r->v[i][0]);
             } else used += snprintf(body + used, sizeof body - used, ", ");
-            used += snprintf(body + used, sizeof body - used, "'ppl.dat' index %d using 1:2:3 with yerrorlines title '%s'",
-                             block, r->v[i][1]);
+            used += snprintf(body + used, sizeof body - used,
+                             "'ppl.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent solid 0.2 notitle, "
+                             "'ppl.dat' index %d using 1:2 with lines lc %d lw 2 title '%s'",
+                             block, block % 8 + 1, block, block % 8 + 1, r->v[i][1]);
         }
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
     }
     fclose(f);
-    char script[20000];
+    char script[40000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'perplexity per token'\n"
              "set key top right\n%s\nunset multiplot", ntask, body);
     rows_free(r);
