@@ -69,7 +69,8 @@ static const char *RESULTS_VIEWS =
      * stores it as `comparable`; older rows fall back on the config without seed and name) */
     "CREATE VIEW run_groups AS"
     " SELECT r.id AS run_id, r.task, r.model, r.experts, r.heads, r.seed, r.status,"
-    "        coalesce(r.label, r.model) AS label,"
+    "        coalesce(r.label, r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END"
+    "                 || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END) AS label,"
     "        coalesce(r.comparable, json_remove(r.config, '$.seed', '$.name')) AS group_key"
     " FROM runs r;"
     /* every final number of a run under one name: SPLIT/METRIC from the metrics, BENCHMARK/METRIC

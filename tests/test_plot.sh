@@ -38,8 +38,9 @@ for f in ppl activation downstream heads scaling cost; do
   ok "$f.svg is an SVG" 'grep -q "<svg" figs/$f.svg'
   ok "$f.dat and $f.gp are kept" '[ -s figs/$f.dat ] && [ -s figs/$f.gp ]'
 done
-# xmoe-8 at step 100 is the mean of seeds 1 and 2 (8 and 10) with std 1; failed runs are left out
-ok "ppl data: mean and std over seeds" 'grep -A3 "series xmoe-8$" figs/ppl.dat | grep -q "^100	9.0	1.0	2"'
+# xmoe-8 at step 100 is the mean of seeds 1 and 2 (8 and 10), sample sd sqrt(2), 95% half-width
+# t(0.975, 1) sd / sqrt(2) = 12.706; failed runs are left out
+ok "ppl data: mean and 95% interval over seeds" 'grep -A3 "series xmoe-8$" figs/ppl.dat | grep -q "^100	9.0	12.706	2"'
 ok "failed runs are not plotted" '! grep -q "xmoe-32" figs/ppl.dat && grep -q "series mhmoe-8h2" figs/ppl.dat'
 ok "activation: the latest xmoe run, its layers as rows" 'grep -A2 "run 3 (xmoe)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
 ok "activation ratio in the title" 'grep -q "activation ratio 0.750" figs/activation.gp'
