@@ -174,7 +174,7 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         spread += layer_spread;
         rms += layer_rms;
         aux += (st->aux_sum - b0->aux_sum) / passes;
-        ent += (st->entropy_sum - b0->entropy_sum) / passes;
+        ent += layer_ent;
         distinct += (st->distinct_sum - b0->distinct_sum) / passes;
         dropped += st->dropped - b0->dropped;
         assigned += st->assignments - b0->assignments;
@@ -314,15 +314,16 @@ static int is_finetune_task(const char *task) {
     return !strcmp(task, "vqa") || !strcmp(task, "reasoning") || !strcmp(task, "captioning");
 }
 
-/* vqa, reasoning and captioning start from a masked multimodal modelling run. Without init=,
- * pretrain_steps of task=mmm with the same model and data run first as a run of their own (or
- * the db's finished run with the same settings is reused), and init= is set to it, so both
- * stages are in results.db. 0, or the exit code of a pretraining run that did not finish. */
 int run_needs_pretraining(const Config *cfg) {
     return is_finetune_task(config_str(cfg, "task")) && !*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
            config_int(cfg, "pretrain_steps") > 0;
 }
 
+/* vqa, reasoning and captioning start from a masked multimodal modelling run. Without init=,
+ * pretrain_steps of task=mmm with the same model and data run first as a run of their own (or
+ * the db's finished run with the same settings is reused), and init= is set to it (and
+ * recorded as pretrain_run), so both stages are in results.db. 0, or the exit code of a
+ * pretraining run that did not finish. */
 static int pretrain_stage(Config *cfg) {
     if (!run_needs_pretraining(cfg)) return 0;
     Config *pre = config_new();
