@@ -95,7 +95,7 @@ ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) f
 "$H" sweep size=tiny steps=5 eval_every=0 final_eval_tokens=1024 seed=1,2 data_dir=fresh db=fresh.db out=ck jobs=2 logs=plogs > sweep5.log 2>&1
 ok "two runs side by side prepare a missing data set once, and both finish" '[ "$(sqlite3 fresh.db "select count(*) from runs where status=\"done\"")" = 2 ] && [ "$(cat plogs/*.log | grep -c "^data prepare")" = 1 ]'
 "$H" compare by=model steps=12 metric=valid/bpb db=t.db > cmp.log 2>&1; rc=$?
-ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
+ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +tiny 12 +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
 ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
 
