@@ -11,6 +11,7 @@
 #include "sweep.h"
 #include "config.h"
 #include "run.h"
+#include "run_identity.h"
 #include "plots/plot.h"
 #include "results/results.h"
 #include "progress.h"
@@ -72,6 +73,7 @@ typedef struct {
     int index;      /* in the grid */
     int phase;      /* 1: a finetune whose pretraining stage reuses a phase-0 run */
     char line[1024];
+    char *identity; /* seed and comparable configuration: two grid rows with the same are one run */
 } Job;
 
 static volatile sig_atomic_t sweep_stop = 0;
@@ -130,8 +132,7 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
             while (running < jobs && !sweep_stop && !interrupted) {
                 while (next < ntodo && todo[next].phase != phase) next++;
                 if (next >= ntodo) break;
-                int slot = 0;
-                while (slot < running) slot++;
+                int slot = running;
                 snprintf(logpath[slot], sizeof logpath[slot], "%s/%s-%d.log", logs, stamp, todo[next].index + 1);
                 pid_t pid = start_job(g, &todo[next], jobs, threads_given, logpath[slot]);
                 if (pid < 0) { fprintf(stderr, "error: sweep: fork: %s\n", strerror(errno)); interrupted = 1; break; }
@@ -281,25 +282,38 @@ int harness_sweep(int argc, char **argv) {
             /* the stored blas_core is the kernel that ran, not the word: it does not tell runs apart */
             if (strcmp(keybuf[nkeys], "blas_core")) { keys[nkeys] = keybuf[nkeys]; nkeys++; }
         }
-        /* the same run twice in a grid (or already in the db) is done once */
+        /* the same run twice in a grid (the heads ablation's h=4 is the main grid's mhmoe; the
+         * scaling rows repeat its 8 and 32 experts) or already in the db is done once */
         int64_t found = force ? 0 : results_find_done_run(rdb, json, keys, nkeys);
-        for (int j = 0; j < ntodo && !found && !force; j++)
-            if (!strcmp(todo[j].line, line)) found = -2;
+        char *comparable = run_comparable_json(probe), *identity = NULL;
+        if (comparable && asprintf(&identity, "%ld %s", config_int(probe, "seed"), comparable) < 0) identity = NULL;
+        free(comparable);
+        int twice = 0;
+        for (int j = 0; j < ntodo && identity && !twice; j++) twice = !strcmp(todo[j].identity, identity);
         if (found > 0) {
             printf("sweep [%d/%d]%s: done already as run %lld, skipped\n", r + 1, g.n, line, (long long)found);
             skipped++;
-        } else if (found == 0 || found == -1) {
-            todo[ntodo] = (Job){.index = r, .phase = run_needs_pretraining(probe)};
+        } else if (twice) {
+            printf("sweep [%d/%d]%s: the same run as an earlier row of this sweep, skipped\n", r + 1, g.n, line);
+            skipped++;
+        } else if (!identity) {
+            fprintf(stderr, "error: sweep: out of memory\n");
+            rc = 2;
+        } else {
+            todo[ntodo] = (Job){.index = r, .phase = run_needs_pretraining(probe), .identity = identity};
             snprintf(todo[ntodo].line, sizeof todo[ntodo].line, "%s", line);
             ntodo++;
+            identity = NULL;
         }
+        free(identity);
         free(json);
         config_free(probe);
     }
     results_close(rdb);
-    if (rc) return rc;
     int done = 0, failed = 0;
-    rc = run_jobs(&g, todo, ntodo, jobs, threads_given, logs, &done, &failed);
+    if (!rc) rc = run_jobs(&g, todo, ntodo, jobs, threads_given, logs, &done, &failed);
+    for (int j = 0; j < ntodo; j++) free(todo[j].identity);
+    if (rc == 2) return rc;
     printf("sweep: %d runs done, %d skipped as done already, %d failed, of %d\n", done, skipped, failed, g.n);
     if (rc) return rc;
     if (paper) {

@@ -89,6 +89,10 @@ ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" swee
 "$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 
+# rows that are one run (dense has no experts) are run once
+"$H" sweep $common model=dense experts=4,8 steps=7 eval_every=0 name=once > sweep6.log 2>&1
+ok "a grid row that is the same run as an earlier one is skipped" '[ "$(q "select count(*) from runs where name=\"once\"")" = 1 ] && grep -q "the same run as an earlier row" sweep6.log'
+
 # two runs at a time into one results.db, each logging to its own file; then the verdicts
 "$H" sweep $common model=dense,xmoe experts=4 steps=12 eval_every=0 seed=1,2,3 name=par jobs=2 logs=plogs > sweep4.log 2>&1
 ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) from runs where name=\"par\" and status=\"done\"")" = 6 ] && [ "$(ls plogs | wc -l)" = 6 ] && grep -q "6 runs done, 0 skipped" sweep4.log'
