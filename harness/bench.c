@@ -160,8 +160,8 @@ int harness_bench(int argc, char **argv) {
            config_int(base, "batch"), config_int(base, "threads"), config_int(base, "heads"), config_int(base, "moe_every"),
            config_float(base, "capacity"), steps);
     char blas[1024];
-    blas_describe(blas, sizeof blas);
-    printf("BLAS: %s; %d threads\n\n", blas, set_threads(config_int(base, "threads")));
+    blas_describe(blas, sizeof blas, set_threads(config_int(base, "threads")));
+    printf("BLAS: %s\n\n", blas);
     printf("| model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
            "train GFLOP/s | routing+dispatch+combine | experts | MH layers | peak MB |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -235,12 +235,12 @@ const char *blas_core_name(void) {
     return s ? s : "unknown";
 }
 
-void blas_describe(char *buf, size_t n) {
+void blas_describe(char *buf, size_t n, int threads) {
     const char *chosen = getenv(CHOSEN_ENV), *env = getenv("OPENBLAS_CORETYPE");
     char by[512];
     if (chosen) snprintf(by, sizeof by, "%s", chosen);
     else if (env && *env) snprintf(by, sizeof by, "OPENBLAS_CORETYPE=%s in the environment", env);
     else snprintf(by, sizeof by, "OpenBLAS at load");
     const char *cfg = openblas_get_config();
-    snprintf(buf, n, "%s; kernel %s chosen by %s", cfg ? cfg : "OpenBLAS", blas_core_name(), by);
+    snprintf(buf, n, "%s; kernel %s chosen by %s; %d threads", cfg ? cfg : "OpenBLAS", blas_core_name(), by, threads);
 }

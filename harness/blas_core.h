@@ -35,8 +35,9 @@ void blas_core_plan(const char *key, const char *env_coretype, int chosen_before
                     CpuTier tier, BlasPlan *plan);
 
 /* C = A^T? B^T? over shapes up to 257 (both transposes, alpha/beta, threaded sizes) against a
- * double-precision reference. Passes when every |c - ref| <= 2 k u sum_k |a||b| + 1e-30
- * (u = 2^-24: the bound a correct float32 dot product of length k keeps). gemm has
+ * double-precision reference. Passes when every |c - ref| <= 2 (k + 2) u (alpha sum_k |a||b|
+ * + beta |c0|) + 1e-30 (u = 2^-24: a correct float32 dot product of length k, scaled and
+ * added to beta c0, keeps it). gemm has
  * cblas_sgemm's row-major signature without the layout argument. 0 pass, -1 with err. */
 typedef void (*SgemmFn)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                         const float *b, int ldb, float beta, float *c, int ldc);
@@ -50,8 +51,9 @@ void blas_core_startup(char **argv, int nwords, char **words);
 /* `harness blas-check NAME`: the child's side of the self-check; exit code */
 int blas_core_check_command(const char *name);
 
-/* what runs, for the record: kernel name, and "OpenBLAS 0.3.21 ... ; kernel chosen by ..." */
+/* what runs, for the record: kernel name, and "OpenBLAS 0.3.21 ... ; kernel chosen by ...;
+ * N threads" */
 const char *blas_core_name(void);
-void blas_describe(char *buf, size_t n);
+void blas_describe(char *buf, size_t n, int threads);
 
 #endif

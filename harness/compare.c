@@ -5,6 +5,7 @@
  * variants' names. a= and b= pick (and orient) the two values; other keys filter on the
  * configurations (a key one side does not have, like experts beside dense, passes). */
 #include "compare.h"
+#include "config.h"
 #include "results/results.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +49,26 @@ int harness_compare(int argc, char **argv) {
         else if (!strncmp(argv[i], "metric=", 7)) metric = v;
         else if (!strncmp(argv[i], "db=", 3)) db = v;
         else if (!strncmp(argv[i], "csv=", 4)) csv = atoi(v);
-        else if (nf < 32) {
+        else {
+            if (nf == 32) { fprintf(stderr, "error: compare: more than 32 filters\n"); return 2; }
             memcpy(keybuf[nf], argv[i], klen);
             keybuf[nf][klen] = 0;
+            /* a misspelt filter would match every run (a key neither side has passes) */
+            const char *near = config_unknown_key(keybuf[nf]);
+            if (near) {
+                fprintf(stderr, "error: compare: unknown key '%s'; nearest known key: '%s'\n", keybuf[nf], near);
+                return 2;
+            }
             filter_key[nf] = keybuf[nf];
             filter_val[nf++] = v;
         }
     }
-    if (!by || !*by || strspn(by, "abcdefghijklmnopqrstuvwxyz_0123456789") != strlen(by)) {
+    if (!by || !*by) {
         fprintf(stderr, "error: compare: by=KEY is required (e.g. by=model, by=heads, by=parity, by=capacity)\n");
+        return 2;
+    }
+    if (config_unknown_key(by)) {
+        fprintf(stderr, "error: compare: by=%s: unknown key; nearest known key: '%s'\n", by, config_unknown_key(by));
         return 2;
     }
     /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */

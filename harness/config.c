@@ -152,6 +152,8 @@ static const char *nearest_key(const char *key) {
     return name;
 }
 
+const char *config_unknown_key(const char *key) { return find_key(key) >= 0 ? NULL : nearest_key(key); }
+
 static int choice_ok(const char *choices, const char *v) {
     size_t n = strlen(v);
     for (const char *p = choices; *p;) {

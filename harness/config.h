@@ -21,6 +21,8 @@ void config_resolve(Config *c);
  * (a pretraining stage's config, built from a finetune's) resolves them for its own task. */
 void config_drop_task_defaults(const Config *from, Config *to);
 int config_is_set(const Config *c, const char *key);
+/* NULL if key is a run key, else the nearest one (for the message) */
+const char *config_unknown_key(const char *key);
 
 long config_int(const Config *c, const char *key);
 double config_float(const Config *c, const char *key);

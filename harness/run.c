@@ -411,8 +411,7 @@ int harness_run(Config *cfg) {
     if (rc_pre) return rc_pre;
     int threads = set_threads(config_int(cfg, "threads"));
     char blas[1024];
-    blas_describe(blas, sizeof blas - 32);
-    snprintf(blas + strlen(blas), 32, "; %d threads", threads);
+    blas_describe(blas, sizeof blas, threads);
     config_record(cfg, "blas_core", blas_core_name());
     config_record(cfg, "blas", blas);
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");

@@ -85,18 +85,10 @@ static int missing(Plot *p, const char *fig, const char *what) {
  * runs that share their configuration but the seed (parity=params and parity=flops apart),
  * the mean over seeds with its 95% band (Student t) ---- */
 static int fig_ppl(Plot *p) {
-    Rows *r = query(p, "SELECT task, series, step, mean,"
-                       " CASE WHEN n > 1 THEN (SELECT t975 FROM student_t WHERE df <= n - 1 ORDER BY df DESC LIMIT 1)"
-                       "  * sd / sqrt(n) ELSE 0 END, n FROM ("
-                       " SELECT g.task, g.label || coalesce(' ' || json_extract(g.group_key, '$.size') || '/' ||"
-                       "        json_extract(g.group_key, '$.steps'), '') AS series, g.group_key, m.step, avg(m.value) AS mean,"
-                       "        CASE WHEN count(*) > 1 THEN sqrt(max(sum(m.value * m.value) - count(*) * avg(m.value) * avg(m.value), 0)"
-                       "        / (count(*) - 1)) END AS sd, count(*) AS n"
-                       " FROM metrics m JOIN run_groups g ON g.run_id = m.run_id"
-                       " WHERE m.split = 'valid' AND m.name = 'ppl' AND g.status = 'done'"
-                       " AND g.task IN ('english', 'multilingual', 'mmm')"
-                       " GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, m.step)"
-                       " ORDER BY task, series, group_key, step");
+    Rows *r = query(p, "SELECT task, label || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
+                       " json_extract(group_key, '$.steps'), '') AS series, step, mean, coalesce(ci95, 0), n"
+                       " FROM curve_stats WHERE split = 'valid' AND metric = 'ppl'"
+                       " AND task IN ('english', 'multilingual', 'mmm') ORDER BY task, series, group_key, step");
     if (!r) return -1;
     if (!r->n) { rows_free(r); return missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
     FILE *f = open_out(p, "ppl", "dat");
@@ -105,7 +97,14 @@ static int fig_ppl(Plot *p) {
     int ntask = 0, block = -1;
     size_t used = 0;
     /* one gnuplot data block (index) per (task, series): a band, then its line in the same colour */
-    for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
+    for (int i = 0; i < r->n; i++) {
+        if (used > sizeof body - 512) { /* a series fewer would be a figure that hides runs */
+            fclose(f);
+            rows_free(r);
+            snprintf(p->err, sizeof p->err, "fig=ppl: db=%s holds more series than one figure draws; plot a db "
+                     "with fewer configurations", p->dbpath);
+            return -1;
+        }
         int new_series = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][1], r->v[i - 1][1]) ||
                          atof(r->v[i][2]) <= atof(r->v[i - 1][2]);
         if (new_series) {

@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 2
+#define RESULTS_SCHEMA_VERSION 3
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -54,7 +54,7 @@ static const char *const RESULTS_ADDED_COLUMNS[][2] = {
 
 static const char *const RESULTS_VIEW_NAMES[] = {
     "final_metrics", "table1", "activation_share", "activation_ratio", "activation_entropy", "downstream",
-    "experts_per_token", "run_groups", "run_finals", "group_stats", "comparable_runs", "run_pairs",
+    "experts_per_token", "run_groups", "run_finals", "group_stats", "curve_stats", "comparable_runs", "run_pairs",
     "paired_scores", "verdicts"};
 
 static const char *RESULTS_VIEWS =
@@ -81,15 +81,25 @@ static const char *RESULTS_VIEWS =
     /* mean, sample standard deviation, 95% interval (Student t) and n of every final number
      * over the seeds of each group of finished runs */
     "CREATE VIEW group_stats AS"
-    " SELECT s.*, CASE WHEN s.n > 1 THEN (SELECT t975 FROM student_t WHERE df <= s.n - 1 ORDER BY df DESC LIMIT 1)"
-    "        * s.sd / sqrt(s.n) END AS ci95"
+    " SELECT s.*, t.t975 * s.sd / sqrt(s.n) AS ci95"
     " FROM (SELECT g.task, g.label, g.model, g.experts, g.heads, g.group_key, f.metric, count(*) AS n,"
     "              avg(f.value) AS mean,"
     "              CASE WHEN count(*) > 1 THEN sqrt(max(sum(f.value * f.value) - count(*) * avg(f.value) * avg(f.value), 0)"
     "                   / (count(*) - 1)) END AS sd,"
     "              group_concat(g.run_id) AS runs"
     "       FROM run_finals f JOIN run_groups g ON g.run_id = f.run_id WHERE g.status = 'done'"
-    "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, f.metric) s;"
+    "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, f.metric) s"
+    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= s.n - 1);"
+    /* the same per logged step, for the curves of the figures */
+    "CREATE VIEW curve_stats AS"
+    " SELECT c.*, t.t975 * c.sd / sqrt(c.n) AS ci95"
+    " FROM (SELECT g.task, g.label, g.model, g.experts, g.heads, g.group_key, m.split, m.name AS metric, m.step,"
+    "              count(*) AS n, avg(m.value) AS mean,"
+    "              CASE WHEN count(*) > 1 THEN sqrt(max(sum(m.value * m.value) - count(*) * avg(m.value) * avg(m.value), 0)"
+    "                   / (count(*) - 1)) END AS sd"
+    "       FROM metrics m JOIN run_groups g ON g.run_id = m.run_id WHERE g.status = 'done'"
+    "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, m.split, m.name, m.step) c"
+    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= c.n - 1);"
     /* paper Table 1: validation perplexity per group of finished runs (the full configuration
      * but the seed), with the share of expert assignments dropped in training */
     "CREATE VIEW table1 AS"
@@ -145,20 +155,18 @@ static const char *RESULTS_VIEWS =
      * claims an ordering only when the interval excludes 0 */
     "CREATE VIEW verdicts AS"
     " SELECT v.task, v.metric, v.by_key, v.a, v.b, v.a_label, v.b_label, v.n, v.mean_a, v.mean_b, v.diff,"
-    "        v.diff - v.half AS ci_low, v.diff + v.half AS ci_high,"
-    "        CASE WHEN v.n > 1 THEN (t.t975 + t.t80) * v.sd / sqrt(v.n) END AS min_detectable,"
+    "        v.diff - v.half AS ci_low, v.diff + v.half AS ci_high, v.min_detectable,"
     "        CASE WHEN v.half IS NULL OR (v.diff - v.half <= 0 AND v.diff + v.half >= 0) THEN 'no difference detected'"
     "             WHEN (v.diff > 0) = (v.direction > 0) THEN 'b better' ELSE 'a better' END AS verdict,"
     "        v.direction, v.sd AS sd_diff, v.a_runs, v.b_runs, v.a_key, v.b_key"
-    " FROM (SELECT w.*, CASE WHEN w.n > 1 THEN (SELECT t975 FROM student_t WHERE df <= w.n - 1 ORDER BY df DESC LIMIT 1)"
-    "                   * w.sd / sqrt(w.n) END AS half"
+    " FROM (SELECT w.*, t.t975 * w.sd / sqrt(w.n) AS half, (t.t975 + t.t80) * w.sd / sqrt(w.n) AS min_detectable"
     "       FROM (SELECT task, metric, by_key, a, b, a_label, b_label, direction, a_key, b_key, count(*) AS n,"
     "                    avg(value_a) AS mean_a, avg(value_b) AS mean_b, avg(value_b - value_a) AS diff,"
     "                    CASE WHEN count(*) > 1 THEN sqrt(max(sum((value_b - value_a) * (value_b - value_a))"
     "                         - count(*) * avg(value_b - value_a) * avg(value_b - value_a), 0) / (count(*) - 1)) END AS sd,"
     "                    group_concat(a_id) AS a_runs, group_concat(b_id) AS b_runs"
-    "             FROM paired_scores GROUP BY task, metric, by_key, a_key, b_key) w) v"
-    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= v.n - 1)"
+    "             FROM paired_scores GROUP BY task, metric, by_key, a_key, b_key) w"
+    "       LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= w.n - 1)) v"
     " ORDER BY v.task, v.by_key, v.metric, v.a_label, v.b_label;"
     /* each expert's load share per layer (heads summed) */
     "CREATE VIEW activation_share AS"

@@ -40,19 +40,18 @@ int task_data_root(const TaskOptions *opt, const char *set, const char *probe, c
      * its task again (the codebook of scenes reads it through mmm): that inner call is inside
      * the lock already and must not wait for itself. */
     static int lock_held = 0;
-    char path[4400];
+    char path[4400], lock_path[4400];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", root, probe);
     if (lock_held) return stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
     mkdir(opt->data_dir, 0755);
-    snprintf(path, sizeof path, "%s/.prepare-%s.lock", opt->data_dir, set);
-    int lock = open(path, O_RDWR | O_CREAT, 0644);
+    snprintf(lock_path, sizeof lock_path, "%s/.prepare-%s.lock", opt->data_dir, set);
+    int lock = open(lock_path, O_RDWR | O_CREAT, 0644);
     if (lock < 0 || flock(lock, LOCK_EX)) {
-        snprintf(err, errlen, "data_dir=%s: cannot lock %s: %s", opt->data_dir, path, strerror(errno));
+        snprintf(err, errlen, "data_dir=%s: cannot lock %s: %s", opt->data_dir, lock_path, strerror(errno));
         if (lock >= 0) close(lock);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/%s", root, probe);
     lock_held = 1;
     int rc = stat(path, &st) == 0 ? 0 : data_prepare(set, opt->data_dir, NULL, err, errlen);
     lock_held = 0;

@@ -102,6 +102,10 @@ ok "two runs side by side prepare a missing data set once, and both finish" '[ "
 ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +tiny 12 +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
 ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
+"$H" compare by=model expert=8 db=t.db > /dev/null 2> cmp2.err; rc=$?
+ok "compare refuses a misspelt filter key, naming the nearest" '[ $rc -eq 2 ] && grep -q "unknown key .expert.; nearest known key: .experts." cmp2.err'
+"$H" compare by=modle db=t.db > /dev/null 2> cmp3.err; rc=$?
+ok "compare refuses an unknown by= key" '[ $rc -eq 2 ] && grep -q "by=modle: unknown key; nearest known key: .model." cmp3.err'
 
 # VQA on the scenes set, prepared on first use: image patches + question -> answer, started
 # from a masked multimodal modelling run (pretrain_steps) that is a run of its own

@@ -111,7 +111,34 @@ static void test_verdicts(void) {
     unlink(path);
 }
 
+/* a file made before the comparable column and the verdict views gets both when opened */
+static void test_upgrade(void) {
+    const char *path = "test_upgrade.db";
+    unlink(path);
+    sqlite3 *raw;
+    sqlite3_open(path, &raw);
+    sqlite3_exec(raw, "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT, task TEXT NOT NULL, model TEXT NOT NULL,"
+                 " experts INTEGER NOT NULL DEFAULT 0, topk INTEGER NOT NULL DEFAULT 0, heads INTEGER NOT NULL DEFAULT 0,"
+                 " seed INTEGER, config TEXT NOT NULL, params INTEGER, flops_per_token REAL, status TEXT NOT NULL,"
+                 " error TEXT, started_at TEXT NOT NULL, finished_at TEXT, wall_s REAL, host TEXT, git_rev TEXT);"
+                 "INSERT INTO runs(task, model, config, status, started_at) VALUES ('english', 'dense', '{}', 'done', 'x');"
+                 "CREATE VIEW table1 AS SELECT 'old' AS ppl_std;", NULL, NULL, NULL);
+    sqlite3_close(raw);
+    char err[512];
+    ResultsDb *db = results_open(path, err, sizeof err);
+    CHECK(db != NULL, "old file opens: %s", err);
+    results_close(db);
+    CHECK(scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('comparable', 'label')") == 2,
+          "the added columns");
+    CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'verdicts'") == 1, "verdicts view");
+    CHECK(scalar(path, "SELECT count(*) FROM pragma_table_info('table1') WHERE name = 'ppl_ci95'") == 1,
+          "the old table1 view replaced");
+    CHECK(scalar(path, "SELECT count(*) FROM runs") == 1, "the stored run kept");
+    unlink(path);
+}
+
 int main(void) {
+    test_upgrade();
     test_verdicts();
     const char *path = "test_results.db";
     char err[512];
