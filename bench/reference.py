@@ -20,7 +20,7 @@ import torch.nn.functional as F
 MAGIC = b"MOEHFIX3"
 MOE_NONE, MOE_SMOE, MOE_XMOE, MOE_MHMOE = 0, 1, 2, 3
 MOE_DEFAULTS = dict(moe=MOE_NONE, experts=0, topk=0, moe_every=0, expert_dim=0, router_dim=0,
-                    mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0)
+                    mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0, router_code=0)
 
 
 def is_moe_block(cfg, l):
@@ -52,7 +52,9 @@ def layout(cfg):
         if cfg["moe"] == MOE_SMOE:
             out += [(f"h{l}.router.w", (N, D))]
         else:
-            out += [(f"h{l}.router.proj.w", (de, D)), (f"h{l}.router.experts", (N, de)), (f"h{l}.router.tau", (1,))]
+            out += [(f"h{l}.router.proj.w", (de, D)), (f"h{l}.router.experts", (N, de))]
+            if not cfg["router_code"]:
+                out += [(f"h{l}.router.tau", (1,))]
         out += [(f"h{l}.experts.fc.w", (N, M, D)), (f"h{l}.experts.fc.b", (N, M)),
                 (f"h{l}.experts.proj.w", (N, D, M)), (f"h{l}.experts.proj.b", (N, D))]
     out += [("lnf.w", (C,)), ("lnf.b", (C,)), ("head.w", (O, C))]
@@ -98,14 +100,18 @@ def moe_layer(cfg, P, l, x, training, capacity):
     else:
         tau0 = 0.07 if cfg["gate_sigmoid"] else 0.3
         r = U @ P[pre + "router.proj.w"].T
-        rhat = r / r.norm(dim=1, keepdim=True).clamp_min(1e-6)
         E = P[pre + "router.experts"]
         ehat = E / E.norm(dim=1, keepdim=True).clamp_min(1e-6)
-        cos = rhat @ ehat.T
-        tau = P[pre + "router.tau"].clamp_min(1e-2)
         act = torch.sigmoid if cfg["gate_sigmoid"] else (lambda z: torch.softmax(z, dim=-1))
-        p = act(cos / tau)
-        p0 = act(cos / tau0)
+        if cfg["router_code"]:  # torchscale: raw projection, unit expert embeddings, no temperature
+            p = act(r @ ehat.T)
+            p0 = p
+        else:
+            rhat = r / r.norm(dim=1, keepdim=True).clamp_min(1e-6)
+            cos = rhat @ ehat.T
+            tau = P[pre + "router.tau"].clamp_min(1e-2)
+            p = act(cos / tau)
+            p0 = act(cos / tau0)
     choice = torch.topk(p.detach(), k, dim=-1).indices  # (S, k), best first
     psel = p.gather(1, choice)
     gate = psel if k == 1 else psel / psel.sum(dim=1, keepdim=True)
@@ -224,7 +230,8 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
            sum(math.prod(s) for _, s in names),
            cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
            cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
-           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0), group]
+           round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0), group,
+           cfg["router_code"]]
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -301,5 +308,9 @@ if __name__ == "__main__":
     # reasoning: each image of a pair read with the text as its own row, the rows' logits added
     make_fixture(f"{out}/ref_pair_rows.bin", dict(base, causal=0, patch_dim=12, n_patches=3),
                  B=4, T=7, masked=True, seed=11, group=2)
+    make_fixture(f"{out}/ref_xmoe_code.bin", dict(moe, moe=MOE_XMOE, topk=1, router_code=1), B=2, T=7, masked=False,
+                 seed=12, balance=0.1)
+    make_fixture(f"{out}/ref_mhmoe_code.bin", dict(moe, moe=MOE_MHMOE, topk=2, router_code=1), B=2, T=7, masked=False,
+                 seed=13, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)

@@ -126,7 +126,7 @@ static int prepare_fortunes(const char *out_dir, const char *source, const char 
         names[n++] = strdup(nm);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the folder is empty */
     ByteBuf split[3] = {{0}};
     size_t ndocs = 0;
     int rc = 0;

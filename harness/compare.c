@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* appends s to the SQL as a quoted literal */
 static void put_literal(char *sql, size_t n, const char *s) {
@@ -114,6 +115,8 @@ int harness_compare(int argc, char **argv) {
     put(sql, sizeof sql, " ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
+    struct stat st;
+    if (stat(db, &st) != 0) { fprintf(stderr, "error: db=%s: no such file (harness run creates it)\n", db); return 2; }
     ResultsDb *rdb = results_open(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"

@@ -40,6 +40,7 @@ static const KeyDef KEYS[] = {
     {"expert_dim", K_INT, "0", NULL, 0, 1 << 20, "expert inner size; 0: 4*d_model, or for mhmoe set by parity"},
     {"router_dim", K_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension"},
     {"gate", K_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)"},
+    {"router_norm", K_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)"},
     {"balance", K_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
     {"balance_reduce", K_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
     {"capacity", K_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless"},
@@ -209,6 +210,20 @@ static int set_key(Config *c, const char *key, const char *v, int explicit, char
     free(c->value[i]);
     c->value[i] = strdup(v);
     c->set[i] = c->set[i] || explicit;
+    return 0;
+}
+
+int config_duplicate_word(int n, const char *const *words, char *err, size_t errlen) {
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(words[i], '=');
+        if (!eq) continue;
+        for (int j = 0; j < i; j++)
+            if (!strncmp(words[j], words[i], (size_t)(eq - words[i]) + 1)) {
+                snprintf(err, errlen, "key '%.*s' given twice ('%s' and '%s'): give it once", (int)(eq - words[i]),
+                         words[i], words[j], words[i]);
+                return -1;
+            }
+    }
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -28,7 +29,7 @@ static void usage(FILE *f) {
             "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs]\n"
             "                             the cartesian product of the lists, one run each, N at once\n"
             "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
-            "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost] [db=results.db] [out=figures]\n"
+            "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost|router] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  help [run]                 this text; every run key with its default\n");
 }
@@ -55,8 +56,17 @@ static int parse_misc(int argc, char **argv, MiscArgs *a, const char *allowed) {
     return 0;
 }
 
+/* the read-only commands: a db that is not there is an error, not an empty file made for it */
+static int db_exists(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0) return 1;
+    fprintf(stderr, "error: db=%s: no such file (harness run creates it)\n", path);
+    return 0;
+}
+
 static int with_db_query(const MiscArgs *a, const char *sql) {
     char err[1024];
+    if (!db_exists(a->db)) return 2;
     ResultsDb *db = results_open(a->db, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     int rc = results_print_query(db, sql, a->csv, err, sizeof err);
@@ -66,8 +76,9 @@ static int with_db_query(const MiscArgs *a, const char *sql) {
 }
 
 static int cmd_run(int argc, char **argv) {
-    Config *cfg = config_new();
     char err[1024];
+    if (config_duplicate_word(argc, (const char *const *)argv, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 2; }
+    Config *cfg = config_new();
     for (int i = 0; i < argc; i++)
         if (config_set(cfg, argv[i], err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);

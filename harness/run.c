@@ -47,6 +47,7 @@ typedef struct {
     Model *model;
     long step;       /* the step the gathered metrics belong to */
     MoeStats *base;  /* (layers) statistics at the last section of an evaluation pass */
+    const char *bench_suffix; /* appended to downstream benchmark names ("_step0": before training) */
 } StepMetrics;
 
 static int sink_flush(StepMetrics *m, long step);
@@ -104,6 +105,7 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         mc->mh_heads = kind == MOE_MHMOE ? (int)config_int(cfg, "heads") : 1;
         mc->mh_inner_residual = !strcmp(config_str(cfg, "mh_residual"), "inner");
         mc->gate_sigmoid = !strcmp(config_str(cfg, "gate"), "sigmoid");
+        mc->router_code = !strcmp(config_str(cfg, "router_norm"), "code");
         mc->expert_dim = (int)config_int(cfg, "expert_dim");
         if (!mc->expert_dim) mc->expert_dim = mc->ffn_mult * C;
         if (kind == MOE_MHMOE && !config_int(cfg, "expert_dim") && !strcmp(config_str(cfg, "parity"), "params") &&
@@ -220,8 +222,13 @@ static void sink_section(MetricSink *s, const char *label) {
 
 static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {
     StepMetrics *sm = (StepMetrics *)s;
-    results_eval(sm->db, sm->run, benchmark, metric, value);
-    progress_note(sm->progress, "downstream %s %s = %.4f", benchmark, metric, value);
+    /* the suffix goes on the benchmark, before a language part: mc_step0/de */
+    char name[96];
+    const char *suffix = sm->bench_suffix ? sm->bench_suffix : "", *slash = strchr(benchmark, '/');
+    int head = slash ? (int)(slash - benchmark) : (int)strlen(benchmark);
+    snprintf(name, sizeof name, "%.*s%s%s", head, benchmark, suffix, slash ? slash : "");
+    results_eval(sm->db, sm->run, name, metric, value);
+    progress_note(sm->progress, "downstream %s %s = %.4f", name, metric, value);
 }
 
 /* a new evaluation pass: counters and section bases start from zero */
@@ -384,6 +391,11 @@ static int init_weights(Model *m, const Config *cfg, int text_outputs, char *err
 int harness_run(Config *cfg) {
     Run r;
     memset(&r, 0, sizeof r);
+    /* from the start: a signal during data loading or the step-0 evaluation stops the run at
+     * its first step with a checkpoint, instead of being lost (a background job of a script
+     * starts with SIGINT ignored) or killing it with nothing stored */
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     /* from=RUN_ID repeats a stored run: its configuration, with the words given now winning */
     if (config_is_set(cfg, "from") && config_int(cfg, "from") > 0) {
         const char *dbp = config_is_set(cfg, "db") ? config_str(cfg, "db") : "results.db";
@@ -418,6 +430,13 @@ int harness_run(Config *cfg) {
     long steps = config_int(cfg, "steps");
 
     /* everything that can be wrong with the input is found before the run row is written */
+    if (!*config_str(cfg, "db")) { fprintf(stderr, "error: db=: expected the path of a results database\n"); return 2; }
+    const char *outdir = config_str(cfg, "out");
+    if (!*outdir || make_dir(outdir) || access(outdir, W_OK)) {
+        fprintf(stderr, "error: out=%s: checkpoints cannot be written there: %s\n", outdir,
+                *outdir ? strerror(errno) : "expected a folder");
+        return 2;
+    }
     TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
                         .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
@@ -535,10 +554,17 @@ int harness_run(Config *cfg) {
     if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r.model.n_moe;
     r.task->describe(r.task, &sm.sink);
     sink_flush(&sm, start_step);
+    /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
+     * the floor each trained score is read against (a 3-step model scored 0.300 at tiny) */
+    if (r.task->downstream && start_step == 0) {
+        model_set_moe_options(&r.model, 0, capacity, balance);
+        start_eval_pass(&sm, 0);
+        sm.bench_suffix = "_step0";
+        r.task->downstream(r.task, &r.model, r.batch, &sm.sink);
+        sm.bench_suffix = NULL;
+        moe_stats_reset_all(&r.model);
+    }
 
-    stop_requested = 0;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     progress_start(&progress, steps, log_every);
     const char *status = "done";
     double wall0 = now_seconds(), train_time = 0, window_time = 0;

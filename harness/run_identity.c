@@ -6,7 +6,7 @@
 static const char *const BOOKKEEPING[] = {"seed", "name", "db", "out", "threads", "blas_core", "checkpoint_every",
                                           "resume", "from", "log_every", "eval_every", "eval_tokens", "data_dir"};
 static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance", "balance_reduce", "capacity", "expert_dim"};
-static const char *const ROUTER_KEYS[] = {"router_dim", "gate"};
+static const char *const ROUTER_KEYS[] = {"router_dim", "gate", "router_norm"};
 static const char *const MH_KEYS[] = {"heads", "parity", "mh_residual"};
 
 #define ADD(list) do { for (size_t i_ = 0; i_ < sizeof list / sizeof list[0]; i_++) drop[n++] = list[i_]; } while (0)
@@ -36,6 +36,8 @@ void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
         if (config_int(cfg, "expert_dim") && used < n) used += snprintf(buf + used, n - used, "-M%ld", config_int(cfg, "expert_dim"));
         else if (used < n) used += snprintf(buf + used, n - used, "-%s", config_str(cfg, "parity"));
     }
+    if (strcmp(model, "smoe") && !strcmp(config_str(cfg, "router_norm"), "code") && used < n)
+        used += snprintf(buf + used, n - used, "-code");
     double cap = config_float(cfg, "capacity");
     if (cap == 0 && used < n) used += snprintf(buf + used, n - used, "-dropless");
     else if (cap != 1.25 && used < n) used += snprintf(buf + used, n - used, "-cap%g", cap);

@@ -193,6 +193,11 @@ int harness_sweep(int argc, char **argv) {
     char *common[MAX_WORDS];
     int nc = 0;
     const char *db = "results.db";
+    char dup[512];
+    if (config_duplicate_word(argc - paper, (const char *const *)argv + paper, dup, sizeof dup)) {
+        fprintf(stderr, "error: %s\n", dup);
+        return 2;
+    }
     for (int i = paper; i < argc && nc < MAX_WORDS - 8; i++) {
         if (!strcmp(argv[i], "force=1")) { force = 1; continue; }
         if (!strncmp(argv[i], "jobs=", 5)) {

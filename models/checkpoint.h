@@ -8,7 +8,7 @@
 #include "optim.h"
 #include <stdint.h>
 
-#define CHECKPOINT_VERSION 4 /* 2: model config with the MoE fields; 3: with image patches; 4: images */
+#define CHECKPOINT_VERSION 5 /* 2: model config with the MoE fields; 3: with image patches; 4: images; 5: router_norm */
 
 typedef struct {
     int64_t step;          /* training steps done */

@@ -19,7 +19,8 @@ static MoeShape moe_shape(const ModelConfig *c) {
     return (MoeShape){.kind = c->moe, .C = c->d_model, .experts = c->experts, .topk = c->topk,
                       .expert_dim = c->expert_dim, .router_dim = c->router_dim,
                       .heads = c->moe == MOE_MHMOE ? c->mh_heads : 1,
-                      .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid};
+                      .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid,
+                      .code_router = c->router_code};
 }
 
 const char *model_config_check(const ModelConfig *c) {
@@ -110,7 +111,7 @@ static void layout_params(Model *m) {
         } else {
             p->router_w = add_tensor(m, "router.proj.w", l, de * D, 0, INIT_NORMAL, 0.02f);
             p->expert_emb = add_tensor(m, "router.experts", l, N * de, 0, INIT_NORMAL, 0.02f);
-            p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, c->gate_sigmoid ? 0.07f : 0.3f);
+            if (!c->router_code) p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, c->gate_sigmoid ? 0.07f : 0.3f);
             L->tau0 = c->gate_sigmoid ? 0.07f : 0.3f;
         }
         p->w1 = add_tensor(m, "experts.fc.w", l, N * M * D, 1, INIT_NORMAL, 0.02f);

@@ -27,6 +27,7 @@ typedef struct {
     int mh_heads;    /* MH-MoE heads */
     int mh_inner_residual; /* MH-MoE: sub-token residual before the merge layer (paper Eq. 6) */
     int gate_sigmoid;      /* X-MoE/MH-MoE: sigmoid gating instead of softmax */
+    int router_code;       /* X-MoE/MH-MoE: route as the public torchscale code (see moe.h) */
     /* images: the first n_patches positions of a sequence may be image patches of patch_dim
      * values, embedded linearly; with patch_dim > 0 every position also gets a modality
      * embedding (image or text). patch_dim = 0: text only. */
@@ -39,7 +40,7 @@ typedef struct {
 } ModelConfig;
 
 /* how many int fields ModelConfig has (all of them are ints; checkpoints store them so) */
-#define MODEL_CONFIG_INTS 20
+#define MODEL_CONFIG_INTS 21
 
 /* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
 typedef struct {

@@ -27,7 +27,7 @@ size_t moe_param_count(const MoeShape *s) {
     size_t D = sub_dim(s), N = s->experts, M = s->expert_dim, de = s->router_dim, C = s->C;
     size_t n = N * (M * D + M + D * M + D);
     if (s->kind == MOE_SMOE) n += N * D;
-    if (is_cosine(s)) n += de * D + N * de + 1;
+    if (is_cosine(s)) n += de * D + N * de + !s->code_router; /* + the temperature */
     if (s->kind == MOE_MHMOE) n += 2 * (C * C + C);
     return n;
 }
@@ -284,12 +284,17 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         memcpy(L->probs0, L->probs, sizeof(float) * S * N);
     } else {
         matmul_forward(L->r, U, P + L->p.router_w, NULL, S, D, de);
-        normalize_rows(L->r, L->rnorm, L->r, S, de); /* r now holds the unit vectors */
+        if (!sh->code_router) normalize_rows(L->r, L->rnorm, L->r, S, de); /* r now holds the unit vectors */
         normalize_rows(L->ehat, L->enorm, P + L->p.expert_emb, N, de);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, N, de, 1.0f, L->r, de, L->ehat, de,
                     0.0f, L->cosv, N);
-        gate_probs(L->probs, L->cosv, 1.0f / temperature(L, P), S, N, sh->sigmoid_gate);
-        gate_probs(L->probs0, L->cosv, 1.0f / L->tau0, S, N, sh->sigmoid_gate);
+        if (sh->code_router) { /* cosv holds the raw scores, which are the logits */
+            gate_probs(L->probs, L->cosv, 1.0f, S, N, sh->sigmoid_gate);
+            memcpy(L->probs0, L->probs, sizeof(float) * S * N);
+        } else {
+            gate_probs(L->probs, L->cosv, 1.0f / temperature(L, P), S, N, sh->sigmoid_gate);
+            gate_probs(L->probs0, L->cosv, 1.0f / L->tau0, S, N, sh->sigmoid_gate);
+        }
     }
     route_topk(L);
     /* balance loss: N * sum_e f_e P_e, f from top-1 choices (constant), P the mean probs0 */
@@ -335,7 +340,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     double t3 = omp_get_wtime();
     if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
     double t4 = omp_get_wtime();
-    update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : temperature(L, P));
+    update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : sh->code_router ? 1.0f : temperature(L, P));
     L->t_experts += t2 - t1;
     L->t_mh += t4 - t3;
     L->t_route += (t1 - t0) + (t3 - t2) + (omp_get_wtime() - t4);
@@ -399,7 +404,8 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     }
     /* gates -> probabilities (renormalisation when k > 1) and the balance loss */
     float coef = L->aux_coef * N / S;
-    int sep0 = sh->kind != MOE_SMOE; /* smoe's balance probabilities are its gate probabilities */
+    /* smoe's and the code router's balance probabilities are their gate probabilities */
+    int sep0 = sh->kind != MOE_SMOE && !sh->code_router;
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
         float *dp = L->dprobs + (size_t)s * N, *dp0 = L->dprobs0 + (size_t)s * N;
@@ -418,6 +424,13 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     if (sh->kind == MOE_SMOE) {
         gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, 0);
         matmul_backward(dU, G + L->p.router_w, NULL, L->dz, U, P + L->p.router_w, S, D, N);
+    } else if (sh->code_router) {
+        gate_probs_backward(L->dcos, L->probs, L->dprobs, S, N, sh->sigmoid_gate);
+        /* scores = r ehat^T with r the raw projection */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dr, de);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
+        normalize_rows_backward(G + L->p.expert_emb, L->dehat, L->ehat, L->enorm, N, de);
+        matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);
     } else {
         float tau = temperature(L, P), tau0 = L->tau0;
         gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, sh->sigmoid_gate);

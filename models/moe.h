@@ -22,6 +22,9 @@ typedef struct {
     int heads;         /* H (mhmoe; 1 otherwise) */
     int inner_residual;/* mhmoe: each sub-token adds its own residual before the merge layer */
     int sigmoid_gate;  /* xmoe/mhmoe: sigmoid instead of softmax gating */
+    int code_router;   /* xmoe/mhmoe as the public torchscale code routes: the token's projection
+                          (not normalised) against unit expert embeddings, no temperature, and
+                          the balance loss on the gate probabilities themselves */
 } MoeShape;
 
 /* parameter offsets into the model's buffer */

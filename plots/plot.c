@@ -132,79 +132,212 @@ static int fig_ppl(Plot *p) {
     return run_gnuplot(p, "ppl", script);
 }
 
-/* ---- activation: layer x expert load share of an X-MoE and an MH-MoE run (Fig. 1a, 5): English
- * runs first, then the most experts, then the latest ---- */
+/* The runs of one configuration group (the seeds of it) for a model: English first, then
+ * `experts` experts if there are such runs (else the most), the defaults (capacity 1.25,
+ * parity=params, 4 heads), the most seeds, the latest. ids gets "1,2,3", label the group's. */
+static int pick_group(Plot *p, const char *model, int experts, const char *need_split, char *ids, size_t nids,
+                      char *label, size_t nlabel) {
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT group_concat(g.run_id), g.label FROM run_groups g WHERE g.model = '%s' AND g.status = 'done'"
+             " AND EXISTS (SELECT 1 FROM activations a WHERE a.run_id = g.run_id AND a.split = '%s')"
+             " GROUP BY g.task, g.experts, g.heads, g.group_key"
+             " ORDER BY g.task = 'english' DESC, g.experts = %d DESC, g.experts DESC,"
+             " coalesce(json_extract(g.group_key, '$.capacity'), 1.25) = 1.25 DESC,"
+             " coalesce(json_extract(g.group_key, '$.parity'), 'params') = 'params' DESC,"
+             " g.heads IN (0, 4) DESC, count(*) DESC, max(g.run_id) DESC LIMIT 1",
+             model, need_split, experts);
+    Rows *r = query(p, sql);
+    if (!r) return -1;
+    int found = r->n > 0;
+    if (found) { snprintf(ids, nids, "%s", r->v[0][0]); snprintf(label, nlabel, "%s", r->v[0][1]); }
+    rows_free(r);
+    return found;
+}
+
+/* experts ranked by load within each (run, step, layer), 0 = busiest: expert numbers mean
+ * nothing across seeds, ranks do, so the seeds are averaged rank by rank */
+#define RANKED_SHARE(ids, split) \
+    "WITH ranked AS (SELECT s.run_id, s.step, s.layer, s.share, s.count, ROW_NUMBER() OVER" \
+    " (PARTITION BY s.run_id, s.step, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s" \
+    " WHERE s.split = '" split "' AND s.run_id IN (" ids "))"
+
+/* ---- activation: layer x expert load share of X-MoE and MH-MoE (Fig. 1a, 5), 32 experts
+ * where there are such runs, English first: experts ranked by load, the mean over the group's
+ * seeds at each run's last evaluation; one colour scale for both panels, rows only for the
+ * layers that have an MoE layer; both activation ratios in the titles ---- */
 static int fig_activation(Plot *p) {
     const char *models[2] = {"xmoe", "mhmoe"};
-    int runs[2];
-    char sql[1024], body[4096] = "", miss[128] = "";
+    char sql[8192], body[4096] = "", miss[128] = "", ids[2][2048], label[2][96];
     size_t used = 0;
-    FILE *f = open_out(p, "activation", "dat");
-    if (!f) return -1;
+    double cmax = 0;
+    int nexp = 0;
     for (int k = 0; k < 2; k++) {
-        snprintf(sql, sizeof sql, "SELECT r.id, (SELECT max(step) FROM activations a WHERE a.run_id = r.id AND a.split = 'valid'),"
-                 " r.experts FROM runs r WHERE r.model = '%s' AND r.status = 'done' AND EXISTS (SELECT 1 FROM activations a"
-                 " WHERE a.run_id = r.id AND a.split = 'valid') ORDER BY r.task = 'english' DESC, r.experts DESC, r.id DESC LIMIT 1",
-                 models[k]);
-        Rows *r = query(p, sql);
-        if (!r) { fclose(f); return -1; }
-        if (!r->n) { strcat(miss, miss[0] ? " and " : ""); strcat(miss, models[k]); rows_free(r); runs[k] = -1; continue; }
-        runs[k] = atoi(r->v[0][0]);
-        const char *step = r->v[0][1];
-        snprintf(sql, sizeof sql, "SELECT layer, expert, share FROM activation_share WHERE run_id = %d AND split = 'valid'"
-                 " AND step = %s ORDER BY layer, expert", runs[k], step);
-        Rows *s = query(p, sql);
-        snprintf(sql, sizeof sql, "SELECT ratio FROM activation_ratio WHERE run_id = %d AND split = 'valid' AND step = %s", runs[k], step);
-        Rows *ratio = query(p, sql);
-        if (!s || !ratio) { rows_free(r); rows_free(s); rows_free(ratio); fclose(f); return -1; }
-        /* a matrix: one row per MoE layer, one column per expert */
-        fprintf(f, "%s# run %d (%s), step %s: load share, rows = MoE layers, columns = experts\n", k ? "\n\n" : "", runs[k], models[k], step);
-        for (int i = 0; i < s->n; i++) {
-            int end = i + 1 == s->n || strcmp(s->v[i + 1][0], s->v[i][0]);
-            fprintf(f, "%s%s", s->v[i][2], end ? "\n" : "\t");
-        }
-        used += snprintf(body + used, sizeof body - used,
-                         "set title '%s (run %d): activation ratio %.3f'\n"
-                         "plot 'activation.dat' index %d matrix using 1:2:(0.5):(0.5):3 with boxxyerror fill solid noborder lc palette notitle\n",
-                         models[k], runs[k], ratio->n ? atof(ratio->v[0][0]) : 0.0, k);
-        rows_free(r); rows_free(s); rows_free(ratio);
+        int found = pick_group(p, models[k], 32, "valid", ids[k], sizeof ids[k], label[k], sizeof label[k]);
+        if (found < 0) return -1;
+        if (!found) { strcat(miss, miss[0] ? " and " : ""); strcat(miss, models[k]); }
     }
-    fclose(f);
     if (miss[0]) {
         char what[256];
         snprintf(what, sizeof what, "finished %s run with activation histograms (harness run model=xmoe / model=mhmoe)", miss);
         return missing(p, "activation", what);
     }
+    FILE *f = open_out(p, "activation", "dat");
+    if (!f) return -1;
+    for (int k = 0; k < 2; k++) {
+        snprintf(sql, sizeof sql,
+                 "WITH last AS (SELECT run_id, max(step) AS step FROM activations WHERE split = 'valid' AND run_id IN (%s)"
+                 " GROUP BY run_id), ranked AS (SELECT s.run_id, s.layer, s.share, ROW_NUMBER() OVER"
+                 " (PARTITION BY s.run_id, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s"
+                 " JOIN last l ON l.run_id = s.run_id AND l.step = s.step WHERE s.split = 'valid')"
+                 " SELECT layer, rank, avg(share) FROM ranked GROUP BY layer, rank ORDER BY layer, rank", ids[k]);
+        Rows *s = query(p, sql);
+        snprintf(sql, sizeof sql,
+                 "SELECT avg(a.ratio), avg(a.ratio_paper), count(*) FROM activation_ratio a WHERE a.split = 'valid'"
+                 " AND a.run_id IN (%s) AND a.step = (SELECT max(step) FROM activations WHERE run_id = a.run_id"
+                 " AND split = 'valid')", ids[k]);
+        Rows *ratio = query(p, sql);
+        if (!s || !ratio) { rows_free(s); rows_free(ratio); fclose(f); return -1; }
+        /* a matrix: one row per MoE layer, one column per expert rank */
+        fprintf(f, "%s# %s (runs %s): mean load share over the runs, rows = MoE layers, columns = experts by load\n",
+                k ? "\n\n" : "", label[k], ids[k]);
+        char ytics[1024] = "";
+        size_t yu = 0;
+        int row = 0;
+        for (int i = 0; i < s->n; i++) {
+            int end = i + 1 == s->n || strcmp(s->v[i + 1][0], s->v[i][0]);
+            double v = atof(s->v[i][2]);
+            if (v > cmax) cmax = v;
+            if (atoi(s->v[i][1]) + 1 > nexp) nexp = atoi(s->v[i][1]) + 1;
+            fprintf(f, "%s%s", s->v[i][2], end ? "\n" : "\t");
+            if (end && yu < sizeof ytics - 32) yu += snprintf(ytics + yu, sizeof ytics - yu, "%s\"%s\" %d", row ? ", " : "", s->v[i][0], row), row++;
+        }
+        int nruns = ratio->n ? atoi(ratio->v[0][2]) : 0;
+        used += snprintf(body + used, sizeof body - used,
+                         "set title \"%s (%d run%s): activation ratio %.3f, paper's definition %.3f\"\n"
+                         "set ytics (%s)\nset yrange [-0.5:%d.5]\n"
+                         "plot 'activation.dat' index %d matrix using 1:2:(0.5):(0.5):3 with boxxyerror fill solid noborder lc palette notitle\n",
+                         label[k], nruns, nruns == 1 ? "" : "s", ratio->n ? atof(ratio->v[0][0]) : 0.0,
+                         ratio->n ? atof(ratio->v[0][1]) : 0.0, ytics, row - 1, k);
+        rows_free(s); rows_free(ratio);
+    }
+    fclose(f);
     char script[8192];
-    snprintf(script, sizeof script, "set multiplot layout 1,2\nset xlabel 'expert'\nset ylabel 'MoE layer'\n"
-             "set cblabel 'load share'\nset palette rgbformulae 30,31,32\nset offsets 0.5, 0.5, 0.5, 0.5\n"
-             "set ytics 1\n%s\nunset multiplot", body);
+    snprintf(script, sizeof script, "set multiplot layout 1,2\nset xlabel 'expert, busiest first'\nset ylabel 'MoE layer'\n"
+             "set cblabel 'load share'\nset palette rgbformulae 30,31,32\nset cbrange [0:%g]\nset xrange [-0.5:%d.5]\n"
+             "%s\nunset multiplot", cmax > 0 ? cmax : 1, nexp - 1, body);
     return run_gnuplot(p, "activation", script);
 }
 
-/* a final-metric curve: x against final valid ppl, one line per series (heads, scaling);
- * the series expression keeps apart what x does not vary (experts for heads, heads for scaling) */
-static int fig_final_vs(Plot *p, const char *fig, const char *xcol, const char *series, const char *where,
+/* ---- router: the router over training (English, 8 experts where there are such runs): the
+ * per-layer router entropy, temperature, cosine spread and MoE output RMS of every group
+ * (mean over seeds, validation passes), and the load of each expert rank against step for
+ * the default X-MoE and MH-MoE groups (training windows, last MoE layer) ---- */
+static const char *const ROUTER_PANELS[][2] = {
+    {"router_entropy", "router entropy (1 = uniform)"}, {"router_tau", "router temperature tau"},
+    {"router_cos_spread", "spread of the router cosines"}, {"moe_out_rms", "RMS of the MoE layer output"}};
+
+static int fig_router(Plot *p) {
+    char sql[8192], body[16384] = "", ids[2][2048], label[2][96];
+    size_t used = 0;
+    const char *models[2] = {"xmoe", "mhmoe"};
+    for (int k = 0; k < 2; k++) {
+        int found = pick_group(p, models[k], 8, "train", ids[k], sizeof ids[k], label[k], sizeof label[k]);
+        if (found < 0) return -1;
+        if (!found) return missing(p, "router", "finished xmoe and mhmoe runs with training activation histograms");
+    }
+    snprintf(sql, sizeof sql, "SELECT experts FROM runs WHERE id = %d", atoi(ids[0]));
+    Rows *e = query(p, sql);
+    if (!e) return -1;
+    int experts = e->n ? atoi(e->v[0][0]) : 8;
+    rows_free(e);
+    FILE *f = open_out(p, "router", "dat");
+    if (!f) return -1;
+    int block = -1;
+    for (int k = 0; k < 4; k++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series, step, mean FROM curve_stats"
+                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%'"
+                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0]);
+        Rows *r = query(p, sql);
+        if (!r) { fclose(f); return -1; }
+        if (!r->n) { /* a metric the db does not hold (older runs): its panel stays empty */
+            used += snprintf(body + used, sizeof body - used, "set multiplot next\n");
+            rows_free(r);
+            continue;
+        }
+        used += snprintf(body + used, sizeof body - used, "set title '%s'\nplot ", ROUTER_PANELS[k][1]);
+        int first = 1;
+        for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
+            if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || atof(r->v[i][1]) <= atof(r->v[i - 1][1])) {
+                fprintf(f, "%s# %s: %s\n# step\tmean over seeds\n", block >= 0 ? "\n\n" : "", ROUTER_PANELS[k][0], r->v[i][0]);
+                block++;
+                used += snprintf(body + used, sizeof body - used, "%s'router.dat' index %d using 1:2 with lines lw 2 title '%s'",
+                                 first ? "" : ", ", block, r->v[i][0]);
+                first = 0;
+            }
+            fprintf(f, "%s\t%s\n", r->v[i][1], r->v[i][2]);
+        }
+        used += snprintf(body + used, sizeof body - used, "\n");
+        rows_free(r);
+    }
+    for (int k = 0; k < 2; k++) {
+        snprintf(sql, sizeof sql, RANKED_SHARE("%s", "train")
+                 " SELECT rank, step, avg(share) FROM ranked WHERE layer = (SELECT max(layer) FROM ranked)"
+                 " GROUP BY rank, step ORDER BY rank, step", ids[k]);
+        Rows *r = query(p, sql);
+        if (!r) { fclose(f); return -1; }
+        if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); rows_free(r); continue; }
+        used += snprintf(body + used, sizeof body - used, "set title '%s: load share of each expert, busiest first'\nplot ", label[k]);
+        int first = 1;
+        for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
+            if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
+                fprintf(f, "\n\n# %s load share of expert rank %s (runs %s)\n# step\tmean over seeds\n", label[k], r->v[i][0], ids[k]);
+                block++;
+                used += snprintf(body + used, sizeof body - used, "%s'router.dat' index %d using 1:2 with lines lc palette frac %g notitle",
+                                 first ? "" : ", ", block, experts > 1 ? atof(r->v[i][0]) / (experts - 1) : 0.0);
+                first = 0;
+            }
+            fprintf(f, "%s\t%s\n", r->v[i][1], r->v[i][2]);
+        }
+        used += snprintf(body + used, sizeof body - used, "\n");
+        rows_free(r);
+    }
+    fclose(f);
+    if (used >= sizeof body - 512) {
+        snprintf(p->err, sizeof p->err, "fig=router: db=%s holds more series than one figure draws", p->dbpath);
+        return -1;
+    }
+    char script[20000];
+    snprintf(script, sizeof script, "set multiplot layout 2,3\nset xlabel 'step'\nset key top right font ',8'\n"
+             "set palette rgbformulae 33,13,10\nunset colorbox\n%s\nunset multiplot", body);
+    return run_gnuplot(p, "router", script);
+}
+
+/* a final number against x (heads, experts): one line per group of runs that share every
+ * configuration value but x and the seed, the mean over seeds with its 95% interval; the
+ * line is named by the group's label without x */
+static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *xcol, const char *strip, const char *where,
                         const char *xlabel, const char *need) {
     char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT %s AS series, r.%s, avg(f.value), sqrt(max(avg(f.value * f.value) - avg(f.value) * avg(f.value), 0)),"
-             " count(*) FROM final_metrics f JOIN runs r ON r.id = f.run_id WHERE f.split = 'valid' AND f.metric = 'ppl'"
-             " AND r.status = 'done' AND r.task = 'english' AND %s GROUP BY series, r.%s ORDER BY series, r.%s",
-             series, xcol, where, xcol, xcol);
+    snprintf(sql, sizeof sql,
+             "SELECT replace(label, %s, '') || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
+             " json_extract(group_key, '$.steps'), '') AS series, %s, mean, coalesce(ci95, 0), n,"
+             " json_remove(group_key, '$.%s') AS line FROM group_stats WHERE metric = 'valid/ppl' AND task = 'english' AND %s"
+             " ORDER BY series, line, %s",
+             strip, xcol, xkey, where, xcol);
     Rows *r = query(p, sql);
     if (!r) return -1;
-    int distinct = 0;
-    for (int i = 0; i < r->n; i++) distinct += i == 0 || strcmp(r->v[i][1], r->v[i - 1][1]) || strcmp(r->v[i][0], r->v[i - 1][0]);
     if (r->n < 2) { rows_free(r); return missing(p, fig, need); }
     FILE *f = open_out(p, fig, "dat");
     if (!f) { rows_free(r); return -1; }
-    char body[4096] = "plot ";
+    char body[8192] = "plot ";
     size_t used = strlen(body);
     int block = -1;
-    for (int i = 0; i < r->n; i++) {
-        if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
+    for (int i = 0; i < r->n && used < sizeof body - 256; i++) {
+        if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][5], r->v[i - 1][5])) {
             if (i) fprintf(f, "\n\n");
-            fprintf(f, "# series %s\n# %s\tppl_mean\tppl_std\tseeds\n", r->v[i][0], xcol);
+            fprintf(f, "# series %s\n# %s\tppl_mean\tppl_ci95\tseeds\n", r->v[i][0], xkey);
             block++;
             used += snprintf(body + used, sizeof body - used, "%s'%s.dat' index %d using 1:2:3 with yerrorlines title '%s'",
                              block ? ", " : "", fig, block, r->v[i][0]);
@@ -213,20 +346,20 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xcol, const char *
     }
     fclose(f);
     rows_free(r);
-    char script[8192];
-    snprintf(script, sizeof script, "set title 'English: valid perplexity against %s'\nset xlabel '%s'\n"
-             "set ylabel 'perplexity per token'\nset logscale x 2\n%s", xlabel, xlabel, body);
+    char script[10000];
+    snprintf(script, sizeof script, "set title 'English: valid perplexity against %s (mean, 95%% interval over seeds)'\n"
+             "set xlabel '%s'\nset ylabel 'perplexity per token'\nset logscale x 2\nset key outside right\n%s",
+             xlabel, xlabel, body);
     return run_gnuplot(p, fig, script);
 }
 
 static int fig_heads(Plot *p) {
-    return fig_final_vs(p, "heads", "heads", "r.model || '-' || r.experts", "r.model = 'mhmoe'", "MH-MoE heads",
+    return fig_final_vs(p, "heads", "heads", "heads", "'h' || heads", "model = 'mhmoe'", "MH-MoE heads",
                         "finished English mhmoe runs at two or more head counts (harness sweep model=mhmoe heads=1,2,4,8)");
 }
 
 static int fig_scaling(Plot *p) {
-    return fig_final_vs(p, "scaling", "experts", "r.model || CASE WHEN r.heads > 0 THEN '-h' || r.heads ELSE '' END",
-                        "r.experts > 0", "experts",
+    return fig_final_vs(p, "scaling", "experts", "experts", "'-' || experts", "experts > 0", "experts",
                         "finished English MoE runs at two or more expert counts (harness sweep model=xmoe,mhmoe experts=8,16,32,64)");
 }
 
@@ -250,64 +383,81 @@ static int fig_cost(Plot *p) {
         "set title 'training tokens/s'\nplot 'cost.dat' using 4:xtic(1)\nunset multiplot");
 }
 
-/* ---- downstream: zero-shot multiple-choice, VQA and reasoning accuracy, captioning BLEU-4 and
- * ROUGE-L per model (Tables 2-4) as bars; the Markdown table also has CIDEr-D (not on the
- * [0, 1] scale of the bars) ---- */
+/* ---- downstream: zero-shot multiple choice (after training, and at step 0: the model the run
+ * started from), VQA and reasoning accuracy, captioning BLEU-4 and ROUGE-L per group of runs
+ * (Tables 2-4) as bars with their 95% interval over seeds; the Markdown table also has CIDEr-D
+ * (not on the [0, 1] scale of the bars) and n ---- */
+#define MAX_SERIES 48
+#define MAX_BENCH 256
 static int fig_downstream(Plot *p) {
-    Rows *r = query(p, "SELECT r.task || ' ' || e.benchmark || CASE e.metric WHEN 'acc' THEN '' ELSE ' ' || replace(e.metric, '_', '-') END AS bench, "
-                       SERIES " AS series, avg(e.value), count(*)"
-                       " FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
-                       " AND r.status = 'done' GROUP BY bench, series ORDER BY bench, series");
+    Rows *r = query(p, "SELECT task || ' ' || benchmark || CASE metric WHEN 'acc' THEN '' ELSE ' ' || replace(metric, '_', '-') END AS bench,"
+                       " label || coalesce(' ' || json_extract(group_key, '$.size') || '/' || json_extract(group_key, '$.steps'), '') AS series,"
+                       " mean, coalesce(ci95, 0), n FROM downstream WHERE metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
+                       " ORDER BY bench, series");
     if (!r) return -1;
     if (!r->n) { rows_free(r); return missing(p, "downstream", "downstream results (evals rows with metric acc)"); }
     /* columns: the series; rows: the benchmarks */
-    char series[32][48], bench[256][64];
+    static char series[MAX_SERIES][96], bench[MAX_BENCH][96];
+    static double val[MAX_BENCH][MAX_SERIES], ci[MAX_BENCH][MAX_SERIES];
+    static int nval[MAX_BENCH][MAX_SERIES];
     int ns = 0, nb = 0;
-    double val[256][32];
-    for (int b = 0; b < 256; b++) for (int s = 0; s < 32; s++) val[b][s] = -1;
+    for (int b = 0; b < MAX_BENCH; b++) for (int k = 0; k < MAX_SERIES; k++) val[b][k] = -1;
     for (int i = 0; i < r->n; i++) {
-        int s = 0, b = 0;
-        while (s < ns && strcmp(series[s], r->v[i][1])) s++;
-        if (s == ns && ns < 32) snprintf(series[ns++], 48, "%s", r->v[i][1]);
+        int k = 0, b = 0;
+        while (k < ns && strcmp(series[k], r->v[i][1])) k++;
         while (b < nb && strcmp(bench[b], r->v[i][0])) b++;
-        if (b == nb && nb < 256) snprintf(bench[nb++], 64, "%s", r->v[i][0]);
-        if (s < 32 && b < 256) val[b][s] = atof(r->v[i][2]);
+        if ((k == ns && ns == MAX_SERIES) || (b == nb && nb == MAX_BENCH)) {
+            rows_free(r);
+            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s holds more than %d groups or %d benchmarks; plot a db"
+                     " with fewer configurations", p->dbpath, MAX_SERIES, MAX_BENCH);
+            return -1;
+        }
+        if (k == ns) snprintf(series[ns++], sizeof series[0], "%s", r->v[i][1]);
+        if (b == nb) snprintf(bench[nb++], sizeof bench[0], "%s", r->v[i][0]);
+        val[b][k] = atof(r->v[i][2]);
+        ci[b][k] = atof(r->v[i][3]);
+        nval[b][k] = atoi(r->v[i][4]);
     }
     rows_free(r);
     FILE *f = open_out(p, "downstream", "dat"), *md = open_out(p, "downstream", "md");
     if (!f || !md) { if (f) fclose(f); if (md) fclose(md); return -1; }
     fprintf(f, "# benchmark");
-    fprintf(md, "| benchmark |");
-    for (int s = 0; s < ns; s++) { fprintf(f, "\t%s", series[s]); fprintf(md, " %s |", series[s]); }
+    fprintf(md, "mean ± 95%% interval over seeds (n); `mc_step0`: the model before training\n\n| benchmark |");
+    for (int k = 0; k < ns; k++) { fprintf(f, "\t%s\t95%%", series[k]); fprintf(md, " %s |", series[k]); }
     fprintf(f, "\n");
     fprintf(md, "\n|---|");
-    for (int s = 0; s < ns; s++) fprintf(md, "---|");
+    for (int k = 0; k < ns; k++) fprintf(md, "---|");
     fprintf(md, "\n");
     for (int b = 0; b < nb; b++) {
         int in_bars = !strstr(bench[b], " cider");
         if (in_bars) fprintf(f, "%s", bench[b]);
         fprintf(md, "| %s |", bench[b]);
-        for (int s = 0; s < ns; s++) {
-            if (val[b][s] < 0) { if (in_bars) fprintf(f, "\tNaN"); fprintf(md, " - |"); }
-            else { if (in_bars) fprintf(f, "\t%.4f", val[b][s]); fprintf(md, " %.3f |", val[b][s]); }
+        for (int k = 0; k < ns; k++) {
+            if (val[b][k] < 0) { if (in_bars) fprintf(f, "\tNaN\tNaN"); fprintf(md, " - |"); continue; }
+            if (in_bars) fprintf(f, "\t%.4f\t%.4f", val[b][k], ci[b][k]);
+            if (nval[b][k] > 1) fprintf(md, " %.3f ± %.3f (%d) |", val[b][k], ci[b][k], nval[b][k]);
+            else fprintf(md, " %.3f (1) |", val[b][k]);
         }
         if (in_bars) fprintf(f, "\n");
         fprintf(md, "\n");
     }
     fclose(f);
     fclose(md);
-    char body[4096];
-    size_t used = snprintf(body, sizeof body, "set style data histograms\nset style histogram clustered\nset style fill solid 0.8\n"
-                           "set xtics rotate by -30\nset yrange [0:1]\nset ylabel 'accuracy'\nset title 'downstream: accuracy (multiple choice: chance 0.25), captioning BLEU-4 / ROUGE-L'\nplot ");
-    for (int s = 0; s < ns; s++)
-        used += snprintf(body + used, sizeof body - used, "%s'downstream.dat' using %d:xtic(1) title '%s'", s ? ", " : "", s + 2, series[s]);
+    char body[16384];
+    size_t used = snprintf(body, sizeof body, "set style data histograms\nset style histogram errorbars gap 1 lw 1\n"
+                           "set style fill solid 0.8\nset xtics rotate by -30\nset yrange [0:1]\nset ylabel 'accuracy'\n"
+                           "set key outside right font ',8'\nset title 'downstream: mean and 95%% interval over seeds "
+                           "(multiple choice: chance 0.25; mc-step0: before training)'\nplot ");
+    for (int k = 0; k < ns && used < sizeof body - 256; k++)
+        used += snprintf(body + used, sizeof body - used, "%s'downstream.dat' using %d:%d:xtic(1) title '%s'", k ? ", " : "",
+                         2 * k + 2, 2 * k + 3, series[k]);
     return run_gnuplot(p, "downstream", body);
 }
 
 typedef struct { const char *name; int (*make)(Plot *); } Figure;
 static const Figure FIGURES[] = {
     {"ppl", fig_ppl}, {"activation", fig_activation}, {"downstream", fig_downstream},
-    {"heads", fig_heads}, {"scaling", fig_scaling}, {"cost", fig_cost},
+    {"heads", fig_heads}, {"scaling", fig_scaling}, {"cost", fig_cost}, {"router", fig_router},
 };
 #define NFIG ((int)(sizeof FIGURES / sizeof FIGURES[0]))
 
@@ -323,7 +473,7 @@ int harness_plot(int argc, char **argv) {
     if (strcmp(fig, "all")) {
         for (int k = 0; k < NFIG; k++) if (!strcmp(FIGURES[k].name, fig)) want = k;
         if (want < 0) {
-            fprintf(stderr, "error: fig=%s: expected all, ppl, activation, downstream, heads, scaling or cost\n", fig);
+            fprintf(stderr, "error: fig=%s: expected all, ppl, activation, downstream, heads, scaling, cost or router\n", fig);
             return 2;
         }
     }

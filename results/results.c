@@ -248,10 +248,31 @@ char *results_run_config(ResultsDb *db, int64_t run) {
 }
 
 /* the statement of a user's or a figure's query, refused unless it only reads */
+/* ATTACH and DETACH count as read-only to SQLite, yet ATTACH creates or writes another file */
+static int deny_attach(void *ctx, int action, const char *a, const char *b, const char *c, const char *d) {
+    (void)a; (void)b; (void)c; (void)d;
+    if (action != SQLITE_ATTACH && action != SQLITE_DETACH) return SQLITE_OK;
+    *(int *)ctx = 1;
+    return SQLITE_DENY;
+}
+
 static sqlite3_stmt *prepare_readonly(ResultsDb *db, const char *sql, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    int attach = 0;
+    sqlite3_set_authorizer(db->db, deny_attach, &attach);
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, &tail);
+    sqlite3_set_authorizer(db->db, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        if (attach) snprintf(err, errlen, "ATTACH and DETACH are refused: a query reads this results database only");
+        else snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+        return NULL;
+    }
+    if (!st) { snprintf(err, errlen, "the query is empty: expected one SQL statement"); return NULL; }
+    while (tail && *tail && strchr(" \t\r\n;", *tail)) tail++;
+    if (tail && *tail) {
+        snprintf(err, errlen, "one statement at a time: the query goes on after its first statement at '%.40s'", tail);
+        sqlite3_finalize(st);
         return NULL;
     }
     if (!sqlite3_stmt_readonly(st)) {
@@ -289,14 +310,32 @@ static void print_csv_field(const char *s) {
     putchar('"');
 }
 
+#define QUERY_MAX_ROWS 4000000
+#define QUERY_MAX_BYTES (512 << 20)
 int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen) {
     sqlite3_stmt *st = prepare_readonly(db, sql, err, errlen);
     if (!st) return -1;
     int ncol = sqlite3_column_count(st), nrow = 0, cap = 64, rc;
+    size_t bytes = 0;
     char **cells = malloc(sizeof(char *) * cap * (ncol ? ncol : 1));
-    /* rows are gathered first so the columns can be aligned to their widest cell */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (nrow + 1 >= cap) { cap *= 2; cells = realloc(cells, sizeof(char *) * cap * ncol); }
+    /* rows are gathered first so the columns can be aligned to their widest cell; a query that
+     * would not fit (a runaway recursive CTE) stops with a message instead of eating memory */
+    while (cells && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nrow + 1 >= cap) {
+            char **grown = nrow < QUERY_MAX_ROWS ? realloc(cells, sizeof(char *) * cap * 2 * (ncol ? ncol : 1)) : NULL;
+            if (!grown) {
+                snprintf(err, errlen, "the result has more than %d rows or does not fit in memory: add a LIMIT", nrow);
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            cells = grown;
+            cap *= 2;
+        }
+        if (bytes > QUERY_MAX_BYTES) {
+            snprintf(err, errlen, "the result passed %d MB at row %d: add a LIMIT", QUERY_MAX_BYTES >> 20, nrow);
+            rc = SQLITE_NOMEM;
+            break;
+        }
         for (int c = 0; c < ncol; c++) {
             char buf[64];
             const char *text;
@@ -306,12 +345,16 @@ int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size
             } else {
                 text = (const char *)sqlite3_column_text(st, c);
             }
-            cells[(size_t)nrow * ncol + c] = strdup(text ? text : "");
+            char *cell = strdup(text ? text : "");
+            if (!cell) cell = strdup("");
+            bytes += strlen(cell) + 1;
+            cells[(size_t)nrow * ncol + c] = cell;
         }
         nrow++;
     }
+    if (!cells) { snprintf(err, errlen, "out of memory"); sqlite3_finalize(st); return -1; }
     int ok = rc == SQLITE_DONE;
-    if (!ok) snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
+    if (!ok && rc != SQLITE_NOMEM) snprintf(err, errlen, "%s", sqlite3_errmsg(db->db));
     if (ok) {
         int *w = calloc(ncol ? ncol : 1, sizeof(int));
         for (int c = 0; c < ncol; c++) {

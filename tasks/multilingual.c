@@ -136,7 +136,7 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     while ((e = readdir(d)) && n < MAX_LANGS)
         if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the folder is empty */
     size_t sizes[MAX_LANGS];
     int rc = 0;
     for (int i = 0; i < n; i++) {

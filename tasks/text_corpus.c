@@ -103,7 +103,7 @@ static int load_tree(const char *path, ByteBuf split[3], int *nfiles, char *err,
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the folder is empty */
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char child[4200];

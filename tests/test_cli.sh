@@ -18,7 +18,9 @@ done > fort/animals
 ok "prepare writes the splits" '[ -s d/english/train.txt ] && [ -s d/english/valid.txt ] && grep -q "600 fortunes" prep.log'
 
 common="size=tiny steps=40 eval_every=20 log_every=10 eval_tokens=2048 data_dir=d db=t.db out=ck threads=2"
-"$H" run $common name=first > run1.log 2>&1
+# the words with each key's last value only: the harness refuses a key given twice
+merged() { local out=() w i; for w in "$@"; do for i in "${!out[@]}"; do [ "${out[$i]%%=*}" = "${w%%=*}" ] && unset 'out[i]'; done; out+=("$w"); done; echo "${out[@]}"; }
+"$H" run $(merged $common name=first) > run1.log 2>&1
 rc=$?
 ok "a tiny run finishes" '[ $rc -eq 0 ] && [ "$(q "select status from runs where id=1")" = done ]'
 ok "valid bpb recorded at steps 20 and 40" '[ "$(q "select count(*) from metrics where run_id=1 and split=\"valid\" and name=\"bpb\"")" = 2 ]'
@@ -30,13 +32,13 @@ ok "config stored as JSON" '[ "$(q "select json_extract(config, \"\$.steps\") fr
 ok "checkpoint written and recorded" '[ -s ck/run-1.ckpt ] && [ "$(q "select path from checkpoints where run_id=1")" = ck/run-1.ckpt ]'
 ok "no temporary file left" '[ ! -e ck/run-1.ckpt.tmp ]'
 
-"$H" run $common name=second > run2.log 2>&1
+"$H" run $(merged $common name=second) > run2.log 2>&1
 ok "same seed and threads: same numbers" '[ "$(q "select count(distinct value) from final_metrics where run_id in (1,2) and split=\"valid\" and metric=\"loss\"")" = 1 ]'
 
 # interrupt a long run, then resume it from its checkpoint
-"$H" run $common steps=100000 eval_every=0 name=long > run3.log 2>&1 &
+"$H" run $(merged $common steps=100000 eval_every=0 name=long) > run3.log 2>&1 &
 pid=$!
-sleep 3
+for i in $(seq 300); do grep -q "^step [0-9]" run3.log 2> /dev/null && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
 rc=$?
@@ -49,14 +51,14 @@ ok "resumed run finishes with the stored config" '[ "$(q "select status from run
 ok "resumed run logs from the checkpoint's step on" '[ "$(q "select min(step) from metrics where run_id=4 and split=\"train\" and name=\"loss\"")" -gt "$at" ] && [ "$(q "select max(step) from metrics where run_id=4")" = $((at + 10)) ]'
 
 # an MH-MoE run: activation histograms, routing metrics and the MoE columns of its run row
-"$H" run $common model=mhmoe experts=4 heads=2 steps=20 eval_every=10 name=moe > run5.log 2>&1
+"$H" run $(merged $common model=mhmoe experts=4 heads=2 steps=20 eval_every=10 name=moe) > run5.log 2>&1
 ok "mhmoe run finishes" '[ "$(q "select status from runs where id=5")" = done ]'
 ok "mhmoe run row holds experts, topk and heads" '[ "$(q "select experts || topk || heads from runs where id=5")" = 412 ]'
 ok "activation histograms: 2 heads x 4 experts per layer and pass" '[ "$(q "select count(*) from activations where run_id=5 and split=\"valid\" and step=20")" = 8 ]'
 ok "activation shares sum to 1" '[ "$(q "select round(sum(share), 9) from activation_share where run_id=5 and split=\"test\"")" = 1.0 ]'
 ok "routing metrics stored" '[ "$(q "select count(distinct name) from metrics where run_id=5 and name in (\"aux_loss\",\"dropped_frac\",\"router_entropy\",\"experts_per_token\")")" = 4 ]'
 ok "activation ratio view" '[ -n "$(q "select ratio from activation_ratio where run_id=5 and split=\"valid\" and step=20")" ]'
-"$H" run $common model=mhmoe heads=5 > /dev/null 2> e6.log; rc=$?
+"$H" run $(merged $common model=mhmoe heads=5) > /dev/null 2> e6.log; rc=$?
 ok "heads that do not divide d_model are refused" '[ $rc -eq 2 ] && grep -q "heads must divide d_model" e6.log'
 
 # multilingual: three languages in three scripts, an MH-MoE with BPE tokens
@@ -64,13 +66,13 @@ mkdir -p ml/en ml/ru ml/zh
 cp d/english/train.txt d/english/valid.txt d/english/test.txt ml/en/
 for i in $(seq 1 400); do echo "Кошка номер $i спит на тёплой печке и видит сон."; echo; done > ml/ru/text.txt
 for i in $(seq 1 400); do echo "第${i}只猫在温暖的炉子上睡觉，梦见了鱼。"; echo; done > ml/zh/text.txt
-"$H" run $common task=multilingual data=ml model=mhmoe experts=4 heads=2 tokenizer=bpe vocab=300 steps=20 eval_every=10 name=ml > run6.log 2>&1
+"$H" run $(merged $common task=multilingual data=ml model=mhmoe experts=4 heads=2 tokenizer=bpe vocab=300 steps=20 eval_every=10 name=ml) > run6.log 2>&1
 ok "multilingual run finishes" '[ "$(q "select status from runs where id=6")" = done ]'
 ok "per-language bpb for every language" '[ "$(q "select count(*) from final_metrics where run_id=6 and split=\"test\" and metric like \"bpb/%\"")" = 3 ]'
 ok "macro mean bpb" '[ -n "$(q "select value from final_metrics where run_id=6 and split=\"valid\" and metric=\"bpb\"")" ]'
 ok "per-language activation histograms" '[ "$(q "select count(distinct split) from activations where run_id=6 and split like \"valid/%\"")" = 3 ]'
 ok "global histogram is the sum of the languages" '[ "$(q "select (select sum(count) from activations where run_id=6 and step=20 and split=\"valid\") = (select sum(count) from activations where run_id=6 and step=20 and split like \"valid/%\")")" = 1 ]'
-ok "multiple choice per language and overall" '[ "$(q "select count(*) from evals where run_id=6 and metric=\"acc\"")" = 4 ]'
+ok "multiple choice per language and overall, after training and at step 0" '[ "$(q "select count(*) from evals where run_id=6 and metric=\"acc\" and benchmark like \"mc/%\"")" = 3 ] && [ "$(q "select count(*) from evals where run_id=6 and metric=\"acc\" and benchmark like \"mc_step0%\"")" = 4 ] && [ -n "$(q "select 1 from evals where run_id=6 and benchmark=\"mc_step0/ru\"")" ]'
 ok "tokenizer saved beside the checkpoint" '[ -s ck/run-6.bpe ] && head -1 ck/run-6.bpe | grep -q "moeh-bpe 1 merges"'
 "$H" show 6 db=t.db > show.log 2>&1
 ok "show lists the downstream results" 'grep -q "mc/ru" show.log'
@@ -82,19 +84,19 @@ ok "from= repeats a run with overrides" '[ "$(q "select json_extract(config, \"$
 ok "from= a missing run names it" '[ $rc -eq 2 ] && grep -q "no run 99" e7.log'
 
 # a sweep: the cartesian product, and a second call skips what is done
-"$H" sweep $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw > sweep1.log 2>&1
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw) > sweep1.log 2>&1
 ok "sweep runs the product" '[ "$(q "select count(*) from runs where name=\"sw\" and status=\"done\"")" = 2 ] && grep -q "2 runs done, 0 skipped" sweep1.log'
-"$H" sweep $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw > sweep2.log 2>&1
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw) > sweep2.log 2>&1
 ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" sweep2.log && [ "$(q "select count(*) from runs where name=\"sw\"")" = 2 ]'
-"$H" sweep $common model=dense steps=10 eval_every=0 name=sw force=1 > sweep3.log 2>&1
+"$H" sweep $(merged $common model=dense steps=10 eval_every=0 name=sw force=1) > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
 
 # rows that are one run (dense has no experts) are run once
-"$H" sweep $common model=dense experts=4,8 steps=7 eval_every=0 name=once > sweep6.log 2>&1
+"$H" sweep $(merged $common model=dense experts=4,8 steps=7 eval_every=0 name=once) > sweep6.log 2>&1
 ok "a grid row that is the same run as an earlier one is skipped" '[ "$(q "select count(*) from runs where name=\"once\"")" = 1 ] && grep -q "the same run as an earlier row" sweep6.log'
 
 # two runs at a time into one results.db, each logging to its own file; then the verdicts
-"$H" sweep $common model=dense,xmoe experts=4 steps=12 eval_every=0 seed=1,2,3 name=par jobs=2 logs=plogs > sweep4.log 2>&1
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=12 eval_every=0 seed=1,2,3 name=par jobs=2 logs=plogs) > sweep4.log 2>&1
 ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) from runs where name=\"par\" and status=\"done\"")" = 6 ] && [ "$(ls plogs | wc -l)" = 6 ] && grep -q "6 runs done, 0 skipped" sweep4.log'
 "$H" sweep size=tiny steps=5 eval_every=0 final_eval_tokens=1024 seed=1,2 data_dir=fresh db=fresh.db out=ck jobs=2 logs=plogs > sweep5.log 2>&1
 ok "two runs side by side prepare a missing data set once, and both finish" '[ "$(sqlite3 fresh.db "select count(*) from runs where status=\"done\"")" = 2 ] && [ "$(cat plogs/*.log | grep -c "^data prepare")" = 1 ]'
@@ -159,40 +161,81 @@ ok "query refuses writes" '[ $rc -ne 0 ] && grep -q read-only qerr.log && [ "$(q
 
 # bad input: clear messages, non-zero exit, nothing stored
 before=$(q "select count(*) from runs")
-"$H" run $common stepz=5 > /dev/null 2> e1.log; rc=$?
+"$H" run $(merged $common stepz=5) > /dev/null 2> e1.log; rc=$?
 ok "unknown key exits 2 naming the nearest key" '[ $rc -eq 2 ] && grep -q "stepz" e1.log && grep -q "steps" e1.log'
-"$H" run $common lr=fast > /dev/null 2> e2.log; rc=$?
+"$H" run $(merged $common lr=fast) > /dev/null 2> e2.log; rc=$?
 ok "bad value exits 2 naming the key" '[ $rc -eq 2 ] && grep -q "lr=fast" e2.log'
-"$H" run $common data=no/such/text > /dev/null 2> e3.log; rc=$?
+"$H" run $(merged $common data=no/such/text) > /dev/null 2> e3.log; rc=$?
 ok "missing data names the path" '[ $rc -eq 2 ] && grep -q "no/such/text" e3.log'
-"$H" run $common d_model=60 attn_heads=7 > /dev/null 2> e4.log; rc=$?
+"$H" run $(merged $common d_model=60 attn_heads=7) > /dev/null 2> e4.log; rc=$?
 ok "bad shape names the keys" '[ $rc -eq 2 ] && grep -q "attn_heads" e4.log'
 echo "garbage" > junk.ckpt
-"$H" run $common resume=junk.ckpt > /dev/null 2> e5.log; rc=$?
+"$H" run $(merged $common resume=junk.ckpt) > /dev/null 2> e5.log; rc=$?
 ok "bad checkpoint names the file" '[ $rc -eq 2 ] && grep -q "junk.ckpt" e5.log'
+"$H" run $common steps=5 > /dev/null 2> e5b.log; rc=$?
+"$H" sweep $common model=dense steps=5 > /dev/null 2> e5s.log; rc=$?
+ok "a sweep refuses a key given twice as well" '[ $rc -eq 2 ] && grep -q "given twice" e5s.log'
+ok "a key given twice exits 2 naming both words" '[ $rc -eq 2 ] && grep -q "steps=40" e5b.log && grep -q "steps=5" e5b.log'
+"$H" run $(merged $common db=) > /dev/null 2> e5c.log; rc=$?
+ok "an empty db= exits 2 before training" '[ $rc -eq 2 ] && grep -q "db=" e5c.log'
+touch plainfile
+"$H" run $(merged $common out=plainfile/ck) > /dev/null 2> e5d.log; rc=$?
+ok "an unwritable out= exits 2 before training, naming it" '[ $rc -eq 2 ] && grep -q "out=plainfile/ck" e5d.log'
 ok "bad input stored nothing" '[ "$(q "select count(*) from runs")" = "$before" ]'
+for c in list "show 1" "compare by=model"; do
+  "$H" $c db=absent.db > /dev/null 2> e5e.log; rc=$?
+  ok "$c on a missing db exits 2 and makes no file" '[ $rc -eq 2 ] && grep -q "absent.db: no such file" e5e.log && [ ! -e absent.db ]'
+done
+"$H" query "" db=t.db > q1.log 2> e5f.log; rc=$?
+ok "an empty query exits 2 and prints nothing" '[ $rc -eq 2 ] && [ ! -s q1.log ] && grep -q empty e5f.log'
+"$H" query "attach 'other.db' as o" db=t.db > /dev/null 2> e5g.log; rc=$?
+ok "query refuses ATTACH and makes no file" '[ $rc -eq 2 ] && grep -q ATTACH e5g.log && [ ! -e other.db ]'
+"$H" query "select 1; delete from runs" db=t.db > /dev/null 2> e5h.log; rc=$?
+ok "query runs one statement only" '[ $rc -eq 2 ] && grep -q "one statement" e5h.log && [ "$(q "select count(*) from runs")" = "$before" ]'
 "$H" help run > help.log
 ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
 
 # balance_reduce=sum weighs the summed balance losses: the same run with one MoE layer, another with two
 bl() { sqlite3 t.db "select value from final_metrics where run_id=(select max(id) from runs where name=\"$1\") and split=\"valid\" and metric=\"loss\""; }
 for r in mean sum; do
-  "$H" run $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r name=one-$r > /dev/null 2>&1
-  "$H" run $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r layers=4 name=two-$r > /dev/null 2>&1
+  "$H" run $(merged $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r name=one-$r) > /dev/null 2>&1
+  "$H" run $(merged $common model=xmoe experts=4 steps=6 eval_every=0 balance=0.5 balance_reduce=$r layers=4 name=two-$r) > /dev/null 2>&1
 done
 ok "balance_reduce: sum equals mean with one MoE layer, differs with two" '[ -n "$(bl one-sum)" ] && [ "$(bl one-mean)" = "$(bl one-sum)" ] && [ "$(bl two-mean)" != "$(bl two-sum)" ]'
+
+# the zero-shot multiple choice is scored before training too (mc_step0), the floor the
+# trained score is read against: fortunes long enough to make items
+mkdir fort2
+for i in $(seq 1 300); do
+  echo "Fortune $i says the ${a[$((i % 10))]} ${b[$((i * 3 % 10))]} ${c[$((i * 7 % 10))]} all day long."
+  echo "Then it ${c[$((i % 10))]} again near the ${a[$((i * 3 % 10))]} house number $((i * 13 % 97))."
+  echo "%"
+done > fort2/long
+"$H" data prepare english source=fort2 data_dir=d2 > /dev/null 2>&1
+"$H" run size=tiny steps=3 eval_every=0 data_dir=d2 db=t.db out=ck threads=2 name=mc > mc.log 2>&1; rc=$?
+mcid=$(q "select id from runs where name='mc'")
+ok "multiple choice scored after training and at step 0, on the same items" '[ $rc -eq 0 ] && [ "$(q "select count(*) from evals where run_id=$mcid and benchmark in (\"mc\",\"mc_step0\") and metric=\"acc\" and value between 0 and 1")" = 2 ] && [ "$(q "select count(distinct value) from evals where run_id=$mcid and metric=\"items\"")" = 1 ] && [ "$(q "select value > 0 from evals where run_id=$mcid and benchmark=\"mc_step0\" and metric=\"items\"")" = 1 ]'
+
+# router_norm=code: the torchscale router (no temperature parameter), its own label; a paper
+# router cannot start from its weights
+"$H" run $(merged $common model=xmoe experts=4 steps=6 eval_every=0 router_norm=code name=code) > code.log 2>&1; rc=$?
+"$H" run $(merged $common model=xmoe experts=4 steps=6 eval_every=0 name=paper-router) > /dev/null 2>&1
+codeid=$(q "select id from runs where name='code'")
+"$H" run $(merged $common model=xmoe experts=4 steps=2 eval_every=0 init=$codeid name=from-code) > fc.log 2>&1; rc2=$?
+ok "router_norm=code trains, labelled, one temperature fewer per MoE layer" '[ $rc -eq 0 ] && [ "$(q "select label from runs where name=\"code\"")" = xmoe-4-code ] && [ "$(q "select (select params from runs where name=\"paper-router\") - params from runs where name=\"code\"")" = "$(q "select count(distinct name) from metrics where run_id=$codeid and name like \"router_tau/l%\"")" ]'
+ok "a paper router refuses the code router's weights, naming router_norm" '[ $rc2 -ne 0 ] && grep -q router_norm fc.log'
 
 # the OpenBLAS kernel: recorded in every run; a named one is self-checked in a child process,
 # then the harness starts again with OPENBLAS_CORETYPE set (Prescott runs on every x86-64 CPU)
 ok "every run records its BLAS kernel, library and threads" '[ "$(q "select count(*) from runs where json_extract(config, \"\$.blas_core\") is null or json_extract(config, \"\$.blas\") not like \"%OpenBLAS%threads\"")" = 0 ]'
 if [ "$(uname -m)" = x86_64 ]; then
-  "$H" run $common steps=4 eval_every=0 blas_core=Prescott name=prescott > b1.log 2>&1; rc=$?
+  "$H" run $(merged $common steps=4 eval_every=0 blas_core=Prescott name=prescott) > b1.log 2>&1; rc=$?
   ok "blas_core=Prescott: self-checked, re-executed, recorded" '[ $rc -eq 0 ] && grep -q "OPENBLAS_CORETYPE=Prescott (sgemm self-check passed" b1.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"prescott\"")" = Prescott ] && [ "$(q "select json_extract(config, \"\$.blas\") like \"%chosen by the harness: blas_core=Prescott%\" from runs where name=\"prescott\"")" = 1 ]'
   own=$(q "select json_extract(config, \"\$.blas_core\") from runs where id=1")
-  "$H" run $common steps=4 eval_every=0 blas_core=NoSuchKernel name=nokernel > b2.log 2>&1; rc=$?
+  "$H" run $(merged $common steps=4 eval_every=0 blas_core=NoSuchKernel name=nokernel) > b2.log 2>&1; rc=$?
   ok "an unknown kernel fails its self-check and the loaded one is kept" '[ $rc -eq 0 ] && grep -q "kernel NoSuchKernel failed its self-check" b2.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"nokernel\"")" = "$own" ]'
 fi
-"$H" run $common blas=mine > /dev/null 2> e7.log; rc=$?
+"$H" run $(merged $common blas=mine) > /dev/null 2> e7.log; rc=$?
 ok "the recorded blas key cannot be set" '[ $rc -eq 2 ] && grep -q "recorded by the harness" e7.log'
 
 finish

@@ -242,6 +242,10 @@ int main(void) {
     mi.mh_inner_residual = 1;
     gradcheck_variant("mhmoe k=2 inner residual", mi, 0);
     gradcheck_variant("mhmoe k=1 capacity 0.5 (drops)", tiny(MOE_MHMOE, 1), 0.5f);
+    ModelConfig xc = tiny(MOE_XMOE, 1), mc = tiny(MOE_MHMOE, 2);
+    xc.router_code = mc.router_code = 1;
+    gradcheck_variant("xmoe k=1 router_norm=code", xc, 0);
+    gradcheck_variant("mhmoe k=2 router_norm=code", mc, 0);
     gradcheck_variant("smoe k=2 capacity 0.5 (drops)", tiny(MOE_SMOE, 2), 0.5f);
     test_dispatch_matches_reference(MOE_SMOE);
     test_dispatch_matches_reference(MOE_XMOE);

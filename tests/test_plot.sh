@@ -4,7 +4,8 @@
 # and a machine without gnuplot gets a clear error.
 source "$(dirname "$0")/shell_check.sh"
 
-"$H" query "select 1" db=k.db > /dev/null   # creates the schema
+sqlite3 k.db "create table t(x); drop table t"  # an empty database file ...
+"$H" query "select 1" db=k.db > /dev/null   # ... gets the schema
 sqlite3 k.db <<'SQL'
 INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, params, flops_per_token, status, started_at)
 VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
@@ -25,15 +26,21 @@ INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) 
   (3, 200, 'valid', 1, 0, 0, 60, 100), (3, 200, 'valid', 1, 0, 1, 40, 100),
   (3, 200, 'valid', 3, 0, 0, 100, 100), (3, 200, 'valid', 3, 0, 1, 0, 100),
   (5, 200, 'valid', 1, 0, 0, 50, 100), (5, 200, 'valid', 1, 0, 1, 50, 100),
-  (5, 200, 'valid', 3, 0, 0, 45, 100), (5, 200, 'valid', 3, 0, 1, 55, 100);
-INSERT INTO evals(run_id, benchmark, metric, value) VALUES (1, 'mc', 'acc', 0.30), (2, 'mc', 'acc', 0.40), (3, 'mc', 'acc', 0.50), (5, 'mc', 'acc', 0.45),
+  (5, 200, 'valid', 3, 0, 0, 45, 100), (5, 200, 'valid', 3, 0, 1, 55, 100),
+  (3, 100, 'train', 1, 0, 0, 30, 100), (3, 100, 'train', 1, 0, 1, 70, 100),
+  (3, 100, 'train', 3, 0, 0, 20, 100), (3, 100, 'train', 3, 0, 1, 80, 100),
+  (5, 100, 'train', 3, 0, 0, 40, 100), (5, 100, 'train', 3, 0, 1, 60, 100);
+INSERT INTO metrics(run_id, step, split, name, value) VALUES
+  (2, 100, 'valid', 'router_tau/l1', 0.5), (3, 100, 'valid', 'router_tau/l1', 0.7), (5, 100, 'valid', 'router_tau/l1', 0.9),
+  (3, 100, 'valid', 'router_entropy/l1', 0.99);
+INSERT INTO evals(run_id, benchmark, metric, value) VALUES (1, 'mc', 'acc', 0.30), (1, 'mc_step0', 'acc', 0.26), (2, 'mc', 'acc', 0.40), (3, 'mc', 'acc', 0.50), (5, 'mc', 'acc', 0.45),
   (8, 'test', 'bleu4', 0.52), (8, 'test', 'cider', 2.79), (8, 'test', 'rouge_l', 0.75);
 SQL
 
 "$H" plot db=k.db out=figs > plot.log 2>&1
 rc=$?
 ok "plot fig=all succeeds" '[ $rc -eq 0 ]'
-for f in ppl activation downstream heads scaling cost; do
+for f in ppl activation downstream heads scaling cost router; do
   ok "$f.png is a PNG" '[ "$(head -c 8 figs/$f.png | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]'
   ok "$f.svg is an SVG" 'grep -q "<svg" figs/$f.svg'
   ok "$f.dat and $f.gp are kept" '[ -s figs/$f.dat ] && [ -s figs/$f.gp ]'
@@ -42,11 +49,14 @@ done
 # t(0.975, 1) sd / sqrt(2) = 12.706; failed runs are left out
 ok "ppl data: mean and 95% interval over seeds" 'grep -A3 "series xmoe-8$" figs/ppl.dat | grep -q "^100	9.0	12.706	2"'
 ok "failed runs are not plotted" '! grep -q "xmoe-32" figs/ppl.dat && grep -q "series mhmoe-8h2" figs/ppl.dat'
-ok "activation: the latest xmoe run, its layers as rows" 'grep -A2 "run 3 (xmoe)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
-ok "activation ratio in the title" 'grep -q "activation ratio 0.750" figs/activation.gp'
+ok "activation: the xmoe runs with histograms, layers as rows, experts busiest first" 'grep -A2 "xmoe-8 (runs 3)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
+ok "activation: both ratios in the title (expert 1 of layer 3 got nothing: inactive)" 'grep -q "activation ratio 0.750, paper.s definition 0.750" figs/activation.gp'
+ok "activation: rows named by the MoE layers that exist, one colour scale" 'grep -q "set ytics (\"1\" 0, \"3\" 1)" figs/activation.gp && grep -q "set yrange \[-0.5:1.5\]" figs/activation.gp && grep -q "set cbrange \[0:1\]" figs/activation.gp'
+ok "router: tau per layer, the mean over the group's seeds" 'grep -A2 "router_tau: xmoe-8 l1" figs/router.dat | grep -q "^100	0.6"'
+ok "router: the load of each expert rank against step" 'grep -A2 "xmoe-8 load share of expert rank 0" figs/router.dat | grep -q "^100	0.8" && grep -A2 "xmoe-8 load share of expert rank 1" figs/router.dat | grep -q "^100	0.2"'
 ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -A4 "series mhmoe-8$" figs/heads.dat | grep -c "^[24]	6" | grep -q 2'
-ok "downstream markdown table" 'grep -q "| english mc | 0.300 |" figs/downstream.md'
-ok "captioning in the table, CIDEr-D only there (not on the bars' scale)" 'grep -q "| captioning test cider | 2.790 |" figs/downstream.md && grep -q "^captioning test bleu4" figs/downstream.dat && ! grep -q "cider" figs/downstream.dat'
+ok "downstream markdown table: mean, interval, n; the step-0 score beside" 'grep -q "| english mc | 0.300 (1) |" figs/downstream.md && grep -q "| english mc_step0 | 0.260 (1) |" figs/downstream.md && grep "| english mc |" figs/downstream.md | grep -q "0.450 ± 0.635 (2)"'
+ok "captioning in the table, CIDEr-D only there (not on the bars' scale)" 'grep -q "| captioning test cider | 2.790 (1) |" figs/downstream.md && grep -q "^captioning test bleu4" figs/downstream.dat && ! grep -q "cider" figs/downstream.dat'
 ok "ppl panels: the pretraining tasks (english, mmm), not the finetunes" 'grep -q "# task mmm series dense" figs/ppl.dat && ! grep -q "task captioning" figs/ppl.dat'
 ok "cost: params in millions" 'grep -q "^dense	1.0	2.0	15000" figs/cost.dat'
 

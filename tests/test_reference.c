@@ -2,7 +2,7 @@
  * same parameters, same batch; logits, loss and every parameter gradient compared. One fixture
  * per variant: dense (causal; bidirectional with padding), SMoE k=2, X-MoE softmax k=1 and
  * sigmoid k=2, MH-MoE k=1, MH-MoE k=2 with the inner residual and capacity drops in training
- * mode, and a bidirectional MH-MoE reading 3 image patches before its text (patch and modality
+ * mode, X-MoE k=1 and MH-MoE k=2 with the public code's router (router_norm=code), and a bidirectional MH-MoE reading 3 image patches before its text (patch and modality
  * embeddings), two images in one row, and pairs of rows whose logits are added (a batch group,
  * later rows still scored on their own targets); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
  * logits and loss |c - r| <= 1e-4 + 1e-4 |r|, gradients |c - r| <= 2e-6 + 1e-3 |r|. */
@@ -49,7 +49,8 @@ static void compare(const char *path) {
                        .attn_heads = h[6], .ffn_mult = h[7], .causal = h[8], .moe = h[0],
                        .experts = h[13], .topk = h[14], .moe_every = h[15], .expert_dim = h[16],
                        .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20],
-                       .patch_dim = h[24], .n_patches = h[25], .images = fx.nhdr > 26 ? h[26] : 0};
+                       .patch_dim = h[24], .n_patches = h[25], .images = fx.nhdr > 26 ? h[26] : 0,
+                       .router_code = fx.nhdr > 28 ? h[28] : 0};
     int B = h[9], T = h[10];
     Model m;
     CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
@@ -109,6 +110,8 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_xmoe_sigmoid.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe_inner_capacity.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe_code.bin");  /* router_norm=code: the torchscale router */
+    compare(MOEH_FIXTURES "/ref_mhmoe_code.bin");
     compare(MOEH_FIXTURES "/ref_images_mhmoe.bin");
     compare(MOEH_FIXTURES "/ref_images_prefix_lm.bin"); /* captioning: patches see each other, text causal */
     compare(MOEH_FIXTURES "/ref_two_images.bin"); /* pair=joint: two images restart the positions */

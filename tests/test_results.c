@@ -208,6 +208,20 @@ int main(void) {
     sqlite3_close(s2);
     snprintf(q, sizeof q, "SELECT ratio FROM activation_ratio WHERE run_id=%lld", (long long)mr);
     CHECK(fabs(scalar(path, q) - 0.25) < 1e-12, "ratio at t = 1: %g", scalar(path, q));
+    /* the paper's definition: selections per token (2 heads x 100 sub-tokens = 100 tokens):
+     * 1.4, 0.35, 0.25, 0; above 1/128 three experts, above 0.3 two */
+    snprintf(q, sizeof q, "SELECT per_token FROM activation_share WHERE run_id=%lld AND expert=1", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.35) < 1e-12, "expert 1 selections per token: %g", scalar(path, q));
+    snprintf(q, sizeof q, "SELECT ratio_paper FROM activation_ratio WHERE run_id=%lld", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.75) < 1e-12, "paper ratio %g, want 0.75", scalar(path, q));
+    /* an expert that got nothing is never active, even at threshold 0 */
+    sqlite3_open(path, &s2);
+    sqlite3_exec(s2, "UPDATE settings SET value = 0.3 WHERE name = 'paper_activation_threshold';"
+                     "UPDATE settings SET value = 0 WHERE name = 'activation_threshold'", NULL, NULL, NULL);
+    sqlite3_close(s2);
+    CHECK(fabs(scalar(path, q) - 0.5) < 1e-12, "paper ratio at 0.3: %g, want 0.5", scalar(path, q));
+    snprintf(q, sizeof q, "SELECT ratio FROM activation_ratio WHERE run_id=%lld", (long long)mr);
+    CHECK(fabs(scalar(path, q) - 0.75) < 1e-12, "ratio at t = 0: %g, want 0.75 (the idle expert stays inactive)", scalar(path, q));
     sqlite3 *raw;
     sqlite3_open(path, &raw);
     sqlite3_stmt *st;
