@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* appends s to the SQL as a quoted literal */
 static void put_literal(char *sql, size_t n, const char *s) {
@@ -68,8 +67,9 @@ int harness_compare(int argc, char **argv) {
         fprintf(stderr, "error: compare: by=KEY is required (e.g. by=model, by=heads, by=parity, by=capacity)\n");
         return 2;
     }
-    if (config_unknown_key(by)) {
-        fprintf(stderr, "error: compare: by=%s: unknown key; nearest known key: '%s'\n", by, config_unknown_key(by));
+    const char *near_by = config_unknown_key(by);
+    if (near_by) {
+        fprintf(stderr, "error: compare: by=%s: unknown key; nearest known key: '%s'\n", by, near_by);
         return 2;
     }
     /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */
@@ -115,9 +115,7 @@ int harness_compare(int argc, char **argv) {
     put(sql, sizeof sql, " ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
-    struct stat st;
-    if (stat(db, &st) != 0) { fprintf(stderr, "error: db=%s: no such file (harness run creates it)\n", db); return 2; }
-    ResultsDb *rdb = results_open(db, err, sizeof err);
+    ResultsDb *rdb = results_open_existing(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"
            "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread\n\n", by);

@@ -9,11 +9,11 @@ typedef struct Config Config;
 
 Config *config_new(void);
 void config_free(Config *c);
-/* Sets one key from "key=value"; on an unknown key or a bad value returns -1 with a message
- * that names the key, what it accepts, and the nearest known key. */
 /* -1 with a message naming both words when two of the words set the same key (the harness
  * refuses a key given twice instead of letting the later one win silently) */
 int config_duplicate_word(int n, const char *const *words, char *err, size_t errlen);
+/* Sets one key from "key=value"; on an unknown key or a bad value returns -1 with a message
+ * that names the key, what it accepts, and the nearest known key. */
 int config_set(Config *c, const char *word, char *err, size_t errlen);
 /* Stores what ran (the kernel, the library) under key, whatever the word said */
 void config_record(Config *c, const char *key, const char *value);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -56,18 +55,9 @@ static int parse_misc(int argc, char **argv, MiscArgs *a, const char *allowed) {
     return 0;
 }
 
-/* the read-only commands: a db that is not there is an error, not an empty file made for it */
-static int db_exists(const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0) return 1;
-    fprintf(stderr, "error: db=%s: no such file (harness run creates it)\n", path);
-    return 0;
-}
-
 static int with_db_query(const MiscArgs *a, const char *sql) {
     char err[1024];
-    if (!db_exists(a->db)) return 2;
-    ResultsDb *db = results_open(a->db, err, sizeof err);
+    ResultsDb *db = results_open_existing(a->db, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     int rc = results_print_query(db, sql, a->csv, err, sizeof err);
     if (rc) fprintf(stderr, "error: query: %s\n", err);

@@ -261,6 +261,13 @@ int harness_sweep(int argc, char **argv) {
         add_grid(&g, (const char *const *)common, nc);
     }
     char err[1024];
+    /* a word of the command that a grid row sets too (sweep paper seed=5, task=...), before
+     * anything is opened or started */
+    for (int r = 0; r < g.n; r++)
+        if (config_duplicate_word(g.nwords[r], (const char *const *)g.words[r], err, sizeof err)) {
+            fprintf(stderr, "error: %s\n", err);
+            return 2;
+        }
     ResultsDb *rdb = results_open(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     /* what is left to do: the grid less the runs the db holds as finished; finetunes that

@@ -155,13 +155,6 @@ static int pick_group(Plot *p, const char *model, int experts, const char *need_
     return found;
 }
 
-/* experts ranked by load within each (run, step, layer), 0 = busiest: expert numbers mean
- * nothing across seeds, ranks do, so the seeds are averaged rank by rank */
-#define RANKED_SHARE(ids, split) \
-    "WITH ranked AS (SELECT s.run_id, s.step, s.layer, s.share, s.count, ROW_NUMBER() OVER" \
-    " (PARTITION BY s.run_id, s.step, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s" \
-    " WHERE s.split = '" split "' AND s.run_id IN (" ids "))"
-
 /* ---- activation: layer x expert load share of X-MoE and MH-MoE (Fig. 1a, 5), 32 experts
  * where there are such runs, English first: experts ranked by load, the mean over the group's
  * seeds at each run's last evaluation; one colour scale for both panels, rows only for the
@@ -282,7 +275,13 @@ static int fig_router(Plot *p) {
         rows_free(r);
     }
     for (int k = 0; k < 2; k++) {
-        snprintf(sql, sizeof sql, RANKED_SHARE("%s", "train")
+        /* experts ranked by load within each (run, step, layer), 0 = busiest: expert numbers
+         * mean nothing across seeds, ranks do, so the seeds are averaged rank by rank (the
+         * runs are filtered inside the window: SQLite does not push the filter into it) */
+        snprintf(sql, sizeof sql,
+                 "WITH ranked AS (SELECT s.run_id, s.step, s.layer, s.share, ROW_NUMBER() OVER"
+                 " (PARTITION BY s.run_id, s.step, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s"
+                 " WHERE s.split = 'train' AND s.run_id IN (%s))"
                  " SELECT rank, step, avg(share) FROM ranked WHERE layer = (SELECT max(layer) FROM ranked)"
                  " GROUP BY rank, step ORDER BY rank, step", ids[k]);
         Rows *r = query(p, sql);
@@ -481,10 +480,8 @@ int harness_plot(int argc, char **argv) {
         fprintf(stderr, "error: gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)\n");
         return 2;
     }
-    struct stat st;
-    if (stat(dbpath, &st) != 0) { fprintf(stderr, "error: db=%s: no such file\n", dbpath); return 2; }
     Plot p = {.dbpath = dbpath, .out = out};
-    p.db = results_open(dbpath, p.err, sizeof p.err);
+    p.db = results_open_existing(dbpath, p.err, sizeof p.err);
     if (!p.db) { fprintf(stderr, "error: db=%s\n", p.err); return 2; }
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "error: out=%s: cannot create folder: %s\n", out, strerror(errno));

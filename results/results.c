@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct ResultsDb { sqlite3 *db; };
 
@@ -84,6 +85,15 @@ fail:
     sqlite3_close(db->db);
     free(db);
     return NULL;
+}
+
+ResultsDb *results_open_existing(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: no such file (harness run creates it)", path);
+        return NULL;
+    }
+    return results_open(path, err, errlen);
 }
 
 void results_close(ResultsDb *db) {
@@ -336,6 +346,7 @@ int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size
             rc = SQLITE_NOMEM;
             break;
         }
+        int short_row = 0; /* a strdup failed: the rest of the row stays NULL, the query stops */
         for (int c = 0; c < ncol; c++) {
             char buf[64];
             const char *text;
@@ -345,12 +356,17 @@ int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size
             } else {
                 text = (const char *)sqlite3_column_text(st, c);
             }
-            char *cell = strdup(text ? text : "");
-            if (!cell) cell = strdup("");
-            bytes += strlen(cell) + 1;
+            char *cell = short_row ? NULL : strdup(text ? text : "");
+            if (cell) bytes += strlen(cell) + 1;
+            else short_row = 1;
             cells[(size_t)nrow * ncol + c] = cell;
         }
         nrow++;
+        if (short_row) {
+            snprintf(err, errlen, "out of memory at row %d: add a LIMIT", nrow);
+            rc = SQLITE_NOMEM;
+            break;
+        }
     }
     if (!cells) { snprintf(err, errlen, "out of memory"); sqlite3_finalize(st); return -1; }
     int ok = rc == SQLITE_DONE;

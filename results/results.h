@@ -30,6 +30,9 @@ typedef struct { int layer, head, expert; long long count, total; } ActivationCo
 /* Opens (creating the schema if needed) the database at path. NULL on failure, with the
  * reason, naming the file, in err. */
 ResultsDb *results_open(const char *path, char *err, size_t errlen);
+/* The same for the commands that only read results (list, show, query, compare, plot): a file
+ * that is not there is an error, not an empty database made for it. */
+ResultsDb *results_open_existing(const char *path, char *err, size_t errlen);
 void results_close(ResultsDb *db);
 const char *results_error(ResultsDb *db);
 
