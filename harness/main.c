@@ -84,7 +84,8 @@ static int cmd_list(int argc, char **argv) {
     MiscArgs a;
     if (parse_misc(argc, argv, &a, "db= csv=")) return 2;
     return with_db_query(&a,
-        "SELECT r.id, r.name, r.task, r.model, r.experts, r.seed, r.status, r.params,"
+        "SELECT r.id, r.name, r.task, r.model, r.experts, r.seed,"
+        " run_state(r.status, r.host, r.pid, (julianday('now') - julianday(r.heartbeat)) * 86400) AS status, r.params,"
         " round(r.wall_s, 1) AS wall_s,"
         " (SELECT round(value, 4) FROM final_metrics f WHERE f.run_id = r.id AND f.split = 'valid' AND f.metric = 'bpb') AS valid_bpb,"
         " r.started_at FROM runs r ORDER BY r.id");
@@ -96,7 +97,9 @@ static int cmd_show(int argc, char **argv) {
     if (parse_misc(argc - 1, argv + 1, &a, "db= csv=")) return 2;
     long long id = atoll(argv[0]);
     char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT id, name, task, model, status, error, params, flops_per_token, wall_s, config"
+    snprintf(sql, sizeof sql, "SELECT id, name, task, model,"
+             " run_state(status, host, pid, (julianday('now') - julianday(heartbeat)) * 86400) AS status, error, params,"
+             " flops_per_token, wall_s, host, pid, heartbeat, config"
              " FROM runs WHERE id = %lld", id);
     int rc = with_db_query(&a, sql);
     if (rc) return rc;
@@ -124,16 +127,52 @@ static int cmd_query(int argc, char **argv) {
     return with_db_query(&a, argv[0]);
 }
 
+/* harness data check: prints what describe reports, counting the problems it finds */
+typedef struct { int problems; } CheckCounts;
+
+static void check_put(MetricSink *s, const char *split, const char *name, double value) {
+    CheckCounts *c = s->ctx;
+    int problem = value > 0 && (!strcmp(name, "missing_images") || !strcmp(name, "unknown_answers"));
+    c->problems += problem && !strcmp(name, "missing_images");
+    printf("%-6s %-22s %.6g%s\n", split, name, value, problem ? "  <-" : "");
+}
+static void check_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {}
+static void check_section(MetricSink *s, const char *label) {}
+
+static char err_buf[1024];
+
+static int cmd_data_check(int argc, char **argv) {
+    char err[1024];
+    if (config_duplicate_word(argc, (const char *const *)argv, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 2; }
+    Config *cfg = config_new();
+    for (int i = 0; i < argc; i++)
+        if (config_set(cfg, argv[i], err, sizeof err)) { fprintf(stderr, "error: %s\n", err); config_free(cfg); return 2; }
+    config_resolve(cfg);
+    TaskOptions opt = run_task_options(cfg);
+    opt.check = 1;
+    Task *t = task_open(config_str(cfg, "task"), &opt, err, sizeof err);
+    if (!t) { fprintf(stderr, "error: %s\n", err); config_free(cfg); return 2; }
+    CheckCounts counts = {0};
+    MetricSink sink = {check_put, check_eval, check_section, &counts};
+    printf("task=%s data=%s\n", config_str(cfg, "task"), *config_str(cfg, "data") ? config_str(cfg, "data") : "(default)");
+    if (t->describe) t->describe(t, &sink);
+    t->close(t);
+    config_free(cfg);
+    if (counts.problems) { fprintf(stderr, "error: images are missing or unreadable (named above)\n"); return 1; }
+    return 0;
+}
+
 static int cmd_data(int argc, char **argv) {
+    if (argc >= 1 && !strcmp(argv[0], "check")) return cmd_data_check(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[0], "prepare")) {
-        fprintf(stderr, "error: usage: harness data prepare NAME [data_dir=data] [source=DIR]\n");
+        fprintf(stderr, "error: usage: harness data prepare NAME [data_dir=data] [source=DIR]\n"
+                        "       harness data check task=T data=PATH [image_size= patch= answers=]\n");
         return 2;
     }
     MiscArgs a;
     if (parse_misc(argc - 2, argv + 2, &a, "data_dir= source=")) return 2;
-    char err[1024];
-    if (data_prepare(argv[1], a.data_dir, a.source, err, sizeof err)) {
-        fprintf(stderr, "error: %s\n", err);
+    if (data_prepare(argv[1], a.data_dir, a.source, err_buf, sizeof err_buf)) {
+        fprintf(stderr, "error: %s\n", err_buf);
         return 2;
     }
     return 0;

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include "util/sha256.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+/* a training loss this many times the run's first is divergence, not noise: an untrained model
+ * starts at about ln(vocab), and lr=10 ended a run at 7x that with status done */
+#define DIVERGE_FACTOR 3.0f
 
 int set_threads(long n) {
     int t = n > 0 ? (int)n : omp_get_num_procs();
@@ -281,11 +286,30 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
     st.data_state = r->task->get_state(r->task);
     snprintf(st.config, sizeof st.config, "%s", r->config_json);
     if (checkpoint_save(path, &r->model, &r->opt, &st, r->err, sizeof r->err)) return -1;
-    /* the tokenizer, if any, beside it: runs/run-3.ckpt, runs/run-3.bpe */
+    /* the tokenizer, if any, beside it: results.runs/run-3.ckpt, results.runs/run-3.bpe */
     char prefix[4200];
     snprintf(prefix, sizeof prefix, "%s/run-%lld", out, (long long)r->run);
     if (r->task->save && r->task->save(r->task, prefix, r->err, sizeof r->err)) return -1;
-    results_checkpoint(r->db, r->run, step, path, NULL);
+    /* the file's identity: init=, pretraining reuse and resume= check it before loading, so a
+     * file another db's run overwrote is refused instead of loaded */
+    char sha[65];
+    if (sha256_file(path, sha)) { snprintf(r->err, sizeof r->err, "%.900s: cannot read back: %s", path, strerror(errno)); return -1; }
+    results_checkpoint(r->db, r->run, step, path, sha);
+    return 0;
+}
+
+/* 0 if path is the file run wrote (its recorded sha256; rows from before schema 5 have none),
+ * else -1 with err saying why */
+static int checkpoint_is_runs(const char *path, const char *sha_recorded, long long run, const char *db,
+                              char *err, size_t errlen) {
+    char sha[65];
+    if (!*sha_recorded) return 0;
+    if (sha256_file(path, sha)) { snprintf(err, errlen, "%.900s: cannot read: %s", path, strerror(errno)); return -1; }
+    if (strcmp(sha, sha_recorded)) {
+        snprintf(err, errlen, "%.600s is not the checkpoint run %lld of db=%.200s wrote (sha256 %.12s..., recorded %.12s...): "
+                 "another run, perhaps of another db with the same out=, has written over it", path, run, db, sha, sha_recorded);
+        return -1;
+    }
     return 0;
 }
 
@@ -305,9 +329,11 @@ static int64_t find_pretraining(const char *dbpath, const char *config_json) {
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
     int64_t id = results_find_done_run(db, config_json, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
     CheckpointState st;
+    char sha[65];
     if (id > 0) {
-        int none = results_last_checkpoint(db, id, path, sizeof path);
-        if (none || checkpoint_read_state(path, &st, err, sizeof err)) {
+        int none = results_last_checkpoint(db, id, path, sizeof path, sha);
+        if (none || checkpoint_read_state(path, &st, err, sizeof err) ||
+            checkpoint_is_runs(path, sha, (long long)id, dbpath, err, sizeof err)) {
             printf("pretraining: run %lld has these settings but no usable checkpoint (%s); pretraining again\n",
                    (long long)id, none ? "none recorded" : err);
             id = 0;
@@ -377,15 +403,30 @@ static int init_weights(Model *m, const Config *cfg, int text_outputs, char *err
     if (init[strspn(init, "0123456789")] == '\0') {
         ResultsDb *db = results_open(config_str(cfg, "db"), err, errlen);
         if (!db) return -1;
-        int none = results_last_checkpoint(db, atoll(init), path, sizeof path);
+        char sha[65];
+        int none = results_last_checkpoint(db, atoll(init), path, sizeof path, sha);
         results_close(db);
         if (none) { snprintf(err, errlen, "init=%s: db=%s holds no checkpoint of run %s", init, config_str(cfg, "db"), init); return -1; }
+        if (checkpoint_is_runs(path, sha, atoll(init), config_str(cfg, "db"), err, errlen)) return -1;
     } else {
         snprintf(path, sizeof path, "%s", init);
     }
     if (model_init_from(m, path, text_outputs, note, sizeof note, err, errlen)) return -1;
     printf("init=%s: %s\n", init, note);
     return 0;
+}
+
+TaskOptions run_task_options(const Config *cfg) {
+    int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
+    return (TaskOptions){.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
+                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
+                         .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
+                         .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
+                         .mask_image = config_float(cfg, "mask_image"), .mask_text = config_float(cfg, "mask_text"),
+                         .codebook = (int)config_int(cfg, "codebook"),
+                         .pair_joint = !strcmp(config_str(cfg, "pair"), "joint"),
+                         .answers = (int)config_int(cfg, "answers"),
+                         .seed = (uint64_t)config_int(cfg, "seed")};
 }
 
 int harness_run(Config *cfg) {
@@ -396,6 +437,8 @@ int harness_run(Config *cfg) {
      * starts with SIGINT ignored) or killing it with nothing stored */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);  /* the terminal closed: the same as Ctrl-C */
+    signal(SIGPIPE, on_signal); /* stdout's reader went away (harness run | head): stop and save */
     /* from=RUN_ID repeats a stored run: its configuration, with the words given now winning */
     if (config_is_set(cfg, "from") && config_int(cfg, "from") > 0) {
         const char *dbp = config_is_set(cfg, "db") ? config_str(cfg, "db") : "results.db";
@@ -431,20 +474,21 @@ int harness_run(Config *cfg) {
 
     /* everything that can be wrong with the input is found before the run row is written */
     if (!*config_str(cfg, "db")) { fprintf(stderr, "error: db=: expected the path of a results database\n"); return 2; }
+    if (!*config_str(cfg, "out")) { /* beside the db and named by it: two dbs never share a checkpoint */
+        char beside[4200];
+        const char *db = config_str(cfg, "db");
+        size_t len = strlen(db);
+        if (len > 3 && !strcmp(db + len - 3, ".db")) len -= 3;
+        snprintf(beside, sizeof beside, "%.*s.runs", (int)len, db);
+        config_record(cfg, "out", beside);
+    }
     const char *outdir = config_str(cfg, "out");
     if (!*outdir || make_dir(outdir) || access(outdir, W_OK)) {
         fprintf(stderr, "error: out=%s: checkpoints cannot be written there: %s\n", outdir,
                 *outdir ? strerror(errno) : "expected a folder");
         return 2;
     }
-    TaskOptions topt = {.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
-                        .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
-                        .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
-                        .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
-                        .mask_image = config_float(cfg, "mask_image"), .mask_text = config_float(cfg, "mask_text"),
-                        .codebook = (int)config_int(cfg, "codebook"),
-                        .pair_joint = !strcmp(config_str(cfg, "pair"), "joint"),
-                        .seed = (uint64_t)config_int(cfg, "seed")};
+    TaskOptions topt = run_task_options(cfg);
     r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
     if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
     TaskSpec spec = r.task->spec;
@@ -527,9 +571,50 @@ int harness_run(Config *cfg) {
                     .config = r.config_json, .params = (long long)model_num_params(&r.model),
                     .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV,
                     .comparable = comparable, .label = label};
-    r.run = results_run_begin(r.db, &info);
+    /* resume= of a run this db holds that did not finish (interrupted, failed, or dead: its
+     * process killed) continues that run id, when the configuration is the same */
+    r.run = 0;
+    if (*resume) {
+        long owner_step = 0;
+        char sha[65], status_was[32] = "";
+        char *comparable_was = NULL;
+        int64_t owner = results_checkpoint_owner(r.db, resume, &owner_step, sha);
+        if (owner > 0 && results_run_status(r.db, owner, status_was, sizeof status_was, &comparable_was) == 0 &&
+            !strcmp(status_was, "running")) {
+            fprintf(stderr, "error: resume=%s: run %lld of db=%s is still running (harness list shows it)\n", resume,
+                    (long long)owner, dbpath);
+            free(comparable_was);
+            free(comparable);
+            run_free(&r);
+            return 2;
+        }
+        if (owner > 0 && strcmp(status_was, "done") && comparable_was && comparable && !strcmp(comparable_was, comparable)) {
+            if (checkpoint_is_runs(resume, sha, (long long)owner, dbpath, r.err, sizeof r.err)) {
+                fprintf(stderr, "error: resume=%s\n", r.err);
+                free(comparable_was);
+                free(comparable);
+                run_free(&r);
+                return 2;
+            }
+            if (results_run_reopen(r.db, owner, start_step, (long)getpid(), host)) {
+                fprintf(stderr, "error: db=%s: cannot reopen run %lld: %s\n", dbpath, (long long)owner, results_error(r.db));
+                free(comparable_was);
+                free(comparable);
+                run_free(&r);
+                return 2;
+            }
+            r.run = owner;
+            printf("resume: run %lld (%s) continues from step %ld\n", (long long)owner, status_was, start_step);
+        } else if (owner > 0) {
+            printf("resume: run %lld of db=%s wrote %s, but %s: this is a new run\n", (long long)owner, dbpath, resume,
+                   !strcmp(status_was, "done") ? "it finished" : "the configuration differs");
+        }
+        free(comparable_was);
+    }
+    if (!r.run) r.run = results_run_begin(r.db, &info);
     free(comparable);
     if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }
+    results_run_alive(r.db, r.run, (long)getpid(), host);
 
     Progress progress;
     StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r.db, .run = r.run,
@@ -570,6 +655,7 @@ int harness_run(Config *cfg) {
     double wall0 = now_seconds(), train_time = 0, window_time = 0;
     long window_tokens = 0, trained_steps = 0;
     long step = start_step;
+    float first_loss = 0;
     while (step < steps) {
         if (stop_requested) { status = "interrupted"; break; }
         double t0 = now_seconds();
@@ -579,6 +665,13 @@ int harness_run(Config *cfg) {
         if (!isfinite(model_objective(&r.model))) {
             status = "diverged";
             snprintf(r.err, sizeof r.err, "training loss became %g at step %ld", loss, step + 1);
+            break;
+        }
+        if (step == start_step) first_loss = loss;
+        else if (loss > DIVERGE_FACTOR * first_loss) {
+            status = "diverged";
+            snprintf(r.err, sizeof r.err, "training loss %g at step %ld is over %gx its %g at step %ld (lower lr= or raise warmup=)",
+                     loss, step + 1, DIVERGE_FACTOR, first_loss, start_step + 1);
             break;
         }
         model_zero_grad(&r.model);
@@ -628,6 +721,7 @@ int harness_run(Config *cfg) {
             snprintf(r.err, sizeof r.err, "db=%s: cannot write metrics: %s", dbpath, results_error(r.db));
             break;
         }
+        if (step % log_every == 0) results_run_alive(r.db, r.run, (long)getpid(), host); /* the heartbeat */
         if ((ckpt_every && step % ckpt_every == 0) || final) {
             if (save_checkpoint(&r, cfg, step, &train_rng)) { status = "failed"; break; }
         }

@@ -11,6 +11,8 @@ int run_needs_pretraining(const Config *cfg);
 #include "models/model.h"
 #include "tasks/task.h"
 const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConfig *mc);
+/* what task_open needs, from resolved run keys */
+TaskOptions run_task_options(const Config *cfg);
 /* `harness bench`: training and evaluation throughput of each variant */
 int harness_bench(int argc, char **argv);
 /* threads=N applied to OpenMP and OpenBLAS (0: all cores); returns the count used */

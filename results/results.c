@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct ResultsDb { sqlite3 *db; };
 
@@ -64,6 +68,25 @@ static int upgrade_views(ResultsDb *db, char **msg) {
     return sqlite3_exec(db->db, "COMMIT", NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
+/* SQL run_state(status, host, pid, heartbeat_age_s): 'dead' for a 'running' row whose process
+ * is gone -- on this host, its pid no longer exists; elsewhere, no heartbeat for 30 minutes --
+ * else status. A row without pid or heartbeat (written before schema 5) stays as stored. */
+#define DEAD_AFTER_SILENT_S 1800
+static void sql_run_state(sqlite3_context *ctx, int argc, sqlite3_value **v) {
+    const char *status = (const char *)sqlite3_value_text(v[0]), *host = (const char *)sqlite3_value_text(v[1]);
+    if (!status || strcmp(status, "running")) { sqlite3_result_value(ctx, v[0]); return; }
+    char me[256] = "";
+    gethostname(me, sizeof me - 1);
+    int dead = 0;
+    if (host && !strcmp(host, me) && sqlite3_value_type(v[2]) == SQLITE_INTEGER) {
+        pid_t pid = (pid_t)sqlite3_value_int64(v[2]);
+        dead = pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH);
+    } else if (sqlite3_value_type(v[3]) != SQLITE_NULL) {
+        dead = sqlite3_value_double(v[3]) > DEAD_AFTER_SILENT_S;
+    }
+    sqlite3_result_text(ctx, dead ? "dead" : status, -1, SQLITE_TRANSIENT);
+}
+
 ResultsDb *results_open(const char *path, char *err, size_t errlen) {
     ResultsDb *db = calloc(1, sizeof *db);
     if (!db) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
@@ -73,6 +96,7 @@ ResultsDb *results_open(const char *path, char *err, size_t errlen) {
     }
     /* a sweep and a plot may touch the file at once: wait for a lock instead of failing */
     sqlite3_busy_timeout(db->db, 10000);
+    sqlite3_create_function(db->db, "run_state", 4, SQLITE_UTF8, NULL, sql_run_state, NULL, NULL);
     char *msg = NULL;
     if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(db->db, RESULTS_TABLES, NULL, NULL, &msg) != SQLITE_OK || upgrade_views(db, &msg)) {
@@ -232,14 +256,87 @@ int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char
     return id;
 }
 
-int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n) {
+int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, char sha256[65]) {
     sqlite3_stmt *st;
     int rc = -1;
-    if (sqlite3_prepare_v2(db->db, "SELECT path FROM checkpoints WHERE run_id=? ORDER BY step DESC, rowid DESC LIMIT 1",
+    if (sqlite3_prepare_v2(db->db, "SELECT path, sha256 FROM checkpoints WHERE run_id=? ORDER BY step DESC, rowid DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(st, 1, run);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
         snprintf(path, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(sha256, 65, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int64_t results_checkpoint_owner(ResultsDb *db, const char *path, long *step, char sha256[65]) {
+    /* candidates share the file name; the same file is the same real path */
+    char want[PATH_MAX], have[PATH_MAX];
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (!realpath(path, want)) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT run_id, step, sha256, path FROM checkpoints"
+                           " WHERE path = ?1 OR path LIKE '%/' || ?1 ORDER BY step DESC, rowid DESC",
+                           -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, base, -1, SQLITE_TRANSIENT);
+    int64_t run = 0;
+    while (!run && sqlite3_step(st) == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(st, 3);
+        if (!p || !realpath(p, have) || strcmp(have, want)) continue;
+        run = sqlite3_column_int64(st, 0);
+        *step = (long)sqlite3_column_int64(st, 1);
+        snprintf(sha256, 65, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+    }
+    sqlite3_finalize(st);
+    return run;
+}
+
+int results_run_alive(ResultsDb *db, int64_t run, long pid, const char *host) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "UPDATE runs SET pid=?, host=?, heartbeat=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?",
+                           -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, run);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const char *host) {
+    static const char *const SQL[] = {
+        "DELETE FROM metrics WHERE run_id = ?1 AND step > ?2",
+        "DELETE FROM activations WHERE run_id = ?1 AND step > ?2",
+        "DELETE FROM evals WHERE run_id = ?1 AND benchmark NOT LIKE '%\\_step0%' ESCAPE '\\'",
+        "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?1",
+    };
+    if (exec(db, "BEGIN IMMEDIATE")) return -1;
+    int ok = 1;
+    for (size_t i = 0; ok && i < sizeof SQL / sizeof SQL[0]; i++) {
+        sqlite3_stmt *st;
+        ok = sqlite3_prepare_v2(db->db, SQL[i], -1, &st, NULL) == SQLITE_OK;
+        if (!ok) break;
+        sqlite3_bind_int64(st, 1, run);
+        if (sqlite3_bind_parameter_count(st) > 1) sqlite3_bind_int64(st, 2, step);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+    }
+    if (!ok || results_run_alive(db, run, pid, host)) { exec(db, "ROLLBACK"); return -1; }
+    return exec(db, "COMMIT");
+}
+
+int results_run_status(ResultsDb *db, int64_t run, char *status, size_t n, char **comparable) {
+    sqlite3_stmt *st;
+    int rc = -1;
+    *comparable = NULL;
+    if (sqlite3_prepare_v2(db->db, "SELECT run_state(status, host, pid, (julianday('now') - julianday(heartbeat)) * 86400),"
+                           " comparable FROM runs WHERE id=?", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(status, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        if (sqlite3_column_text(st, 1)) *comparable = strdup((const char *)sqlite3_column_text(st, 1));
         rc = 0;
     }
     sqlite3_finalize(st);

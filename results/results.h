@@ -46,8 +46,21 @@ int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *va
 int results_activations(ResultsDb *db, int64_t run, long step, const char *split, const ActivationCount *rows, int n);
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
-/* The path of run's checkpoint with the highest step into path; 0, or -1 if it has none. */
-int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n);
+/* The path of run's checkpoint with the highest step into path, and the sha256 recorded for it
+ * into sha256 ("" when none was, as before schema 5); 0, or -1 if it has none. */
+int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, char sha256[65]);
+/* The run of this db that last wrote the checkpoint file at path (the same file, however the
+ * path is spelled): its id, with the step and sha256 recorded; 0 if none, -1 on error. */
+int64_t results_checkpoint_owner(ResultsDb *db, const char *path, long *step, char sha256[65]);
+/* The process running run, for telling a live run from a dead one (pid, this host). */
+int results_run_alive(ResultsDb *db, int64_t run, long pid, const char *host);
+/* Continues run (not done) from a checkpoint at step: status running again, this process
+ * recorded, and the rows it logged after step (metrics, activations, final evals) removed, so
+ * the resumed steps are not stored twice. One transaction. 0, or -1. */
+int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const char *host);
+/* The run's status (as list shows it: a running row whose process is gone is "dead"), and its
+ * comparable configuration (malloc'd, may be NULL) */
+int results_run_status(ResultsDb *db, int64_t run, char *status, size_t n, char **comparable);
 
 /* The newest finished run whose config agrees with config_json (a JSON object) on every one of
  * keys; its id, 0 if none, -1 on error. */

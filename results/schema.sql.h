@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 4
+#define RESULTS_SCHEMA_VERSION 5
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -55,6 +55,8 @@ static const char *RESULTS_TABLES =
 static const char *const RESULTS_ADDED_COLUMNS[][2] = {
     {"runs", "comparable TEXT"}, /* the config a comparison may pair on (set by the harness) */
     {"runs", "label TEXT"},      /* a short name of the variant, e.g. mhmoe-8h4-params */
+    {"runs", "pid INTEGER"},     /* the process running it, on host: a 'running' row whose process */
+    {"runs", "heartbeat TEXT"},  /* is gone (or, elsewhere, silent for 30 minutes) lists as dead */
 };
 
 static const char *const RESULTS_VIEW_NAMES[] = {

@@ -2,6 +2,7 @@
 #include "caption_metrics.h"
 #include "caption_set.h"
 #include "models/rng.h"
+#include "util/hash_map.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -143,21 +144,33 @@ static int cap_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
 static void cap_describe(Task *t, MetricSink *sink) {
     Captioning *v = (Captioning *)t;
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
-    const char *best = tr->images[0].captions[0];
-    int best_count = 0;
-    for (int i = 0; i < tr->n && i < 400; i++) /* candidates from the first images: enough for a mode */
+    caption_splits_describe(v->split, sink);
+    if (!tr->n || !va->n) return;
+    /* the most frequent training caption, counted through a map of caption texts */
+    StrMap texts = {0};
+    int *count = NULL, n_count = 0, best = 0;
+    for (int i = 0; i < tr->n; i++)
         for (int k = 0; k < tr->images[i].n_captions; k++) {
-            const char *c = tr->images[i].captions[k];
-            int count = 0;
-            for (int j = 0; j < tr->n; j++)
-                for (int l = 0; l < tr->images[j].n_captions; l++) count += !strcmp(c, tr->images[j].captions[l]);
-            if (count > best_count) { best_count = count; best = c; }
+            int id = str_map_intern(&texts, tr->images[i].captions[k]);
+            if (id < 0) continue;
+            if (id >= n_count) {
+                int *grown = realloc(count, sizeof(int) * (size_t)(2 * id + 2));
+                if (!grown) continue;
+                for (int j = n_count; j < 2 * id + 2; j++) grown[j] = 0;
+                count = grown;
+                n_count = 2 * id + 2;
+            }
+            if (++count[id] > count[best]) best = id;
         }
+    char best_text[256];
+    snprintf(best_text, sizeof best_text, "%s", texts.n ? texts.strings[best] : "");
+    free(count);
+    str_map_free(&texts);
     CaptionPair *pairs = malloc(sizeof *pairs * (va->n + 1));
     const char **refs = malloc(sizeof *refs * ((size_t)va->n * COCO_MAX_CAPTIONS + 1));
     for (int i = 0; i < va->n; i++) {
         for (int k = 0; k < va->images[i].n_captions; k++) refs[i * COCO_MAX_CAPTIONS + k] = va->images[i].captions[k];
-        pairs[i] = (CaptionPair){best, refs + i * COCO_MAX_CAPTIONS, va->images[i].n_captions};
+        pairs[i] = (CaptionPair){best_text, refs + i * COCO_MAX_CAPTIONS, va->images[i].n_captions};
     }
     put_scores(sink, "valid", "constant_", pairs, va->n, 0);
     Rng r;
@@ -189,7 +202,7 @@ Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
         free(v);
         return NULL;
     }
-    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, err, errlen)) {
+    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, opt->check, err, errlen)) {
         free(v);
         return NULL;
     }

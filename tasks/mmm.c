@@ -142,7 +142,10 @@ static void mmm_describe(Task *t, MetricSink *sink) {
     if (ni) sink->put(sink, "valid", "unigram_ppl_image", exp(li / ni));
     if (nt) sink->put(sink, "valid", "unigram_ppl_text", exp(lt / nt));
     sink->put(sink, "train", "codebook_used", used);
+    caption_splits_describe(v->split, sink);
 }
+
+static void mmm_check_describe(Task *t, MetricSink *sink) { caption_splits_describe(((Mmm *)t)->split, sink); }
 
 static uint64_t mmm_get_state(Task *t) { return ((Mmm *)t)->sampler.s; }
 static void mmm_set_state(Task *t, uint64_t s) { ((Mmm *)t)->sampler.s = s; }
@@ -168,9 +171,14 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
         free(v);
         return NULL;
     }
-    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, err, errlen)) {
+    if (caption_splits_load(v->split, root, opt->image_size, opt->patch, opt->check, err, errlen)) {
         free(v);
         return NULL;
+    }
+    if (opt->check) { /* harness data check: the counts, no codebook */
+        v->base.describe = mmm_check_describe;
+        v->base.close = mmm_close;
+        return &v->base;
     }
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN];
     snprintf(path, sizeof path, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);

@@ -1,6 +1,9 @@
 #include "reasoning.h"
 #include "vision_data.h"
 #include "models/rng.h"
+#include "util/hash_map.h"
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +15,9 @@ typedef struct {
     Nlvr2Item *items;
     int n;
     int *left, *right;    /* index of each item's images in the cache */
-    char (*paths)[256];   /* the cache: distinct image paths and their patches */
+    StrMap paths;         /* the cache: distinct image paths (full) and their patches */
     float *patches;
-    int n_images;
+    int missing_images;
 } ReasonSplit;
 
 typedef struct {
@@ -76,20 +79,31 @@ static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_it
 }
 
 /* baselines: the majority training label, and the majority label of each exact statement
- * text in training (sees the sentence, not the images) */
+ * text in training (sees the sentence, not the images); and what the data holds */
 static void reason_describe(Task *t, MetricSink *sink) {
     Reason *v = (Reason *)t;
     const ReasonSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
+    for (int s = 0; s < 3; s++) {
+        sink->put(sink, SPLIT_NAMES[s], "statements", v->split[s].n);
+        sink->put(sink, SPLIT_NAMES[s], "images", v->split[s].paths.n);
+        sink->put(sink, SPLIT_NAMES[s], "missing_images", v->split[s].missing_images);
+    }
     int trues = 0, hit = 0, hit_text = 0;
     for (int i = 0; i < tr->n; i++) trues += tr->items[i].label;
     int major = 2 * trues >= tr->n;
-    for (int i = 0; i < va->n; i++) {
+    StrMap texts = {0};
+    int *votes = calloc(2 * (size_t)tr->n + 2, sizeof(int)); /* text id -> (no, yes) */
+    for (int i = 0; votes && i < tr->n; i++) {
+        int id = str_map_intern(&texts, tr->items[i].sentence);
+        if (id >= 0) votes[2 * id + tr->items[i].label]++;
+    }
+    for (int i = 0; votes && i < va->n; i++) {
         hit += va->items[i].label == major;
-        int yes = 0, no = 0;
-        for (int j = 0; j < tr->n; j++)
-            if (!strcmp(tr->items[j].sentence, va->items[i].sentence)) { yes += tr->items[j].label; no += !tr->items[j].label; }
+        int id = str_map_find(&texts, va->items[i].sentence), no = id >= 0 ? votes[2 * id] : 0, yes = id >= 0 ? votes[2 * id + 1] : 0;
         hit_text += va->items[i].label == (yes == no ? major : yes > no);
     }
+    free(votes);
+    str_map_free(&texts);
     sink->put(sink, "valid", "majority_acc", va->n ? (double)hit / va->n : 0);
     sink->put(sink, "valid", "statement_only_acc", va->n ? (double)hit_text / va->n : 0);
 }
@@ -101,21 +115,67 @@ static void reason_close(Task *t) {
     Reason *v = (Reason *)t;
     for (int s = 0; s < 3; s++) {
         ReasonSplit *sp = &v->split[s];
-        free(sp->items); free(sp->left); free(sp->right); free(sp->paths); free(sp->patches);
+        free(sp->items); free(sp->left); free(sp->right); str_map_free(&sp->paths); free(sp->patches);
     }
     free(v);
 }
 
-/* index of path in the split's image cache, adding it */
-static int cache_index(ReasonSplit *s, const char *path) {
-    for (int i = 0; i < s->n_images; i++) if (!strcmp(s->paths[i], path)) return i;
-    snprintf(s->paths[s->n_images], 256, "%s", path);
-    return s->n_images++;
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void reason_image_path(int i, void *ctx, char *path, size_t n) {
+    snprintf(path, n, "%s", ((ReasonSplit *)ctx)->paths.strings[i]);
+}
+
+/* Where split s lives: the official NLVR2 files in root (train.json, dev.json, test1.json, JSON
+ * lines; images images/train/DIRECTORY/, and dev/ and test1/ either in root or in images/,
+ * each pair's files named by its identifier without the last field, -img0.png and -img1.png),
+ * or the harness's root/SPLIT/nlvr2.jsonl with left_url / right_url relative to root/SPLIT. */
+static int reason_split_load(ReasonSplit *sp, const char *root, int s, int check, char *err, size_t errlen) {
+    static const char *const OFFICIAL[3] = {"train", "dev", "test1"};
+    char path[4600], dir[4400], left[4800], right[4800];
+    snprintf(path, sizeof path, "%s/train.json", root);
+    int official = !access(path, R_OK);
+    if (official) snprintf(path, sizeof path, "%s/%s.json", root, OFFICIAL[s]);
+    else snprintf(path, sizeof path, "%s/%s/nlvr2.jsonl", root, SPLIT_DIRS[s]);
+    if (nlvr2_load(path, !official, &sp->items, &sp->n, err, errlen)) return -1;
+    if (official) {
+        snprintf(dir, sizeof dir, "%s/%s", root, OFFICIAL[s]);
+        if (s == SPLIT_TRAIN || !is_dir(dir)) snprintf(dir, sizeof dir, "%s/images/%s", root, OFFICIAL[s]);
+    }
+    sp->left = malloc(sizeof(int) * (sp->n + 1));
+    sp->right = malloc(sizeof(int) * (sp->n + 1));
+    if (!sp->left || !sp->right) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    for (int i = 0; i < sp->n; i++) {
+        const Nlvr2Item *x = &sp->items[i];
+        if (official) {
+            /* "train-10171-0-0": the pair's images are train-10171-0-img0.png and -img1.png */
+            char pair[64];
+            snprintf(pair, sizeof pair, "%s", x->identifier);
+            char *last = strrchr(pair, '-');
+            if (!last) { snprintf(err, errlen, "%s: line %d: identifier \"%s\": expected SPLIT-SET-PAIR-SENTENCE", path, i + 1, x->identifier); return -1; }
+            *last = 0;
+            const char *sub = s == SPLIT_TRAIN ? x->directory : "";
+            snprintf(left, sizeof left, "%s/%s%s%s-img0.png", dir, sub, *sub ? "/" : "", pair);
+            snprintf(right, sizeof right, "%s/%s%s%s-img1.png", dir, sub, *sub ? "/" : "", pair);
+        } else {
+            snprintf(left, sizeof left, "%s/%s/%s", root, SPLIT_DIRS[s], x->left);
+            snprintf(right, sizeof right, "%s/%s/%s", root, SPLIT_DIRS[s], x->right);
+        }
+        sp->left[i] = str_map_intern(&sp->paths, left);
+        sp->right[i] = str_map_intern(&sp->paths, right);
+        if (sp->left[i] < 0 || sp->right[i] < 0) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
+    }
+    if (!sp->n && !check) { snprintf(err, errlen, "%s: no statements for the %s split", path, SPLIT_NAMES[s]); return -1; }
+    return 0;
 }
 
 Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     Reason *v = calloc(1, sizeof *v);
-    char root[4200], path[4600];
+    char root[4200];
+    if (!v) { snprintf(err, errlen, "task=reasoning: out of memory"); return NULL; }
     if (task_data_root(opt, "scenes", "train/nlvr2.jsonl", root, sizeof root, err, errlen) ||
         image_patch_geometry(opt->image_size, opt->patch, &v->per_image, &v->patch_dim, err, errlen)) {
         free(v);
@@ -124,25 +184,18 @@ Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     size_t D = (size_t)v->per_image * v->patch_dim;
     for (int s = 0; s < 3; s++) {
         ReasonSplit *sp = &v->split[s];
-        snprintf(path, sizeof path, "%s/%s/nlvr2.jsonl", root, SPLIT_DIRS[s]);
-        if (nlvr2_load(path, &sp->items, &sp->n, err, errlen)) { reason_close(&v->base); return NULL; }
-        sp->left = malloc(sizeof(int) * (sp->n + 1));
-        sp->right = malloc(sizeof(int) * (sp->n + 1));
-        sp->paths = malloc(sizeof *sp->paths * (2 * sp->n + 1));
-        for (int i = 0; i < sp->n; i++) {
-            sp->left[i] = cache_index(sp, sp->items[i].left);
-            sp->right[i] = cache_index(sp, sp->items[i].right);
+        if (reason_split_load(sp, root, s, opt->check, err, errlen)) { reason_close(&v->base); return NULL; }
+        if (!opt->check && !(sp->patches = malloc(sizeof(float) * (D * sp->paths.n + 1)))) {
+            snprintf(err, errlen, "%s: out of memory for %d images", root, sp->paths.n);
+            reason_close(&v->base);
+            return NULL;
         }
-        sp->patches = malloc(sizeof(float) * (D * sp->n_images + 1));
-        for (int i = 0; i < sp->n_images; i++) {
-            snprintf(path, sizeof path, "%s/%s/%s", root, SPLIT_DIRS[s], sp->paths[i]);
-            if (image_load_patches(path, opt->image_size, opt->patch, sp->patches + D * i, err, errlen)) {
-                reason_close(&v->base);
-                return NULL;
-            }
+        if (images_load(sp->paths.n, reason_image_path, sp, opt->image_size, opt->patch, opt->check, sp->patches,
+                        &sp->missing_images, err, errlen)) {
+            reason_close(&v->base);
+            return NULL;
         }
     }
-    if (!v->split[SPLIT_TRAIN].n) { snprintf(err, errlen, "%s/train/nlvr2.jsonl: no statements", root); reason_close(&v->base); return NULL; }
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
     /* the text part is as long as the longest statement (up to MAX_STATEMENT bytes; longer ones
      * are cut): attention over padding costs as much as over text */

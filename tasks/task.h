@@ -34,6 +34,9 @@ typedef struct {
     double mask_image, mask_text; /* mmm: masking ratios */
     int codebook;          /* mmm: visual tokens */
     int pair_joint;        /* reasoning: both images in one sequence (else one sequence each) */
+    int answers;           /* vqa: answer classes, the most frequent training answers */
+    int check;             /* harness data check: read the annotations and each image's header,
+                              decode nothing, count what is missing instead of failing on it */
     uint64_t seed;
 } TaskOptions;
 

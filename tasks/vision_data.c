@@ -1,5 +1,7 @@
 #include "vision_data.h"
+#include "json_stream.h"
 #include "text_corpus.h"
+#include "util/hash_map.h"
 #include <cJSON.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -8,34 +10,6 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 
-static cJSON *load_json(const char *path, char *err, size_t errlen) {
-    ByteBuf b = {0};
-    if (read_whole_file(path, &b, err, errlen)) return NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)b.data, b.n, &end, 0);
-    if (!root) {
-        /* count lines up to where the parser stopped */
-        int line = 1;
-        for (const char *p = (const char *)b.data; end && p < end; p++) line += *p == '\n';
-        snprintf(err, errlen, "%s: line %d: not valid JSON", path, line);
-    }
-    bytebuf_free(&b);
-    return root;
-}
-
-static const cJSON *need_array(const cJSON *root, const char *key, const char *path, char *err, size_t errlen) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsArray(a)) snprintf(err, errlen, "%s: expected an object with an array \"%s\"", path, key);
-    return cJSON_IsArray(a) ? a : NULL;
-}
-
-static int get_int(const cJSON *o, const char *key, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return -1;
-    *out = v->valueint;
-    return 0;
-}
-
 static int get_str(const cJSON *o, const char *key, char *out, size_t n) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsString(v)) return -1;
@@ -43,56 +17,109 @@ static int get_str(const cJSON *o, const char *key, char *out, size_t n) {
     return 0;
 }
 
-int vqa_load(const char *qpath, const char *apath, VqaItem **items, int *n, char *err, size_t errlen) {
-    *items = NULL;
-    *n = 0;
-    cJSON *qroot = load_json(qpath, err, errlen), *aroot = qroot ? load_json(apath, err, errlen) : NULL;
-    const cJSON *qs = qroot ? need_array(qroot, "questions", qpath, err, errlen) : NULL;
-    const cJSON *as = qs && aroot ? need_array(aroot, "annotations", apath, err, errlen) : NULL;
-    int rc = -1, count = qs ? cJSON_GetArraySize(qs) : 0, k = 0;
-    VqaItem *it = as ? calloc(count ? count : 1, sizeof(VqaItem)) : NULL;
-    const cJSON *q;
-    if (!it) goto done;
-    cJSON_ArrayForEach(q, qs) {
-        VqaItem *x = &it[k];
-        if (get_int(q, "question_id", &x->question_id) || get_int(q, "image_id", &x->image_id) ||
-            get_str(q, "question", x->question, sizeof x->question)) {
-            snprintf(err, errlen, "%s: question %d: expected question_id, image_id and question", qpath, k);
-            goto done;
-        }
-        k++;
-    }
-    /* annotations joined by question_id (a linear scan per annotation: the sets are small) */
-    const cJSON *a;
-    int joined = 0;
-    cJSON_ArrayForEach(a, as) {
-        int qid;
-        if (get_int(a, "question_id", &qid)) { snprintf(err, errlen, "%s: an annotation without question_id", apath); goto done; }
-        for (int i = 0; i < k; i++) {
-            if (it[i].question_id != qid) continue;
-            get_str(a, "question_type", it[i].qtype, sizeof it[i].qtype);
-            const cJSON *ans = cJSON_GetObjectItemCaseSensitive(a, "answers"), *one;
-            cJSON_ArrayForEach(one, ans)
-                if (it[i].n_answers < 10) get_str(one, "answer", it[i].answers[it[i].n_answers++], 32);
-            if (!it[i].n_answers && !get_str(a, "multiple_choice_answer", it[i].answers[0], 32)) it[i].n_answers = 1;
-            joined++;
-            break;
-        }
-    }
-    for (int i = 0; i < k; i++)
-        if (!it[i].n_answers) { snprintf(err, errlen, "%s: question_id %d has no answers in %s", qpath, it[i].question_id, apath); goto done; }
-    *items = it;
-    *n = k;
-    it = NULL;
-    rc = 0;
-done:
-    free(it);
-    cJSON_Delete(qroot);
-    cJSON_Delete(aroot);
-    return rc;
+/* an id: a whole number in [0, 2^53) (a double holds every such integer exactly) */
+static int get_id(const cJSON *o, const char *key, int64_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d < 9007199254740992.0) || d != (double)(int64_t)d) return -1;
+    *out = (int64_t)d;
+    return 0;
 }
 
-int nlvr2_load(const char *path, Nlvr2Item **items, int *n, char *err, size_t errlen) {
+static int in_half(int64_t id, ImageHalf half) { return half == IMAGES_ALL || (int)(id & 1) == (int)half; }
+
+typedef struct {
+    VqaItem *items;
+    int n, cap;
+    IdMap by_question;
+    ImageHalf half;
+    const char *qpath;
+    StrMap raw;                 /* distinct raw answers seen: normalising each once halves the load */
+    char (*normal)[32];         /* raw answer id -> its normalised form */
+    int normal_cap;
+} VqaLoad;
+
+/* raw answer -> normalised, through the cache; 0, or -1 out of memory */
+static int vqa_normal_answer(VqaLoad *L, const char *raw, char *out) {
+    int id = str_map_find(&L->raw, raw);
+    if (id < 0) {
+        if ((id = str_map_intern(&L->raw, raw)) < 0) return -1;
+        if (id >= L->normal_cap) {
+            int cap = L->normal_cap ? 2 * L->normal_cap : 1024;
+            char (*grown)[32] = realloc(L->normal, sizeof *grown * cap);
+            if (!grown) return -1;
+            L->normal = grown;
+            L->normal_cap = cap;
+        }
+        vqa_normalize_answer(raw, L->normal[id], sizeof L->normal[id]);
+    }
+    memcpy(out, L->normal[id], 32);
+    return 0;
+}
+
+static int vqa_take_question(const cJSON *q, int index, void *ctx, char *err, size_t errlen) {
+    VqaLoad *L = ctx;
+    VqaItem x = {0};
+    if (get_id(q, "question_id", &x.question_id) || get_id(q, "image_id", &x.image_id) ||
+        get_str(q, "question", x.question, sizeof x.question)) {
+        snprintf(err, errlen, "question %d: expected question_id and image_id (whole numbers >= 0) and a question string", index);
+        return -1;
+    }
+    if (!in_half(x.image_id, L->half)) return 0;
+    if (id_map_get(&L->by_question, (uint64_t)x.question_id) >= 0) {
+        snprintf(err, errlen, "question %d: question_id %lld given twice", index, (long long)x.question_id);
+        return -1;
+    }
+    if (L->n == L->cap) {
+        int cap = L->cap ? 2 * L->cap : 1024;
+        VqaItem *grown = realloc(L->items, sizeof *grown * cap);
+        if (!grown) { snprintf(err, errlen, "out of memory at question %d", index); return -1; }
+        L->items = grown;
+        L->cap = cap;
+    }
+    if (id_map_put(&L->by_question, (uint64_t)x.question_id, L->n)) { snprintf(err, errlen, "out of memory"); return -1; }
+    L->items[L->n++] = x;
+    return 0;
+}
+
+static int vqa_take_annotation(const cJSON *a, int index, void *ctx, char *err, size_t errlen) {
+    VqaLoad *L = ctx;
+    int64_t qid;
+    if (get_id(a, "question_id", &qid)) { snprintf(err, errlen, "annotation %d: expected a question_id", index); return -1; }
+    int i = id_map_get(&L->by_question, (uint64_t)qid);
+    if (i < 0 || L->items[i].n_answers) return 0; /* another split's question, or answered already */
+    VqaItem *x = &L->items[i];
+    char raw[256];
+    get_str(a, "question_type", x->qtype, sizeof x->qtype);
+    const cJSON *one;
+    int oom = 0;
+    cJSON_ArrayForEach(one, cJSON_GetObjectItemCaseSensitive(a, "answers"))
+        if (x->n_answers < 10 && !get_str(one, "answer", raw, sizeof raw)) oom |= vqa_normal_answer(L, raw, x->answers[x->n_answers++]);
+    if (!x->n_answers && !get_str(a, "multiple_choice_answer", raw, sizeof raw)) oom |= vqa_normal_answer(L, raw, x->answers[x->n_answers++]);
+    if (oom) { snprintf(err, errlen, "out of memory at annotation %d", index); return -1; }
+    return 0;
+}
+
+int vqa_load(const char *qpath, const char *apath, ImageHalf half, VqaItem **items, int *n, char *err, size_t errlen) {
+    VqaLoad L = {.half = half, .qpath = qpath};
+    JsonArrayHandler hq = {"questions", vqa_take_question}, ha = {"annotations", vqa_take_annotation};
+    int rc = json_stream_arrays(qpath, &hq, 1, &L, err, errlen) || json_stream_arrays(apath, &ha, 1, &L, err, errlen);
+    for (int i = 0; !rc && i < L.n; i++)
+        if (!L.items[i].n_answers) {
+            snprintf(err, errlen, "%s: question_id %lld has no answers in %s", qpath, (long long)L.items[i].question_id, apath);
+            rc = -1;
+        }
+    id_map_free(&L.by_question);
+    str_map_free(&L.raw);
+    free(L.normal);
+    if (rc) { free(L.items); *items = NULL; *n = 0; return -1; }
+    *items = L.items;
+    *n = L.n;
+    return 0;
+}
+
+int nlvr2_load(const char *path, int need_urls, Nlvr2Item **items, int *n, char *err, size_t errlen) {
     ByteBuf b = {0};
     *items = NULL;
     *n = 0;
@@ -100,23 +127,34 @@ int nlvr2_load(const char *path, Nlvr2Item **items, int *n, char *err, size_t er
     int cap = 256, k = 0, line = 0;
     Nlvr2Item *it = malloc(sizeof(Nlvr2Item) * cap);
     char *s = (char *)b.data;
-    for (char *p = s; p && *p; line++) {
+    for (char *p = s; it && p && *p; line++) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
-        if (*p) {
+        if (*p && *p != '\r') {
             cJSON *o = cJSON_Parse(p);
             char label[16] = "";
-            if (k == cap) { cap *= 2; it = realloc(it, sizeof(Nlvr2Item) * cap); }
+            if (k == cap) {
+                Nlvr2Item *grown = realloc(it, sizeof(Nlvr2Item) * (cap *= 2));
+                if (!grown) { free(it); it = NULL; cJSON_Delete(o); break; }
+                it = grown;
+            }
             Nlvr2Item *x = &it[k];
             memset(x, 0, sizeof *x);
+            if (o) {
+                get_str(o, "identifier", x->identifier, sizeof x->identifier);
+                get_str(o, "left_url", x->left, sizeof x->left);
+                get_str(o, "right_url", x->right, sizeof x->right);
+                const cJSON *dir = cJSON_GetObjectItemCaseSensitive(o, "directory");
+                if (cJSON_IsNumber(dir)) snprintf(x->directory, sizeof x->directory, "%d", dir->valueint);
+                else get_str(o, "directory", x->directory, sizeof x->directory);
+            }
             int bad = !o || get_str(o, "sentence", x->sentence, sizeof x->sentence) ||
-                      get_str(o, "left_url", x->left, sizeof x->left) || get_str(o, "right_url", x->right, sizeof x->right) ||
-                      get_str(o, "label", label, sizeof label) || (strcmp(label, "True") && strcmp(label, "False"));
-            if (o) get_str(o, "identifier", x->identifier, sizeof x->identifier);
+                      get_str(o, "label", label, sizeof label) || (strcmp(label, "True") && strcmp(label, "False")) ||
+                      (need_urls ? !*x->left || !*x->right : !*x->identifier);
             cJSON_Delete(o);
             if (bad) {
-                snprintf(err, errlen, "%s: line %d: expected a JSON object with sentence, left_url, right_url and "
-                         "label \"True\" or \"False\"", path, line + 1);
+                snprintf(err, errlen, "%s: line %d: expected a JSON object with sentence, %s and label \"True\" or \"False\"",
+                         path, line + 1, need_urls ? "left_url, right_url" : "identifier");
                 free(it);
                 bytebuf_free(&b);
                 return -1;
@@ -127,41 +165,107 @@ int nlvr2_load(const char *path, Nlvr2Item **items, int *n, char *err, size_t er
         p = nl ? nl + 1 : NULL;
     }
     bytebuf_free(&b);
+    if (!it) { snprintf(err, errlen, "%s: out of memory at line %d", path, line + 1); return -1; }
     *items = it;
     *n = k;
     return 0;
 }
 
-int coco_captions_load(const char *path, CocoImage **images, int *n, char *err, size_t errlen) {
-    *images = NULL;
-    *n = 0;
-    cJSON *root = load_json(path, err, errlen);
-    const cJSON *imgs = root ? need_array(root, "images", path, err, errlen) : NULL;
-    const cJSON *anns = imgs ? need_array(root, "annotations", path, err, errlen) : NULL;
-    if (!anns) { cJSON_Delete(root); return -1; }
-    int count = cJSON_GetArraySize(imgs), k = 0;
-    CocoImage *im = calloc(count ? count : 1, sizeof(CocoImage));
-    const cJSON *o;
-    cJSON_ArrayForEach(o, imgs) {
-        if (get_int(o, "id", &im[k].id) || get_str(o, "file_name", im[k].file_name, sizeof im[k].file_name)) {
-            snprintf(err, errlen, "%s: image %d: expected id and file_name", path, k);
-            free(im);
-            cJSON_Delete(root);
-            return -1;
-        }
-        k++;
+typedef struct {
+    CocoImage *images;
+    int n, cap;
+    IdMap by_id;
+    ImageHalf half;
+    const char *splits; /* Karpathy: the wanted split names */
+} CocoLoad;
+
+static CocoImage *coco_new_image(CocoLoad *L, int64_t id, char *err, size_t errlen) {
+    if (L->n == L->cap) {
+        int cap = L->cap ? 2 * L->cap : 1024;
+        CocoImage *grown = realloc(L->images, sizeof *grown * cap);
+        if (!grown) { snprintf(err, errlen, "out of memory"); return NULL; }
+        L->images = grown;
+        L->cap = cap;
     }
-    cJSON_ArrayForEach(o, anns) {
-        int id;
-        char cap[256];
-        if (get_int(o, "image_id", &id) || get_str(o, "caption", cap, sizeof cap)) continue;
-        for (int i = 0; i < k; i++)
-            if (im[i].id == id && im[i].n_captions < COCO_MAX_CAPTIONS) { strcpy(im[i].captions[im[i].n_captions++], cap); break; }
+    if (id_map_put(&L->by_id, (uint64_t)id, L->n)) { snprintf(err, errlen, "out of memory"); return NULL; }
+    CocoImage *im = &L->images[L->n++];
+    memset(im, 0, sizeof *im);
+    im->id = id;
+    return im;
+}
+
+static int coco_take_image(const cJSON *o, int index, void *ctx, char *err, size_t errlen) {
+    CocoLoad *L = ctx;
+    int64_t id;
+    char name[256];
+    if (get_id(o, "id", &id) || get_str(o, "file_name", name, sizeof name)) {
+        snprintf(err, errlen, "image %d: expected id (a whole number >= 0) and file_name", index);
+        return -1;
     }
-    cJSON_Delete(root);
-    *images = im;
-    *n = k;
+    if (!in_half(id, L->half)) return 0;
+    if (id_map_get(&L->by_id, (uint64_t)id) >= 0) { snprintf(err, errlen, "image %d: id %lld given twice", index, (long long)id); return -1; }
+    CocoImage *im = coco_new_image(L, id, err, errlen);
+    if (!im) return -1;
+    snprintf(im->file_name, sizeof im->file_name, "%s", name);
     return 0;
+}
+
+static int coco_take_caption(const cJSON *o, int index, void *ctx, char *err, size_t errlen) {
+    CocoLoad *L = ctx;
+    int64_t id;
+    char cap[256];
+    if (get_id(o, "image_id", &id) || get_str(o, "caption", cap, sizeof cap)) {
+        snprintf(err, errlen, "annotation %d: expected image_id (a whole number >= 0) and caption", index);
+        return -1;
+    }
+    int i = id_map_get(&L->by_id, (uint64_t)id);
+    if (i >= 0 && L->images[i].n_captions < COCO_MAX_CAPTIONS) snprintf(L->images[i].captions[L->images[i].n_captions++], 256, "%s", cap);
+    return 0;
+}
+
+static int coco_finish(CocoLoad *L, int rc, CocoImage **images, int *n) {
+    id_map_free(&L->by_id);
+    if (rc) { free(L->images); *images = NULL; *n = 0; return -1; }
+    *images = L->images;
+    *n = L->n;
+    return 0;
+}
+
+int coco_captions_load(const char *path, ImageHalf half, CocoImage **images, int *n, char *err, size_t errlen) {
+    CocoLoad L = {.half = half};
+    /* images come before annotations in COCO files; read twice if a file has them the other way */
+    JsonArrayHandler hi = {"images", coco_take_image}, hc = {"annotations", coco_take_caption};
+    int rc = json_stream_arrays(path, &hi, 1, &L, err, errlen) || json_stream_arrays(path, &hc, 1, &L, err, errlen);
+    return coco_finish(&L, rc, images, n);
+}
+
+static int karpathy_take_image(const cJSON *o, int index, void *ctx, char *err, size_t errlen) {
+    CocoLoad *L = ctx;
+    int64_t id;
+    char split[32], dir[128], file[128];
+    if (get_id(o, "cocoid", &id) || get_str(o, "split", split, sizeof split) || get_str(o, "filename", file, sizeof file)) {
+        snprintf(err, errlen, "image %d: expected cocoid, split, filename and sentences", index);
+        return -1;
+    }
+    /* the wanted names, space-separated: match split as a whole word */
+    const char *hit = strstr(L->splits, split);
+    size_t len = strlen(split);
+    while (hit && ((hit > L->splits && hit[-1] != ' ') || (hit[len] && hit[len] != ' '))) hit = strstr(hit + 1, split);
+    if (!hit) return 0;
+    CocoImage *im = coco_new_image(L, id, err, errlen);
+    if (!im) return -1;
+    if (get_str(o, "filepath", dir, sizeof dir)) snprintf(im->file_name, sizeof im->file_name, "%s", file);
+    else snprintf(im->file_name, sizeof im->file_name, "%s/%s", dir, file);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(o, "sentences"))
+        if (im->n_captions < COCO_MAX_CAPTIONS && !get_str(s, "raw", im->captions[im->n_captions], 256)) im->n_captions++;
+    return 0;
+}
+
+int coco_karpathy_load(const char *path, const char *splits, CocoImage **images, int *n, char *err, size_t errlen) {
+    CocoLoad L = {.half = IMAGES_ALL, .splits = splits};
+    JsonArrayHandler hi = {"images", karpathy_take_image};
+    return coco_finish(&L, json_stream_arrays(path, &hi, 1, &L, err, errlen), images, n);
 }
 
 int image_patch_geometry(int image_size, int patch, int *n_patches, int *patch_dim, char *err, size_t errlen) {
@@ -184,11 +288,81 @@ void image_text_row(int *tok, int *tgt, unsigned char *mask, int T, int NP, cons
     }
 }
 
+/* number words and contractions of the official normalisation */
+static const char *const NUMBER_WORDS[][2] = {
+    {"none", "0"}, {"zero", "0"}, {"one", "1"}, {"two", "2"}, {"three", "3"}, {"four", "4"}, {"five", "5"},
+    {"six", "6"}, {"seven", "7"}, {"eight", "8"}, {"nine", "9"}, {"ten", "10"},
+};
+static const char *const CONTRACTIONS[][2] = {
+    {"aint", "ain't"}, {"arent", "aren't"}, {"cant", "can't"}, {"couldve", "could've"}, {"couldnt", "couldn't"},
+    {"didnt", "didn't"}, {"doesnt", "doesn't"}, {"dont", "don't"}, {"hadnt", "hadn't"}, {"hasnt", "hasn't"},
+    {"havent", "haven't"}, {"hed", "he'd"}, {"hes", "he's"}, {"howd", "how'd"}, {"howll", "how'll"},
+    {"hows", "how's"}, {"isnt", "isn't"}, {"itd", "it'd"}, {"itll", "it'll"}, {"lets", "let's"},
+    {"maam", "ma'am"}, {"mightnt", "mightn't"}, {"mightve", "might've"}, {"mustnt", "mustn't"},
+    {"mustve", "must've"}, {"neednt", "needn't"}, {"oclock", "o'clock"}, {"shant", "shan't"},
+    {"shed", "she'd"}, {"shes", "she's"}, {"shouldve", "should've"}, {"shouldnt", "shouldn't"},
+    {"somebodys", "somebody's"}, {"someones", "someone's"}, {"somethings", "something's"},
+    {"thered", "there'd"}, {"theres", "there's"}, {"theyd", "they'd"}, {"theyll", "they'll"},
+    {"theyre", "they're"}, {"theyve", "they've"}, {"wasnt", "wasn't"}, {"wed", "we'd"}, {"weve", "we've"},
+    {"werent", "weren't"}, {"whatll", "what'll"}, {"whatre", "what're"}, {"whats", "what's"},
+    {"whens", "when's"}, {"whered", "where'd"}, {"wheres", "where's"}, {"whod", "who'd"}, {"wholl", "who'll"},
+    {"whos", "who's"}, {"whove", "who've"}, {"whyre", "why're"}, {"whys", "why's"}, {"wont", "won't"},
+    {"wouldve", "would've"}, {"wouldnt", "wouldn't"}, {"yall", "y'all"}, {"youd", "you'd"},
+    {"youll", "you'll"}, {"youre", "you're"}, {"youve", "you've"},
+};
+static const char PUNCTUATION[] = ";/[]\"{}()=+\\_->" "<@`,?!";
+
+void vqa_normalize_answer(const char *in, char *out, size_t n) {
+    char a[512], b[512];
+    /* tabs and newlines to spaces, ends trimmed */
+    while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r') in++;
+    size_t len = 0;
+    for (; in[len] && len < sizeof a - 1; len++) a[len] = (in[len] == '\t' || in[len] == '\n') ? ' ' : in[len];
+    while (len && (a[len - 1] == ' ' || a[len - 1] == '\r')) len--;
+    a[len] = 0;
+    /* punctuation: removed where it touches a space, or anywhere if the answer has a digit,digit
+     * (1,000); otherwise it becomes a space */
+    int comma_number = 0;
+    for (size_t i = 1; i + 1 < len; i++) comma_number |= a[i] == ',' && isdigit((unsigned char)a[i - 1]) && isdigit((unsigned char)a[i + 1]);
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = a[i];
+        if (c && strchr(PUNCTUATION, c)) {
+            char left_pat[3] = {c, ' ', 0}, right_pat[3] = {' ', c, 0};
+            if (comma_number || strstr(a, left_pat) || strstr(a, right_pat)) continue;
+            b[k++] = ' ';
+        } else if (c == '.' && !isdigit((unsigned char)a[i + 1])) {
+            continue; /* a period not before a digit */
+        } else b[k++] = c;
+    }
+    b[k] = 0;
+    /* words: lower case, number words to digits, articles dropped, contractions */
+    size_t o = 0;
+    char *save = NULL;
+    if (n) out[0] = 0;
+    for (char *w = strtok_r(b, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        for (char *p = w; *p; p++) *p = (char)tolower((unsigned char)*p);
+        const char *word = w;
+        for (size_t i = 0; i < sizeof NUMBER_WORDS / sizeof NUMBER_WORDS[0]; i++) if (!strcmp(w, NUMBER_WORDS[i][0])) word = NUMBER_WORDS[i][1];
+        if (!strcmp(word, "a") || !strcmp(word, "an") || !strcmp(word, "the")) continue;
+        for (size_t i = 0; i < sizeof CONTRACTIONS / sizeof CONTRACTIONS[0]; i++) if (!strcmp(word, CONTRACTIONS[i][0])) word = CONTRACTIONS[i][1];
+        int wrote = snprintf(out + o, n > o ? n - o : 0, "%s%s", o ? " " : "", word);
+        if (wrote < 0 || o + (size_t)wrote >= n) break; /* longer than out: cut at a word */
+        o += (size_t)wrote;
+    }
+}
+
 double vqa_accuracy(const char *pred, const VqaItem *it) {
     int match = 0;
     for (int i = 0; i < it->n_answers; i++) match += !strcmp(pred, it->answers[i]);
-    if (it->n_answers < 10) return match > 0;
-    return match >= 3 ? 1.0 : match / 3.0;
+    if (it->n_answers < 2) return match > 0;
+    /* leaving answer i out leaves match - [answer i matches] matches among the others */
+    double acc = 0;
+    for (int i = 0; i < it->n_answers; i++) {
+        int others = match - !strcmp(pred, it->answers[i]);
+        acc += others >= 3 ? 1.0 : others / 3.0;
+    }
+    return acc / it->n_answers;
 }
 
 int image_load_patches(const char *path, int size, int patch, float *out, char *err, size_t errlen) {
@@ -208,5 +382,24 @@ int image_load_patches(const char *path, int size, int patch, float *out, char *
                     for (int c = 0; c < 3; c++)
                         out[k++] = rs[(((size_t)(py * patch + y)) * size + px * patch + x) * 3 + c] / 127.5f - 1.0f;
     free(rs);
+    return 0;
+}
+
+int images_load(int n, ImagePathFn path_of, void *ctx, int size, int patch, int check, float *out, int *missing,
+                char *err, size_t errlen) {
+    char path[4600];
+    size_t D = (size_t)(size / patch) * (size / patch) * patch * patch * 3;
+    *missing = 0;
+    for (int i = 0; i < n; i++) {
+        path_of(i, ctx, path, sizeof path);
+        if (!check) {
+            if (image_load_patches(path, size, patch, out + D * i, err, errlen)) return -1;
+            continue;
+        }
+        int w, h, ch;
+        if (!stbi_info(path, &w, &h, &ch)) {
+            if (++*missing <= 5) fprintf(stderr, "missing or unreadable image: %s (%s)\n", path, stbi_failure_reason());
+        }
+    }
     return 0;
 }

@@ -1,28 +1,34 @@
 #include "vqa.h"
 #include "vision_data.h"
 #include "models/rng.h"
-#include <ctype.h>
+#include "util/hash_map.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_QUESTION 48
-#define MAX_CLASSES 512
+#define ANSWER_LEN 32
 
 typedef struct {
     VqaItem *items;
     int n;
-    int *label;       /* answer class of each item's most common answer, -1 if unseen in train */
-    float *patches;   /* (n_images, n_patches * patch_dim), by image_id */
-    int n_images;
+    int *label;     /* class of each item's most common answer, -1 outside the answer classes */
+    int *image;     /* each item's image: its slot in patches */
+    int64_t *image_ids; /* slot -> image_id */
+    float *patches; /* (n_images, n_patches * patch_dim) */
+    int n_images, missing_images;
+    char image_format[4400]; /* printf format of an image path, given the image_id */
 } VqaSplit;
 
 typedef struct {
     Task base;
     VqaSplit split[3];
-    char classes[MAX_CLASSES][32];
-    int n_classes, n_patches, patch_dim;
+    char (*classes)[ANSWER_LEN]; /* the answer classes, most frequent first */
+    int n_classes;
+    double coverage;             /* share of training questions whose answer is a class */
+    int n_patches, patch_dim;
     Rng sampler;
 } Vqa;
 
@@ -38,18 +44,11 @@ static const char *most_common_answer(const VqaItem *it) {
     return it->answers[at];
 }
 
-static int class_of(Vqa *v, const char *answer, int add) {
-    for (int c = 0; c < v->n_classes; c++) if (!strcmp(v->classes[c], answer)) return c;
-    if (!add || v->n_classes == MAX_CLASSES) return -1;
-    snprintf(v->classes[v->n_classes], 32, "%s", answer);
-    return v->n_classes++;
-}
-
 /* one sequence: patches of the item's image, [CLS], the question; target at [CLS] */
 static void fill_row(Vqa *v, const VqaSplit *s, int i, Batch *b, int row) {
     int T = b->T, NP = v->n_patches, D = v->n_patches * v->patch_dim;
     const VqaItem *it = &s->items[i];
-    memcpy(b->patches + (size_t)row * D, s->patches + (size_t)it->image_id * D, sizeof(float) * D);
+    memcpy(b->patches + (size_t)row * D, s->patches + (size_t)s->image[i] * D, sizeof(float) * D);
     image_text_row(b->tokens + row * T, b->targets + row * T, b->key_mask + row * T, T, NP, it->question, s->label[i]);
 }
 
@@ -90,28 +89,66 @@ static int vqa_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items
     return 0;
 }
 
+static int by_first_then_second(const void *a, const void *b) {
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
 /* baselines the model must beat: the majority training answer, and the most common training
- * answer of each exact question text (which sees the question but not the image) */
+ * answer of each exact question text (sees the question but not the image); and what the
+ * data holds: questions, images and missing images per split, answers outside the classes */
 static void vqa_describe(Task *t, MetricSink *sink) {
     Vqa *v = (Vqa *)t;
     VqaSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
-    int *count = calloc(v->n_classes ? v->n_classes : 1, sizeof(int)), major = 0;
-    for (int i = 0; i < tr->n; i++) if (tr->label[i] >= 0) count[tr->label[i]]++;
-    for (int c = 1; c < v->n_classes; c++) if (count[c] > count[major]) major = c;
+    for (int s = 0; s < 3; s++) {
+        const VqaSplit *sp = &v->split[s];
+        int unknown = 0;
+        for (int i = 0; i < sp->n; i++) unknown += sp->label[i] < 0;
+        sink->put(sink, SPLIT_NAMES[s], "questions", sp->n);
+        sink->put(sink, SPLIT_NAMES[s], "images", sp->n_images);
+        sink->put(sink, SPLIT_NAMES[s], "missing_images", sp->missing_images);
+        sink->put(sink, SPLIT_NAMES[s], "unknown_answers", unknown);
+    }
+    sink->put(sink, "train", "answer_classes", v->n_classes);
+    sink->put(sink, "train", "answer_coverage", v->coverage);
+    /* question text -> its most common training class, through (text id, class) pairs sorted */
+    StrMap texts = {0};
+    int *pairs = malloc(sizeof(int) * 2 * (tr->n + 1)), np = 0;
+    for (int i = 0; pairs && i < tr->n; i++)
+        if (tr->label[i] >= 0) {
+            int id = str_map_intern(&texts, tr->items[i].question);
+            if (id < 0) break;
+            pairs[2 * np] = id;
+            pairs[2 * np + 1] = tr->label[i];
+            np++;
+        }
+    int *best = calloc((size_t)texts.n + 1, sizeof(int));
+    if (!pairs || !best) { free(pairs); free(best); str_map_free(&texts); return; }
+    qsort(pairs, (size_t)np, sizeof(int) * 2, by_first_then_second);
+    int *class_count = calloc((size_t)v->n_classes + 1, sizeof(int)), major = 0;
+    for (int i = 0; i < np; i++) class_count[pairs[2 * i + 1]]++;
+    for (int c = 1; c < v->n_classes; c++) if (class_count[c] > class_count[major]) major = c;
+    for (int i = 0; i < np;) { /* one run of equal text ids; within it, runs of equal classes */
+        int j = i, top = -1, top_n = 0;
+        while (j < np && pairs[2 * j] == pairs[2 * i]) {
+            int k = j;
+            while (k < np && pairs[2 * k] == pairs[2 * j] && pairs[2 * k + 1] == pairs[2 * j + 1]) k++;
+            if (k - j > top_n) { top_n = k - j; top = pairs[2 * j + 1]; }
+            j = k;
+        }
+        best[pairs[2 * i]] = top;
+        i = j;
+    }
     double maj = 0, qonly = 0;
     for (int i = 0; i < va->n; i++) {
         maj += vqa_accuracy(v->classes[major], &va->items[i]);
-        memset(count, 0, sizeof(int) * v->n_classes);
-        for (int j = 0; j < tr->n; j++)
-            if (tr->label[j] >= 0 && !strcmp(tr->items[j].question, va->items[i].question)) count[tr->label[j]]++;
-        int best = major;
-        for (int c = 0; c < v->n_classes; c++) if (count[c] > count[best]) best = c;
-        qonly += vqa_accuracy(v->classes[best], &va->items[i]);
+        int id = str_map_find(&texts, va->items[i].question);
+        qonly += vqa_accuracy(v->classes[id >= 0 ? best[id] : major], &va->items[i]);
     }
-    free(count);
+    free(pairs); free(best); free(class_count);
+    str_map_free(&texts);
     sink->put(sink, "valid", "majority_acc", va->n ? maj / va->n : 0);
     sink->put(sink, "valid", "question_only_acc", va->n ? qonly / va->n : 0);
-    sink->put(sink, "train", "answer_classes", v->n_classes);
 }
 
 static uint64_t vqa_get_state(Task *t) { return ((Vqa *)t)->sampler.s; }
@@ -119,13 +156,116 @@ static void vqa_set_state(Task *t, uint64_t s) { ((Vqa *)t)->sampler.s = s; }
 
 static void vqa_close(Task *t) {
     Vqa *v = (Vqa *)t;
-    for (int s = 0; s < 3; s++) { free(v->split[s].items); free(v->split[s].label); free(v->split[s].patches); }
+    for (int s = 0; s < 3; s++) {
+        VqaSplit *sp = &v->split[s];
+        free(sp->items); free(sp->label); free(sp->image); free(sp->image_ids); free(sp->patches);
+    }
+    free(v->classes);
     free(v);
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The files of split s: the official VQAv2 names in root (train = train2014; valid and test =
+ * the even and odd image ids of val2014, since the official test answers are not public), or
+ * the harness's own root/SPLIT/{vqa_questions,vqa_annotations}.json and images/ID.png. */
+static void vqa_split_files(const char *root, int s, char *qpath, char *apath, size_t n, VqaSplit *sp, ImageHalf *half) {
+    char probe[4400];
+    snprintf(probe, sizeof probe, "%s/v2_OpenEnded_mscoco_train2014_questions.json", root);
+    if (file_exists(probe)) {
+        const char *set = s == SPLIT_TRAIN ? "train2014" : "val2014";
+        snprintf(qpath, n, "%s/v2_OpenEnded_mscoco_%s_questions.json", root, set);
+        snprintf(apath, n, "%s/v2_mscoco_%s_annotations.json", root, set);
+        snprintf(sp->image_format, sizeof sp->image_format, "%s/%s/COCO_%s_%%012lld.jpg", root, set, set);
+        *half = s == SPLIT_TRAIN ? IMAGES_ALL : s == SPLIT_VALID ? IMAGES_EVEN : IMAGES_ODD;
+    } else {
+        snprintf(qpath, n, "%s/%s/vqa_questions.json", root, SPLIT_DIRS[s]);
+        snprintf(apath, n, "%s/%s/vqa_annotations.json", root, SPLIT_DIRS[s]);
+        snprintf(sp->image_format, sizeof sp->image_format, "%s/%s/images/%%lld.png", root, SPLIT_DIRS[s]);
+        *half = IMAGES_ALL;
+    }
+}
+
+static void vqa_image_path(int i, void *ctx, char *path, size_t n) {
+    const VqaSplit *sp = ctx;
+    snprintf(path, n, sp->image_format, (long long)sp->image_ids[i]);
+}
+
+/* each distinct image of the split gets a slot, in order of first use */
+static int vqa_index_images(VqaSplit *sp) {
+    IdMap slots = {0};
+    sp->image = malloc(sizeof(int) * (sp->n + 1));
+    sp->image_ids = malloc(sizeof(int64_t) * (sp->n + 1));
+    if (!sp->image || !sp->image_ids) return -1;
+    for (int i = 0; i < sp->n; i++) {
+        int slot = id_map_get(&slots, (uint64_t)sp->items[i].image_id);
+        if (slot < 0) {
+            slot = sp->n_images++;
+            sp->image_ids[slot] = sp->items[i].image_id;
+            if (id_map_put(&slots, (uint64_t)sp->items[i].image_id, slot)) { id_map_free(&slots); return -1; }
+        }
+        sp->image[i] = slot;
+    }
+    id_map_free(&slots);
+    return 0;
+}
+
+typedef struct { const char *answer; int count; } AnswerCount;
+
+static int by_count_then_text(const void *a, const void *b) {
+    const AnswerCount *x = a, *y = b;
+    return x->count != y->count ? y->count - x->count : strcmp(x->answer, y->answer);
+}
+
+/* the classes: the `answers` most frequent most-common-answers of training (ties by text) */
+static int vqa_answer_classes(Vqa *v, int answers) {
+    const VqaSplit *tr = &v->split[SPLIT_TRAIN];
+    StrMap seen = {0};
+    int *count = calloc((size_t)tr->n + 1, sizeof(int)), rc = -1;
+    AnswerCount *order = NULL;
+    if (!count) return -1;
+    for (int i = 0; i < tr->n; i++) {
+        int id = str_map_intern(&seen, most_common_answer(&tr->items[i]));
+        if (id < 0) goto done;
+        count[id]++;
+    }
+    order = malloc(sizeof *order * ((size_t)seen.n + 1));
+    if (!order) goto done;
+    for (int id = 0; id < seen.n; id++) order[id] = (AnswerCount){seen.strings[id], count[id]};
+    qsort(order, (size_t)seen.n, sizeof *order, by_count_then_text);
+    v->n_classes = seen.n < answers ? seen.n : answers;
+    v->classes = calloc((size_t)v->n_classes + 1, ANSWER_LEN);
+    if (!v->classes) goto done;
+    StrMap class_of = {0};
+    long covered = 0;
+    for (int c = 0; c < v->n_classes; c++) {
+        snprintf(v->classes[c], ANSWER_LEN, "%s", order[c].answer);
+        covered += order[c].count;
+        if (str_map_intern(&class_of, v->classes[c]) != c) { str_map_free(&class_of); goto done; }
+    }
+    v->coverage = tr->n ? (double)covered / tr->n : 0;
+    for (int s = 0; s < 3; s++) {
+        VqaSplit *sp = &v->split[s];
+        sp->label = malloc(sizeof(int) * (sp->n + 1));
+        if (!sp->label) { str_map_free(&class_of); goto done; }
+        for (int i = 0; i < sp->n; i++) sp->label[i] = str_map_find(&class_of, most_common_answer(&sp->items[i]));
+    }
+    str_map_free(&class_of);
+    rc = 0;
+done:
+    free(count);
+    free(order);
+    str_map_free(&seen);
+    return rc;
 }
 
 Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
     Vqa *v = calloc(1, sizeof *v);
-    char root[4200], path[4400], path2[4400];
+    char root[4200], qpath[4400], apath[4400];
+    if (!v) { snprintf(err, errlen, "task=vqa: out of memory"); return NULL; }
     if (task_data_root(opt, "scenes", "train/vqa_questions.json", root, sizeof root, err, errlen) ||
         image_patch_geometry(opt->image_size, opt->patch, &v->n_patches, &v->patch_dim, err, errlen)) {
         free(v);
@@ -134,31 +274,32 @@ Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
     size_t D = (size_t)v->n_patches * v->patch_dim;
     for (int s = 0; s < 3; s++) {
         VqaSplit *sp = &v->split[s];
-        snprintf(path, sizeof path, "%s/%s/vqa_questions.json", root, SPLIT_DIRS[s]);
-        snprintf(path2, sizeof path2, "%s/%s/vqa_annotations.json", root, SPLIT_DIRS[s]);
-        if (vqa_load(path, path2, &sp->items, &sp->n, err, errlen)) { vqa_close(&v->base); return NULL; }
-        sp->label = malloc(sizeof(int) * (sp->n ? sp->n : 1));
-        for (int i = 0; i < sp->n; i++) {
-            sp->label[i] = class_of(v, most_common_answer(&sp->items[i]), s == SPLIT_TRAIN);
-            if (sp->items[i].image_id + 1 > sp->n_images) sp->n_images = sp->items[i].image_id + 1;
+        ImageHalf half;
+        vqa_split_files(root, s, qpath, apath, sizeof qpath, sp, &half);
+        if (vqa_load(qpath, apath, half, &sp->items, &sp->n, err, errlen)) { vqa_close(&v->base); return NULL; }
+        if (!sp->n && !opt->check) {
+            snprintf(err, errlen, "%s: no questions for the %s split", qpath, SPLIT_NAMES[s]);
+            vqa_close(&v->base);
+            return NULL;
+        }
+        if (vqa_index_images(sp) ||
+            (!opt->check && !(sp->patches = malloc(sizeof(float) * (D * sp->n_images + 1))))) {
+            snprintf(err, errlen, "%s: out of memory for %d images", qpath, sp->n_images);
+            vqa_close(&v->base);
+            return NULL;
         }
         /* every image once, decoded and patched up front */
-        sp->patches = calloc((size_t)sp->n_images * D + 1, sizeof(float));
-        unsigned char *seen = calloc(sp->n_images + 1, 1);
-        for (int i = 0; i < sp->n; i++) {
-            int id = sp->items[i].image_id;
-            if (seen[id]) continue;
-            seen[id] = 1;
-            snprintf(path, sizeof path, "%s/%s/images/%d.png", root, SPLIT_DIRS[s], id);
-            if (image_load_patches(path, opt->image_size, opt->patch, sp->patches + (size_t)id * D, err, errlen)) {
-                free(seen);
-                vqa_close(&v->base);
-                return NULL;
-            }
+        if (images_load(sp->n_images, vqa_image_path, sp, opt->image_size, opt->patch, opt->check, sp->patches,
+                        &sp->missing_images, err, errlen)) {
+            vqa_close(&v->base);
+            return NULL;
         }
-        free(seen);
     }
-    if (v->split[SPLIT_TRAIN].n == 0) { snprintf(err, errlen, "%s/train: no questions", root); vqa_close(&v->base); return NULL; }
+    if (vqa_answer_classes(v, opt->answers > 0 ? opt->answers : 3129)) {
+        snprintf(err, errlen, "%s: out of memory for the answer classes", root);
+        vqa_close(&v->base);
+        return NULL;
+    }
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
     v->base.spec = (TaskSpec){.vocab = 256, .n_out = v->n_classes, .seq_len = v->n_patches + 1 + MAX_QUESTION,
                               .causal = 0, .needs_mask = 1, .patch_dim = v->patch_dim, .n_patches = v->n_patches};

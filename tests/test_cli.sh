@@ -240,4 +240,43 @@ fi
 "$H" run $(merged $common blas=mine) > /dev/null 2> e7.log; rc=$?
 ok "the recorded blas key cannot be set" '[ $rc -eq 2 ] && grep -q "recorded by the harness" e7.log'
 
+# faults: a killed run lists as dead and its resume continues the same run id; SIGHUP and a
+# closed stdout behave like Ctrl-C; a diverging run ends diverged; checkpoints default to a
+# folder named by the db, and a file another db wrote over is refused by its sha256
+f="size=tiny eval_every=0 log_every=5 data_dir=d threads=2"
+"$H" run $f steps=100000 checkpoint_every=10 db=k.db name=killed > k1.log 2>&1 &
+pid=$!
+for i in $(seq 300); do [ -s k.runs/run-1.ckpt ] && break; sleep 0.1; done
+"$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > /dev/null 2> k0.log; rc=$?
+ok "resume= of a run still running is refused" '[ $rc -eq 2 ] && grep -q "run 1 of db=k.db is still running" k0.log'
+kill -9 $pid; wait $pid 2> /dev/null
+ok "checkpoints default to a folder beside the db, named by it" '[ -s k.runs/run-1.ckpt ]'
+ok "a run whose process is gone lists as dead" '"$H" list db=k.db | grep -q " dead "'
+ok "its checkpoint rows carry the file sha256" '[ "$(sqlite3 k.db "select sha256 from checkpoints where run_id=1 order by step desc limit 1")" = "$(sha256sum k.runs/run-1.ckpt | cut -d" " -f1)" ]'
+at=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
+"$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k2.log 2>&1 &
+pid=$!
+for i in $(seq 300); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
+kill -HUP $pid; wait $pid; rc=$?
+ok "resume of a dead run continues its run id" '[ "$(sqlite3 k.db "select count(*) from runs")" = 1 ] && grep -q "resume: run 1 (dead) continues from step $at" k2.log'
+ok "SIGHUP behaves like Ctrl-C: exit 130, interrupted, checkpoint" '[ $rc -eq 130 ] && [ "$(sqlite3 k.db "select status from runs where id=1")" = interrupted ] && grep -q "resume=k.runs/run-1.ckpt" k2.log'
+ok "no training step is stored twice" '[ "$(sqlite3 k.db "select count(*) from (select step from metrics where run_id=1 and split=\"train\" and name=\"loss\" group by step having count(*) > 1)")" = 0 ]'
+"$H" run $f steps=100000 db=k.db name=piped 2>&1 | head -1 > /dev/null
+ok "a closed stdout (| head) ends the run interrupted with a checkpoint" '[ "$(sqlite3 k.db "select status from runs where name=\"piped\"")" = interrupted ] && [ -s k.runs/run-2.ckpt ]'
+"$H" run $f steps=30 lr=10 warmup=0 db=k.db name=hot > /dev/null 2> k3.log; rc=$?
+ok "a loss far above its start ends diverged, exit 1" '[ $rc -eq 1 ] && [ "$(sqlite3 k.db "select status from runs where name=\"hot\"")" = diverged ] && grep -q "over 3x its" k3.log'
+"$H" run $f steps=5 db=s1.db out=shared > /dev/null 2>&1
+"$H" run $f steps=6 db=s2.db out=shared > /dev/null 2>&1
+"$H" run task=english size=tiny steps=1 init=1 data_dir=d db=s1.db out=shared > /dev/null 2> k4.log; rc=$?
+ok "init= refuses a checkpoint another db wrote over (sha256)" '[ $rc -eq 2 ] && grep -q "is not the checkpoint run 1 of db=s1.db wrote" k4.log'
+
+# harness data check: counts per split, and a missing image named with exit 1
+"$H" data check task=vqa data=d/scenes > dc1.log 2>&1; rc=$?
+ok "data check reports each split" '[ $rc -eq 0 ] && grep -q "^train  questions" dc1.log && grep -q "^valid  missing_images *0" dc1.log'
+cp -r d/scenes dmiss && rm dmiss/test/images/3.png
+"$H" data check task=vqa data=dmiss > dc2.log 2>&1; rc=$?
+ok "data check names a missing image and exits 1" '[ $rc -eq 1 ] && grep -q "dmiss/test/images/3.png" dc2.log && grep -q "^test   missing_images *1" dc2.log'
+"$H" run task=vqa data=dmiss size=tiny steps=1 pretrain_steps=0 db=t.db out=ck > /dev/null 2> dc3.log; rc=$?
+ok "a run on it stops before training, naming the image" '[ $rc -eq 2 ] && grep -q "dmiss/test/images/3.png" dc3.log'
+
 finish

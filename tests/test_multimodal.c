@@ -59,7 +59,7 @@ static void test_emoji_set(void) {
         CocoImage *im;
         int n;
         snprintf(path, sizeof path, "test_mm_data/emoji/%s/captions.json", splits[s]);
-        CHECK(coco_captions_load(path, &im, &n, err, sizeof err) == 0, "%s", err);
+        CHECK(coco_captions_load(path, IMAGES_ALL, &im, &n, err, sizeof err) == 0, "%s", err);
         for (int i = 0; i < n; i++) {
             total++;
             CHECK(im[i].n_captions == 3, "3 captions for %s", im[i].captions[0]);
@@ -78,7 +78,7 @@ static void test_emoji_set(void) {
         char qa[600];
         snprintf(path, sizeof path, "test_mm_data/emoji/%s/vqa_questions.json", splits[s]);
         snprintf(qa, sizeof qa, "test_mm_data/emoji/%s/vqa_annotations.json", splits[s]);
-        CHECK(vqa_load(path, qa, &q, &nq, err, sizeof err) == 0 && nq == 2 * n, "%s: %d questions for %d images", err, nq, n);
+        CHECK(vqa_load(path, qa, IMAGES_ALL, &q, &nq, err, sizeof err) == 0 && nq == 2 * n, "%s: %d questions for %d images", err, nq, n);
         for (int i = 0; i < nq; i += 2) {
             const char *cap = im[q[i].image_id].captions[2], *grp = strstr(cap, "from the ");
             char want[64] = "";

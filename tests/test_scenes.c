@@ -60,7 +60,7 @@ static void test_generated_set(void) {
     VqaItem *q;
     int nq;
     CHECK(vqa_load("test_scenes_data/scenes/train/vqa_questions.json", "test_scenes_data/scenes/train/vqa_annotations.json",
-                   &q, &nq, err, sizeof err) == 0, "%s", err);
+                   IMAGES_ALL, &q, &nq, err, sizeof err) == 0, "%s", err);
     CHECK(nq >= 150, "%d questions for 60 images", nq);
     FILE *f = fopen("test_scenes_data/scenes/train/scenes.json", "rb");
     static char buf[1 << 20];
@@ -86,7 +86,7 @@ static void test_generated_set(void) {
 
     Nlvr2Item *nl;
     int nn, trues = 0;
-    CHECK(nlvr2_load("test_scenes_data/scenes/train/nlvr2.jsonl", &nl, &nn, err, sizeof err) == 0, "%s", err);
+    CHECK(nlvr2_load("test_scenes_data/scenes/train/nlvr2.jsonl", 1, &nl, &nn, err, sizeof err) == 0, "%s", err);
     for (int i = 0; i < nn; i++) trues += nl[i].label;
     CHECK(nn >= 50 && abs(2 * trues - nn) <= 2, "NLVR2 balance: %d true of %d", trues, nn);
     struct stat st;
@@ -97,7 +97,7 @@ static void test_generated_set(void) {
 
     CocoImage *im;
     int ni;
-    CHECK(coco_captions_load("test_scenes_data/scenes/train/captions.json", &im, &ni, err, sizeof err) == 0, "%s", err);
+    CHECK(coco_captions_load("test_scenes_data/scenes/train/captions.json", IMAGES_ALL, &im, &ni, err, sizeof err) == 0, "%s", err);
     CHECK(ni == 60 && im[0].n_captions == 3 && strlen(im[0].captions[0]) > 10, "%d images, %d captions", ni, ni ? im[0].n_captions : 0);
     free(im);
 }
@@ -108,39 +108,67 @@ static void write_text(const char *path, const char *text) {
     fclose(f);
 }
 
+/* hand-worked cases of the official answer normalisation */
+static void test_answer_normalisation(void) {
+    static const char *const CASES[][2] = {
+        {"Two", "2"}, {"the dog", "dog"}, {"A Red Ball.", "red ball"}, {"yes!", "yes"}, {"  no\t", "no"},
+        {"dont know", "don't know"}, {"1,000", "1000"}, {"left-hand", "left hand"}, {"3.5", "3.5"},
+        {"none", "0"}, {"an apple", "apple"}, {"t-shirt , jeans", "t shirt jeans"}, {"(red)", "red"},
+        {"isnt it", "isn't it"}, {"", ""},
+    };
+    char out[32];
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        vqa_normalize_answer(CASES[i][0], out, sizeof out);
+        CHECK(!strcmp(out, CASES[i][1]), "\"%s\" normalised to \"%s\", expected \"%s\"", CASES[i][0], out, CASES[i][1]);
+    }
+    /* answers are normalised as they are loaded: "Red." and "red" are one answer */
+    write_text("test_qn.json", "{\"questions\": [{\"question_id\": 7, \"image_id\": 2, \"question\": \"colour?\"}]}");
+    write_text("test_an.json", "{\"annotations\": [{\"question_id\": 7, \"answers\": [{\"answer\": \"Red.\"},"
+                               " {\"answer\": \"red\"}, {\"answer\": \"RED\"}]}]}");
+    VqaItem *q;
+    int n;
+    char err[1024];
+    CHECK(vqa_load("test_qn.json", "test_an.json", IMAGES_ALL, &q, &n, err, sizeof err) == 0 && n == 1, "%s", err);
+    if (n == 1) { CHECK(fabs(vqa_accuracy("red", q) - 2.0 / 3) < 1e-12, "three forms of red, one answer: every subset keeps 2 matches, 2/3; got %g", vqa_accuracy("red", q)); free(q); }
+    remove("test_qn.json"); remove("test_an.json");
+}
+
 static void test_errors_and_accuracy(void) {
     char err[1024];
     Nlvr2Item *nl;
     int n;
     write_text("test_bad.jsonl", "{\"sentence\": \"a\", \"left_url\": \"l\", \"right_url\": \"r\", \"label\": \"True\"}\n"
                                  "{\"sentence\": \"b\", \"left_url\": \"l\", \"right_url\": \"r\", \"label\": \"maybe\"}\n");
-    CHECK(nlvr2_load("test_bad.jsonl", &nl, &n, err, sizeof err) != 0 && strstr(err, "test_bad.jsonl: line 2"), "%s", err);
+    CHECK(nlvr2_load("test_bad.jsonl", 1, &nl, &n, err, sizeof err) != 0 && strstr(err, "test_bad.jsonl: line 2"), "%s", err);
     write_text("test_q.json", "{\"questions\": [{\"question_id\": 1, \"image_id\": 5, \"question\": \"what?\"}]}");
     write_text("test_a.json", "{\"annotations\": [{\"question_id\": 1, \"answers\": [{\"answer\": \"red\"}, {\"answer\": \"red\"},"
                               " {\"answer\": \"blue\"}, {\"answer\": \"red\"}, {\"answer\": \"red\"}, {\"answer\": \"blue\"},"
                               " {\"answer\": \"red\"}, {\"answer\": \"red\"}, {\"answer\": \"green\"}, {\"answer\": \"red\"}]}]}");
     VqaItem *q;
-    CHECK(vqa_load("test_q.json", "test_a.json", &q, &n, err, sizeof err) == 0 && n == 1, "%s", err);
+    CHECK(vqa_load("test_q.json", "test_a.json", IMAGES_ALL, &q, &n, err, sizeof err) == 0 && n == 1, "%s", err);
     if (n == 1) {
-        CHECK(vqa_accuracy("red", q) == 1.0, "7 of 10 say red");
-        CHECK(fabs(vqa_accuracy("blue", q) - 2.0 / 3) < 1e-12, "2 of 10 say blue: 2/3");
-        CHECK(fabs(vqa_accuracy("green", q) - 1.0 / 3) < 1e-12, "1 of 10: 1/3");
+        /* the official leave-one-out average: with 2 of 10 saying blue, the 2 subsets that
+         * leave a blue out hold 1 match (1/3), the other 8 hold 2 (2/3): (2/3 + 16/3) / 10 */
+        CHECK(vqa_accuracy("red", q) == 1.0, "7 of 10 say red: 6 or 7 of 9 in every subset");
+        CHECK(fabs(vqa_accuracy("blue", q) - 0.6) < 1e-12, "2 of 10 say blue: %g, expected 0.6", vqa_accuracy("blue", q));
+        CHECK(fabs(vqa_accuracy("green", q) - 0.3) < 1e-12, "1 of 10 says green: 9 subsets of 1/3: %g", vqa_accuracy("green", q));
         CHECK(vqa_accuracy("cyan", q) == 0, "none");
         free(q);
     }
     write_text("test_a2.json", "{\"annotations\": []}");
-    CHECK(vqa_load("test_q.json", "test_a2.json", &q, &n, err, sizeof err) != 0 && strstr(err, "no answers"), "%s", err);
+    CHECK(vqa_load("test_q.json", "test_a2.json", IMAGES_ALL, &q, &n, err, sizeof err) != 0 && strstr(err, "no answers"), "%s", err);
     write_text("test_broken.json", "{\"questions\": [\n{\"question_id\": 1,\n oops}]}");
-    CHECK(vqa_load("test_broken.json", "test_a.json", &q, &n, err, sizeof err) != 0 && strstr(err, "test_broken.json: line 3"), "%s", err);
+    CHECK(vqa_load("test_broken.json", "test_a.json", IMAGES_ALL, &q, &n, err, sizeof err) != 0 && strstr(err, "test_broken.json: line 3"), "%s", err);
     write_text("test_c.json", "{\"images\": [{\"id\": 1}], \"annotations\": []}");
     CocoImage *im;
-    CHECK(coco_captions_load("test_c.json", &im, &n, err, sizeof err) != 0 && strstr(err, "file_name"), "%s", err);
+    CHECK(coco_captions_load("test_c.json", IMAGES_ALL, &im, &n, err, sizeof err) != 0 && strstr(err, "file_name"), "%s", err);
     remove("test_bad.jsonl"); remove("test_q.json"); remove("test_a.json"); remove("test_a2.json"); remove("test_broken.json"); remove("test_c.json");
 }
 
 int main(void) {
     test_png_and_patches();
     test_generated_set();
+    test_answer_normalisation();
     test_errors_and_accuracy();
     CHECK_FINISH();
 }
