@@ -560,6 +560,12 @@ int harness_run(Config *cfg) {
         config_record(cfg, "expert_dim_used", v);
     }
     r.config_json = config_to_json(cfg);
+    if (strlen(r.config_json) >= sizeof ((CheckpointState *)0)->config) { /* else resume= would read a cut config */
+        fprintf(stderr, "error: the run's configuration is %zu bytes as JSON, a checkpoint holds %zu: shorten name=, data= or "
+                "the other paths\n", strlen(r.config_json), sizeof ((CheckpointState *)0)->config - 1);
+        run_free(&r);
+        return 2;
+    }
     char *comparable = run_comparable_json(cfg), label[96];
     run_label(cfg, mc.moe ? mc.topk : 0, label, sizeof label);
     char host[256] = "";

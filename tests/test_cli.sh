@@ -270,6 +270,9 @@ ok "a loss far above its start ends diverged, exit 1" '[ $rc -eq 1 ] && [ "$(sql
 "$H" run task=english size=tiny steps=1 init=1 data_dir=d db=s1.db out=shared > /dev/null 2> k4.log; rc=$?
 ok "init= refuses a checkpoint another db wrote over (sha256)" '[ $rc -eq 2 ] && grep -q "is not the checkpoint run 1 of db=s1.db wrote" k4.log'
 
+"$H" run $f steps=2 db=k.db name=$(printf 'n%.0s' $(seq 4200)) > /dev/null 2> k5.log; rc=$?
+ok "a configuration too long for a checkpoint is refused before the run row" '[ $rc -eq 2 ] && grep -q "shorten name=" k5.log && [ "$(sqlite3 k.db "select count(*) from runs where length(name) > 4000")" = 0 ]'
+
 # harness data check: counts per split, and a missing image named with exit 1
 "$H" data check task=vqa data=d/scenes > dc1.log 2>&1; rc=$?
 ok "data check reports each split" '[ $rc -eq 0 ] && grep -q "^train  questions" dc1.log && grep -q "^valid  missing_images *0" dc1.log'
