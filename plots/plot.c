@@ -444,7 +444,7 @@ static int fig_downstream(Plot *p) {
     fclose(md);
     char body[16384];
     size_t used = snprintf(body, sizeof body, "set style data histograms\nset style histogram errorbars gap 1 lw 1\n"
-                           "set style fill solid 0.8\nset xtics rotate by -30\nset yrange [0:1]\nset ylabel 'accuracy'\n"
+                           "set style fill solid 0.8\nset xtics rotate by -30 noenhanced\nset yrange [0:1]\nset ylabel 'accuracy'\n"
                            "set key outside right font ',8'\nset title 'downstream: mean and 95%% interval over seeds "
                            "(multiple choice: chance 0.25; mc-step0: before training)'\nplot ");
     for (int k = 0; k < ns && used < sizeof body - 256; k++)
