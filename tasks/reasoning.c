@@ -155,7 +155,9 @@ static int reason_split_load(ReasonSplit *sp, const char *root, int s, int check
             char pair[64];
             snprintf(pair, sizeof pair, "%s", x->identifier);
             char *last = strrchr(pair, '-');
-            if (!last) { snprintf(err, errlen, "%s: line %d: identifier \"%s\": expected SPLIT-SET-PAIR-SENTENCE", path, i + 1, x->identifier); return -1; }
+            int dashes = 0;
+            for (const char *p = pair; *p; p++) dashes += *p == '-';
+            if (!last || dashes < 3) { snprintf(err, errlen, "%s: line %d: identifier \"%s\": expected SPLIT-SET-PAIR-SENTENCE", path, i + 1, x->identifier); return -1; }
             *last = 0;
             const char *sub = s == SPLIT_TRAIN ? x->directory : "";
             snprintf(left, sizeof left, "%s/%s%s%s-img0.png", dir, sub, *sub ? "/" : "", pair);
