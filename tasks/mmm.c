@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <limits.h>
 
 #define MMM_TEXT IMAGE_TEXT_POSITIONS
 #define MASK_BYTE 2         /* the [MASK] token, for patches and bytes alike */
@@ -157,6 +161,25 @@ static void mmm_close(Task *t) {
     free(v);
 }
 
+/* The codebook is kept beside the data it was built from; a folder the user cannot write (an
+ * official data set installed read-only) gets it in data_dir/codebooks/, named by a hash of the
+ * folder's real path so that two data sets never share one. */
+static void mmm_codebook_path(const char *root, const TaskOptions *opt, char *path, size_t n) {
+    if (!access(root, W_OK)) {
+        snprintf(path, n, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);
+        return;
+    }
+    char real[PATH_MAX];
+    const char *name = realpath(root, real) ? real : root;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(path, n, "%s/codebooks", opt->data_dir);
+    mkdir(opt->data_dir, 0755);
+    mkdir(path, 0755);
+    snprintf(path, n, "%s/codebooks/%016llx-s%d-p%d-k%d.bin", opt->data_dir, (unsigned long long)h, opt->image_size,
+             opt->patch, opt->codebook);
+}
+
 Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
     Mmm *v = calloc(1, sizeof *v);
     char root[4200], path[4400];
@@ -181,7 +204,7 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
         return &v->base;
     }
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN];
-    snprintf(path, sizeof path, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);
+    mmm_codebook_path(root, opt, path, sizeof path);
     if (codebook_open(&v->cb, path, tr->patches, (size_t)tr->n * v->NP, v->PD, opt->codebook, err, errlen)) {
         mmm_close(&v->base);
         return NULL;
