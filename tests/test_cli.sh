@@ -246,8 +246,9 @@ ok "the recorded blas key cannot be set" '[ $rc -eq 2 ] && grep -q "recorded by 
 f="size=tiny eval_every=0 log_every=5 data_dir=d threads=2"
 "$H" run $f steps=100000 checkpoint_every=10 db=k.db name=killed > k1.log 2>&1 &
 pid=$!
-for i in $(seq 300); do [ -s k.runs/run-1.ckpt ] && break; sleep 0.1; done
-"$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > /dev/null 2> k0.log; rc=$?
+# wait for the checkpoint's row, not just its file: the row is written after the file
+for i in $(seq 600); do [ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1" 2> /dev/null)" -ge 1 ] 2> /dev/null && break; sleep 0.1; done
+timeout 120 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > /dev/null 2> k0.log; rc=$?
 ok "resume= of a run still running is refused" '[ $rc -eq 2 ] && grep -q "run 1 of db=k.db is still running" k0.log'
 kill -9 $pid; wait $pid 2> /dev/null
 ok "checkpoints default to a folder beside the db, named by it" '[ -s k.runs/run-1.ckpt ]'
@@ -256,12 +257,12 @@ ok "its checkpoint rows carry the file sha256" '[ "$(sqlite3 k.db "select sha256
 at=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k2.log 2>&1 &
 pid=$!
-for i in $(seq 300); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
+for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
 kill -HUP $pid; wait $pid; rc=$?
 ok "resume of a dead run continues its run id" '[ "$(sqlite3 k.db "select count(*) from runs")" = 1 ] && grep -q "resume: run 1 (dead) continues from step $at" k2.log'
 ok "SIGHUP behaves like Ctrl-C: exit 130, interrupted, checkpoint" '[ $rc -eq 130 ] && [ "$(sqlite3 k.db "select status from runs where id=1")" = interrupted ] && grep -q "resume=k.runs/run-1.ckpt" k2.log'
 ok "no training step is stored twice" '[ "$(sqlite3 k.db "select count(*) from (select step from metrics where run_id=1 and split=\"train\" and name=\"loss\" group by step having count(*) > 1)")" = 0 ]'
-"$H" run $f steps=100000 db=k.db name=piped 2>&1 | head -1 > /dev/null
+timeout 120 "$H" run $f steps=100000 db=k.db name=piped 2>&1 | head -1 > /dev/null
 ok "a closed stdout (| head) ends the run interrupted with a checkpoint" '[ "$(sqlite3 k.db "select status from runs where name=\"piped\"")" = interrupted ] && [ -s k.runs/run-2.ckpt ]'
 "$H" run $f steps=30 lr=10 warmup=0 db=k.db name=hot > /dev/null 2> k3.log; rc=$?
 ok "a loss far above its start ends diverged, exit 1" '[ $rc -eq 1 ] && [ "$(sqlite3 k.db "select status from runs where name=\"hot\"")" = diverged ] && grep -q "over 3x its" k3.log'
