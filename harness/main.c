@@ -65,16 +65,23 @@ static int with_db_query(const MiscArgs *a, const char *sql) {
     return rc ? 2 : 0;
 }
 
-static int cmd_run(int argc, char **argv) {
+/* the run keys of a command line, each given once; NULL after saying what is wrong */
+static Config *config_from_words(int argc, char **argv) {
     char err[1024];
-    if (config_duplicate_word(argc, (const char *const *)argv, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 2; }
+    if (config_duplicate_word(argc, (const char *const *)argv, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return NULL; }
     Config *cfg = config_new();
     for (int i = 0; i < argc; i++)
         if (config_set(cfg, argv[i], err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);
             config_free(cfg);
-            return 2;
+            return NULL;
         }
+    return cfg;
+}
+
+static int cmd_run(int argc, char **argv) {
+    Config *cfg = config_from_words(argc, argv);
+    if (!cfg) return 2;
     int rc = harness_run(cfg);
     config_free(cfg);
     return rc;
@@ -85,7 +92,7 @@ static int cmd_list(int argc, char **argv) {
     if (parse_misc(argc, argv, &a, "db= csv=")) return 2;
     return with_db_query(&a,
         "SELECT r.id, r.name, r.task, r.model, r.experts, r.seed,"
-        " run_state(r.status, r.host, r.pid, (julianday('now') - julianday(r.heartbeat)) * 86400) AS status, r.params,"
+        " run_state(r.status, r.host, r.pid, r.heartbeat) AS status, r.params,"
         " round(r.wall_s, 1) AS wall_s,"
         " (SELECT round(value, 4) FROM final_metrics f WHERE f.run_id = r.id AND f.split = 'valid' AND f.metric = 'bpb') AS valid_bpb,"
         " r.started_at FROM runs r ORDER BY r.id");
@@ -98,7 +105,7 @@ static int cmd_show(int argc, char **argv) {
     long long id = atoll(argv[0]);
     char sql[1024];
     snprintf(sql, sizeof sql, "SELECT id, name, task, model,"
-             " run_state(status, host, pid, (julianday('now') - julianday(heartbeat)) * 86400) AS status, error, params,"
+             " run_state(status, host, pid, heartbeat) AS status, error, params,"
              " flops_per_token, wall_s, host, pid, heartbeat, config"
              " FROM runs WHERE id = %lld", id);
     int rc = with_db_query(&a, sql);
@@ -139,14 +146,10 @@ static void check_put(MetricSink *s, const char *split, const char *name, double
 static void check_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {}
 static void check_section(MetricSink *s, const char *label) {}
 
-static char err_buf[1024];
-
 static int cmd_data_check(int argc, char **argv) {
     char err[1024];
-    if (config_duplicate_word(argc, (const char *const *)argv, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 2; }
-    Config *cfg = config_new();
-    for (int i = 0; i < argc; i++)
-        if (config_set(cfg, argv[i], err, sizeof err)) { fprintf(stderr, "error: %s\n", err); config_free(cfg); return 2; }
+    Config *cfg = config_from_words(argc, argv);
+    if (!cfg) return 2;
     config_resolve(cfg);
     TaskOptions opt = run_task_options(cfg);
     opt.check = 1;
@@ -171,8 +174,9 @@ static int cmd_data(int argc, char **argv) {
     }
     MiscArgs a;
     if (parse_misc(argc - 2, argv + 2, &a, "data_dir= source=")) return 2;
-    if (data_prepare(argv[1], a.data_dir, a.source, err_buf, sizeof err_buf)) {
-        fprintf(stderr, "error: %s\n", err_buf);
+    char err[1024];
+    if (data_prepare(argv[1], a.data_dir, a.source, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
         return 2;
     }
     return 0;

@@ -416,6 +416,41 @@ static int init_weights(Model *m, const Config *cfg, int text_outputs, char *err
     return 0;
 }
 
+/* resume= of a run this db holds that did not finish (interrupted, failed, or dead: its process
+ * killed) continues that run id when the configuration is the same: its id, with the run
+ * reopened from step; 0 for a new run (said why when the db knows the file); -1 with err when
+ * the run is still alive, the file is not the one it wrote, or the db cannot be written */
+static int64_t resume_run_id(ResultsDb *db, const char *resume, long step, const char *comparable, const char *dbpath,
+                             const char *host, char *err, size_t errlen) {
+    long owner_step = 0;
+    char sha[65], status_was[32] = "";
+    char *comparable_was = NULL;
+    int64_t owner = results_checkpoint_owner(db, resume, &owner_step, sha), id = 0;
+    if (owner <= 0 || results_run_status(db, owner, status_was, sizeof status_was, &comparable_was)) return 0;
+    if (!strcmp(status_was, "running")) {
+        snprintf(err, errlen, "resume=%.600s: run %lld of db=%.200s is still running (harness list shows it)", resume,
+                 (long long)owner, dbpath);
+        id = -1;
+    } else if (strcmp(status_was, "done") && comparable_was && comparable && !strcmp(comparable_was, comparable)) {
+        char why[1024];
+        if (checkpoint_is_runs(resume, sha, (long long)owner, dbpath, why, sizeof why)) {
+            snprintf(err, errlen, "resume=%.1000s", why);
+            id = -1;
+        } else if (results_run_reopen(db, owner, step, (long)getpid(), host)) {
+            snprintf(err, errlen, "db=%.900s: cannot reopen run %lld: %s", dbpath, (long long)owner, results_error(db));
+            id = -1;
+        } else {
+            printf("resume: run %lld (%s) continues from step %ld\n", (long long)owner, status_was, step);
+            id = owner;
+        }
+    } else {
+        printf("resume: run %lld of db=%s wrote %s, but %s: this is a new run\n", (long long)owner, dbpath, resume,
+               !strcmp(status_was, "done") ? "it finished" : "the configuration differs");
+    }
+    free(comparable_was);
+    return id;
+}
+
 TaskOptions run_task_options(const Config *cfg) {
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     return (TaskOptions){.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
@@ -577,46 +612,8 @@ int harness_run(Config *cfg) {
                     .config = r.config_json, .params = (long long)model_num_params(&r.model),
                     .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV,
                     .comparable = comparable, .label = label};
-    /* resume= of a run this db holds that did not finish (interrupted, failed, or dead: its
-     * process killed) continues that run id, when the configuration is the same */
-    r.run = 0;
-    if (*resume) {
-        long owner_step = 0;
-        char sha[65], status_was[32] = "";
-        char *comparable_was = NULL;
-        int64_t owner = results_checkpoint_owner(r.db, resume, &owner_step, sha);
-        if (owner > 0 && results_run_status(r.db, owner, status_was, sizeof status_was, &comparable_was) == 0 &&
-            !strcmp(status_was, "running")) {
-            fprintf(stderr, "error: resume=%s: run %lld of db=%s is still running (harness list shows it)\n", resume,
-                    (long long)owner, dbpath);
-            free(comparable_was);
-            free(comparable);
-            run_free(&r);
-            return 2;
-        }
-        if (owner > 0 && strcmp(status_was, "done") && comparable_was && comparable && !strcmp(comparable_was, comparable)) {
-            if (checkpoint_is_runs(resume, sha, (long long)owner, dbpath, r.err, sizeof r.err)) {
-                fprintf(stderr, "error: resume=%s\n", r.err);
-                free(comparable_was);
-                free(comparable);
-                run_free(&r);
-                return 2;
-            }
-            if (results_run_reopen(r.db, owner, start_step, (long)getpid(), host)) {
-                fprintf(stderr, "error: db=%s: cannot reopen run %lld: %s\n", dbpath, (long long)owner, results_error(r.db));
-                free(comparable_was);
-                free(comparable);
-                run_free(&r);
-                return 2;
-            }
-            r.run = owner;
-            printf("resume: run %lld (%s) continues from step %ld\n", (long long)owner, status_was, start_step);
-        } else if (owner > 0) {
-            printf("resume: run %lld of db=%s wrote %s, but %s: this is a new run\n", (long long)owner, dbpath, resume,
-                   !strcmp(status_was, "done") ? "it finished" : "the configuration differs");
-        }
-        free(comparable_was);
-    }
+    r.run = *resume ? resume_run_id(r.db, resume, start_step, comparable, dbpath, host, r.err, sizeof r.err) : 0;
+    if (r.run < 0) { fprintf(stderr, "error: %s\n", r.err); free(comparable); run_free(&r); return 2; }
     if (!r.run) r.run = results_run_begin(r.db, &info);
     free(comparable);
     if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ResultsDb { sqlite3 *db; };
@@ -68,21 +69,29 @@ static int upgrade_views(ResultsDb *db, char **msg) {
     return sqlite3_exec(db->db, "COMMIT", NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
 }
 
-/* SQL run_state(status, host, pid, heartbeat_age_s): 'dead' for a 'running' row whose process
- * is gone -- on this host, its pid no longer exists; elsewhere, no heartbeat for 30 minutes --
+/* SQL run_state(status, host, pid, heartbeat): 'dead' for a 'running' row whose process is
+ * gone -- on this host, its pid no longer exists; elsewhere, no heartbeat for 30 minutes --
  * else status. A row without pid or heartbeat (written before schema 5) stays as stored. */
 #define DEAD_AFTER_SILENT_S 1800
 static void sql_run_state(sqlite3_context *ctx, int argc, sqlite3_value **v) {
     const char *status = (const char *)sqlite3_value_text(v[0]), *host = (const char *)sqlite3_value_text(v[1]);
+    const char *heartbeat = (const char *)sqlite3_value_text(v[3]);
     if (!status || strcmp(status, "running")) { sqlite3_result_value(ctx, v[0]); return; }
     char me[256] = "";
     gethostname(me, sizeof me - 1);
     int dead = 0;
+    struct tm beat = {0};
+    double seconds;
     if (host && !strcmp(host, me) && sqlite3_value_type(v[2]) == SQLITE_INTEGER) {
         pid_t pid = (pid_t)sqlite3_value_int64(v[2]);
         dead = pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH);
-    } else if (sqlite3_value_type(v[3]) != SQLITE_NULL) {
-        dead = sqlite3_value_double(v[3]) > DEAD_AFTER_SILENT_S;
+    } else if (heartbeat && sscanf(heartbeat, "%d-%d-%dT%d:%d:%lf", &beat.tm_year, &beat.tm_mon, &beat.tm_mday,
+                                   &beat.tm_hour, &beat.tm_min, &seconds) == 6) {
+        /* the heartbeat is UTC, as strftime('%Y-%m-%dT%H:%M:%fZ', 'now') wrote it */
+        beat.tm_year -= 1900;
+        beat.tm_mon -= 1;
+        beat.tm_sec = (int)seconds;
+        dead = difftime(time(NULL), timegm(&beat)) > DEAD_AFTER_SILENT_S;
     }
     sqlite3_result_text(ctx, dead ? "dead" : status, -1, SQLITE_TRANSIENT);
 }
@@ -331,7 +340,7 @@ int results_run_status(ResultsDb *db, int64_t run, char *status, size_t n, char 
     sqlite3_stmt *st;
     int rc = -1;
     *comparable = NULL;
-    if (sqlite3_prepare_v2(db->db, "SELECT run_state(status, host, pid, (julianday('now') - julianday(heartbeat)) * 86400),"
+    if (sqlite3_prepare_v2(db->db, "SELECT run_state(status, host, pid, heartbeat),"
                            " comparable FROM runs WHERE id=?", -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(st, 1, run);
     if (sqlite3_step(st) == SQLITE_ROW) {

@@ -146,21 +146,15 @@ static void cap_describe(Task *t, MetricSink *sink) {
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
     caption_splits_describe(v->split, sink);
     if (!tr->n || !va->n) return;
-    /* the most frequent training caption, counted through a map of caption texts */
+    /* the most frequent training caption: every text numbered by the map, then counted */
     StrMap texts = {0};
-    int *count = NULL, n_count = 0, best = 0;
     for (int i = 0; i < tr->n; i++)
+        for (int k = 0; k < tr->images[i].n_captions; k++) str_map_intern(&texts, tr->images[i].captions[k]);
+    int *count = calloc((size_t)texts.n + 1, sizeof(int)), best = 0;
+    for (int i = 0; count && i < tr->n; i++)
         for (int k = 0; k < tr->images[i].n_captions; k++) {
-            int id = str_map_intern(&texts, tr->images[i].captions[k]);
-            if (id < 0) continue;
-            if (id >= n_count) {
-                int *grown = realloc(count, sizeof(int) * (size_t)(2 * id + 2));
-                if (!grown) continue;
-                for (int j = n_count; j < 2 * id + 2; j++) grown[j] = 0;
-                count = grown;
-                n_count = 2 * id + 2;
-            }
-            if (++count[id] > count[best]) best = id;
+            int id = str_map_find(&texts, tr->images[i].captions[k]);
+            if (id >= 0 && ++count[id] > count[best]) best = id;
         }
     char best_text[256];
     snprintf(best_text, sizeof best_text, "%s", texts.n ? texts.strings[best] : "");

@@ -2,12 +2,12 @@
 #include "caption_set.h"
 #include "codebook.h"
 #include "models/rng.h"
+#include "util/hash_map.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <limits.h>
@@ -170,14 +170,11 @@ static void mmm_codebook_path(const char *root, const TaskOptions *opt, char *pa
         return;
     }
     char real[PATH_MAX];
-    const char *name = realpath(root, real) ? real : root;
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     snprintf(path, n, "%s/codebooks", opt->data_dir);
     mkdir(opt->data_dir, 0755);
     mkdir(path, 0755);
-    snprintf(path, n, "%s/codebooks/%016llx-s%d-p%d-k%d.bin", opt->data_dir, (unsigned long long)h, opt->image_size,
-             opt->patch, opt->codebook);
+    snprintf(path, n, "%s/codebooks/%016llx-s%d-p%d-k%d.bin", opt->data_dir,
+             (unsigned long long)str_hash64(realpath(root, real) ? real : root), opt->image_size, opt->patch, opt->codebook);
 }
 
 Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {

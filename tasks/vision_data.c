@@ -17,6 +17,19 @@ static int get_str(const cJSON *o, const char *key, char *out, size_t n) {
     return 0;
 }
 
+/* *items (cap elements of size bytes) holds at least need elements afterwards, doubling from
+ * 1024; 0, or -1 out of memory with *items as it was */
+static int grow_array(void **items, int *cap, int need, size_t size) {
+    if (need <= *cap) return 0;
+    int grown_cap = *cap ? *cap : 1024;
+    while (grown_cap < need) grown_cap *= 2;
+    void *grown = realloc(*items, size * (size_t)grown_cap);
+    if (!grown) return -1;
+    *items = grown;
+    *cap = grown_cap;
+    return 0;
+}
+
 /* an id: a whole number in [0, 2^53) (a double holds every such integer exactly) */
 static int get_id(const cJSON *o, const char *key, int64_t *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -45,13 +58,7 @@ static int vqa_normal_answer(VqaLoad *L, const char *raw, char *out) {
     int id = str_map_find(&L->raw, raw);
     if (id < 0) {
         if ((id = str_map_intern(&L->raw, raw)) < 0) return -1;
-        if (id >= L->normal_cap) {
-            int cap = L->normal_cap ? 2 * L->normal_cap : 1024;
-            char (*grown)[32] = realloc(L->normal, sizeof *grown * cap);
-            if (!grown) return -1;
-            L->normal = grown;
-            L->normal_cap = cap;
-        }
+        if (grow_array((void **)&L->normal, &L->normal_cap, id + 1, sizeof *L->normal)) return -1;
         vqa_normalize_answer(raw, L->normal[id], sizeof L->normal[id]);
     }
     memcpy(out, L->normal[id], 32);
@@ -71,12 +78,9 @@ static int vqa_take_question(const cJSON *q, int index, void *ctx, char *err, si
         snprintf(err, errlen, "question %d: question_id %lld given twice", index, (long long)x.question_id);
         return -1;
     }
-    if (L->n == L->cap) {
-        int cap = L->cap ? 2 * L->cap : 1024;
-        VqaItem *grown = realloc(L->items, sizeof *grown * cap);
-        if (!grown) { snprintf(err, errlen, "out of memory at question %d", index); return -1; }
-        L->items = grown;
-        L->cap = cap;
+    if (grow_array((void **)&L->items, &L->cap, L->n + 1, sizeof *L->items)) {
+        snprintf(err, errlen, "out of memory at question %d", index);
+        return -1;
     }
     if (id_map_put(&L->by_question, (uint64_t)x.question_id, L->n)) { snprintf(err, errlen, "out of memory"); return -1; }
     L->items[L->n++] = x;
@@ -124,20 +128,16 @@ int nlvr2_load(const char *path, int need_urls, Nlvr2Item **items, int *n, char 
     *items = NULL;
     *n = 0;
     if (read_whole_file(path, &b, err, errlen)) return -1;
-    int cap = 256, k = 0, line = 0;
-    Nlvr2Item *it = malloc(sizeof(Nlvr2Item) * cap);
+    int cap = 0, k = 0, line = 0, oom = 0;
+    Nlvr2Item *it = NULL;
     char *s = (char *)b.data;
-    for (char *p = s; it && p && *p; line++) {
+    for (char *p = s; !oom && p && *p; line++) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
         if (*p && *p != '\r') {
             cJSON *o = cJSON_Parse(p);
             char label[16] = "";
-            if (k == cap) {
-                Nlvr2Item *grown = realloc(it, sizeof(Nlvr2Item) * (cap *= 2));
-                if (!grown) { free(it); it = NULL; cJSON_Delete(o); break; }
-                it = grown;
-            }
+            if (grow_array((void **)&it, &cap, k + 1, sizeof *it)) { oom = 1; cJSON_Delete(o); break; }
             Nlvr2Item *x = &it[k];
             memset(x, 0, sizeof *x);
             if (o) {
@@ -165,7 +165,7 @@ int nlvr2_load(const char *path, int need_urls, Nlvr2Item **items, int *n, char 
         p = nl ? nl + 1 : NULL;
     }
     bytebuf_free(&b);
-    if (!it) { snprintf(err, errlen, "%s: out of memory at line %d", path, line + 1); return -1; }
+    if (oom) { free(it); snprintf(err, errlen, "%s: out of memory at line %d", path, line + 1); return -1; }
     *items = it;
     *n = k;
     return 0;
@@ -180,13 +180,7 @@ typedef struct {
 } CocoLoad;
 
 static CocoImage *coco_new_image(CocoLoad *L, int64_t id, char *err, size_t errlen) {
-    if (L->n == L->cap) {
-        int cap = L->cap ? 2 * L->cap : 1024;
-        CocoImage *grown = realloc(L->images, sizeof *grown * cap);
-        if (!grown) { snprintf(err, errlen, "out of memory"); return NULL; }
-        L->images = grown;
-        L->cap = cap;
-    }
+    if (grow_array((void **)&L->images, &L->cap, L->n + 1, sizeof *L->images)) { snprintf(err, errlen, "out of memory"); return NULL; }
     if (id_map_put(&L->by_id, (uint64_t)id, L->n)) { snprintf(err, errlen, "out of memory"); return NULL; }
     CocoImage *im = &L->images[L->n++];
     memset(im, 0, sizeof *im);

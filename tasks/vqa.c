@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_QUESTION 48
 #define ANSWER_LEN 32
@@ -164,18 +164,13 @@ static void vqa_close(Task *t) {
     free(v);
 }
 
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* The files of split s: the official VQAv2 names in root (train = train2014; valid and test =
  * the even and odd image ids of val2014, since the official test answers are not public), or
  * the harness's own root/SPLIT/{vqa_questions,vqa_annotations}.json and images/ID.png. */
 static void vqa_split_files(const char *root, int s, char *qpath, char *apath, size_t n, VqaSplit *sp, ImageHalf *half) {
     char probe[4400];
     snprintf(probe, sizeof probe, "%s/v2_OpenEnded_mscoco_train2014_questions.json", root);
-    if (file_exists(probe)) {
+    if (!access(probe, R_OK)) {
         const char *set = s == SPLIT_TRAIN ? "train2014" : "val2014";
         snprintf(qpath, n, "%s/v2_OpenEnded_mscoco_%s_questions.json", root, set);
         snprintf(apath, n, "%s/v2_mscoco_%s_annotations.json", root, set);

@@ -9,7 +9,7 @@ static uint64_t mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-static uint64_t hash_string(const char *s) {
+uint64_t str_hash64(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return mix64(h);
@@ -62,7 +62,7 @@ void id_map_free(IdMap *m) {
 
 int str_map_find(const StrMap *m, const char *s) {
     if (!m->cap) return -1;
-    for (size_t i = hash_string(s) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = str_hash64(s) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         if (m->slots[i] < 0) return -1;
         if (!strcmp(m->strings[m->slots[i]], s)) return m->slots[i];
     }
@@ -74,7 +74,7 @@ static int str_map_grow(StrMap *m) {
     if (!slots) return -1;
     memset(slots, 0xff, sizeof *slots * cap);
     for (int id = 0; id < m->n; id++) {
-        size_t i = hash_string(m->strings[id]) & (cap - 1);
+        size_t i = str_hash64(m->strings[id]) & (cap - 1);
         while (slots[i] >= 0) i = (i + 1) & (cap - 1);
         slots[i] = id;
     }
@@ -97,7 +97,7 @@ int str_map_intern(StrMap *m, const char *s) {
     }
     char *copy = strdup(s);
     if (!copy) return -1;
-    size_t i = hash_string(s) & (m->cap - 1);
+    size_t i = str_hash64(s) & (m->cap - 1);
     while (m->slots[i] >= 0) i = (i + 1) & (m->cap - 1);
     m->slots[i] = m->n;
     m->strings[m->n] = copy;

@@ -26,6 +26,9 @@ typedef struct {
     size_t cap;
 } StrMap;
 
+/* the 64-bit hash the string map uses (FNV-1a, then mixed): also a stable name for a string */
+uint64_t str_hash64(const char *s);
+
 /* id of s, or -1 */
 int str_map_find(const StrMap *m, const char *s);
 /* id of s, numbering a new string n; -1 when out of memory */
