@@ -253,6 +253,8 @@ ok "resume= of a run still running is refused" '[ $rc -eq 2 ] && grep -q "run 1 
 kill -9 $pid; wait $pid 2> /dev/null
 ok "checkpoints default to a folder beside the db, named by it" '[ -s k.runs/run-1.ckpt ]'
 ok "a run whose process is gone lists as dead" '"$H" list db=k.db | grep -q " dead "'
+states="select run_state('running', 'elsewhere', 1, '2020-01-01T00:00:00.000Z') || run_state('running', 'elsewhere', 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+ok "a run of another host is dead after 30 silent minutes, alive before" '[ "$("$H" query "$states" db=k.db csv=1 | tail -1)" = deadrunning ]'
 ok "its checkpoint rows carry the file sha256" '[ "$(sqlite3 k.db "select sha256 from checkpoints where run_id=1 order by step desc limit 1")" = "$(sha256sum k.runs/run-1.ckpt | cut -d" " -f1)" ]'
 at=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k2.log 2>&1 &
