@@ -46,6 +46,7 @@ typedef struct {
     ResultsDb *db;
     int64_t run;
     int n;
+    long puts;       /* every value put so far; the first `puts - n` of them are written */
     char split[SINK_MAX][16], name[SINK_MAX][48];
     double value[SINK_MAX];
     Progress *progress;
@@ -63,6 +64,7 @@ static void sink_put(MetricSink *s, const char *split, const char *name, double 
     snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
     m->value[m->n++] = value;
+    m->puts++;
 }
 
 static int sink_flush(StepMetrics *m, long step) {
@@ -73,10 +75,17 @@ static int sink_flush(StepMetrics *m, long step) {
     return rc;
 }
 
-static void report_eval(StepMetrics *sm, long step, int from) {
-    char line[512];
+/* the values put since the running count was `from`; those a full buffer already wrote to
+ * results.db are counted instead of shown */
+static void report_eval(StepMetrics *sm, long step, long from) {
+    char line[512] = "";
     size_t used = 0;
-    for (int i = from; i < sm->n && used < sizeof line; i++)
+    long written = sm->puts - sm->n, start = from - written;
+    if (start < 0) {
+        used = (size_t)snprintf(line, sizeof line, "(%ld values in results.db)", -start);
+        start = 0;
+    }
+    for (int i = (int)start; i < sm->n && used < sizeof line; i++)
         used += snprintf(line + used, sizeof line - used, "%s%s %s %.4f", used ? ", " : "",
                          sm->split[i], sm->name[i], sm->value[i]);
     progress_note(sm->progress, "step %ld: %s", step, line);
@@ -700,7 +709,7 @@ int harness_run(Config *cfg) {
         }
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
-            int from = sm.n;
+            long from = sm.puts;
             long max_tokens = final ? final_eval_tokens : eval_tokens;
             model_set_moe_options(&r.model, 0, capacity, balance); /* evaluation is dropless */
             start_eval_pass(&sm, step);

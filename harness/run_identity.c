@@ -38,6 +38,8 @@ void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
     }
     if (strcmp(model, "smoe") && !strcmp(config_str(cfg, "router_norm"), "code") && used < n)
         used += snprintf(buf + used, n - used, "-code");
+    if (strcmp(model, "dense") && !strcmp(config_str(cfg, "balance_reduce"), "sum") && used < n)
+        used += snprintf(buf + used, n - used, "-balsum");
     double cap = config_float(cfg, "capacity");
     if (cap == 0 && used < n) used += snprintf(buf + used, n - used, "-dropless");
     else if (cap != 1.25 && used < n) used += snprintf(buf + used, n - used, "-cap%g", cap);

@@ -247,6 +247,9 @@ int harness_sweep(int argc, char **argv) {
              * parity, and dropless controls beside the capacity default */
             {"task=english", "model=mhmoe", "experts=8,32", "parity=flops", NULL},
             {"task=english", "model=xmoe,mhmoe", "experts=8", "capacity=0", NULL},
+            /* the public code's choices beside the paper's, one at a time */
+            {"task=english", "model=xmoe,mhmoe", "experts=8", "router_norm=code", NULL},
+            {"task=english", "model=xmoe,mhmoe", "experts=8", "balance_reduce=sum", NULL},
             {"task=vqa,reasoning,captioning", "model=dense", pre_steps, NULL},
             {"task=vqa,reasoning,captioning", "model=xmoe,mhmoe", "experts=8,32", pre_steps, NULL},
         };
