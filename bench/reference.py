@@ -20,7 +20,9 @@ import torch.nn.functional as F
 MAGIC = b"MOEHFIX3"
 MOE_NONE, MOE_SMOE, MOE_XMOE, MOE_MHMOE = 0, 1, 2, 3
 MOE_DEFAULTS = dict(moe=MOE_NONE, experts=0, topk=0, moe_every=0, expert_dim=0, router_dim=0,
-                    mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0, router_code=0)
+                    mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0, router_code=0,
+                    route=0, shared=0, balance_bias=0)
+ROUTE_TOPK, ROUTE_EXPERT_CHOICE = 0, 1
 
 
 def is_moe_block(cfg, l):
@@ -49,12 +51,15 @@ def layout(cfg):
         if cfg["moe"] == MOE_MHMOE:
             out += [(f"h{l}.mh.head.w", (C, C)), (f"h{l}.mh.head.b", (C,)),
                     (f"h{l}.mh.merge.w", (C, C)), (f"h{l}.mh.merge.b", (C,))]
+        if cfg["balance_bias"]:
+            out += [(f"h{l}.router.bias", (N,))]
         if cfg["moe"] == MOE_SMOE:
             out += [(f"h{l}.router.w", (N, D))]
         else:
             out += [(f"h{l}.router.proj.w", (de, D)), (f"h{l}.router.experts", (N, de))]
             if not cfg["router_code"]:
                 out += [(f"h{l}.router.tau", (1,))]
+        N += cfg["shared"]  # the shared experts follow the routed ones
         out += [(f"h{l}.experts.fc.w", (N, M, D)), (f"h{l}.experts.fc.b", (N, M)),
                 (f"h{l}.experts.proj.w", (N, D, M)), (f"h{l}.experts.proj.b", (N, D))]
     out += [("lnf.w", (C,)), ("lnf.b", (C,)), ("head.w", (O, C))]
@@ -82,8 +87,14 @@ def attention(qkv, key_mask, causal, NH, prefix=0):
     return (p @ v).transpose(1, 2).reshape(B, T, C)
 
 
+def expert(P, pre, e, X):
+    h = F.gelu(X @ P[pre + "experts.fc.w"][e].T + P[pre + "experts.fc.b"][e], approximate="tanh")
+    return h @ P[pre + "experts.proj.w"][e].T + P[pre + "experts.proj.b"][e]
+
+
 def moe_layer(cfg, P, l, x, training, capacity):
-    """x (B, T, C) -> (B, T, C) and the layer's balance loss, as models/moe.c computes them."""
+    """x (B, T, C) -> (B, T, C), the layer's balance loss and its router z-loss, as models/moe.c
+    computes them."""
     B, T, C = x.shape
     kind, N, k, M = cfg["moe"], cfg["experts"], cfg["topk"], cfg["expert_dim"]
     H = cfg["mh_heads"] if kind == MOE_MHMOE else 1
@@ -95,7 +106,8 @@ def moe_layer(cfg, P, l, x, training, capacity):
     U = x2.reshape(B * T * H, D)  # sub-tokens in token order
     S = U.shape[0]
     if kind == MOE_SMOE:
-        p = torch.softmax(U @ P[pre + "router.w"].T, dim=-1)
+        logits = U @ P[pre + "router.w"].T
+        p = torch.softmax(logits, dim=-1)
         p0 = p
     else:
         tau0 = 0.07 if cfg["gate_sigmoid"] else 0.3
@@ -104,44 +116,56 @@ def moe_layer(cfg, P, l, x, training, capacity):
         ehat = E / E.norm(dim=1, keepdim=True).clamp_min(1e-6)
         act = torch.sigmoid if cfg["gate_sigmoid"] else (lambda z: torch.softmax(z, dim=-1))
         if cfg["router_code"]:  # torchscale: raw projection, unit expert embeddings, no temperature
-            p = act(r @ ehat.T)
+            logits = r @ ehat.T
+            p = act(logits)
             p0 = p
         else:
             rhat = r / r.norm(dim=1, keepdim=True).clamp_min(1e-6)
             cos = rhat @ ehat.T
             tau = P[pre + "router.tau"].clamp_min(1e-2)
-            p = act(cos / tau)
+            logits = cos / tau
+            p = act(logits)
             p0 = act(cos / tau0)
-    choice = torch.topk(p.detach(), k, dim=-1).indices  # (S, k), best first
-    psel = p.gather(1, choice)
-    gate = psel if k == 1 else psel / psel.sum(dim=1, keepdim=True)
-    frac = torch.bincount(choice[:, 0], minlength=N).double() / S
-    aux = N * (frac * p0.mean(dim=0)).sum()
-    # capacity: rank-0 choices of every sub-token first, in token order
-    keep = torch.ones(S, k, dtype=torch.bool)
-    if training and capacity > 0:
-        cap = math.ceil(capacity * k * S / N)
-        used = [0] * N
-        for j in range(k):
-            for s_ in range(S):
-                e = int(choice[s_, j])
-                if used[e] < cap:
-                    used[e] += 1
-                else:
-                    keep[s_, j] = False
+    zloss = (torch.logsumexp(logits, dim=-1) ** 2).mean()  # ST-MoE
     o = U.clone() if (kind == MOE_MHMOE and cfg["mh_inner"]) else torch.zeros_like(U)
-    for e in range(N):
-        for j in range(k):
-            rows = ((choice[:, j] == e) & keep[:, j]).nonzero().flatten()
-            if rows.numel() == 0:
-                continue
-            h = F.gelu(U[rows] @ P[pre + "experts.fc.w"][e].T + P[pre + "experts.fc.b"][e], approximate="tanh")
-            y = h @ P[pre + "experts.proj.w"][e].T + P[pre + "experts.proj.b"][e]
-            o = o.index_add(0, rows, gate[rows, j:j + 1] * y)
+    if cfg["route"] == ROUTE_EXPERT_CHOICE:
+        # each expert takes its cap best sub-tokens; balanced by construction (no balance loss)
+        cap = min(S, math.ceil((capacity if capacity > 0 else 1.0) * k * S / N))
+        for e in range(N):
+            rows = torch.topk(p[:, e].detach(), cap).indices
+            o = o.index_add(0, rows, p[rows, e:e + 1] * expert(P, pre, e, U[rows]))
+        aux = torch.zeros((), dtype=U.dtype)
+    else:
+        score = p.detach() + (P[pre + "router.bias"].detach() if cfg["balance_bias"] else 0)
+        choice = torch.topk(score, k, dim=-1).indices  # (S, k), best first
+        psel = p.gather(1, choice)
+        gate = psel if k == 1 else psel / psel.sum(dim=1, keepdim=True)
+        frac = torch.bincount(choice[:, 0], minlength=N).double() / S
+        aux = N * (frac * p0.mean(dim=0)).sum()
+        # capacity: rank-0 choices of every sub-token first, in token order
+        keep = torch.ones(S, k, dtype=torch.bool)
+        if training and capacity > 0:
+            cap = math.ceil(capacity * k * S / N)
+            used = [0] * N
+            for j in range(k):
+                for s_ in range(S):
+                    e = int(choice[s_, j])
+                    if used[e] < cap:
+                        used[e] += 1
+                    else:
+                        keep[s_, j] = False
+        for e in range(N):
+            for j in range(k):
+                rows = ((choice[:, j] == e) & keep[:, j]).nonzero().flatten()
+                if rows.numel() == 0:
+                    continue
+                o = o.index_add(0, rows, gate[rows, j:j + 1] * expert(P, pre, e, U[rows]))
+    for j in range(cfg["shared"]):  # always on, gate 1
+        o = o + expert(P, pre, N + j, U)
     o = o.reshape(B * T, C)
     if kind == MOE_MHMOE:
         o = o @ P[pre + "mh.merge.w"].T + P[pre + "mh.merge.b"]
-    return o.reshape(B, T, C), aux
+    return o.reshape(B, T, C), aux, zloss
 
 
 def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, patches=None, group=1):
@@ -167,7 +191,7 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
             real = is_img & (tokens == 0).view(B, T, 1)
             x = torch.where(real, img, x)
         x = x + P["wpe"][pos] + P["modality"][row]  # row (B, T)
-    auxes = []
+    auxes, zs = [], []
     for l in range(cfg["layers"]):
         h = ln(x, P[f"h{l}.ln1.w"], P[f"h{l}.ln1.b"])
         qkv = h @ P[f"h{l}.attn.qkv.w"].T + P[f"h{l}.attn.qkv.b"]
@@ -175,9 +199,10 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
         x = x + a @ P[f"h{l}.attn.proj.w"].T + P[f"h{l}.attn.proj.b"]
         h = ln(x, P[f"h{l}.ln2.w"], P[f"h{l}.ln2.b"])
         if is_moe_block(cfg, l):
-            y, aux = moe_layer(cfg, P, l, h, training, capacity)
+            y, aux, z = moe_layer(cfg, P, l, h, training, capacity)
             x = x + y
             auxes.append(aux)
+            zs.append(z)
             continue
         h = F.gelu(h @ P[f"h{l}.ffn.fc.w"].T + P[f"h{l}.ffn.fc.b"], approximate="tanh")
         x = x + h @ P[f"h{l}.ffn.proj.w"].T + P[f"h{l}.ffn.proj.b"]
@@ -188,10 +213,11 @@ def forward(cfg, P, tokens, targets, key_mask, training=False, capacity=0.0, pat
         logits = torch.cat([lg.sum(1, keepdim=True), lg[:, 1:]], dim=1).view(B, T, -1)
     loss = F.cross_entropy(logits.view(B * T, -1), targets.view(-1), ignore_index=-1)
     aux = torch.stack(auxes).mean() if auxes else torch.zeros((), dtype=loss.dtype)
-    return logits, loss, aux
+    z = torch.stack(zs).mean() if zs else torch.zeros((), dtype=loss.dtype)
+    return logits, loss, aux, z
 
 
-def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0, group=1):
+def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, balance=0.0, group=1, z_loss=0.0):
     """One fixture file; with patch_dim > 0 the first n_patches positions are image patches."""
     cfg = dict(MOE_DEFAULTS, **cfg)
     g = torch.Generator().manual_seed(seed)
@@ -223,15 +249,17 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
         tokens[0, 1] = 2  # ... but one masked (its [MASK] token's embedding instead)
     for t in params.values():
         t.requires_grad_(True)
-    logits, loss, aux = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches, group)
-    (loss + balance * aux).backward()
+    logits, loss, aux, z = forward(cfg, params, tokens, targets, key_mask, training, capacity, patches, group)
+    (loss + balance * aux + z_loss * z).backward()
     hdr = [cfg["moe"], cfg["vocab"], cfg["n_out"], cfg["max_seq"], cfg["d_model"], cfg["layers"],
            cfg["attn_heads"], cfg["ffn_mult"], cfg["causal"], B, T, 1 if masked else 0,
            sum(math.prod(s) for _, s in names),
            cfg["experts"], cfg["topk"], cfg["moe_every"], cfg["expert_dim"], cfg["router_dim"],
            cfg["mh_heads"], cfg["mh_inner"], cfg["gate_sigmoid"], int(training),
            round(capacity * 1000), round(balance * 1000000), cfg["patch_dim"], cfg["n_patches"], cfg.get("images", 0), group,
-           cfg["router_code"]]
+           cfg["router_code"], cfg["route"], cfg["shared"], cfg["balance_bias"], round(z_loss * 1000000)]
+    while len(hdr) > 29 and hdr[-1] == 0:  # the fixtures from before these fields keep their bytes
+        hdr.pop()
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<i", len(hdr)))
@@ -246,7 +274,9 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
         f.write(flat(params[n] for n, _ in names).float().numpy().tobytes())
         f.write(logits.detach().double().flatten().numpy().tobytes())
         f.write(struct.pack("<dd", loss.item(), aux.item()))
-        f.write(flat(params[n].grad for n, _ in names).double().numpy().tobytes())
+        # the loss-free bias only selects: no gradient reaches it
+        grad = lambda t: t.grad if t.grad is not None else torch.zeros_like(t)
+        f.write(flat(grad(params[n]) for n, _ in names).double().numpy().tobytes())
     print(f"{path}: loss {loss.item():.6f} aux {aux.item():.6f}, {hdr[12]} parameters")
 
 
@@ -276,7 +306,7 @@ def bench(steps=5, threads=2):
         for i in range(steps + 2):
             if i == 2:
                 t0 = time.time()
-            logits, loss, aux = forward(cfg, P, tokens, targets, None, True, 1.25)
+            logits, loss, aux, _ = forward(cfg, P, tokens, targets, None, True, 1.25)
             opt.zero_grad()
             (loss + 0.01 * aux).backward()
             opt.step()
@@ -314,3 +344,16 @@ if __name__ == "__main__":
                  seed=13, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe_inner_capacity.bin", dict(moe, moe=MOE_MHMOE, topk=2, mh_inner=1), B=2, T=7,
                  masked=False, seed=7, training=True, capacity=0.5, balance=0.1)
+    # the routing after the paper (issue 14): expert choice, shared experts, z-loss, loss-free bias
+    make_fixture(f"{out}/ref_xmoe_expert_choice.bin", dict(moe, moe=MOE_XMOE, topk=1, route=ROUTE_EXPERT_CHOICE), B=2, T=7,
+                 masked=False, seed=15, training=True, capacity=1.5, balance=0.1)
+    make_fixture(f"{out}/ref_mhmoe_expert_choice.bin", dict(moe, moe=MOE_MHMOE, topk=2, route=ROUTE_EXPERT_CHOICE), B=2, T=7,
+                 masked=False, seed=16, balance=0.1)
+    make_fixture(f"{out}/ref_smoe_shared_z.bin", dict(moe, moe=MOE_SMOE, topk=2, shared=1), B=2, T=7, masked=False,
+                 seed=17, balance=0.1, z_loss=0.05)
+    make_fixture(f"{out}/ref_mhmoe_shared_z.bin", dict(moe, moe=MOE_MHMOE, topk=1, shared=2), B=2, T=7, masked=False,
+                 seed=18, training=True, capacity=1.0, balance=0.1, z_loss=0.05)
+    make_fixture(f"{out}/ref_xmoe_loss_free_z.bin", dict(moe, moe=MOE_XMOE, topk=2, balance_bias=1), B=2, T=7,
+                 masked=False, seed=19, z_loss=0.05)
+    make_fixture(f"{out}/ref_xmoe_code_z.bin", dict(moe, moe=MOE_XMOE, topk=1, router_code=1), B=2, T=7, masked=False,
+                 seed=20, balance=0.1, z_loss=0.05)

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "models/moe_route.h"
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -15,7 +16,10 @@ typedef struct {
     const char *choices;  /* K_ENUM: values separated by '|' */
     double min, max;
     const char *help;
+    const char *(*choices_of)(void); /* K_ENUM whose values come from a table (router=) */
 } KeyDef;
+
+static const char *key_choices(const KeyDef *k) { return k->choices_of ? k->choices_of() : k->choices; }
 
 #define BIG 1e18
 static const KeyDef KEYS[] = {
@@ -44,7 +48,13 @@ static const KeyDef KEYS[] = {
     {"router_norm", K_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)"},
     {"balance", K_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
     {"balance_reduce", K_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
-    {"capacity", K_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless"},
+    {"capacity", K_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)"},
+    {"router", K_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names},
+    {"shared_experts", K_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)"},
+    {"granularity", K_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)"},
+    {"z_loss", K_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)"},
+    {"balance_mode", K_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none"},
+    {"bias_rate", K_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)"},
     {"mh_residual", K_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)"},
     {"size", K_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
     {"d_model", K_INT, NULL, NULL, 8, 65536, "(size) model width C"},
@@ -188,8 +198,8 @@ static int check_value(const KeyDef *k, const char *v, char *err, size_t errlen)
         return 0;
     }
     case K_ENUM:
-        if (!choice_ok(k->choices, v)) {
-            snprintf(err, errlen, "%s=%s: expected one of %s", k->key, v, k->choices);
+        if (!choice_ok(key_choices(k), v)) {
+            snprintf(err, errlen, "%s=%s: expected one of %s", k->key, v, key_choices(k));
             return -1;
         }
         return 0;
@@ -380,7 +390,7 @@ void config_print_help(FILE *f) {
             if (!strcmp(TASK_PRESETS[p][1], k->key) && strlen(def) + 40 < sizeof def)
                 snprintf(def + strlen(def), sizeof def - strlen(def), " (%s:%s)", TASK_PRESETS[p][0], TASK_PRESETS[p][2]);
         fprintf(f, "  %-16s %-34s %s", k->key, def, k->help);
-        if (k->type == K_ENUM) fprintf(f, " (%s)", k->choices);
+        if (k->type == K_ENUM) fprintf(f, " (%s)", key_choices(k));
         fputc('\n', f);
     }
 }

@@ -4,6 +4,7 @@
 #include "run_identity.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
+#include "models/moe_route.h"
 #include "models/optim.h"
 #include "models/rng.h"
 #include "models/transfer.h"
@@ -122,11 +123,26 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         mc->router_code = !strcmp(config_str(cfg, "router_norm"), "code");
         mc->expert_dim = (int)config_int(cfg, "expert_dim");
         if (!mc->expert_dim) mc->expert_dim = mc->ffn_mult * C;
+        mc->route = moe_route_find(config_str(cfg, "router"));
+        mc->shared_experts = (int)config_int(cfg, "shared_experts");
+        mc->balance_bias = !strcmp(config_str(cfg, "balance_mode"), "loss_free");
         if (kind == MOE_MHMOE && !config_int(cfg, "expert_dim") && !strcmp(config_str(cfg, "parity"), "params") &&
             mc->mh_heads > 0 && C % mc->mh_heads == 0)
             mc->expert_dim = model_parity_expert_dim(mc);
+        /* fine-grained experts: G times as many, 1/G the size, G times as many per token */
+        int G = (int)config_int(cfg, "granularity");
+        if (G > 1) {
+            if (mc->expert_dim % G) {
+                snprintf(why, sizeof why, "granularity=%d must divide the expert size %d (expert_dim=, or the one parity solved)", G, mc->expert_dim);
+                return why;
+            }
+            mc->experts *= G;
+            mc->expert_dim /= G;
+            mc->topk *= G;
+        }
     }
     const char *bad = model_config_check(mc);
+    if (!bad) bad = model_capacity_check(mc, config_float(cfg, "capacity"));
     if (bad) {
         snprintf(why, sizeof why, "model=%s d_model=%d attn_heads=%d experts=%d topk=%d heads=%d: %s",
                  MODEL_NAMES[kind], C, mc->attn_heads, mc->experts, mc->topk, mc->mh_heads, bad);
@@ -147,8 +163,8 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
     static ActivationCount rows[3][1 << 15];
     int n = 0, rc = 0, layers = 0;
     long long image_total = 0;
-    double aux = 0, ent = 0, distinct = 0, tau = 0, spread = 0, rms = 0;
-    long long dropped = 0, assigned = 0;
+    double aux = 0, zl = 0, ent = 0, distinct = 0, tau = 0, spread = 0, rms = 0, cv = 0, maxvio = 0, dead = 0;
+    long long dropped = 0, assigned = 0, unrouted = 0, subtokens = 0;
     for (int l = 0; l < m->cfg.layers; l++) {
         MoeLayer *L = &m->moe[l];
         if (L->s.kind == MOE_NONE) continue;
@@ -156,6 +172,7 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         long long passes = st->passes - b0->passes;
         if (passes <= 0) continue;
         int H = L->s.kind == MOE_MHMOE ? L->s.heads : 1, N = L->s.experts;
+        long long load[MAX_EXPERTS_ROWS] = {0}; /* over the heads */
         for (int h = 0; h < H; h++) {
             long long total = 0, itotal = 0, c[MAX_EXPERTS_ROWS], ic[MAX_EXPERTS_ROWS];
             for (int e = 0; e < N; e++) {
@@ -164,6 +181,7 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
                 ic[e] = st->image_counts[at] - (base ? b0->image_counts[at] : 0);
                 total += c[e];
                 itotal += ic[e];
+                load[e] += c[e];
             }
             image_total += itotal;
             for (int e = 0; e < N && n < (int)(sizeof rows[0] / sizeof rows[0][0]); e++, n++) {
@@ -180,6 +198,16 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         sink_put(&sm->sink, split, name, layer_ent);
         snprintf(name, sizeof name, "moe_out_rms/l%d", l);
         sink_put(&sm->sink, split, name, layer_rms);
+        MoeImbalance im = moe_imbalance(load, N);
+        snprintf(name, sizeof name, "load_cv/l%d", l);
+        sink_put(&sm->sink, split, name, im.load_cv);
+        snprintf(name, sizeof name, "max_violation/l%d", l);
+        sink_put(&sm->sink, split, name, im.max_violation);
+        snprintf(name, sizeof name, "dead_experts/l%d", l);
+        sink_put(&sm->sink, split, name, im.dead_experts);
+        cv += im.load_cv;
+        maxvio += im.max_violation;
+        dead += im.dead_experts;
         if (L->s.kind != MOE_SMOE) {
             snprintf(name, sizeof name, "router_tau/l%d", l);
             sink_put(&sm->sink, split, name, layer_tau);
@@ -190,6 +218,9 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         spread += layer_spread;
         rms += layer_rms;
         aux += (st->aux_sum - b0->aux_sum) / passes;
+        zl += (st->z_sum - b0->z_sum) / passes;
+        unrouted += st->unrouted - b0->unrouted;
+        subtokens += st->subtokens - b0->subtokens;
         ent += layer_ent;
         distinct += (st->distinct_sum - b0->distinct_sum) / passes;
         dropped += st->dropped - b0->dropped;
@@ -220,6 +251,11 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         sink_put(&sm->sink, split, "experts_per_token", distinct / layers);
         sink_put(&sm->sink, split, "dropped_frac", assigned ? (double)dropped / assigned : 0);
         sink_put(&sm->sink, split, "moe_out_rms", rms / layers);
+        sink_put(&sm->sink, split, "load_cv", cv / layers);
+        sink_put(&sm->sink, split, "max_violation", maxvio / layers);
+        sink_put(&sm->sink, split, "dead_experts", dead / layers);
+        if (m->z_coef > 0) sink_put(&sm->sink, split, "z_loss", zl / layers);
+        if (m->cfg.route) sink_put(&sm->sink, split, "unrouted_frac", subtokens ? (double)unrouted / subtokens : 0);
         if (m->cfg.moe != MOE_SMOE) {
             sink_put(&sm->sink, split, "router_tau", tau / layers);
             sink_put(&sm->sink, split, "router_cos_spread", spread / layers);
@@ -325,7 +361,8 @@ static int checkpoint_is_runs(const char *path, const char *sha_recorded, long l
 /* the settings that make two masked-multimodal pretraining runs interchangeable */
 static const char *const PRETRAIN_KEYS[] = {
     "task", "model", "experts", "topk", "heads", "moe_every", "parity", "expert_dim", "router_dim", "gate",
-    "balance", "capacity", "mh_residual", "d_model", "layers", "attn_heads", "batch", "steps", "lr", "warmup",
+    "balance", "capacity", "mh_residual", "router", "shared_experts", "granularity", "z_loss", "balance_mode",
+    "bias_rate", "router_norm", "balance_reduce", "d_model", "layers", "attn_heads", "batch", "steps", "lr", "warmup",
     "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
     "mask_image", "mask_text", "codebook", "data", "data_dir"};
 
@@ -649,6 +686,8 @@ int harness_run(Config *cfg) {
     float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
     /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
     if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r.model.n_moe;
+    if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0; /* loss_free, none: no balance loss */
+    model_set_router_options(&r.model, (float)config_float(cfg, "z_loss"), (float)config_float(cfg, "bias_rate"));
     r.task->describe(r.task, &sm.sink);
     sink_flush(&sm, start_step);
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
@@ -689,6 +728,7 @@ int harness_run(Config *cfg) {
         model_zero_grad(&r.model);
         model_backward(&r.model);
         double gnorm = adamw_step(&r.opt, &r.model);
+        model_balance_update(&r.model);
         step++;
         sm.step = step;
         trained_steps++;

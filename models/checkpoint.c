@@ -8,19 +8,94 @@
 
 static const char MAGIC[8] = {'M', 'H', 'M', 'O', 'E', 'C', 'K', 'P'};
 
+/* format 6: the model configuration as "name=value" lines (MODEL_CONFIG_FIELDS) */
+#define CONFIG_TEXT 1024
 typedef struct {
     char magic[8];
     uint32_t version;
     uint32_t has_optimizer;
-    int32_t cfg[MODEL_CONFIG_INTS]; /* ModelConfig fields in declaration order */
+    char cfg[CONFIG_TEXT]; /* ModelConfig as name=value lines */
     uint64_t n_params;
     int64_t opt_step;
     uint64_t checksum;     /* FNV-1a over everything after the header */
 } Header;
 
-_Static_assert(sizeof(ModelConfig) == MODEL_CONFIG_INTS * sizeof(int32_t), "ModelConfig must be all ints");
-static void cfg_to_ints(const ModelConfig *c, int32_t *v) { memcpy(v, c, sizeof *c); }
-static void ints_to_cfg(const int32_t *v, ModelConfig *c) { memcpy(c, v, sizeof *c); }
+/* format 5, still read: the 21 ModelConfig ints of that time, by position */
+#define V5_CONFIG_INTS 21
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t has_optimizer;
+    int32_t cfg[V5_CONFIG_INTS];
+    uint64_t n_params;
+    int64_t opt_step;
+    uint64_t checksum;
+} HeaderV5;
+
+static int *config_field(ModelConfig *c, int i) { return (int *)((char *)c + MODEL_CONFIG_FIELDS[i].offset); }
+
+static void config_to_text(const ModelConfig *c, char *text) {
+    size_t used = 0;
+    for (int i = 0; i < MODEL_CONFIG_FIELD_COUNT; i++)
+        used += (size_t)snprintf(text + used, CONFIG_TEXT - used, "%s=%d\n", MODEL_CONFIG_FIELDS[i].name,
+                                 *config_field((ModelConfig *)c, i));
+}
+
+/* 0, or -1 with what is wrong: a name this build does not know is refused (the model it
+ * describes could not be built faithfully); a field not stored keeps 0 */
+static int text_to_config(const char *text, ModelConfig *c, char *why, size_t whylen) {
+    memset(c, 0, sizeof *c);
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (!eq || eq > line + len) { snprintf(why, whylen, "model configuration line '%.*s' is not name=value", (int)len, line); return -1; }
+        int found = -1;
+        for (int i = 0; i < MODEL_CONFIG_FIELD_COUNT && found < 0; i++)
+            if (strlen(MODEL_CONFIG_FIELDS[i].name) == (size_t)(eq - line) && !strncmp(MODEL_CONFIG_FIELDS[i].name, line, (size_t)(eq - line)))
+                found = i;
+        if (found < 0) { snprintf(why, whylen, "model configuration field '%.*s' is unknown to this build", (int)(eq - line), line); return -1; }
+        char *num_end;
+        long v = strtol(eq + 1, &num_end, 10);
+        if (num_end != line + len || num_end == eq + 1) { snprintf(why, whylen, "model configuration '%.*s': not a whole number", (int)len, line); return -1; }
+        *config_field(c, found) = (int)v;
+        line += len + (end != NULL);
+    }
+    return 0;
+}
+
+/* the header of either format as format 6; 0, or -1 with the reason in err */
+static int read_header(FILE *f, const char *path, Header *h, char *err, size_t errlen) {
+    char magic[8];
+    uint32_t version;
+    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, MAGIC, 8) != 0 || fread(&version, 4, 1, f) != 1) {
+        snprintf(err, errlen, "%s: not a harness checkpoint (bad magic number)", path);
+        return -1;
+    }
+    rewind(f);
+    if (version == 5) {
+        HeaderV5 old;
+        if (fread(&old, sizeof old, 1, f) != 1) { snprintf(err, errlen, "%s: truncated checkpoint", path); return -1; }
+        memset(h, 0, sizeof *h);
+        memcpy(h->magic, old.magic, 8);
+        h->version = 5;
+        h->has_optimizer = old.has_optimizer;
+        ModelConfig c;
+        memset(&c, 0, sizeof c);
+        for (int i = 0; i < V5_CONFIG_INTS; i++) *config_field(&c, i) = old.cfg[i];
+        config_to_text(&c, h->cfg);
+        h->n_params = old.n_params;
+        h->opt_step = old.opt_step;
+        h->checksum = old.checksum;
+        return 0;
+    }
+    if (version != CHECKPOINT_VERSION) {
+        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads versions 5 and %d", path, version, CHECKPOINT_VERSION);
+        return -1;
+    }
+    if (fread(h, sizeof *h, 1, f) != 1) { snprintf(err, errlen, "%s: truncated checkpoint", path); return -1; }
+    h->cfg[CONFIG_TEXT - 1] = 0;
+    return 0;
+}
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
@@ -35,7 +110,7 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
     memcpy(h.magic, MAGIC, 8);
     h.version = CHECKPOINT_VERSION;
     h.has_optimizer = opt != NULL;
-    cfg_to_ints(&m->cfg, h.cfg);
+    config_to_text(&m->cfg, h.cfg);
     h.n_params = m->n_params;
     h.opt_step = opt ? opt->step : 0;
     CheckpointState zero;
@@ -57,17 +132,10 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
     CheckpointState local;
     int rc = -1;
     float *buf = NULL;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, 8) != 0) {
-        snprintf(err, errlen, "%s: not a harness checkpoint (bad magic number)", path);
-        goto done;
-    }
-    if (h.version != CHECKPOINT_VERSION) {
-        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads version %d",
-                 path, h.version, CHECKPOINT_VERSION);
-        goto done;
-    }
+    if (read_header(f, path, &h, err, errlen)) goto done;
     ModelConfig cfg;
-    ints_to_cfg(h.cfg, &cfg);
+    char bad[160];
+    if (text_to_config(h.cfg, &cfg, bad, sizeof bad)) { snprintf(err, errlen, "%s: %s", path, bad); goto done; }
     const char *why = model_config_check(&cfg);
     if (why) { snprintf(err, errlen, "%s: stored model config is invalid: %s", path, why); goto done; }
     if (m->params) {
@@ -116,11 +184,8 @@ int checkpoint_read_state(const char *path, CheckpointState *st, char *err, size
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     Header h;
     int rc = -1;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, 8) != 0)
-        snprintf(err, errlen, "%s: not a harness checkpoint (bad magic number)", path);
-    else if (h.version != CHECKPOINT_VERSION)
-        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads version %d", path, h.version, CHECKPOINT_VERSION);
-    else if (fread(st, sizeof *st, 1, f) != 1)
+    if (read_header(f, path, &h, err, errlen)) { fclose(f); return -1; }
+    if (fread(st, sizeof *st, 1, f) != 1)
         snprintf(err, errlen, "%s: truncated checkpoint", path);
     else {
         st->config[sizeof st->config - 1] = 0;

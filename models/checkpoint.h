@@ -8,7 +8,8 @@
 #include "optim.h"
 #include <stdint.h>
 
-#define CHECKPOINT_VERSION 5 /* 2: model config with the MoE fields; 3: with image patches; 4: images; 5: router_norm */
+#define CHECKPOINT_VERSION 6 /* 2: model config with the MoE fields; 3: with image patches; 4: images; 5: router_norm;
+                                6: the model config by field name (5 is still read) */
 
 typedef struct {
     int64_t step;          /* training steps done */

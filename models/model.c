@@ -1,7 +1,9 @@
 #include "model.h"
 #include "layers.h"
+#include "moe_route.h"
 #include "rng.h"
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +17,26 @@ int model_block_is_moe(const ModelConfig *c, int l) {
     return c->moe != MOE_NONE && c->moe_every > 0 && (l + 1) % c->moe_every == 0;
 }
 
+#define FIELD(f) {#f, offsetof(ModelConfig, f)}
+/* the first 21 in the order of the format-5 checkpoints, which stored them as ints by position */
+const ModelConfigField MODEL_CONFIG_FIELDS[] = {
+    FIELD(vocab), FIELD(n_out), FIELD(max_seq), FIELD(d_model), FIELD(layers), FIELD(attn_heads),
+    FIELD(ffn_mult), FIELD(causal), FIELD(moe), FIELD(experts), FIELD(topk), FIELD(moe_every),
+    FIELD(expert_dim), FIELD(router_dim), FIELD(mh_heads), FIELD(mh_inner_residual), FIELD(gate_sigmoid),
+    FIELD(router_code), FIELD(patch_dim), FIELD(n_patches), FIELD(images),
+    FIELD(route), FIELD(shared_experts), FIELD(balance_bias),
+};
+const int MODEL_CONFIG_FIELD_COUNT = (int)(sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0]);
+_Static_assert(sizeof(ModelConfig) == sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0] * sizeof(int),
+               "every ModelConfig field is an int listed in MODEL_CONFIG_FIELDS");
+
 static MoeShape moe_shape(const ModelConfig *c) {
     return (MoeShape){.kind = c->moe, .C = c->d_model, .experts = c->experts, .topk = c->topk,
                       .expert_dim = c->expert_dim, .router_dim = c->router_dim,
                       .heads = c->moe == MOE_MHMOE ? c->mh_heads : 1,
                       .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid,
-                      .code_router = c->router_code};
+                      .code_router = c->router_code, .route = c->route, .shared = c->shared_experts,
+                      .bias_balance = c->balance_bias};
 }
 
 const char *model_config_check(const ModelConfig *c) {
@@ -106,6 +122,7 @@ static void layout_params(Model *m) {
             p->merge_w = add_tensor(m, "mh.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
             p->merge_b = add_tensor(m, "mh.merge.b", l, C, 0, INIT_ZEROS, 0);
         }
+        if (c->balance_bias) p->bias = add_tensor(m, "router.bias", l, N, 0, INIT_ZEROS, 0);
         if (c->moe == MOE_SMOE) {
             p->router_w = add_tensor(m, "router.w", l, N * D, 0, INIT_NORMAL, 0.02f);
         } else {
@@ -114,6 +131,7 @@ static void layout_params(Model *m) {
             if (!c->router_code) p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, c->gate_sigmoid ? 0.07f : 0.3f);
             L->tau0 = c->gate_sigmoid ? 0.07f : 0.3f;
         }
+        N += (size_t)c->shared_experts; /* the shared experts follow the routed ones */
         p->w1 = add_tensor(m, "experts.fc.w", l, N * M * D, 1, INIT_NORMAL, 0.02f);
         p->b1 = add_tensor(m, "experts.fc.b", l, N * M, 0, INIT_ZEROS, 0);
         p->w2 = add_tensor(m, "experts.proj.w", l, N * D * M, 1, INIT_NORMAL, resid_std);
@@ -201,6 +219,26 @@ void model_set_moe_options(Model *m, int training, float capacity, float balance
         m->moe[l].capacity = capacity;
         m->moe[l].aux_coef = m->n_moe ? balance / m->n_moe : 0.0f;
     }
+}
+
+void model_set_router_options(Model *m, float z_coef, float bias_rate) {
+    m->z_coef = z_coef;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        m->moe[l].z_coef = m->n_moe ? z_coef / m->n_moe : 0.0f;
+        m->moe[l].bias_rate = bias_rate;
+    }
+}
+
+void model_balance_update(Model *m) {
+    for (int l = 0; l < m->cfg.layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE) moe_bias_update(&m->moe[l], m->params);
+}
+
+const char *model_capacity_check(const ModelConfig *c, double capacity) {
+    if (c->moe == MOE_NONE) return NULL;
+    MoeShape s = moe_shape(c);
+    const char *bad = moe_shape_check(&s);
+    return bad ? bad : MOE_ROUTES[s.route]->check(&s, capacity);
 }
 
 static size_t add_act(size_t *n, size_t size) { size_t off = *n; *n += size; return off; }
@@ -340,7 +378,7 @@ float model_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
     m->last = batch;
-    double aux = 0;
+    double aux = 0, zl = 0;
     if (c->patch_dim > 0) image_encoder_forward(m, batch);
     else encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
     for (int l = 0; l < c->layers; l++) {
@@ -359,6 +397,7 @@ float model_forward(Model *m, const Batch *batch) {
             m->moe[l].real = batch->key_mask;
             moe_forward(&m->moe[l], m->params, A(a->fcproj), A(a->ln2), m->training);
             aux += m->moe[l].aux;
+            zl += m->moe[l].z_loss;
         } else {
             matmul_forward(A(a->fch), A(a->ln2), P(p->fcw), P(p->fcb), N, C, F);
             gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
@@ -371,6 +410,7 @@ float model_forward(Model *m, const Batch *batch) {
     matmul_forward(A(m->logits), A(m->lnf), P(m->headw), NULL, N, C, c->n_out);
     group_rows_add(A(m->logits), batch_group(batch), B, (size_t)T * c->n_out, 1);
     m->aux_loss = m->n_moe ? (float)(aux / m->n_moe) : 0.0f;
+    m->z_loss = m->n_moe ? (float)(zl / m->n_moe) : 0.0f;
     m->loss = 0;
     m->loss_count = 0;
     if (batch->targets)
@@ -383,7 +423,7 @@ const float *model_logits(const Model *m) { return m->acts + m->logits; }
 
 const float *model_position_losses(const Model *m) { return m->acts + m->losses; }
 
-float model_objective(const Model *m) { return m->loss + m->balance * m->aux_loss; }
+float model_objective(const Model *m) { return m->loss + m->balance * m->aux_loss + m->z_coef * m->z_loss; }
 
 void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 

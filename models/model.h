@@ -37,10 +37,17 @@ typedef struct {
      * right after one image's positions, so a model pretrained on one image + text keeps its
      * positions when it reads two; the first image has modality row 0, later ones row 2 */
     int images;
+    /* later MoE options (after the 21 fields of format-5 checkpoints) */
+    int route;             /* MoE: index into MOE_ROUTES (moe_route.h); 0: token choice top-k */
+    int shared_experts;    /* MoE: always-on experts beside the routed ones */
+    int balance_bias;      /* MoE: loss-free balancing (a selection bias per expert) */
 } ModelConfig;
 
-/* how many int fields ModelConfig has (all of them are ints; checkpoints store them so) */
-#define MODEL_CONFIG_INTS 21
+/* ModelConfig's fields by name: checkpoints store the configuration as name=value lines, so a
+ * new field (0 = the behaviour before it existed) needs no new checkpoint format */
+typedef struct { const char *name; size_t offset; } ModelConfigField;
+extern const ModelConfigField MODEL_CONFIG_FIELDS[];
+extern const int MODEL_CONFIG_FIELD_COUNT;
 
 /* one training or evaluation batch; targets < 0 are not scored; key_mask may be NULL */
 typedef struct {
@@ -108,6 +115,8 @@ typedef struct {
     float capacity;    /* capacity factor in training; 0: dropless */
     float balance;     /* weight of the mean balance loss in the objective */
     float aux_loss;    /* mean balance loss over MoE blocks, last forward */
+    float z_coef;      /* weight of the mean router z-loss in the objective */
+    float z_loss;      /* mean router z-loss over MoE blocks, last forward */
     size_t patch_proj, encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
     const Batch *last; /* the batch of the last forward, for backward */
     float loss;        /* mean loss of the last forward (0 when no targets) */
@@ -136,6 +145,13 @@ const float *model_position_losses(const Model *m);
 float model_objective(const Model *m);
 /* Sets training mode (capacity limits) and the MoE knobs. */
 void model_set_moe_options(Model *m, int training, float capacity, float balance);
+/* the router z-loss weight (ST-MoE; of the mean over MoE blocks) and the loss-free balancing
+ * bias step (DeepSeek-V3) */
+void model_set_router_options(Model *m, float z_coef, float bias_rate);
+/* after an optimizer step: loss-free balancing moves each MoE block's expert biases */
+void model_balance_update(Model *m);
+/* NULL if the MoE route accepts this capacity factor, else why */
+const char *model_capacity_check(const ModelConfig *cfg, double capacity);
 /* tests: hold every MoE layer's routing decisions fixed (1) or not (0) */
 void model_freeze_routing(Model *m, int frozen);
 /* MH-MoE expert inner size that gives the same parameter count as X-MoE with the same

@@ -1,5 +1,6 @@
 #include "moe.h"
 #include "layers.h"
+#include "moe_route.h"
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -7,26 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_EXPERTS 1024
-
 static int is_cosine(const MoeShape *s) { return s->kind == MOE_XMOE || s->kind == MOE_MHMOE; }
 static int n_heads(const MoeShape *s) { return s->kind == MOE_MHMOE ? s->heads : 1; }
 static int sub_dim(const MoeShape *s) { return s->C / n_heads(s); }
+static const MoeRoute *route_of(const MoeShape *s) { return MOE_ROUTES[s->route]; }
 
 const char *moe_shape_check(const MoeShape *s) {
     if (s->kind < MOE_SMOE || s->kind > MOE_MHMOE) return "model: not an MoE variant";
-    if (s->experts < 1 || s->experts > MAX_EXPERTS) return "experts must be from 1 to 1024";
+    if (s->experts < 1 || s->experts > MOE_MAX_EXPERTS) return "experts must be from 1 to 1024 (times granularity)";
+    if (s->route < 0 || s->route >= MOE_ROUTE_COUNT) return "router: not a known route";
+    if (s->shared < 0 || s->shared > MOE_MAX_EXPERTS) return "shared_experts must be from 0 to 1024";
     if (s->topk < 1 || s->topk > s->experts) return "topk must be from 1 to experts";
     if (s->expert_dim < 1) return "expert_dim must be positive";
     if (is_cosine(s) && s->router_dim < 1) return "router_dim must be positive";
     if (s->kind == MOE_MHMOE && (s->heads < 1 || s->C % s->heads)) return "heads must divide d_model";
-    return NULL;
+    return route_of(s)->check(s, 0);
 }
 
 size_t moe_param_count(const MoeShape *s) {
     size_t D = sub_dim(s), N = s->experts, M = s->expert_dim, de = s->router_dim, C = s->C;
-    size_t n = N * (M * D + M + D * M + D);
+    size_t n = (N + s->shared) * (M * D + M + D * M + D);
     if (s->kind == MOE_SMOE) n += N * D;
+    if (s->bias_balance) n += N;
     if (is_cosine(s)) n += de * D + N * de + !s->code_router; /* + the temperature */
     if (s->kind == MOE_MHMOE) n += 2 * (C * C + C);
     return n;
@@ -34,30 +37,45 @@ size_t moe_param_count(const MoeShape *s) {
 
 double moe_macs_per_token(const MoeShape *s) {
     double H = n_heads(s), D = sub_dim(s), N = s->experts, de = s->router_dim, C = s->C;
-    double macs = H * s->topk * 2.0 * D * s->expert_dim;
+    double macs = H * (s->topk + s->shared) * 2.0 * D * s->expert_dim;
     if (s->kind == MOE_SMOE) macs += C * N;
     if (is_cosine(s)) macs += H * (D * de + N * de);
     if (s->kind == MOE_MHMOE) macs += 2 * C * C;
     return macs;
 }
 
+
 static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 static int *ialloc(size_t n) { return calloc(n ? n : 1, sizeof(int)); }
+
+/* every buffer of the layer, for allocation checks and free */
+#define MOE_BUFFERS(L)                                                                               \
+    {L->h, L->dh, L->z, L->probs, L->probs0, L->biased, L->lse, L->r, L->rnorm, L->cosv, L->ehat,      \
+     L->enorm, L->choice, L->asg_token, L->gate, L->slot, L->tok_offset, L->tok_asg, L->count,         \
+     L->offset, L->scratch, L->pass_load, L->xin, L->h1, L->a1, L->xout, L->o, L->dz, L->dprobs,       \
+     L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin, L->dh1, L->da1, L->dxout, L->dgate,      \
+     L->d_o, L->stats.counts, L->stats.image_counts}
 
 int moe_alloc(MoeLayer *L, int Ntok) {
     const MoeShape *s = &L->s;
     moe_free(L);
-    int H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim;
+    int H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim, K = s->shared;
     L->D = sub_dim(s);
-    moe_set_tokens(L, Ntok);
-    size_t S = L->S, A = L->A, D = L->D;
+    L->Ntok = Ntok;
+    L->S = Ntok * H;
+    size_t S = L->S, D = L->D;
+    size_t A = (size_t)route_of(s)->max_assignments(s, L->S) + (size_t)K * S;
+    L->A = (int)A;
     L->h = falloc(s->kind == MOE_MHMOE ? S * D : 0);
     L->dh = falloc(s->kind == MOE_MHMOE ? S * D : 0);
     L->z = falloc(S * N); L->probs = falloc(S * N); L->probs0 = falloc(S * N);
+    L->biased = falloc(s->bias_balance ? S * N : 0); L->lse = falloc(S);
     L->r = falloc(S * de); L->rnorm = falloc(S); L->cosv = falloc(S * N);
     L->ehat = falloc((size_t)N * de); L->enorm = falloc(N);
-    L->choice = ialloc(A); L->gate = falloc(A); L->slot = ialloc(A);
-    L->count = ialloc(N); L->offset = ialloc(N + 1); L->fill = ialloc(N);
+    L->choice = ialloc(A); L->asg_token = ialloc(A); L->gate = falloc(A); L->slot = ialloc(A);
+    L->tok_offset = ialloc(S + 1); L->tok_asg = ialloc(A);
+    L->count = ialloc(N + K); L->offset = ialloc(N + K + 1); L->scratch = ialloc(S + 1);
+    L->pass_load = calloc(N, sizeof(long long));
     L->xin = falloc(A * D); L->h1 = falloc(A * M); L->a1 = falloc(A * M); L->xout = falloc(A * D);
     L->o = falloc(S * D);
     L->dz = falloc(S * N); L->dprobs = falloc(S * N); L->dprobs0 = falloc(S * N);
@@ -66,10 +84,7 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     L->dgate = falloc(A); L->d_o = falloc(S * D);
     L->stats.counts = calloc((size_t)H * N, sizeof(long long));
     L->stats.image_counts = calloc((size_t)H * N, sizeof(long long));
-    void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
-                   L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
-                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
-                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts, L->stats.image_counts};
+    void *all[] = MOE_BUFFERS(L);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!all[i]) return -1;
     return 0;
@@ -78,20 +93,16 @@ int moe_alloc(MoeLayer *L, int Ntok) {
 void moe_set_tokens(MoeLayer *L, int Ntok) {
     L->Ntok = Ntok;
     L->S = Ntok * n_heads(&L->s);
-    L->A = L->S * L->s.topk;
 }
 
 void moe_free(MoeLayer *L) {
-    void *all[] = {L->h, L->dh, L->z, L->probs, L->probs0, L->r, L->rnorm, L->cosv, L->ehat, L->enorm,
-                   L->choice, L->gate, L->slot, L->count, L->offset, L->fill, L->xin, L->h1, L->a1,
-                   L->xout, L->o, L->dz, L->dprobs, L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin,
-                   L->dh1, L->da1, L->dxout, L->dgate, L->d_o, L->stats.counts, L->stats.image_counts};
+    void *all[] = MOE_BUFFERS(L);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     MoeShape s = L->s;
     MoeParams p = L->p;
-    float cap = L->capacity, coef = L->aux_coef, tau0 = L->tau0;
+    float cap = L->capacity, coef = L->aux_coef, tau0 = L->tau0, zc = L->z_coef, rate = L->bias_rate;
     memset(L, 0, sizeof *L);
-    L->s = s; L->p = p; L->capacity = cap; L->aux_coef = coef; L->tau0 = tau0;
+    L->s = s; L->p = p; L->capacity = cap; L->aux_coef = coef; L->tau0 = tau0; L->z_coef = zc; L->bias_rate = rate;
 }
 
 void moe_stats_reset(MoeLayer *L) {
@@ -101,6 +112,22 @@ void moe_stats_reset(MoeLayer *L) {
     memset(&L->stats, 0, sizeof L->stats);
     L->stats.counts = c;
     L->stats.image_counts = ic;
+}
+
+MoeImbalance moe_imbalance(const long long *load, int N) {
+    MoeImbalance im = {0, 0, 0};
+    double sum = 0, max = 0, var = 0;
+    for (int e = 0; e < N; e++) {
+        sum += (double)load[e];
+        if (load[e] > max) max = (double)load[e];
+        im.dead_experts += load[e] == 0;
+    }
+    if (N < 1 || sum <= 0) return im;
+    double mean = sum / N;
+    for (int e = 0; e < N; e++) var += ((double)load[e] - mean) * ((double)load[e] - mean);
+    im.load_cv = sqrt(var / N) / mean;
+    im.max_violation = max / mean - 1;
+    return im;
 }
 
 /* rows of x (n, d) scaled to unit length, norms kept for backward */
@@ -166,73 +193,93 @@ static float temperature(const MoeLayer *L, const float *P) {
     return tau < 1e-2f ? 1e-2f : tau; /* a learnable temperature must stay positive */
 }
 
-/* top-k of each row of probs; gates renormalised over the chosen k when k > 1 */
-static void route_topk(MoeLayer *L) {
-    int N = L->s.experts, k = L->s.topk;
-#pragma omp parallel for
-    for (int s = 0; s < L->S; s++) {
-        const float *p = L->probs + (size_t)s * N;
-        int *ch = L->choice + (size_t)s * k;
-        float *g = L->gate + (size_t)s * k;
+
+/* lse (S) = log sum_e exp(scale * x); returns the z-loss, the mean over rows of lse^2 (ST-MoE) */
+static float zloss_forward(float *lse, const float *x, float scale, int S, int N) {
+    double total = 0;
+#pragma omp parallel for reduction(+ : total)
+    for (int s = 0; s < S; s++) {
+        const float *xs = x + (size_t)s * N;
+        float mx = -INFINITY;
+        for (int e = 0; e < N; e++) mx = scale * xs[e] > mx ? scale * xs[e] : mx;
         double sum = 0;
-        for (int j = 0; j < k; j++) {
-            if (L->freeze_routing) { g[j] = p[ch[j]]; sum += p[ch[j]]; continue; }
-            int best = -1;
-            for (int e = 0; e < N; e++) {
-                int taken = 0;
-                for (int i = 0; i < j; i++) taken |= ch[i] == e;
-                if (!taken && (best < 0 || p[e] > p[best])) best = e;
-            }
-            ch[j] = best;
-            g[j] = p[best];
-            sum += p[best];
-        }
-        if (k > 1)
-            for (int j = 0; j < k; j++) g[j] = (float)(g[j] / sum);
+        for (int e = 0; e < N; e++) sum += exp((double)scale * xs[e] - mx);
+        lse[s] = (float)(mx + log(sum));
+        total += (double)lse[s] * lse[s];
+    }
+    return S ? (float)(total / S) : 0.0f;
+}
+
+/* d(coef * z-loss)/d(scale * x) added into dlogit: coef * 2 lse_s softmax(scale * x)_se / S */
+static void zloss_backward(float *dlogit, const float *x, float scale, const float *lse, int S, int N, float coef) {
+#pragma omp parallel for
+    for (int s = 0; s < S; s++) {
+        float c = 2.0f * coef * lse[s] / S;
+        for (int e = 0; e < N; e++)
+            dlogit[(size_t)s * N + e] += c * expf(scale * x[(size_t)s * N + e] - lse[s]);
     }
 }
 
-/* Capacity and the counting sort. Choice rank 0 of every sub-token is served before rank 1,
- * in token order, so overflow drops the least preferred assignments. */
-static void assign_slots(MoeLayer *L, int training) {
-    int N = L->s.experts, k = L->s.topk, S = L->S;
-    long cap = INT_MAX;
-    if (training && L->capacity > 0) cap = (long)ceil((double)L->capacity * k * S / N);
-    memset(L->count, 0, sizeof(int) * N);
-    long long dropped = 0;
-    for (int j = 0; j < k; j++)
+/* the router's logits: what z-loss and the gate read (before the gate's softmax/sigmoid) */
+static const float *router_logits(const MoeLayer *L, const float *P, float *scale) {
+    if (L->s.kind == MOE_SMOE) { *scale = 1.0f; return L->z; }
+    *scale = L->s.code_router ? 1.0f : 1.0f / temperature(L, P);
+    return L->cosv;
+}
+
+/* The shared experts' assignments after the n routed ones (every sub-token to each, gate 1),
+ * each expert's rows placed after the previous experts' (offsets), and each sub-token's
+ * assignments listed in order (tok_offset, tok_asg: a counting sort by sub-token). */
+static void place_assignments(MoeLayer *L, int n) {
+    int N = L->s.experts, K = L->s.shared, S = L->S;
+    for (int j = 0; j < K; j++) {
         for (int s = 0; s < S; s++) {
-            int e = L->choice[s * k + j];
-            if (L->count[e] < cap) L->slot[s * k + j] = L->count[e]++;
-            else { L->slot[s * k + j] = -1; dropped++; }
+            int a = n + j * S + s;
+            L->choice[a] = N + j;
+            L->asg_token[a] = s;
+            L->gate[a] = 1.0f;
+            L->slot[a] = s;
         }
+        L->count[N + j] = S;
+    }
+    L->n_routed = n;
+    L->n_asg = n + K * S;
     L->offset[0] = 0;
-    for (int e = 0; e < N; e++) L->offset[e + 1] = L->offset[e] + L->count[e];
-    for (int a = 0; a < S * k; a++)
+    for (int e = 0; e < N + K; e++) L->offset[e + 1] = L->offset[e] + L->count[e];
+    for (int a = 0; a < L->n_asg; a++)
         if (L->slot[a] >= 0) L->slot[a] += L->offset[L->choice[a]];
-    L->stats.dropped += dropped;
+    int *fill = L->scratch;
+    memset(L->tok_offset, 0, sizeof(int) * (S + 1));
+    for (int a = 0; a < L->n_asg; a++) L->tok_offset[L->asg_token[a] + 1]++;
+    for (int s = 0; s < S; s++) L->tok_offset[s + 1] += L->tok_offset[s];
+    memcpy(fill, L->tok_offset, sizeof(int) * S);
+    for (int a = 0; a < L->n_asg; a++) L->tok_asg[fill[L->asg_token[a]]++] = a;
 }
 
 /* the pass's statistics; out: the layer's output (Ntok, C), tau: the temperature used (0: smoe) */
 static void update_stats(MoeLayer *L, const float *out, float tau) {
-    int N = L->s.experts, k = L->s.topk, H = n_heads(&L->s), S = L->S, C = L->s.C;
+    int N = L->s.experts, H = n_heads(&L->s), C = L->s.C;
     MoeStats *st = &L->stats;
-    long long real_tokens = 0;
+    long long real_tokens = 0, unrouted = 0;
     double ent = 0, distinct = 0, spread = 0, out_sq = 0;
-    unsigned char seen[MAX_EXPERTS];
+    unsigned char seen[MOE_MAX_EXPERTS];
     for (int t = 0; t < L->Ntok; t++) {
         if (L->real && !L->real[t]) continue;
         real_tokens++;
         int image = L->image_NP > 0 && t % L->seq_T < L->image_NP, n = 0;
         memset(seen, 0, N);
         for (int s = t * H; s < (t + 1) * H; s++) {
-            for (int j = 0; j < k; j++) {
-                int e = L->choice[s * k + j];
+            int routed = 0;
+            for (int i = L->tok_offset[s]; i < L->tok_offset[s + 1]; i++) {
+                int e = L->choice[L->tok_asg[i]];
+                if (e >= N) continue; /* a shared expert */
+                routed++;
                 size_t at = (size_t)(s % H) * N + e;
                 st->counts[at]++;
                 if (image) st->image_counts[at]++;
                 if (!seen[e]) { seen[e] = 1; n++; }
             }
+            unrouted += routed == 0;
             const float *p = L->probs + (size_t)s * N;
             double sum = 0, h = 0;
             for (int e = 0; e < N; e++) sum += p[e];
@@ -248,12 +295,14 @@ static void update_stats(MoeLayer *L, const float *out, float tau) {
             }
         }
         for (int c = 0; c < C; c++) out_sq += (double)out[(size_t)t * C + c] * out[(size_t)t * C + c];
-        distinct += n; /* distinct experts over a token's H sub-tokens and k choices */
+        distinct += n; /* distinct routed experts over a token's H sub-tokens and their choices */
     }
-    st->assignments += (long long)S * k;
+    st->assignments += L->n_routed;
     st->subtokens += real_tokens * H;
     st->tokens += real_tokens;
+    st->unrouted += unrouted;
     st->aux_sum += L->aux;
+    st->z_sum += L->z_loss;
     if (real_tokens) {
         st->entropy_sum += ent / (real_tokens * H);
         st->distinct_sum += distinct / real_tokens;
@@ -266,7 +315,8 @@ static void update_stats(MoeLayer *L, const float *out, float tau) {
 
 void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int training) {
     const MoeShape *sh = &L->s;
-    int C = sh->C, N = sh->experts, k = sh->topk, M = sh->expert_dim, de = sh->router_dim;
+    const MoeRoute *R = route_of(sh);
+    int C = sh->C, N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE;
     const float *U = in;
     double t0 = omp_get_wtime();
@@ -296,30 +346,47 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
             gate_probs(L->probs0, L->cosv, 1.0f / L->tau0, S, N, sh->sigmoid_gate);
         }
     }
-    route_topk(L);
+    L->z_loss = 0;
+    if (L->z_coef > 0) {
+        float scale;
+        const float *x = router_logits(L, P, &scale);
+        L->z_loss = zloss_forward(L->lse, x, scale, S, N);
+    }
+    /* selection: the probabilities, shifted by the loss-free balancing bias */
+    if (sh->bias_balance) {
+        const float *bias = P + L->p.bias;
+#pragma omp parallel for
+        for (int s = 0; s < S; s++)
+            for (int e = 0; e < N; e++) L->biased[(size_t)s * N + e] = L->probs[(size_t)s * N + e] + bias[e];
+    }
+    L->select = sh->bias_balance ? L->biased : L->probs;
+    int n = R->route(L, training);
+    if (!L->freeze_routing) place_assignments(L, n);
+    if (training && !L->freeze_routing) {
+        memset(L->pass_load, 0, sizeof(long long) * N);
+        for (int a = 0; a < n; a++) L->pass_load[L->choice[a]]++;
+    }
     /* balance loss: N * sum_e f_e P_e, f from top-1 choices (constant), P the mean probs0 */
     double aux = 0;
-    memset(L->frac, 0, sizeof(float) * N);
-    for (int s = 0; s < S; s++) L->frac[L->choice[s * k]] += 1.0f / S;
-    for (int e = 0; e < N; e++) {
-        double Pe = 0;
-        for (int s = 0; s < S; s++) Pe += L->probs0[(size_t)s * N + e];
-        aux += L->frac[e] * Pe / S;
-    }
+    if (!R->balanced)
+        for (int e = 0; e < N; e++) {
+            double Pe = 0;
+            for (int s = 0; s < S; s++) Pe += L->probs0[(size_t)s * N + e];
+            aux += L->frac[e] * Pe / S;
+        }
     L->aux = (float)(N * aux);
-    if (!L->freeze_routing) assign_slots(L, training);
     /* dispatch: gather each assignment's input row into its expert's contiguous block */
 #pragma omp parallel for
-    for (int a = 0; a < S * k; a++)
-        if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)(a / k) * D, sizeof(float) * D);
+    for (int a = 0; a < L->n_asg; a++)
+        if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)L->asg_token[a] * D, sizeof(float) * D);
     double t1 = omp_get_wtime();
-    for (int e = 0; e < N; e++) {
-        int n = L->count[e];
+    for (int e = 0; e < N + K; e++) {
+        int rows = L->count[e];
         size_t off = L->offset[e];
-        if (!n) continue;
-        matmul_forward(L->h1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, n, D, M);
-        gelu_forward(L->a1 + off * M, L->h1 + off * M, (size_t)n * M);
-        matmul_forward(L->xout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, n, M, D);
+        if (!rows) continue;
+        matmul_forward(L->h1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, rows, D, M);
+        gelu_forward(L->a1 + off * M, L->h1 + off * M, (size_t)rows * M);
+        matmul_forward(L->xout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, rows, M, D);
     }
     double t2 = omp_get_wtime();
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
@@ -329,10 +396,10 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         float *os = o + (size_t)s * D;
         if (mh && sh->inner_residual) memcpy(os, U + (size_t)s * D, sizeof(float) * D);
         else memset(os, 0, sizeof(float) * D);
-        for (int j = 0; j < k; j++) {
-            int slot = L->slot[s * k + j];
+        for (int i = L->tok_offset[s]; i < L->tok_offset[s + 1]; i++) {
+            int a = L->tok_asg[i], slot = L->slot[a];
             if (slot < 0) continue;
-            float g = L->gate[s * k + j];
+            float g = L->gate[a];
             const float *x = L->xout + (size_t)slot * D;
             for (int d = 0; d < D; d++) os[d] += g * x[d];
         }
@@ -348,8 +415,9 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
 
 void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float *dout, const float *in) {
     const MoeShape *sh = &L->s;
-    int C = sh->C, N = sh->experts, k = sh->topk, M = sh->expert_dim, de = sh->router_dim;
-    int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->A;
+    const MoeRoute *R = route_of(sh);
+    int C = sh->C, N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
+    int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->n_asg;
     const float *U = mh ? L->h : in, *dO = dout;
     float *dU = din;
     double t0 = omp_get_wtime();
@@ -365,28 +433,29 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     }
     /* combine backward: gate gradients and the experts' output gradients */
 #pragma omp parallel for
-    for (int a = 0; a < S * k; a++) {
+    for (int a = 0; a < A; a++) {
         int slot = L->slot[a];
         if (slot < 0) { L->dgate[a] = 0; continue; }
-        const float *d = dO + (size_t)(a / k) * D, *x = L->xout + (size_t)slot * D;
+        const float *d = dO + (size_t)L->asg_token[a] * D, *x = L->xout + (size_t)slot * D;
         float *dx = L->dxout + (size_t)slot * D, g = L->gate[a];
         double dot = 0;
         for (int j = 0; j < D; j++) { dot += (double)d[j] * x[j]; dx[j] = g * d[j]; }
         L->dgate[a] = (float)dot;
     }
     double t1 = omp_get_wtime();
-    memset(L->dxin, 0, sizeof(float) * A * D);
-    memset(L->da1, 0, sizeof(float) * A * M);
-    memset(L->dh1, 0, sizeof(float) * A * M);
-    for (int e = 0; e < N; e++) {
-        int n = L->count[e];
+    size_t rows_used = L->offset[N + K];
+    memset(L->dxin, 0, sizeof(float) * rows_used * D);
+    memset(L->da1, 0, sizeof(float) * rows_used * M);
+    memset(L->dh1, 0, sizeof(float) * rows_used * M);
+    for (int e = 0; e < N + K; e++) {
+        int rows = L->count[e];
         size_t off = L->offset[e];
-        if (!n) continue;
+        if (!rows) continue;
         matmul_backward(L->da1 + off * M, G + L->p.w2 + (size_t)e * D * M, G + L->p.b2 + (size_t)e * D,
-                        L->dxout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, n, M, D);
-        gelu_backward(L->dh1 + off * M, L->h1 + off * M, L->da1 + off * M, (size_t)n * M);
+                        L->dxout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, rows, M, D);
+        gelu_backward(L->dh1 + off * M, L->h1 + off * M, L->da1 + off * M, (size_t)rows * M);
         matmul_backward(L->dxin + off * D, G + L->p.w1 + (size_t)e * M * D, G + L->p.b1 + (size_t)e * M,
-                        L->dh1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, n, D, M);
+                        L->dh1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, rows, D, M);
     }
     double t2 = omp_get_wtime();
     /* dispatch backward: each sub-token gathers its assignments' input gradients */
@@ -395,37 +464,35 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         float *du = dU + (size_t)s * D;
         if (mh && sh->inner_residual)
             for (int j = 0; j < D; j++) du[j] += dO[(size_t)s * D + j];
-        for (int c = 0; c < k; c++) {
-            int slot = L->slot[s * k + c];
+        for (int i = L->tok_offset[s]; i < L->tok_offset[s + 1]; i++) {
+            int slot = L->slot[L->tok_asg[i]];
             if (slot < 0) continue;
             const float *dx = L->dxin + (size_t)slot * D;
             for (int j = 0; j < D; j++) du[j] += dx[j];
         }
     }
-    /* gates -> probabilities (renormalisation when k > 1) and the balance loss */
-    float coef = L->aux_coef * N / S;
+    /* the balance loss's gradient, then the route's: gates -> probabilities */
+    float coef = R->balanced ? 0.0f : L->aux_coef * N / S;
     /* smoe's and the code router's balance probabilities are their gate probabilities */
     int sep0 = sh->kind != MOE_SMOE && !sh->code_router;
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
         float *dp = L->dprobs + (size_t)s * N, *dp0 = L->dprobs0 + (size_t)s * N;
-        const float *p = L->probs + (size_t)s * N;
-        const int *ch = L->choice + (size_t)s * k;
-        const float *g = L->gate + (size_t)s * k, *dg = L->dgate + (size_t)s * k;
         for (int e = 0; e < N; e++) {
             dp[e] = sep0 ? 0.0f : coef * L->frac[e];
             dp0[e] = sep0 ? coef * L->frac[e] : 0.0f;
         }
-        if (k == 1) { dp[ch[0]] += dg[0]; continue; }
-        double sum = 0, dot = 0;
-        for (int j = 0; j < k; j++) { sum += p[ch[j]]; dot += (double)dg[j] * g[j]; }
-        for (int j = 0; j < k; j++) dp[ch[j]] += (float)((dg[j] - dot) / sum);
     }
+    R->backward(L);
+    float zscale;
+    const float *zx = router_logits(L, P, &zscale);
     if (sh->kind == MOE_SMOE) {
         gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, 0);
+        if (L->z_coef > 0) zloss_backward(L->dz, zx, zscale, L->lse, S, N, L->z_coef);
         matmul_backward(dU, G + L->p.router_w, NULL, L->dz, U, P + L->p.router_w, S, D, N);
     } else if (sh->code_router) {
         gate_probs_backward(L->dcos, L->probs, L->dprobs, S, N, sh->sigmoid_gate);
+        if (L->z_coef > 0) zloss_backward(L->dcos, zx, zscale, L->lse, S, N, L->z_coef);
         /* scores = r ehat^T with r the raw projection */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dr, de);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
@@ -435,6 +502,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         float tau = temperature(L, P), tau0 = L->tau0;
         gate_probs_backward(L->dz, L->probs, L->dprobs, S, N, sh->sigmoid_gate);
         gate_probs_backward(L->dcos, L->probs0, L->dprobs0, S, N, sh->sigmoid_gate);
+        if (L->z_coef > 0) zloss_backward(L->dz, zx, zscale, L->lse, S, N, L->z_coef);
         /* z = cos / tau: dcos = dz / tau + dz0 / tau0 ; dtau = -sum dz cos / tau^2.
          * Row partial sums in rnorm-sized scratch would race; one serial pass keeps the order. */
         double dtau = 0;
@@ -457,4 +525,15 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     L->t_experts += t2 - t1;
     L->t_mh += omp_get_wtime() - t3;
     L->t_route += (t1 - t0) + (t3 - t2);
+}
+
+void moe_bias_update(MoeLayer *L, float *P) {
+    if (!L->s.bias_balance || !L->pass_load) return; /* no buffers: never ran */
+    int N = L->s.experts;
+    double total = 0;
+    for (int e = 0; e < N; e++) total += (double)L->pass_load[e];
+    double mean = total / N;
+    float *bias = P + L->p.bias;
+    for (int e = 0; e < N; e++)
+        bias[e] += (double)L->pass_load[e] < mean ? L->bias_rate : (double)L->pass_load[e] > mean ? -L->bias_rate : 0.0f;
 }

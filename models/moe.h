@@ -3,8 +3,11 @@
  * X-MoE routes every sub-token, a merge layer joins them). One MoeLayer replaces the FFN of a
  * block: in (N, C) -> out (N, C), the block adds the residual.
  *
- * Dispatch sorts the (sub-)token assignments by expert (counting sort) into contiguous
- * buffers, runs one sgemm pair per expert, and scatters the gate-weighted outputs back.
+ * The scores (linear or cosine) give every sub-token a probability per expert; a route from
+ * the table in moe_route.h (token choice top-k, expert choice, ...) turns them into
+ * assignments (sub-token, expert, gate); always-on shared experts add one assignment per
+ * sub-token each. Dispatch sorts the assignments by expert (counting sort) into contiguous
+ * buffers, runs one sgemm pair per expert, and each sub-token sums its gate-weighted outputs.
  * All work space is allocated by moe_alloc for one batch shape; the step allocates nothing. */
 #ifndef MOEH_MOE_H
 #define MOEH_MOE_H
@@ -12,10 +15,12 @@
 
 typedef enum { MOE_NONE = 0, MOE_SMOE = 1, MOE_XMOE = 2, MOE_MHMOE = 3 } MoeKind;
 
+#define MOE_MAX_EXPERTS 1024 /* routed experts per layer (the balance loss keeps a share per expert) */
+
 typedef struct {
     int kind;          /* MoeKind */
     int C;             /* model width */
-    int experts;       /* N */
+    int experts;       /* N: routed experts */
     int topk;          /* k */
     int expert_dim;    /* M: expert inner size */
     int router_dim;    /* d_e (xmoe, mhmoe) */
@@ -25,6 +30,10 @@ typedef struct {
     int code_router;   /* xmoe/mhmoe as the public torchscale code routes: the token's projection
                           (not normalised) against unit expert embeddings, no temperature, and
                           the balance loss on the gate probabilities themselves */
+    int route;         /* index into MOE_ROUTES (moe_route.h); 0: token choice top-k */
+    int shared;        /* always-on experts of size M beside the routed ones (DeepSeekMoE) */
+    int bias_balance;  /* loss-free balancing: a per-expert bias shifts selection only, updated
+                          from the load after each step (DeepSeek-V3) */
 } MoeShape;
 
 /* parameter offsets into the model's buffer */
@@ -32,16 +41,18 @@ typedef struct {
     size_t head_w, head_b, merge_w, merge_b; /* mhmoe */
     size_t router_w;                         /* smoe (N, D); xmoe/mhmoe projection (d_e, D) */
     size_t expert_emb, tau;                  /* xmoe/mhmoe (N, d_e), (1) */
-    size_t w1, b1, w2, b2;                   /* experts (N,M,D) (N,M) (N,D,M) (N,D) */
+    size_t bias;                             /* bias_balance (N): no gradient, moe_bias_update moves it */
+    size_t w1, b1, w2, b2;                   /* experts, routed then shared: (N+K,M,D) (N+K,M) (N+K,D,M) (N+K,D) */
 } MoeParams;
 
 /* running statistics, reset by the caller */
 typedef struct {
-    long long *counts;          /* (H, N): top-k assignments of real tokens routed to each expert */
+    long long *counts;          /* (H, N): routed assignments of real tokens to each expert */
     long long *image_counts;    /* (H, N): the part of counts from image-patch positions */
-    long long assignments, dropped; /* every token's, padding included: they share the capacity */
+    long long assignments, dropped; /* routed, every token's, padding included: they share the capacity */
     long long subtokens, tokens;    /* real ones */
-    double aux_sum, entropy_sum, distinct_sum;
+    long long unrouted;         /* real sub-tokens that no routed expert took (expert choice) */
+    double aux_sum, z_sum, entropy_sum, distinct_sum;
     /* per pass, summed: the temperature (xmoe/mhmoe), the mean over real sub-tokens of the
      * standard deviation of their N router cosines, and the RMS of the layer's output over
      * real tokens (what the block adds to its residual) */
@@ -49,35 +60,53 @@ typedef struct {
     long long passes;
 } MoeStats;
 
+/* how unevenly a window's routed assignments spread over the experts */
+typedef struct {
+    double load_cv;       /* standard deviation of the per-expert load over its mean */
+    int dead_experts;     /* experts that took no assignment */
+    double max_violation; /* max load / mean load - 1 (DeepSeek-V3's MaxVio) */
+} MoeImbalance;
+
 typedef struct {
     MoeShape s;
     MoeParams p;
     int D;             /* sub-token width C / H */
-    int Ntok, S, A;    /* tokens, sub-tokens (Ntok * H), assignment slots (S * k) */
+    int Ntok, S, A;    /* tokens, sub-tokens (Ntok * H), assignment slots the buffers hold */
+    int n_routed, n_asg; /* the last forward's routed assignments, and with the shared ones */
     /* training-time knobs, set by the caller */
-    float capacity;    /* capacity factor; 0: dropless */
+    float capacity;    /* capacity factor; 0: dropless (token choice) */
     float aux_coef;    /* weight of this layer's balance loss in the total loss */
+    float z_coef;      /* weight of this layer's router z-loss in the total loss */
+    float bias_rate;   /* loss-free balancing: bias step per update */
     float tau0;        /* fixed temperature of the balance loss's probabilities (xmoe/mhmoe) */
     int seq_T, image_NP;/* set by the model each forward: token n sits at position n % seq_T,
                           an image patch when that is < image_NP (0: no images) */
     const unsigned char *real; /* set by the model each forward: (Ntok) 0 = padding, which is
                           routed like any token but left out of the statistics (histograms,
                           router entropy, experts per token); NULL: every token is real */
-    int freeze_routing;/* tests: reuse the last forward's expert choices and slots, so that a
+    int freeze_routing;/* tests: reuse the last forward's assignments and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
     /* forward state */
     float *h;          /* (Ntok, C) multi-head layer output = sub-tokens (S, D); mhmoe only */
     float *z, *probs, *probs0;   /* (S, N) router logits, gate probabilities, balance-loss probs */
+    float *biased;               /* (S, N) probs + the loss-free balancing bias (bias_balance) */
+    const float *select;         /* (S, N) what routes select by: biased, or probs */
+    float *lse;                  /* (S) log-sum-exp of the router logits (z-loss) */
     float *r, *rnorm, *cosv;     /* (S, d_e), (S), (S, N): xmoe router */
     float *ehat, *enorm;         /* (N, d_e), (N) */
-    int *choice;                 /* (S, k) expert of each choice */
-    float *gate;                 /* (S, k) gate weight of each choice */
-    int *slot;                   /* (S, k) row in the expert buffers, -1 if dropped */
-    int *count, *offset, *fill;  /* (N), (N + 1), (N) */
+    int *choice;                 /* (A) expert of each assignment */
+    int *asg_token;              /* (A) sub-token of each assignment */
+    float *gate;                 /* (A) gate weight of each assignment */
+    int *slot;                   /* (A) row in the expert buffers, -1 if dropped */
+    int *tok_offset, *tok_asg;   /* (S + 1), (A): each sub-token's assignments, in order */
+    int *count, *offset;         /* (N + K), (N + K + 1) */
+    int *scratch;                /* (A + S) work space of the routes */
+    long long *pass_load;        /* (N) routed assignments per expert, last training forward */
     float *xin, *h1, *a1, *xout; /* (A, D), (A, M), (A, M), (A, D) expert buffers */
     float *o;                    /* (S, D) combined expert output (before merge) */
-    float frac[1024];            /* f_e: share of top-1 assignments per expert (no gradient) */
+    float frac[MOE_MAX_EXPERTS]; /* f_e: share of top-1 assignments per expert (no gradient) */
     float aux;                   /* balance loss of the last forward */
+    float z_loss;                /* router z-loss of the last forward: mean over sub-tokens of lse^2 */
     /* backward work space */
     float *dh, *dz, *dprobs, *dprobs0, *dr, *drhat, *dcos, *dehat, *dxin, *dh1, *da1, *dxout, *dgate, *d_o;
     MoeStats stats;
@@ -104,6 +133,11 @@ void moe_forward(MoeLayer *L, const float *params, float *out, const float *in, 
 /* din (Ntok, C) += ..., parameter gradients into grads; dout (Ntok, C) */
 void moe_backward(MoeLayer *L, const float *params, float *grads, float *din, const float *dout,
                   const float *in);
+/* loss-free balancing, after a training step: each expert's bias moves by bias_rate towards
+ * the mean load (up if it took fewer routed assignments than the mean, down if more) */
+void moe_bias_update(MoeLayer *L, float *params);
 void moe_stats_reset(MoeLayer *L);
+/* of per-expert loads (N) */
+MoeImbalance moe_imbalance(const long long *load, int N);
 
 #endif

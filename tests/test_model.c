@@ -251,6 +251,81 @@ static void test_shorter_length(void) {
     model_free(&m);
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+/* Checkpoints name their model configuration's fields: a configuration with the later
+ * routing options comes back whole; a format-5 file (21 ints by position, written here byte
+ * by byte as that format had them) still loads, its later fields 0; a field this build does
+ * not know is refused by name. */
+static void test_checkpoint_formats(void) {
+    const char *path = "test_model_formats.ckpt";
+    char err[512];
+    ModelConfig cfg = {.vocab = 13, .n_out = 13, .max_seq = 8, .d_model = 8, .layers = 2, .attn_heads = 2,
+                       .ffn_mult = 4, .causal = 1, .moe = MOE_XMOE, .experts = 4, .topk = 1, .moe_every = 1,
+                       .expert_dim = 12, .router_dim = 4, .mh_heads = 1, .shared_experts = 1, .balance_bias = 1};
+    Model a, b;
+    CHECK(model_build(&a, &cfg, 3) == 0, "build");
+    CHECK(checkpoint_save(path, &a, NULL, NULL, err, sizeof err) == 0, "save: %s", err);
+    memset(&b, 0, sizeof b);
+    CHECK(checkpoint_load(path, &b, NULL, NULL, err, sizeof err) == 0, "load: %s", err);
+    CHECK(!memcmp(&a.cfg, &b.cfg, sizeof cfg) && b.n_params == a.n_params &&
+          !memcmp(a.params, b.params, a.n_params * sizeof(float)), "the routing options and weights come back");
+    model_free(&b);
+    /* an unknown field: the same file with one name changed (the header is outside the checksum) */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *bytes = malloc((size_t)size);
+    CHECK(fread(bytes, 1, (size_t)size, f) == (size_t)size, "read back");
+    fclose(f);
+    char *at = memmem(bytes, 2048, "balance_bias=", 13);
+    CHECK(at != NULL, "the configuration is stored by name");
+    if (at) memcpy(at, "balance_zzzz=", 13);
+    f = fopen(path, "wb");
+    fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+    memset(&b, 0, sizeof b);
+    int rc = checkpoint_load(path, &b, NULL, NULL, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "balance_zzzz") && strstr(err, path), "unknown field: rc %d, '%s'", rc, err);
+    free(bytes);
+    model_free(&a);
+    /* format 5 */
+    ModelConfig old = cfg;
+    old.shared_experts = old.balance_bias = 0;
+    CHECK(model_build(&a, &old, 5) == 0, "build");
+    struct {
+        char magic[8];
+        uint32_t version, has_optimizer;
+        int32_t cfg[21];
+        uint64_t n_params;
+        int64_t opt_step;
+        uint64_t checksum;
+    } h = {{'M', 'H', 'M', 'O', 'E', 'C', 'K', 'P'}, 5, 0, {0}, a.n_params, 0, 0};
+    memcpy(h.cfg, &old, sizeof h.cfg); /* the first 21 fields, in that format's order */
+    CheckpointState st;
+    memset(&st, 0, sizeof st);
+    st.step = 7;
+    h.checksum = fnv1a(fnv1a(0xcbf29ce484222325ull, &st, sizeof st), a.params, a.n_params * sizeof(float));
+    f = fopen(path, "wb");
+    fwrite(&h, sizeof h, 1, f);
+    fwrite(&st, sizeof st, 1, f);
+    fwrite(a.params, sizeof(float), a.n_params, f);
+    fclose(f);
+    memset(&b, 0, sizeof b);
+    CheckpointState st2;
+    CHECK(checkpoint_load(path, &b, NULL, &st2, err, sizeof err) == 0, "format 5: %s", err);
+    CHECK(!memcmp(&b.cfg, &old, sizeof old) && st2.step == 7 && !memcmp(a.params, b.params, a.n_params * sizeof(float)),
+          "a format-5 checkpoint loads with its configuration, state and weights");
+    model_free(&a);
+    model_free(&b);
+    remove(path);
+}
+
 int main(void) {
     test_shorter_length();
     test_model_gradients(1, 0, 0, 1);
@@ -261,6 +336,7 @@ int main(void) {
     test_model_gradients(0, 1, 1, 2); /* the two rows read as one example, logits added (pair=separate) */
     test_training_learns();
     test_checkpoint_and_determinism();
+    test_checkpoint_formats();
     test_schedule();
     CHECK_FINISH();
 }

@@ -4,14 +4,17 @@
  * sigmoid k=2, MH-MoE k=1, MH-MoE k=2 with the inner residual and capacity drops in training
  * mode, X-MoE k=1 and MH-MoE k=2 with the public code's router (router_norm=code), and a bidirectional MH-MoE reading 3 image patches before its text (patch and modality
  * embeddings), two images in one row, and pairs of rows whose logits are added (a batch group,
- * later rows still scored on their own targets); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
+ * later rows still scored on their own targets), and the routing after the paper: expert choice
+ * (X-MoE k=1 in training at capacity 1.5, MH-MoE k=2), shared experts (SMoE k=2, MH-MoE k=1
+ * with capacity drops), the router z-loss (weight 0.05, with those and with the code router)
+ * and the loss-free selection bias (X-MoE k=2); the objective includes the balance loss (weight 0.1). The reference is float64, the harness float32, so the tolerances are float32's:
  * logits and loss |c - r| <= 1e-4 + 1e-4 |r|, gradients |c - r| <= 2e-6 + 1e-3 |r|. */
 #include "check.h"
 #include "models/model.h"
 #include <string.h>
 
 typedef struct {
-    int hdr[32], nhdr;
+    int hdr[48], nhdr;
     int *tokens, *targets, *mask;
     float *params, *patches;
     double *logits, loss, aux, *grads;
@@ -22,7 +25,7 @@ static int read_fixture(const char *path, Fixture *fx) {
     if (!f) { fprintf(stderr, "%s: cannot open\n", path); return -1; }
     char magic[8];
     int ok = fread(magic, 8, 1, f) == 1 && !memcmp(magic, "MOEHFIX3", 8) &&
-             fread(&fx->nhdr, 4, 1, f) == 1 && fx->nhdr <= 32 && fread(fx->hdr, 4, fx->nhdr, f) == (size_t)fx->nhdr;
+             fread(&fx->nhdr, 4, 1, f) == 1 && fx->nhdr <= 48 && fread(fx->hdr, 4, fx->nhdr, f) == (size_t)fx->nhdr;
     if (!ok) { fclose(f); fprintf(stderr, "%s: bad header\n", path); return -1; }
     int B = fx->hdr[9], T = fx->hdr[10], masked = fx->hdr[11], np = fx->hdr[12], V = fx->hdr[2];
     size_t BT = (size_t)B * T;
@@ -50,7 +53,8 @@ static void compare(const char *path) {
                        .experts = h[13], .topk = h[14], .moe_every = h[15], .expert_dim = h[16],
                        .router_dim = h[17], .mh_heads = h[18], .mh_inner_residual = h[19], .gate_sigmoid = h[20],
                        .patch_dim = h[24], .n_patches = h[25], .images = fx.nhdr > 26 ? h[26] : 0,
-                       .router_code = fx.nhdr > 28 ? h[28] : 0};
+                       .router_code = fx.nhdr > 28 ? h[28] : 0, .route = fx.nhdr > 29 ? h[29] : 0,
+                       .shared_experts = fx.nhdr > 30 ? h[30] : 0, .balance_bias = fx.nhdr > 31 ? h[31] : 0};
     int B = h[9], T = h[10];
     Model m;
     CHECK(model_build(&m, &cfg, 0) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
@@ -58,6 +62,7 @@ static void compare(const char *path) {
     if ((int)m.n_params != h[12]) return;
     memcpy(m.params, fx.params, m.n_params * sizeof(float));
     model_set_moe_options(&m, h[21], h[22] / 1000.0f, h[23] / 1e6f);
+    model_set_router_options(&m, fx.nhdr > 32 ? h[32] / 1e6f : 0.0f, 0.0f);
     Batch *b = batch_alloc(B, T, fx.mask != NULL);
     b->group = fx.nhdr > 27 ? h[27] : 1;
     memcpy(b->tokens, fx.tokens, sizeof(int) * B * T);
@@ -79,7 +84,7 @@ static void compare(const char *path) {
     long long dropped = 0;
     for (int l = 0; l < cfg.layers; l++) dropped += m.moe[l].stats.dropped;
     printf("  balance loss: c %.7f r %.7f; %lld assignments dropped by capacity\n", m.aux_loss, fx.aux, dropped);
-    if (h[21] && h[22]) CHECK(dropped > 0, "%s: a capacity fixture that drops nothing tests nothing", path);
+    if (h[21] && h[22] && !cfg.route) CHECK(dropped > 0, "%s: a capacity fixture that drops nothing tests nothing", path);
     CHECK(fabs(m.aux_loss - fx.aux) <= 1e-5 + 1e-5 * fabs(fx.aux), "aux %g vs %g", m.aux_loss, fx.aux);
     model_zero_grad(&m);
     model_backward(&m);
@@ -116,5 +121,12 @@ int main(void) {
     compare(MOEH_FIXTURES "/ref_images_prefix_lm.bin"); /* captioning: patches see each other, text causal */
     compare(MOEH_FIXTURES "/ref_two_images.bin"); /* pair=joint: two images restart the positions */
     compare(MOEH_FIXTURES "/ref_pair_rows.bin");  /* pair=separate: one image per row, rows' logits added */
+    /* the routing after the paper: expert choice, shared experts, router z-loss, loss-free bias */
+    compare(MOEH_FIXTURES "/ref_xmoe_expert_choice.bin");
+    compare(MOEH_FIXTURES "/ref_mhmoe_expert_choice.bin");
+    compare(MOEH_FIXTURES "/ref_smoe_shared_z.bin");
+    compare(MOEH_FIXTURES "/ref_mhmoe_shared_z.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe_loss_free_z.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe_code_z.bin");
     CHECK_FINISH();
 }

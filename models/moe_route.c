@@ -1,0 +1,29 @@
+#include "moe_route.h"
+#include <string.h>
+
+/* one line per route, in router= index order (append only: checkpoints store the index) */
+#define MOE_ROUTE_LIST(X) \
+    X(moe_route_topk)     \
+    X(moe_route_expert_choice)
+
+#define DECLARE(r) extern const MoeRoute r;
+#define ADDRESS(r) &r,
+MOE_ROUTE_LIST(DECLARE)
+const MoeRoute *const MOE_ROUTES[] = {MOE_ROUTE_LIST(ADDRESS)};
+const int MOE_ROUTE_COUNT = (int)(sizeof MOE_ROUTES / sizeof MOE_ROUTES[0]);
+
+int moe_route_find(const char *name) {
+    for (int i = 0; i < MOE_ROUTE_COUNT; i++)
+        if (!strcmp(MOE_ROUTES[i]->name, name)) return i;
+    return -1;
+}
+
+const char *moe_route_names(void) {
+    static char names[256];
+    if (!names[0])
+        for (int i = 0; i < MOE_ROUTE_COUNT; i++) {
+            if (i) strncat(names, "|", sizeof names - strlen(names) - 1);
+            strncat(names, MOE_ROUTES[i]->name, sizeof names - strlen(names) - 1);
+        }
+    return names;
+}
