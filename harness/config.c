@@ -79,7 +79,7 @@ static const KeyDef KEYS[] = {
     {"topk_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
     {"expert_dim_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
     {"pretrain_run", K_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
-    {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (per language); 0: all"},
+    {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
     {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
     {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
     {"data", K_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},

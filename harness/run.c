@@ -753,11 +753,11 @@ int harness_run(Config *cfg) {
             long max_tokens = final ? final_eval_tokens : eval_tokens;
             model_set_moe_options(&r.model, 0, capacity, balance); /* evaluation is dropless */
             start_eval_pass(&sm, step);
-            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, &sm.sink);
+            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, final, &sm.sink);
             write_moe_stats(r.db, r.run, step, "valid", &r.model, &sm, NULL);
             if (final) {
                 start_eval_pass(&sm, step);
-                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, final_eval_tokens, &sm.sink);
+                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, final_eval_tokens, 1, &sm.sink);
                 write_moe_stats(r.db, r.run, step, "test", &r.model, &sm, NULL);
                 if (r.task->downstream) {
                     start_eval_pass(&sm, step);

@@ -11,7 +11,7 @@ typedef struct { Task base; LmData lm; Bpe *bpe; int T; } English;
 
 static void english_next_batch(Task *t, Batch *b) { lm_next_batch(&((English *)t)->lm, b); }
 
-static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_tokens, MetricSink *sink) {
+static int english_evaluate(Task *t, Model *m, Batch *b, Split s, long max_tokens, int final, MetricSink *sink) {
     return lm_evaluate(&((English *)t)->lm, m, b, s, max_tokens, sink);
 }
 

@@ -78,7 +78,7 @@ static void mmm_next_batch(Task *t, Batch *b) {
 
 /* Image-text pairs of the split (caption i mod captions), masked from a fixed seed so every
  * model is scored on the same masked tokens. */
-static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_tokens, MetricSink *sink) {
+static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_tokens, int final, MetricSink *sink) {
     Mmm *v = (Mmm *)t;
     const CaptionSplit *sp = &v->split[split];
     int n = sp->n;

@@ -39,15 +39,23 @@ static void multi_next_batch(Task *t, Batch *b) {
     }
 }
 
-static int multi_evaluate(Task *t, Model *model, Batch *b, Split split, long max_tokens, MetricSink *sink) {
+static int multi_evaluate(Task *t, Model *model, Batch *b, Split split, long max_tokens, int final, MetricSink *sink) {
     Multi *m = (Multi *)t;
     const char *sp = SPLIT_NAMES[split];
     double sum_loss = 0, sum_ppl = 0, sum_bpb = 0;
     int counted = 0;
+    /* a periodic pass shares its tokens among the languages (each at least one batch): the
+     * curve's points cost what one language's would; the final pass scores each language on
+     * max_tokens of its own */
+    long per_language = max_tokens;
+    if (!final && max_tokens > 0 && m->n > 0) {
+        per_language = max_tokens / m->n;
+        if (per_language < (long)b->B * b->T) per_language = (long)b->B * b->T;
+    }
     for (int i = 0; i < m->n; i++) {
         double loss, bytes;
         char name[64], label[64];
-        long n = lm_eval_loss(&m->lm[i], model, b, split, max_tokens, &loss, &bytes);
+        long n = lm_eval_loss(&m->lm[i], model, b, split, per_language, &loss, &bytes);
         if (!n) continue;
         double bpb = loss * n / bytes / log(2.0);
         snprintf(label, sizeof label, "%s/%s", sp, m->name[i]);

@@ -52,7 +52,7 @@ static void reason_next_batch(Task *t, Batch *b) {
         fill_example(v, &v->split[SPLIT_TRAIN], (int)rng_below(&v->sampler, v->split[SPLIT_TRAIN].n), b, e);
 }
 
-static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, MetricSink *sink) {
+static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, int final, MetricSink *sink) {
     Reason *v = (Reason *)t;
     ReasonSplit *s = &v->split[split];
     int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n, E = b->B / v->rows;

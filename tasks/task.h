@@ -60,8 +60,10 @@ struct Task {
     /* fills batch (B = batch, T = seq_len) with the next training batch */
     void (*next_batch)(Task *t, Batch *batch);
     /* scores the model on a held-out split (its first max_tokens targets; 0: all of it) and
-     * reports through sink; uses batch as work space */
-    int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, long max_tokens, MetricSink *sink);
+     * reports through sink; uses batch as work space. final: the run's closing pass, whose
+     * numbers are the run's result (a periodic pass may spend less: multilingual shares
+     * max_tokens among its languages, captioning decodes fewer images) */
+    int (*evaluate)(Task *t, Model *m, Batch *batch, Split split, long max_tokens, int final, MetricSink *sink);
     /* zero-shot downstream evaluation at the end of a run (NULL when the task has none) */
     int (*downstream)(Task *t, Model *m, Batch *batch, MetricSink *sink);
     /* numbers that describe the data itself, reported once per run (baselines, sizes) */

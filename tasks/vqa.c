@@ -62,7 +62,7 @@ static void vqa_next_batch(Task *t, Batch *b) {
     }
 }
 
-static int vqa_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, MetricSink *sink) {
+static int vqa_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items, int final, MetricSink *sink) {
     Vqa *v = (Vqa *)t;
     VqaSplit *s = &v->split[split];
     int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n;
