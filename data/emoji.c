@@ -1,6 +1,7 @@
+#include "util/xalloc.h"
 #include "emoji.h"
 #include "formats.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -52,7 +53,7 @@ static int read_emoji(const char *source, Emoji **out, int *n, char *err, size_t
     FILE *f = fopen(path, "r");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s (install ruby-tanuki-emoji)", path, strerror(errno)); return -1; }
     int cap = 4096, count = 0, lineno = 0;
-    Emoji *e = malloc(sizeof(Emoji) * cap);
+    Emoji *e = xmalloc(sizeof(Emoji) * cap);
     n_groups = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -86,7 +87,7 @@ static int read_emoji(const char *source, Emoji **out, int *n, char *err, size_t
         snprintf(x->subgroup, sizeof x->subgroup, "%s", subgroup);
         for (char *s = x->subgroup; *s; s++) if (*s == '-') *s = ' ';
         if (x->group < 0) continue;
-        if (++count == cap) { cap *= 2; e = realloc(e, sizeof(Emoji) * cap); }
+        if (++count == cap) { cap *= 2; e = xrealloc(e, sizeof(Emoji) * cap); }
     }
     fclose(f);
     *out = e;
@@ -150,7 +151,7 @@ int emoji_prepare(const char *data_dir, const char *source, char *err, size_t er
         if (make_folder(dir) || make_folder(path)) { snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno)); free(all); return -1; }
         SplitWriter w;
         split_writer_init(&w);
-        int *ids = malloc(sizeof(int) * n), m = 0;
+        int *ids = xmalloc(sizeof(int) * n), m = 0;
         Rng r;
         rng_seed(&r, 77 + s);
         for (int i = 0; i < n; i++) {

@@ -1,5 +1,6 @@
+#include "util/xalloc.h"
 #include "formats.h"
-#include "models/atomic_file.h"
+#include "util/atomic_file.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ void split_writer_init(SplitWriter *w) {
     w->captions = cJSON_CreateArray();
     w->nlvr2_cap = 1 << 16;
     w->nlvr2_used = 0;
-    w->nlvr2 = malloc(w->nlvr2_cap);
+    w->nlvr2 = xmalloc(w->nlvr2_cap);
     w->nlvr2[0] = 0;
 }
 
@@ -80,7 +81,7 @@ void split_add_statement(SplitWriter *w, const char *identifier, const char *sen
     size_t len = strlen(line);
     if (w->nlvr2_used + len + 2 > w->nlvr2_cap) {
         while (w->nlvr2_used + len + 2 > w->nlvr2_cap) w->nlvr2_cap *= 2;
-        w->nlvr2 = realloc(w->nlvr2, w->nlvr2_cap);
+        w->nlvr2 = xrealloc(w->nlvr2, w->nlvr2_cap);
     }
     memcpy(w->nlvr2 + w->nlvr2_used, line, len);
     w->nlvr2_used += len;

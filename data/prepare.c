@@ -1,6 +1,6 @@
 /* Default text corpora from Debian's fortune packages. Each fortune is one document; fortune
  * files separate them with lines holding only '%'. Documents go to train / valid / test by a
- * hash of their text (tasks/text_corpus.c).
+ * hash of their text (data/text_corpus.c).
  *
  * english: `fortunes` (fortune-mod's English collection; BSD licence, see
  *   /usr/share/doc/fortunes/copyright): its files by name (EN_FILES), since other languages'
@@ -9,11 +9,11 @@
  * multilingual: English as above plus fortunes-de, -ru, -pl, -it, -cs, -es (their own
  *   folders) and fortunes-zh (chinese, tang300, song100): 8 languages in Latin, Cyrillic and
  *   Han script. Licences: each package's /usr/share/doc/PACKAGE/copyright. */
+#include "util/xalloc.h"
 #include "prepare.h"
 #include "scenes.h"
 #include "emoji.h"
-#include "tasks/task.h"
-#include "tasks/text_corpus.h"
+#include "text_corpus.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -122,7 +122,7 @@ static int prepare_fortunes(const char *out_dir, const char *source, const char 
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", source, nm);
         if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (n == cap) { cap = cap ? 2 * cap : 64; names = realloc(names, cap * sizeof *names); }
+        if (n == cap) { cap = cap ? 2 * cap : 64; names = xrealloc(names, cap * sizeof *names); }
         names[n++] = strdup(nm);
     }
     closedir(d);
@@ -160,19 +160,6 @@ static int prepare_fortunes(const char *out_dir, const char *source, const char 
     return rc;
 }
 
-/* the visual tokens of masked multimodal modelling at the default image_size, patch and
- * codebook keys, built now by opening the task once (other settings build theirs on first use) */
-static int default_codebook(const char *data_dir, const char *set, char *err, size_t errlen) {
-    TaskOptions o = {.data = set, .data_dir = data_dir, .seq_len = 1, .batch = 1, .tokenizer = "bytes",
-                     .image_size = 32, .patch = 8, .codebook = 128, .mask_image = 0.4, .mask_text = 0.15};
-    Task *t = task_open("mmm", &o, err, errlen);
-    if (!t) return -1;
-    t->close(t);
-    printf("data prepare %s: visual-token codebook (k-means, 128 centres of 8x8 patches at 32x32) -> %s/%s/codebook-s32-p8-k128.bin\n",
-           set, data_dir, set);
-    return 0;
-}
-
 int data_prepare(const char *name, const char *data_dir, const char *source, char *err, size_t errlen) {
     char out[4200], src[4200];
     if (!strcmp(name, "english")) {
@@ -191,9 +178,9 @@ int data_prepare(const char *name, const char *data_dir, const char *source, cha
         return 0;
     }
     if (!strcmp(name, "scenes"))
-        return scenes_prepare(data_dir, 2000, err, errlen) || default_codebook(data_dir, name, err, errlen) ? -1 : 0;
+        return scenes_prepare(data_dir, 2000, err, errlen);
     if (!strcmp(name, "emoji"))
-        return emoji_prepare(data_dir, source, err, errlen) || default_codebook(data_dir, name, err, errlen) ? -1 : 0;
+        return emoji_prepare(data_dir, source, err, errlen);
     snprintf(err, errlen, "data prepare %s: no such data set (known: english, multilingual, scenes, emoji)", name);
     return -1;
 }

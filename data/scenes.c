@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "scenes.h"
 #include "formats.h"
 #include <cJSON.h>
@@ -155,7 +156,7 @@ static int prepare_split(const char *dir, int split, int n, uint64_t seed, QA *t
     if (make_folder(dir) || make_folder(path)) { snprintf(err, errlen, "%s: cannot create folder: %s", path, strerror(errno)); return -1; }
     Rng r;
     rng_seed(&r, seed);
-    Scene *scenes = malloc(sizeof(Scene) * n);
+    Scene *scenes = xmalloc(sizeof(Scene) * n);
     unsigned char rgb[SCENE_SIZE * SCENE_SIZE * 3];
     cJSON *sj = cJSON_CreateArray();
     SplitWriter w;
@@ -267,7 +268,7 @@ int scenes_prepare(const char *data_dir, int n_train, char *err, size_t errlen) 
     char root[4200], dir[4300];
     snprintf(root, sizeof root, "%s/scenes", data_dir);
     if (make_folder(data_dir) || make_folder(root)) { snprintf(err, errlen, "%s: cannot create folder: %s", root, strerror(errno)); return -1; }
-    QA *train_qa = malloc(sizeof(QA) * 200000);
+    QA *train_qa = xmalloc(sizeof(QA) * 200000);
     int n_train_qa = 0, sizes[3] = {n_train, n_train / 10 > 4 ? n_train / 10 : 4, n_train / 10 > 4 ? n_train / 10 : 4};
     double qonly = 0, majority = 0;
     for (int s = 0; s < 3; s++) {

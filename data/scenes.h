@@ -4,7 +4,7 @@
  * so the loaders that read them read the real data sets too. Deterministic from a seed. */
 #ifndef MOEH_SCENES_H
 #define MOEH_SCENES_H
-#include "models/rng.h"
+#include "util/rng.h"
 #include <stddef.h>
 
 #define SCENE_SIZE 64

@@ -7,7 +7,7 @@
 #include "progress.h"
 #include "run.h"
 #include "models/optim.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

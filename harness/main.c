@@ -4,6 +4,7 @@
 #include "config.h"
 #include "run.h"
 #include "data/prepare.h"
+#include "tasks/task.h"
 #include "plots/plot.h"
 #include "sweep.h"
 #include "results/results.h"
@@ -28,6 +29,8 @@ static void usage(FILE *f) {
             "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs]\n"
             "                             the cartesian product of the lists, one run each, N at once\n"
             "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
+            "  sweep routers [size=tiny steps=1200] [seeds=3] [jobs=N]  routes and balance modes (English, 8 experts),\n"
+            "                             then plot fig=routers: quality against max_violation\n"
             "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost|router] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  help [run]                 this text; every run key with its default\n");
@@ -165,6 +168,20 @@ static int cmd_data_check(int argc, char **argv) {
     return 0;
 }
 
+/* the visual tokens of masked multimodal modelling at the default image_size, patch and
+ * codebook keys, built now by opening the task once (other settings build theirs on first use;
+ * here, not in data/, which tasks call and which so calls no task) */
+static int default_codebook(const char *data_dir, const char *set, char *err, size_t errlen) {
+    TaskOptions o = {.data = set, .data_dir = data_dir, .seq_len = 1, .batch = 1, .tokenizer = "bytes",
+                     .image_size = 32, .patch = 8, .codebook = 128, .mask_image = 0.4, .mask_text = 0.15};
+    Task *t = task_open("mmm", &o, err, errlen);
+    if (!t) return -1;
+    t->close(t);
+    printf("data prepare %s: visual-token codebook (k-means, 128 centres of 8x8 patches at 32x32) -> %s/%s/codebook-s32-p8-k128.bin\n",
+           set, data_dir, set);
+    return 0;
+}
+
 static int cmd_data(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "check")) return cmd_data_check(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[0], "prepare")) {
@@ -175,7 +192,9 @@ static int cmd_data(int argc, char **argv) {
     MiscArgs a;
     if (parse_misc(argc - 2, argv + 2, &a, "data_dir= source=")) return 2;
     char err[1024];
-    if (data_prepare(argv[1], a.data_dir, a.source, err, sizeof err)) {
+    int images = !strcmp(argv[1], "scenes") || !strcmp(argv[1], "emoji");
+    if (data_prepare(argv[1], a.data_dir, a.source, err, sizeof err) ||
+        (images && default_codebook(a.data_dir, argv[1], err, sizeof err))) {
         fprintf(stderr, "error: %s\n", err);
         return 2;
     }

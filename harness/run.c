@@ -6,7 +6,7 @@
 #include "models/model.h"
 #include "models/moe_route.h"
 #include "models/optim.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "models/transfer.h"
 #include "results/results.h"
 #include "tasks/task.h"
@@ -55,6 +55,8 @@ typedef struct {
     long step;       /* the step the gathered metrics belong to */
     MoeStats *base;  /* (layers) statistics at the last section of an evaluation pass */
     const char *bench_suffix; /* appended to downstream benchmark names ("_step0": before training) */
+    ActivationCount *rows;   /* (3, rows_cap) histogram rows: all, image, text; allocated with the run */
+    size_t rows_cap;         /* sum over MoE layers of heads x experts */
 } StepMetrics;
 
 static int sink_flush(StepMetrics *m, long step);
@@ -93,7 +95,6 @@ static void report_eval(StepMetrics *sm, long step, long from) {
 }
 
 static const char *const MODEL_NAMES[] = {"dense", "smoe", "xmoe", "mhmoe"};
-#define MAX_EXPERTS_ROWS 1024
 
 static void moe_stats_reset_all(Model *m) {
     for (int l = 0; l < m->cfg.layers; l++)
@@ -132,6 +133,8 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         /* fine-grained experts: G times as many, 1/G the size, G times as many per token */
         int G = (int)config_int(cfg, "granularity");
         if (G > 1) {
+            if (!config_int(cfg, "expert_dim") && kind == MOE_MHMOE && !strcmp(config_str(cfg, "parity"), "params"))
+                mc->expert_dim -= mc->expert_dim % G; /* parity's M is the nearest size anyway: round to G */
             if (mc->expert_dim % G) {
                 snprintf(why, sizeof why, "granularity=%d must divide the expert size %d (expert_dim=, or the one parity solved)", G, mc->expert_dim);
                 return why;
@@ -160,7 +163,7 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
 static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *split, Model *m,
                            StepMetrics *sm, MoeStats *base) {
     if (!m->n_moe) return 0;
-    static ActivationCount rows[3][1 << 15];
+    ActivationCount *rows[3] = {sm->rows, sm->rows + sm->rows_cap, sm->rows + 2 * sm->rows_cap};
     int n = 0, rc = 0, layers = 0;
     long long image_total = 0;
     double aux = 0, zl = 0, ent = 0, distinct = 0, tau = 0, spread = 0, rms = 0, cv = 0, maxvio = 0, dead = 0;
@@ -168,36 +171,31 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
     for (int l = 0; l < m->cfg.layers; l++) {
         MoeLayer *L = &m->moe[l];
         if (L->s.kind == MOE_NONE) continue;
-        MoeStats *st = &L->stats, zero = {0}, *b0 = base ? &base[l] : &zero;
-        long long passes = st->passes - b0->passes;
-        if (passes <= 0) continue;
-        int H = L->s.kind == MOE_MHMOE ? L->s.heads : 1, N = L->s.experts;
-        long long load[MAX_EXPERTS_ROWS] = {0}; /* over the heads */
+        MoeStats *b0 = base ? &base[l] : NULL;
+        MoeWindow w = moe_window(L, b0);
+        if (w.passes <= 0) continue;
+        int H = moe_heads(L), N = L->s.experts;
+        long long load[MOE_MAX_EXPERTS] = {0}; /* over the heads */
         for (int h = 0; h < H; h++) {
-            long long total = 0, itotal = 0, c[MAX_EXPERTS_ROWS], ic[MAX_EXPERTS_ROWS];
+            long long total = 0, itotal = 0;
             for (int e = 0; e < N; e++) {
-                size_t at = (size_t)h * N + e;
-                c[e] = st->counts[at] - (base ? b0->counts[at] : 0);
-                ic[e] = st->image_counts[at] - (base ? b0->image_counts[at] : 0);
-                total += c[e];
-                itotal += ic[e];
-                load[e] += c[e];
+                total += moe_window_count(L, b0, h, e, 0);
+                itotal += moe_window_count(L, b0, h, e, 1);
             }
             image_total += itotal;
-            for (int e = 0; e < N && n < (int)(sizeof rows[0] / sizeof rows[0][0]); e++, n++) {
-                rows[0][n] = (ActivationCount){l, h, e, c[e], total};
-                rows[1][n] = (ActivationCount){l, h, e, ic[e], itotal};
-                rows[2][n] = (ActivationCount){l, h, e, c[e] - ic[e], total - itotal};
+            for (int e = 0; e < N; e++, n++) { /* rows_cap holds every layer's H * N (run_train) */
+                long long c = moe_window_count(L, b0, h, e, 0), ic = moe_window_count(L, b0, h, e, 1);
+                load[e] += c;
+                rows[0][n] = (ActivationCount){l, h, e, c, total};
+                rows[1][n] = (ActivationCount){l, h, e, ic, itotal};
+                rows[2][n] = (ActivationCount){l, h, e, c - ic, total - itotal};
             }
         }
-        double layer_tau = (st->tau_sum - b0->tau_sum) / passes, layer_ent = (st->entropy_sum - b0->entropy_sum) / passes;
-        double layer_spread = (st->cos_spread_sum - b0->cos_spread_sum) / passes;
-        double layer_rms = (st->out_rms_sum - b0->out_rms_sum) / passes;
         char name[48];
         snprintf(name, sizeof name, "router_entropy/l%d", l);
-        sink_put(&sm->sink, split, name, layer_ent);
+        sink_put(&sm->sink, split, name, w.entropy);
         snprintf(name, sizeof name, "moe_out_rms/l%d", l);
-        sink_put(&sm->sink, split, name, layer_rms);
+        sink_put(&sm->sink, split, name, w.out_rms);
         MoeImbalance im = moe_imbalance(load, N);
         snprintf(name, sizeof name, "load_cv/l%d", l);
         sink_put(&sm->sink, split, name, im.load_cv);
@@ -210,32 +208,24 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
         dead += im.dead_experts;
         if (L->s.kind != MOE_SMOE) {
             snprintf(name, sizeof name, "router_tau/l%d", l);
-            sink_put(&sm->sink, split, name, layer_tau);
+            sink_put(&sm->sink, split, name, w.tau);
             snprintf(name, sizeof name, "router_cos_spread/l%d", l);
-            sink_put(&sm->sink, split, name, layer_spread);
+            sink_put(&sm->sink, split, name, w.cos_spread);
         }
-        tau += layer_tau;
-        spread += layer_spread;
-        rms += layer_rms;
-        aux += (st->aux_sum - b0->aux_sum) / passes;
-        zl += (st->z_sum - b0->z_sum) / passes;
-        unrouted += st->unrouted - b0->unrouted;
-        subtokens += st->subtokens - b0->subtokens;
-        ent += layer_ent;
-        distinct += (st->distinct_sum - b0->distinct_sum) / passes;
-        dropped += st->dropped - b0->dropped;
-        assigned += st->assignments - b0->assignments;
+        tau += w.tau;
+        spread += w.cos_spread;
+        rms += w.out_rms;
+        aux += w.aux;
+        zl += w.z_loss;
+        unrouted += w.unrouted;
+        subtokens += w.subtokens;
+        ent += w.entropy;
+        distinct += w.distinct;
+        dropped += w.dropped;
+        assigned += w.assignments;
         layers++;
-        if (base) {
-            long long *keep = base[l].counts, *ikeep = base[l].image_counts;
-            memcpy(keep, st->counts, sizeof(long long) * H * N);
-            memcpy(ikeep, st->image_counts, sizeof(long long) * H * N);
-            base[l] = *st;
-            base[l].counts = keep;
-            base[l].image_counts = ikeep;
-        } else {
-            moe_stats_reset(L);
-        }
+        if (base) moe_stats_snapshot(L, &base[l]);
+        else moe_stats_reset(L);
     }
     if (n) {
         rc = results_activations(db, run, step, split, rows[0], n);
@@ -288,17 +278,14 @@ static void start_eval_pass(StepMetrics *sm, long step) {
     for (int l = 0; l < m->cfg.layers; l++) {
         if (m->moe[l].s.kind == MOE_NONE) continue;
         moe_stats_reset(&m->moe[l]);
-        long long *keep = sm->base[l].counts, *ikeep = sm->base[l].image_counts;
-        memset(keep, 0, sizeof(long long) * m->moe[l].s.heads * m->moe[l].s.experts);
-        memset(ikeep, 0, sizeof(long long) * m->moe[l].s.heads * m->moe[l].s.experts);
-        memset(&sm->base[l], 0, sizeof sm->base[l]);
-        sm->base[l].counts = keep;
-        sm->base[l].image_counts = ikeep;
+        moe_stats_snapshot(&m->moe[l], &sm->base[l]); /* the zeros just set */
     }
 }
 
 static int make_dir(const char *p) { return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1; }
 
+/* One run, handed from stage to stage (run_configure, run_environment, run_build,
+ * run_register, run_train); run_free is the one cleanup of whatever the stages reached. */
 typedef struct {
     Model model;
     AdamW opt;
@@ -308,6 +295,15 @@ typedef struct {
     int64_t run;
     char *config_json;
     char err[1024];
+    ModelConfig mc;
+    TaskSpec spec;
+    OptimConfig oc;
+    Rng train_rng;
+    int B, T, threads;
+    long steps, start_step;
+    double flops_per_token;
+    char host[256];
+    MoeStats *base; /* (layers) the evaluation passes' section statistics (StepMetrics.base) */
 } Run;
 
 static void run_free(Run *r) {
@@ -317,6 +313,20 @@ static void run_free(Run *r) {
     adamw_free(&r->opt);
     results_close(r->db);
     free(r->config_json);
+    for (int l = 0; r->base && l < r->mc.layers; l++) { free(r->base[l].counts); free(r->base[l].image_counts); }
+    free(r->base);
+}
+
+/* the stage's error into r->err (arguments may not point into r->err); returns 2, the exit
+ * code of input that cannot run */
+static int run_fail(Run *r, const char *fmt, ...) {
+    char msg[sizeof r->err];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    memcpy(r->err, msg, sizeof msg);
+    return 2;
 }
 
 static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng) {
@@ -510,51 +520,41 @@ TaskOptions run_task_options(const Config *cfg) {
                          .seed = (uint64_t)config_int(cfg, "seed")};
 }
 
-int harness_run(Config *cfg) {
-    Run r;
-    memset(&r, 0, sizeof r);
-    /* from the start: a signal during data loading or the step-0 evaluation stops the run at
-     * its first step with a checkpoint, instead of being lost (a background job of a script
-     * starts with SIGINT ignored) or killing it with nothing stored */
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);  /* the terminal closed: the same as Ctrl-C */
-    signal(SIGPIPE, on_signal); /* stdout's reader went away (harness run | head): stop and save */
+/* from=, resume='s stored configuration, then the presets */
+static int run_configure(Run *r, Config *cfg) {
+    char why[sizeof r->err];
     /* from=RUN_ID repeats a stored run: its configuration, with the words given now winning */
     if (config_is_set(cfg, "from") && config_int(cfg, "from") > 0) {
         const char *dbp = config_is_set(cfg, "db") ? config_str(cfg, "db") : "results.db";
         long long id = config_int(cfg, "from");
-        ResultsDb *db = results_open(dbp, r.err, sizeof r.err);
+        ResultsDb *db = results_open(dbp, why, sizeof why);
         char *json = db ? results_run_config(db, id) : NULL;
-        if (!json && db) snprintf(r.err, sizeof r.err, "db=%s holds no run %lld (harness list shows the runs)", dbp, id);
-        int bad = !json || config_merge_json(cfg, json, r.err, sizeof r.err);
+        if (!json && db) snprintf(why, sizeof why, "db=%s holds no run %lld (harness list shows the runs)", dbp, id);
+        int bad = !json || config_merge_json(cfg, json, why, sizeof why);
         free(json);
         results_close(db);
-        if (bad) { fprintf(stderr, "error: from=%lld: %s\n", id, r.err); return 2; }
+        if (bad) return run_fail(r, "from=%lld: %s", id, why);
     }
     /* a resumed run takes the configuration stored in its checkpoint; words given now win */
     if (config_is_set(cfg, "resume") && *config_str(cfg, "resume")) {
         CheckpointState st;
         const char *path = config_str(cfg, "resume");
-        if (checkpoint_read_state(path, &st, r.err, sizeof r.err) ||
-            config_merge_json(cfg, st.config, r.err, sizeof r.err)) {
-            fprintf(stderr, "error: resume=%s\n", r.err);
-            return 2;
-        }
+        if (checkpoint_read_state(path, &st, why, sizeof why) || config_merge_json(cfg, st.config, why, sizeof why))
+            return run_fail(r, "resume=%s", why);
     }
     config_resolve(cfg);
-    int rc_pre = pretrain_stage(cfg);
-    if (rc_pre) return rc_pre;
-    int threads = set_threads(config_int(cfg, "threads"));
+    return 0;
+}
+
+/* threads, the BLAS recorded, the db and checkpoint folder usable */
+static int run_environment(Run *r, Config *cfg) {
+    r->threads = set_threads(config_int(cfg, "threads"));
     char blas[1024];
-    blas_describe(blas, sizeof blas, threads);
+    blas_describe(blas, sizeof blas, r->threads);
     config_record(cfg, "blas_core", blas_core_name());
     config_record(cfg, "blas", blas);
-    int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
-    long steps = config_int(cfg, "steps");
-
     /* everything that can be wrong with the input is found before the run row is written */
-    if (!*config_str(cfg, "db")) { fprintf(stderr, "error: db=: expected the path of a results database\n"); return 2; }
+    if (!*config_str(cfg, "db")) return run_fail(r, "db=: expected the path of a results database");
     if (!*config_str(cfg, "out")) { /* beside the db and named by it: two dbs never share a checkpoint */
         char beside[4200];
         const char *db = config_str(cfg, "db");
@@ -564,144 +564,148 @@ int harness_run(Config *cfg) {
         config_record(cfg, "out", beside);
     }
     const char *outdir = config_str(cfg, "out");
-    if (!*outdir || make_dir(outdir) || access(outdir, W_OK)) {
-        fprintf(stderr, "error: out=%s: checkpoints cannot be written there: %s\n", outdir,
-                *outdir ? strerror(errno) : "expected a folder");
-        return 2;
-    }
+    if (!*outdir || make_dir(outdir) || access(outdir, W_OK))
+        return run_fail(r, "out=%s: checkpoints cannot be written there: %s", outdir, *outdir ? strerror(errno) : "expected a folder");
+    return 0;
+}
+
+/* the task's data, the model (initialised, or from init= or resume=) and its optimizer */
+static int run_build(Run *r, Config *cfg) {
+    char why[sizeof r->err];
+    r->B = (int)config_int(cfg, "batch");
+    r->steps = config_int(cfg, "steps");
     TaskOptions topt = run_task_options(cfg);
-    r.task = task_open(config_str(cfg, "task"), &topt, r.err, sizeof r.err);
-    if (!r.task) { fprintf(stderr, "error: %s\n", r.err); run_free(&r); return 2; }
-    TaskSpec spec = r.task->spec;
-    T = spec.seq_len; /* a task may lengthen its sequences (image patches before the text) */
-    if (spec.group > 1 && B % spec.group) {
-        fprintf(stderr, "error: batch=%d: task=%s reads each example as %d sequences; batch must be a multiple of %d\n",
-                B, config_str(cfg, "task"), spec.group, spec.group);
-        run_free(&r);
-        return 2;
-    }
-    ModelConfig mc;
-    const char *why = model_config_from(cfg, &spec, &mc);
-    if (why) {
-        fprintf(stderr, "error: %s\n", why);
-        run_free(&r);
-        return 2;
-    }
+    r->task = task_open(config_str(cfg, "task"), &topt, why, sizeof why);
+    if (!r->task) return run_fail(r, "%s", why);
+    r->spec = r->task->spec;
+    r->T = r->spec.seq_len; /* a task may lengthen its sequences (image patches before the text) */
+    int B = r->B, T = r->T;
+    if (r->spec.group > 1 && B % r->spec.group)
+        return run_fail(r, "batch=%d: task=%s reads each example as %d sequences; batch must be a multiple of %d",
+                        B, config_str(cfg, "task"), r->spec.group, r->spec.group);
+    const char *bad = model_config_from(cfg, &r->spec, &r->mc);
+    if (bad) return run_fail(r, "%s", bad);
     uint64_t seed = (uint64_t)config_int(cfg, "seed");
-    OptimConfig oc = {.lr = (float)config_float(cfg, "lr"), .beta1 = (float)config_float(cfg, "beta1"),
-                      .beta2 = (float)config_float(cfg, "beta2"), .eps = 1e-8f,
-                      .weight_decay = (float)config_float(cfg, "weight_decay"),
-                      .grad_clip = (float)config_float(cfg, "grad_clip"),
-                      .min_lr_frac = (float)config_float(cfg, "min_lr_frac"),
-                      .warmup = (int)config_int(cfg, "warmup"), .total_steps = (int)steps,
-                      .cosine = !strcmp(config_str(cfg, "schedule"), "cosine")};
-    r.batch = batch_alloc_images(B, T, spec.needs_mask, spec.n_patches, spec.patch_dim);
-    if (r.batch && spec.group > 1) r.batch->group = spec.group;
-    if (!r.batch || model_build(&r.model, &mc, seed) || model_alloc_batch(&r.model, B, T) ||
-        adamw_init(&r.opt, &oc, r.model.n_params)) {
-        fprintf(stderr, "error: out of memory for d_model=%d layers=%d batch=%d seq_len=%d\n", mc.d_model, mc.layers, B, T);
-        run_free(&r);
-        return 2;
-    }
+    r->oc = (OptimConfig){.lr = (float)config_float(cfg, "lr"), .beta1 = (float)config_float(cfg, "beta1"),
+                          .beta2 = (float)config_float(cfg, "beta2"), .eps = 1e-8f,
+                          .weight_decay = (float)config_float(cfg, "weight_decay"),
+                          .grad_clip = (float)config_float(cfg, "grad_clip"),
+                          .min_lr_frac = (float)config_float(cfg, "min_lr_frac"),
+                          .warmup = (int)config_int(cfg, "warmup"), .total_steps = (int)r->steps,
+                          .cosine = !strcmp(config_str(cfg, "schedule"), "cosine")};
+    const ModelConfig *mc = &r->mc;
+    r->batch = batch_alloc_images(B, T, r->spec.needs_mask, r->spec.n_patches, r->spec.patch_dim);
+    if (r->batch && r->spec.group > 1) r->batch->group = r->spec.group;
+    if (!r->batch || model_build(&r->model, mc, seed) || model_alloc_batch(&r->model, B, T) ||
+        adamw_init(&r->opt, &r->oc, r->model.n_params))
+        return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
+    r->flops_per_token = model_flops_per_token(mc, T);
     if (*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
-        init_weights(&r.model, cfg, spec.text_outputs, r.err, sizeof r.err)) {
-        fprintf(stderr, "error: %s\n", r.err);
-        run_free(&r);
-        return 2;
-    }
-    Rng train_rng;
-    rng_seed(&train_rng, seed * 31 + 7);
-    long start_step = 0;
+        init_weights(&r->model, cfg, r->spec.text_outputs, why, sizeof why))
+        return run_fail(r, "%s", why);
+    rng_seed(&r->train_rng, seed * 31 + 7);
     const char *resume = config_str(cfg, "resume");
     if (*resume) {
         CheckpointState st;
-        if (checkpoint_load(resume, &r.model, &r.opt, &st, r.err, sizeof r.err)) {
-            fprintf(stderr, "error: resume=%s\n", r.err);
-            run_free(&r);
-            return 2;
-        }
-        start_step = (long)st.step;
-        train_rng.s = st.rng_state;
-        r.task->set_state(r.task, st.data_state);
-        if (start_step >= steps) {
-            fprintf(stderr, "error: resume=%s is at step %ld, steps=%ld leaves nothing to do\n", resume, start_step, steps);
-            run_free(&r);
-            return 2;
-        }
+        if (checkpoint_load(resume, &r->model, &r->opt, &st, why, sizeof why)) return run_fail(r, "resume=%s", why);
+        r->start_step = (long)st.step;
+        r->train_rng.s = st.rng_state;
+        r->task->set_state(r->task, st.data_state);
+        if (r->start_step >= r->steps)
+            return run_fail(r, "resume=%s is at step %ld, steps=%ld leaves nothing to do", resume, r->start_step, r->steps);
     }
-    const char *dbpath = config_str(cfg, "db");
-    r.db = results_open(dbpath, r.err, sizeof r.err);
-    if (!r.db) { fprintf(stderr, "error: db=%s\n", r.err); run_free(&r); return 2; }
+    /* each layer's evaluation-section statistics */
+    r->base = calloc(mc->layers, sizeof(MoeStats));
+    for (int l = 0; r->base && l < mc->layers; l++) {
+        size_t n = (size_t)(mc->moe ? mc->mh_heads * mc->experts : 1);
+        r->base[l].counts = calloc(n, sizeof(long long));
+        r->base[l].image_counts = calloc(n, sizeof(long long));
+        if (!r->base[l].counts || !r->base[l].image_counts) return run_fail(r, "out of memory for the MoE statistics");
+    }
+    if (!r->base) return run_fail(r, "out of memory for the MoE statistics");
+    return 0;
+}
 
-    if (mc.moe) {
+/* the run's row in results.db (or the resumed run's, reopened), with what was resolved */
+static int run_register(Run *r, Config *cfg) {
+    char why[sizeof r->err];
+    const char *dbpath = config_str(cfg, "db"), *resume = config_str(cfg, "resume");
+    const ModelConfig *mc = &r->mc;
+    r->db = results_open(dbpath, why, sizeof why);
+    if (!r->db) return run_fail(r, "db=%s", why);
+    if (mc->moe) {
         char v[32];
-        snprintf(v, sizeof v, "%d", mc.topk);
+        snprintf(v, sizeof v, "%d", mc->topk);
         config_record(cfg, "topk_used", v);
-        snprintf(v, sizeof v, "%d", mc.expert_dim);
+        snprintf(v, sizeof v, "%d", mc->expert_dim);
         config_record(cfg, "expert_dim_used", v);
     }
-    r.config_json = config_to_json(cfg);
-    if (strlen(r.config_json) >= sizeof ((CheckpointState *)0)->config) { /* else resume= would read a cut config */
-        fprintf(stderr, "error: the run's configuration is %zu bytes as JSON, a checkpoint holds %zu: shorten name=, data= or "
-                "the other paths\n", strlen(r.config_json), sizeof ((CheckpointState *)0)->config - 1);
-        run_free(&r);
-        return 2;
-    }
+    r->config_json = config_to_json(cfg);
+    if (strlen(r->config_json) >= sizeof ((CheckpointState *)0)->config) /* else resume= would read a cut config */
+        return run_fail(r, "the run's configuration is %zu bytes as JSON, a checkpoint holds %zu: shorten name=, data= or "
+                        "the other paths", strlen(r->config_json), sizeof ((CheckpointState *)0)->config - 1);
     char *comparable = run_comparable_json(cfg), label[96];
-    run_label(cfg, mc.moe ? mc.topk : 0, label, sizeof label);
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
+    run_label(cfg, mc->moe ? mc->topk : 0, label, sizeof label);
+    gethostname(r->host, sizeof r->host - 1);
     RunInfo info = {.name = config_str(cfg, "name"), .task = config_str(cfg, "task"),
-                    .model = config_str(cfg, "model"), .seed = (long long)seed,
-                    .experts = mc.moe ? mc.experts : 0, .topk = mc.moe ? mc.topk : 0,
-                    .heads = mc.moe == MOE_MHMOE ? mc.mh_heads : 0,
-                    .config = r.config_json, .params = (long long)model_num_params(&r.model),
-                    .flops_per_token = model_flops_per_token(&mc, T), .host = host, .git_rev = MOEH_GIT_REV,
+                    .model = config_str(cfg, "model"), .seed = config_int(cfg, "seed"),
+                    .experts = mc->moe ? mc->experts : 0, .topk = mc->moe ? mc->topk : 0,
+                    .heads = mc->moe == MOE_MHMOE ? mc->mh_heads : 0,
+                    .config = r->config_json, .params = (long long)model_num_params(&r->model),
+                    .flops_per_token = r->flops_per_token, .host = r->host, .git_rev = MOEH_GIT_REV,
                     .comparable = comparable, .label = label};
-    r.run = *resume ? resume_run_id(r.db, resume, start_step, comparable, dbpath, host, r.err, sizeof r.err) : 0;
-    if (r.run < 0) { fprintf(stderr, "error: %s\n", r.err); free(comparable); run_free(&r); return 2; }
-    if (!r.run) r.run = results_run_begin(r.db, &info);
+    r->run = *resume ? resume_run_id(r->db, resume, r->start_step, comparable, dbpath, r->host, r->err, sizeof r->err) : 0;
+    if (r->run < 0) { free(comparable); return 2; } /* resume_run_id said why in r->err */
+    if (!r->run) r->run = results_run_begin(r->db, &info);
     free(comparable);
-    if (r.run < 0) { fprintf(stderr, "error: db=%s: cannot add the run: %s\n", dbpath, results_error(r.db)); run_free(&r); return 2; }
-    results_run_alive(r.db, r.run, (long)getpid(), host);
+    if (r->run < 0) return run_fail(r, "db=%s: cannot add the run: %s", dbpath, results_error(r->db));
+    results_run_alive(r->db, r->run, (long)getpid(), r->host);
+    printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
+           (long long)r->run, info.task, info.model, r->model.n_params, r->flops_per_token, r->threads,
+           r->steps, r->B, r->T, dbpath);
+    if (mc->moe)
+        printf("  experts=%d topk=%d heads=%d expert_dim=%d router_dim=%d moe_every=%d capacity=%g balance=%g\n",
+               mc->experts, mc->topk, mc->mh_heads, mc->expert_dim, mc->router_dim, mc->moe_every,
+               config_float(cfg, "capacity"), config_float(cfg, "balance"));
+    return 0;
+}
 
+/* the training loop with its evaluations and checkpoints; the run's exit code: 0 done, 1
+ * diverged or failed, 130 interrupted */
+static int run_train(Run *r, Config *cfg) {
+    const char *dbpath = config_str(cfg, "db");
+    int B = r->B, T = r->T;
+    long steps = r->steps, start_step = r->start_step;
     Progress progress;
-    StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r.db, .run = r.run,
-                      .progress = &progress, .model = &r.model, .step = start_step};
-    sm.base = calloc(mc.layers, sizeof(MoeStats));
-    for (int l = 0; l < mc.layers; l++) {
-        sm.base[l].counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
-        sm.base[l].image_counts = calloc((size_t)(mc.moe ? mc.mh_heads * mc.experts : 1), sizeof(long long));
-    }
+    progress_start(&progress, steps, config_int(cfg, "log_every")); /* notes below need to know the terminal */
+    StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r->db, .run = r->run,
+                      .progress = &progress, .model = &r->model, .step = start_step, .base = r->base};
+    for (int l = 0; l < r->mc.layers; l++)
+        if (r->model.moe[l].s.kind != MOE_NONE) sm.rows_cap += (size_t)moe_heads(&r->model.moe[l]) * r->model.moe[l].s.experts;
+    sm.rows = malloc(sizeof *sm.rows * (3 * sm.rows_cap + 1));
+    if (!sm.rows) { snprintf(r->err, sizeof r->err, "out of memory for the activation histograms"); fprintf(stderr, "error: %s\n", r->err); return 2; }
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
-    printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
-           (long long)r.run, info.task, info.model, r.model.n_params, info.flops_per_token, threads,
-           steps, B, T, dbpath);
-    if (mc.moe)
-        printf("  experts=%d topk=%d heads=%d expert_dim=%d router_dim=%d moe_every=%d capacity=%g balance=%g\n",
-               mc.experts, mc.topk, mc.mh_heads, mc.expert_dim, mc.router_dim, mc.moe_every,
-               config_float(cfg, "capacity"), config_float(cfg, "balance"));
     float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
     /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
-    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r.model.n_moe;
+    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r->model.n_moe;
     if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0; /* loss_free, none: no balance loss */
-    model_set_router_options(&r.model, (float)config_float(cfg, "z_loss"), (float)config_float(cfg, "bias_rate"));
-    r.task->describe(r.task, &sm.sink);
+    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss"), (float)config_float(cfg, "bias_rate"));
+    r->task->describe(r->task, &sm.sink);
     sink_flush(&sm, start_step);
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
      * the floor each trained score is read against (a 3-step model scored 0.300 at tiny) */
-    if (r.task->downstream && start_step == 0) {
-        model_set_moe_options(&r.model, 0, capacity, balance);
+    if (r->task->downstream && start_step == 0) {
+        model_set_moe_options(&r->model, 0, capacity, balance);
         start_eval_pass(&sm, 0);
         sm.bench_suffix = "_step0";
-        r.task->downstream(r.task, &r.model, r.batch, &sm.sink);
+        r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
         sm.bench_suffix = NULL;
-        moe_stats_reset_all(&r.model);
+        moe_stats_reset_all(&r->model);
     }
 
-    progress_start(&progress, steps, log_every);
+    progress_start(&progress, steps, log_every); /* the clock starts after the step-0 evaluation */
     const char *status = "done";
     double wall0 = now_seconds(), train_time = 0, window_time = 0;
     long window_tokens = 0, trained_steps = 0;
@@ -710,25 +714,25 @@ int harness_run(Config *cfg) {
     while (step < steps) {
         if (stop_requested) { status = "interrupted"; break; }
         double t0 = now_seconds();
-        r.task->next_batch(r.task, r.batch);
-        model_set_moe_options(&r.model, 1, capacity, balance);
-        float loss = model_forward(&r.model, r.batch);
-        if (!isfinite(model_objective(&r.model))) {
+        r->task->next_batch(r->task, r->batch);
+        model_set_moe_options(&r->model, 1, capacity, balance);
+        float loss = model_forward(&r->model, r->batch);
+        if (!isfinite(model_objective(&r->model))) {
             status = "diverged";
-            snprintf(r.err, sizeof r.err, "training loss became %g at step %ld", loss, step + 1);
+            snprintf(r->err, sizeof r->err, "training loss became %g at step %ld", loss, step + 1);
             break;
         }
         if (step == start_step) first_loss = loss;
         else if (loss > DIVERGE_FACTOR * first_loss) {
             status = "diverged";
-            snprintf(r.err, sizeof r.err, "training loss %g at step %ld is over %gx its %g at step %ld (lower lr= or raise warmup=)",
+            snprintf(r->err, sizeof r->err, "training loss %g at step %ld is over %gx its %g at step %ld (lower lr= or raise warmup=)",
                      loss, step + 1, DIVERGE_FACTOR, first_loss, start_step + 1);
             break;
         }
-        model_zero_grad(&r.model);
-        model_backward(&r.model);
-        double gnorm = adamw_step(&r.opt, &r.model);
-        model_balance_update(&r.model);
+        model_zero_grad(&r->model);
+        model_backward(&r->model);
+        double gnorm = adamw_step(&r->opt, &r->model);
+        model_balance_update(&r->model);
         step++;
         sm.step = step;
         trained_steps++;
@@ -740,29 +744,29 @@ int harness_run(Config *cfg) {
         progress_step(&progress, step, loss, tps);
         if (step % log_every == 0 || step == steps) {
             sink_put(&sm.sink, "train", "loss", loss);
-            sink_put(&sm.sink, "train", "lr", lr_at(&oc, step - 1));
+            sink_put(&sm.sink, "train", "lr", lr_at(&r->oc, step - 1));
             sink_put(&sm.sink, "train", "grad_norm", gnorm);
             sink_put(&sm.sink, "train", "tokens_per_s", tps);
             window_time = 0;
             window_tokens = 0;
-            write_moe_stats(r.db, r.run, step, "train", &r.model, &sm, NULL);
+            write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL);
         }
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
             long from = sm.puts;
             long max_tokens = final ? final_eval_tokens : eval_tokens;
-            model_set_moe_options(&r.model, 0, capacity, balance); /* evaluation is dropless */
+            model_set_moe_options(&r->model, 0, capacity, balance); /* evaluation is dropless */
             start_eval_pass(&sm, step);
-            r.task->evaluate(r.task, &r.model, r.batch, SPLIT_VALID, max_tokens, final, &sm.sink);
-            write_moe_stats(r.db, r.run, step, "valid", &r.model, &sm, NULL);
+            r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm.sink);
+            write_moe_stats(r->db, r->run, step, "valid", &r->model, &sm, NULL);
             if (final) {
                 start_eval_pass(&sm, step);
-                r.task->evaluate(r.task, &r.model, r.batch, SPLIT_TEST, final_eval_tokens, 1, &sm.sink);
-                write_moe_stats(r.db, r.run, step, "test", &r.model, &sm, NULL);
-                if (r.task->downstream) {
+                r->task->evaluate(r->task, &r->model, r->batch, SPLIT_TEST, final_eval_tokens, 1, &sm.sink);
+                write_moe_stats(r->db, r->run, step, "test", &r->model, &sm, NULL);
+                if (r->task->downstream) {
                     start_eval_pass(&sm, step);
-                    r.task->downstream(r.task, &r.model, r.batch, &sm.sink);
-                    moe_stats_reset_all(&r.model);
+                    r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
+                    moe_stats_reset_all(&r->model);
                 }
             }
             report_eval(&sm, step, from);
@@ -770,24 +774,44 @@ int harness_run(Config *cfg) {
         if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);
         if (sink_flush(&sm, step)) {
             status = "failed";
-            snprintf(r.err, sizeof r.err, "db=%s: cannot write metrics: %s", dbpath, results_error(r.db));
+            snprintf(r->err, sizeof r->err, "db=%s: cannot write metrics: %s", dbpath, results_error(r->db));
             break;
         }
-        if (step % log_every == 0) results_run_alive(r.db, r.run, (long)getpid(), host); /* the heartbeat */
+        if (step % log_every == 0) results_run_alive(r->db, r->run, (long)getpid(), r->host); /* the heartbeat */
         if ((ckpt_every && step % ckpt_every == 0) || final) {
-            if (save_checkpoint(&r, cfg, step, &train_rng)) { status = "failed"; break; }
+            if (save_checkpoint(r, cfg, step, &r->train_rng)) { status = "failed"; break; }
         }
     }
     progress_end(&progress);
-    if (!strcmp(status, "interrupted") && save_checkpoint(&r, cfg, step, &train_rng) == 0)
-        printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r.run);
+    if (!strcmp(status, "interrupted") && save_checkpoint(r, cfg, step, &r->train_rng) == 0)
+        printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r->run);
     int done = !strcmp(status, "done");
-    results_run_finish(r.db, r.run, status, done ? NULL : (*r.err ? r.err : status), now_seconds() - wall0);
-    if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r.run, status, *r.err ? ": " : "", r.err);
-    else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r.run, now_seconds() - wall0,
+    results_run_finish(r->db, r->run, status, done ? NULL : (*r->err ? r->err : status), now_seconds() - wall0);
+    if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r->run, status, *r->err ? ": " : "", r->err);
+    else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r->run, now_seconds() - wall0,
                 train_time > 0 ? trained_steps * (double)B * T / train_time : 0);
-    for (int l = 0; l < mc.layers; l++) { free(sm.base[l].counts); free(sm.base[l].image_counts); }
-    free(sm.base);
-    run_free(&r);
+    free(sm.rows);
     return done ? 0 : !strcmp(status, "interrupted") ? 130 : 1;
+}
+
+int harness_run(Config *cfg) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    /* from the start: a signal during data loading or the step-0 evaluation stops the run at
+     * its first step with a checkpoint, instead of being lost (a background job of a script
+     * starts with SIGINT ignored) or killing it with nothing stored */
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);  /* the terminal closed: the same as Ctrl-C */
+    signal(SIGPIPE, on_signal); /* stdout's reader went away (harness run | head): stop and save */
+    int rc = run_configure(&r, cfg), pre = 0;
+    /* the pretraining stage is a run of its own, which says its own errors */
+    if (!rc) pre = pretrain_stage(cfg);
+    if (!rc && !pre) rc = run_environment(&r, cfg);
+    if (!rc && !pre) rc = run_build(&r, cfg);
+    if (!rc && !pre) rc = run_register(&r, cfg);
+    if (rc) fprintf(stderr, "error: %s\n", r.err);
+    if (!rc && !pre) rc = run_train(&r, cfg);
+    run_free(&r);
+    return pre ? pre : rc;
 }

@@ -2,8 +2,9 @@
  * one `harness run` each, in order. A configuration already finished in the db (same values
  * of every swept and given key) is skipped unless force=1, so an interrupted sweep continues
  * where it stopped when the same command is run again.
- * `harness sweep paper [size=tiny] [seeds=N] [key=value ...]`: the grid behind the figures,
- * then `harness plot fig=all`.
+ * `harness sweep paper|routers [size=tiny] [seeds=N] [key=value ...]`: a named grid (paper:
+ * the grid behind the figures, then `harness plot fig=all`; routers: the routing after the
+ * paper, then `harness plot fig=routers`).
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
  * unless threads= is given, output in logs=sweep_logs/TIME-N.log), all writing the same results.db
  * (SQLite WAL, one transaction per write). Finetunes that pretrain start after the rest, so
@@ -31,6 +32,7 @@
 
 typedef struct {
     int n;
+    int overflow;  /* runs past MAX_RUNS: the sweep refuses to start rather than run part */
     char *words[MAX_RUNS][MAX_WORDS];
     int nwords[MAX_RUNS];
 } Grid;
@@ -38,7 +40,7 @@ typedef struct {
 /* expands words (some holding comma lists) into the grid's runs, appending */
 static void expand(Grid *g, char **words, int n, int at, char **cur) {
     if (at == n) {
-        if (g->n >= MAX_RUNS) return;
+        if (g->n >= MAX_RUNS) { g->overflow++; return; }
         for (int i = 0; i < n; i++) g->words[g->n][i] = strdup(cur[i]);
         g->nwords[g->n++] = n;
         return;
@@ -185,20 +187,75 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
     return 0;
 }
 
+/* The named grids: `sweep NAME` runs every row (each word list expanded as a cartesian
+ * product) with the grid's defaults and seeds=N. "{pre}" stands for pretrain_steps=STEPS, the
+ * grid's own mmm runs' length. A new grid is one table here and one line in NAMED_GRIDS. */
+#define GRID_ROW_WORDS 5
+typedef const char *GridRow[GRID_ROW_WORDS];
+typedef struct {
+    const char *name, *help;
+    const GridRow *rows;
+    int nrows;
+} NamedGrid;
+
+static const GridRow PAPER_ROWS[] = {
+    {"task=english,multilingual,mmm", "model=dense", NULL},
+    {"task=english,multilingual,mmm", "model=xmoe,mhmoe", "experts=8,32", NULL},
+    {"task=english", "model=mhmoe", "experts=8", "heads=1,2,4,8", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8,16,32,64", NULL},
+    /* what a reader needs to trust the MH-MoE rows: FLOP parity beside parameter
+     * parity, and dropless controls beside the capacity default */
+    {"task=english", "model=mhmoe", "experts=8,32", "parity=flops", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "capacity=0", NULL},
+    /* the public code's choices beside the paper's, one at a time */
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "router_norm=code", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "balance_reduce=sum", NULL},
+    {"task=vqa,reasoning,captioning", "model=dense", "{pre}", NULL},
+    {"task=vqa,reasoning,captioning", "model=xmoe,mhmoe", "experts=8,32", "{pre}", NULL},
+};
+
+/* the routing after the paper, one change at a time from the X-MoE / MH-MoE default (token
+ * choice top-1, auxiliary balance loss): balance modes, expert choice, z-loss, a shared
+ * expert, fine-grained experts (granularity 2 divides MH-MoE's parity size 974) */
+static const GridRow ROUTER_ROWS[] = {
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "balance_mode=aux,loss_free,none", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "router=expert_choice", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "z_loss=0.001", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "shared_experts=1", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "granularity=2", NULL},
+};
+
+static const NamedGrid NAMED_GRIDS[] = {
+    {"paper", "the grid behind the paper's figures", PAPER_ROWS, (int)(sizeof PAPER_ROWS / sizeof PAPER_ROWS[0])},
+    {"routers", "routes and balance modes against quality and imbalance", ROUTER_ROWS,
+     (int)(sizeof ROUTER_ROWS / sizeof ROUTER_ROWS[0])},
+};
+
+static const NamedGrid *named_grid(const char *word) {
+    for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
+        if (!strcmp(word, NAMED_GRIDS[i].name)) return &NAMED_GRIDS[i];
+    return NULL;
+}
+
 int harness_sweep(int argc, char **argv) {
     static Grid g;
     memset(&g, 0, sizeof g);
-    int force = 0, paper = argc > 0 && !strcmp(argv[0], "paper"), seeds = 3, jobs = 1, threads_given = 0;
+    const NamedGrid *named = argc > 0 ? named_grid(argv[0]) : NULL;
+    int force = 0, is_named = named != NULL, seeds = 3, jobs = 1, threads_given = 0;
     const char *logs = "sweep_logs";
     char *common[MAX_WORDS];
     int nc = 0;
     const char *db = "results.db";
     char dup[512];
-    if (config_duplicate_word(argc - paper, (const char *const *)argv + paper, dup, sizeof dup)) {
+    if (config_duplicate_word(argc - is_named, (const char *const *)argv + is_named, dup, sizeof dup)) {
         fprintf(stderr, "error: %s\n", dup);
         return 2;
     }
-    for (int i = paper; i < argc && nc < MAX_WORDS - 8; i++) {
+    if (argc - is_named > MAX_WORDS - 8) {
+        fprintf(stderr, "error: %d words: a sweep takes at most %d key=value words\n", argc - is_named, MAX_WORDS - 8);
+        return 2;
+    }
+    for (int i = is_named; i < argc; i++) {
         if (!strcmp(argv[i], "force=1")) { force = 1; continue; }
         if (!strncmp(argv[i], "jobs=", 5)) {
             char *end;
@@ -208,16 +265,21 @@ int harness_sweep(int argc, char **argv) {
         }
         if (!strncmp(argv[i], "logs=", 5)) { logs = argv[i] + 5; continue; }
         if (!strncmp(argv[i], "threads=", 8)) threads_given = 1;
-        if (paper && !strncmp(argv[i], "seeds=", 6)) { seeds = atoi(argv[i] + 6); continue; }
+        if (is_named && !strncmp(argv[i], "seeds=", 6)) { seeds = atoi(argv[i] + 6); continue; }
         if (!strchr(argv[i], '=')) { fprintf(stderr, "error: '%s': expected key=value or key=a,b,c\n", argv[i]); return 2; }
         if (!strncmp(argv[i], "db=", 3)) db = argv[i] + 3;
         common[nc++] = argv[i];
     }
-    if (!paper && nc == 0) { fprintf(stderr, "error: usage: harness sweep key=a,b ... | harness sweep paper [size=tiny] [seeds=N]\n"); return 2; }
+    if (!is_named && nc == 0) {
+        fprintf(stderr, "error: usage: harness sweep key=a,b ... | harness sweep NAME [size=tiny] [seeds=N], NAME one of:\n");
+        for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
+            fprintf(stderr, "  %-8s %s\n", NAMED_GRIDS[i].name, NAMED_GRIDS[i].help);
+        return 2;
+    }
     char seedlist[256] = "seed=1";
     for (int s = 2; s <= seeds && s < 40; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
-    if (paper) {
-        /* the paper's grid at this machine's scale; the defaults are sized by the power study
+    if (is_named) {
+        /* a named grid at this machine's scale; the defaults are sized by the power study
          * in the README (3 seeds of the full grid within 2.5 hours on 2 cores with jobs=2) and
          * give 20 evaluation points per run */
         const char *defaults[][2] = {{"size=", "size=tiny"}, {"steps=", "steps=1200"}, {"eval_every=", "eval_every=60"}};
@@ -238,30 +300,20 @@ int harness_sweep(int argc, char **argv) {
         config_resolve(probe);
         snprintf(pre_steps, sizeof pre_steps, "pretrain_steps=%ld", config_int(probe, "steps"));
         config_free(probe);
-        const char *grids[][5] = {
-            {"task=english,multilingual,mmm", "model=dense", NULL},
-            {"task=english,multilingual,mmm", "model=xmoe,mhmoe", "experts=8,32", NULL},
-            {"task=english", "model=mhmoe", "experts=8", "heads=1,2,4,8", NULL},
-            {"task=english", "model=xmoe,mhmoe", "experts=8,16,32,64", NULL},
-            /* what a reader needs to trust the MH-MoE rows: FLOP parity beside parameter
-             * parity, and dropless controls beside the capacity default */
-            {"task=english", "model=mhmoe", "experts=8,32", "parity=flops", NULL},
-            {"task=english", "model=xmoe,mhmoe", "experts=8", "capacity=0", NULL},
-            /* the public code's choices beside the paper's, one at a time */
-            {"task=english", "model=xmoe,mhmoe", "experts=8", "router_norm=code", NULL},
-            {"task=english", "model=xmoe,mhmoe", "experts=8", "balance_reduce=sum", NULL},
-            {"task=vqa,reasoning,captioning", "model=dense", pre_steps, NULL},
-            {"task=vqa,reasoning,captioning", "model=xmoe,mhmoe", "experts=8,32", pre_steps, NULL},
-        };
-        for (int k = 0; k < (int)(sizeof grids / sizeof grids[0]); k++) {
+        for (int k = 0; k < named->nrows; k++) {
             const char *w[MAX_WORDS];
             int n = 0;
             for (int i = 0; i < nb; i++) w[n++] = base[i];
-            for (int j = 0; j < 5 && grids[k][j]; j++) w[n++] = grids[k][j];
+            for (int j = 0; j < GRID_ROW_WORDS && named->rows[k][j]; j++)
+                w[n++] = strcmp(named->rows[k][j], "{pre}") ? named->rows[k][j] : pre_steps;
             add_grid(&g, w, n);
         }
     } else {
         add_grid(&g, (const char *const *)common, nc);
+    }
+    if (g.overflow) {
+        fprintf(stderr, "error: the grid has %d runs, a sweep runs at most %d: split it into several sweeps\n", g.n + g.overflow, MAX_RUNS);
+        return 2;
     }
     char err[1024];
     /* a word of the command that a grid row sets too (sweep paper seed=5, task=...), before
@@ -331,10 +383,10 @@ int harness_sweep(int argc, char **argv) {
     if (rc == 2) return rc;
     printf("sweep: %d runs done, %d skipped as done already, %d failed, of %d\n", done, skipped, failed, g.n);
     if (rc) return rc;
-    if (paper) {
+    if (is_named) {
         char dbw[600];
         snprintf(dbw, sizeof dbw, "db=%s", db);
-        char *pargv[] = {"fig=all", dbw};
+        char *pargv[] = {strcmp(named->name, "routers") ? "fig=all" : "fig=routers", dbw};
         harness_plot(2, pargv);
     }
     return failed ? 1 : 0;

@@ -1,5 +1,5 @@
 #include "checkpoint.h"
-#include "atomic_file.h"
+#include "util/atomic_file.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

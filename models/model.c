@@ -1,7 +1,7 @@
 #include "model.h"
 #include "layers.h"
 #include "moe_route.h"
-#include "rng.h"
+#include "util/rng.h"
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -72,6 +72,10 @@ static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int de
 }
 
 #define MAX_TENSORS_PER_BLOCK 20
+/* X-MoE's temperature: the learnable one's start and the balance loss's fixed tau0 (X-MoE
+ * paper: 0.3 for softmax gates, 0.07 for sigmoid ones) */
+#define XMOE_TAU_SOFTMAX 0.3f
+#define XMOE_TAU_SIGMOID 0.07f
 
 /* GPT-2 initialisation: N(0, 0.02), projections into the residual stream scaled by
  * 1/sqrt(2L) so the stream's variance does not grow with depth; norms 1, biases 0.
@@ -128,8 +132,9 @@ static void layout_params(Model *m) {
         } else {
             p->router_w = add_tensor(m, "router.proj.w", l, de * D, 0, INIT_NORMAL, 0.02f);
             p->expert_emb = add_tensor(m, "router.experts", l, N * de, 0, INIT_NORMAL, 0.02f);
-            if (!c->router_code) p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, c->gate_sigmoid ? 0.07f : 0.3f);
-            L->tau0 = c->gate_sigmoid ? 0.07f : 0.3f;
+            float tau_start = c->gate_sigmoid ? XMOE_TAU_SIGMOID : XMOE_TAU_SOFTMAX;
+            if (!c->router_code) p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, tau_start);
+            L->tau0 = tau_start;
         }
         N += (size_t)c->shared_experts; /* the shared experts follow the routed ones */
         p->w1 = add_tensor(m, "experts.fc.w", l, N * M * D, 1, INIT_NORMAL, 0.02f);

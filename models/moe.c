@@ -114,6 +114,45 @@ void moe_stats_reset(MoeLayer *L) {
     L->stats.image_counts = ic;
 }
 
+int moe_heads(const MoeLayer *L) { return n_heads(&L->s); }
+
+MoeWindow moe_window(const MoeLayer *L, const MoeStats *base) {
+    const MoeStats *st = &L->stats;
+    MoeStats zero;
+    memset(&zero, 0, sizeof zero);
+    const MoeStats *b = base ? base : &zero;
+    MoeWindow w = {.passes = st->passes - b->passes, .assignments = st->assignments - b->assignments,
+                   .dropped = st->dropped - b->dropped, .unrouted = st->unrouted - b->unrouted,
+                   .subtokens = st->subtokens - b->subtokens};
+    if (w.passes <= 0) return w;
+    double n = (double)w.passes;
+    w.aux = (st->aux_sum - b->aux_sum) / n;
+    w.z_loss = (st->z_sum - b->z_sum) / n;
+    w.entropy = (st->entropy_sum - b->entropy_sum) / n;
+    w.distinct = (st->distinct_sum - b->distinct_sum) / n;
+    w.tau = (st->tau_sum - b->tau_sum) / n;
+    w.cos_spread = (st->cos_spread_sum - b->cos_spread_sum) / n;
+    w.out_rms = (st->out_rms_sum - b->out_rms_sum) / n;
+    return w;
+}
+
+long long moe_window_count(const MoeLayer *L, const MoeStats *base, int h, int e, int image) {
+    size_t at = (size_t)h * L->s.experts + e;
+    const long long *now = image ? L->stats.image_counts : L->stats.counts;
+    const long long *then = base ? (image ? base->image_counts : base->counts) : NULL;
+    return now[at] - (then ? then[at] : 0);
+}
+
+void moe_stats_snapshot(const MoeLayer *L, MoeStats *base) {
+    long long *keep = base->counts, *ikeep = base->image_counts;
+    size_t n = (size_t)n_heads(&L->s) * L->s.experts;
+    memcpy(keep, L->stats.counts, sizeof(long long) * n);
+    memcpy(ikeep, L->stats.image_counts, sizeof(long long) * n);
+    *base = L->stats;
+    base->counts = keep;
+    base->image_counts = ikeep;
+}
+
 MoeImbalance moe_imbalance(const long long *load, int N) {
     MoeImbalance im = {0, 0, 0};
     double sum = 0, max = 0, var = 0;

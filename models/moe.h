@@ -140,4 +140,18 @@ void moe_stats_reset(MoeLayer *L);
 /* of per-expert loads (N) */
 MoeImbalance moe_imbalance(const long long *load, int N);
 
+/* the statistics of the passes since base (NULL: since moe_stats_reset) */
+typedef struct {
+    long long passes, assignments, dropped, unrouted, subtokens;
+    double aux, z_loss, entropy, distinct, tau, cos_spread, out_rms; /* means over the passes */
+} MoeWindow;
+MoeWindow moe_window(const MoeLayer *L, const MoeStats *base);
+/* routed assignments of real tokens' sub-tokens of head h to expert e since base (NULL: since
+ * the reset); image: only those at image-patch positions */
+long long moe_window_count(const MoeLayer *L, const MoeStats *base, int h, int e, int image);
+/* sub-tokens per token (H; 1 but for MH-MoE) */
+int moe_heads(const MoeLayer *L);
+/* base := the layer's statistics now; base's count arrays (H * N each) are its own */
+void moe_stats_snapshot(const MoeLayer *L, MoeStats *base);
+
 #endif

@@ -1,80 +1,11 @@
 #include "plot.h"
+#include "plot_lib.h"
 #include "results/results.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-typedef struct {
-    ResultsDb *db;
-    const char *dbpath, *out;
-    char err[8192];
-} Plot;
-
-/* ---- query helpers: rows gathered into a small table of strings ---- */
-#define MAX_ROWS 20000
-#define MAX_COLS 8
-typedef struct { int n, ncol; char *v[MAX_ROWS][MAX_COLS]; } Rows;
-
-static int collect(void *ctx, int ncol, const char *const *vals) {
-    Rows *r = ctx;
-    if (r->n >= MAX_ROWS) return 1;
-    r->ncol = ncol < MAX_COLS ? ncol : MAX_COLS;
-    for (int c = 0; c < r->ncol; c++) r->v[r->n][c] = strdup(vals[c]);
-    r->n++;
-    return 0;
-}
-
-static Rows *query(Plot *p, const char *sql) {
-    Rows *r = calloc(1, sizeof *r);
-    if (results_query(p->db, sql, collect, r, p->err, sizeof p->err)) { free(r); return NULL; }
-    return r;
-}
-
-static void rows_free(Rows *r) {
-    if (!r) return;
-    for (int i = 0; i < r->n; i++)
-        for (int c = 0; c < r->ncol; c++) free(r->v[i][c]);
-    free(r);
-}
-
-static FILE *open_out(Plot *p, const char *name, const char *ext) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s.%s", p->out, name, ext);
-    FILE *f = fopen(path, "w");
-    if (!f) snprintf(p->err, sizeof p->err, "%s: cannot write: %s", path, strerror(errno));
-    return f;
-}
-
-/* the script is written once per terminal: PNG then SVG */
-static int run_gnuplot(Plot *p, const char *name, const char *body) {
-    FILE *f = open_out(p, name, "gp");
-    if (!f) return -1;
-    fprintf(f, "# %s: regenerate with  gnuplot %s.gp  (run in this folder)\n", name, name);
-    fprintf(f, "set datafile separator '\\t'\n");
-    fprintf(f, "set terminal pngcairo size 1200,500 font ',10'\nset output '%s.png'\n%s\n", name, body);
-    fprintf(f, "set terminal svg size 1200,500 font ',10'\nset output '%s.svg'\n%s\n", name, body);
-    fclose(f);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' 2> '%s.gp.log'", p->out, name, name);
-    int rc = system(cmd);
-    if (rc != 0) {
-        snprintf(p->err, sizeof p->err, "gnuplot failed on %s/%s.gp (exit %d); its messages are in %s/%s.gp.log",
-                 p->out, name, rc, p->out, name);
-        return -1;
-    }
-    char log[4300];
-    snprintf(log, sizeof log, "%s/%s.gp.log", p->out, name);
-    remove(log);
-    printf("plot %s: %s/%s.png, .svg (data %s.dat, script %s.gp)\n", name, p->out, name, name, name);
-    return 0;
-}
-
-static int missing(Plot *p, const char *fig, const char *what) {
-    snprintf(p->err, sizeof p->err, "fig=%s: db=%s has no %s", fig, p->dbpath, what);
-    return -1;
-}
 
 /* series label of a run: model, with its expert count for MoE models */
 #define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END" \
@@ -85,14 +16,14 @@ static int missing(Plot *p, const char *fig, const char *what) {
  * runs that share their configuration but the seed (parity=params and parity=flops apart),
  * the mean over seeds with its 95% band (Student t) ---- */
 static int fig_ppl(Plot *p) {
-    Rows *r = query(p, "SELECT task, label || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
+    Rows *r = plot_query(p, "SELECT task, label || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
                        " json_extract(group_key, '$.steps'), '') AS series, step, mean, coalesce(ci95, 0), n"
                        " FROM curve_stats WHERE split = 'valid' AND metric = 'ppl'"
                        " AND task IN ('english', 'multilingual', 'mmm') ORDER BY task, series, group_key, step");
     if (!r) return -1;
-    if (!r->n) { rows_free(r); return missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
-    FILE *f = open_out(p, "ppl", "dat");
-    if (!f) { rows_free(r); return -1; }
+    if (!r->n) { plot_rows_free(r); return plot_missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
+    FILE *f = plot_open_out(p, "ppl", "dat");
+    if (!f) { plot_rows_free(r); return -1; }
     char body[32768] = "", tasks[16][32];
     int ntask = 0, block = -1;
     size_t used = 0;
@@ -100,7 +31,7 @@ static int fig_ppl(Plot *p) {
     for (int i = 0; i < r->n; i++) {
         if (used > sizeof body - 512) { /* a series fewer would be a figure that hides runs */
             fclose(f);
-            rows_free(r);
+            plot_rows_free(r);
             snprintf(p->err, sizeof p->err, "fig=ppl: db=%s holds more series than one figure draws; plot a db "
                      "with fewer configurations", p->dbpath);
             return -1;
@@ -128,8 +59,8 @@ static int fig_ppl(Plot *p) {
     char script[40000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'perplexity per token'\n"
              "set key top right\n%s\nunset multiplot", ntask, body);
-    rows_free(r);
-    return run_gnuplot(p, "ppl", script);
+    plot_rows_free(r);
+    return plot_gnuplot(p, "ppl", script);
 }
 
 /* The runs of one configuration group (the seeds of it) for a model: English first, then
@@ -147,11 +78,11 @@ static int pick_group(Plot *p, const char *model, int experts, const char *need_
              " coalesce(json_extract(g.group_key, '$.parity'), 'params') = 'params' DESC,"
              " g.heads IN (0, 4) DESC, count(*) DESC, max(g.run_id) DESC LIMIT 1",
              model, need_split, experts);
-    Rows *r = query(p, sql);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
     int found = r->n > 0;
     if (found) { snprintf(ids, nids, "%s", r->v[0][0]); snprintf(label, nlabel, "%s", r->v[0][1]); }
-    rows_free(r);
+    plot_rows_free(r);
     return found;
 }
 
@@ -173,9 +104,9 @@ static int fig_activation(Plot *p) {
     if (miss[0]) {
         char what[256];
         snprintf(what, sizeof what, "finished %s run with activation histograms (harness run model=xmoe / model=mhmoe)", miss);
-        return missing(p, "activation", what);
+        return plot_missing(p, "activation", what);
     }
-    FILE *f = open_out(p, "activation", "dat");
+    FILE *f = plot_open_out(p, "activation", "dat");
     if (!f) return -1;
     for (int k = 0; k < 2; k++) {
         snprintf(sql, sizeof sql,
@@ -184,13 +115,13 @@ static int fig_activation(Plot *p) {
                  " (PARTITION BY s.run_id, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s"
                  " JOIN last l ON l.run_id = s.run_id AND l.step = s.step WHERE s.split = 'valid')"
                  " SELECT layer, rank, avg(share) FROM ranked GROUP BY layer, rank ORDER BY layer, rank", ids[k]);
-        Rows *s = query(p, sql);
+        Rows *s = plot_query(p, sql);
         snprintf(sql, sizeof sql,
                  "SELECT avg(a.ratio), avg(a.ratio_paper), count(*) FROM activation_ratio a WHERE a.split = 'valid'"
                  " AND a.run_id IN (%s) AND a.step = (SELECT max(step) FROM activations WHERE run_id = a.run_id"
                  " AND split = 'valid')", ids[k]);
-        Rows *ratio = query(p, sql);
-        if (!s || !ratio) { rows_free(s); rows_free(ratio); fclose(f); return -1; }
+        Rows *ratio = plot_query(p, sql);
+        if (!s || !ratio) { plot_rows_free(s); plot_rows_free(ratio); fclose(f); return -1; }
         /* a matrix: one row per MoE layer, one column per expert rank */
         fprintf(f, "%s# %s (runs %s): mean load share over the runs, rows = MoE layers, columns = experts by load\n",
                 k ? "\n\n" : "", label[k], ids[k]);
@@ -212,14 +143,14 @@ static int fig_activation(Plot *p) {
                          "plot 'activation.dat' index %d matrix using 1:2:(0.5):(0.5):3 with boxxyerror fill solid noborder lc palette notitle\n",
                          label[k], nruns, nruns == 1 ? "" : "s", ratio->n ? atof(ratio->v[0][0]) : 0.0,
                          ratio->n ? atof(ratio->v[0][1]) : 0.0, ytics, row - 1, k);
-        rows_free(s); rows_free(ratio);
+        plot_rows_free(s); plot_rows_free(ratio);
     }
     fclose(f);
     char script[8192];
     snprintf(script, sizeof script, "set multiplot layout 1,2\nset xlabel 'expert, busiest first'\nset ylabel 'MoE layer'\n"
              "set cblabel 'load share'\nset palette rgbformulae 30,31,32\nset cbrange [0:%g]\nset xrange [-0.5:%d.5]\n"
              "%s\nunset multiplot", cmax > 0 ? cmax : 1, nexp - 1, body);
-    return run_gnuplot(p, "activation", script);
+    return plot_gnuplot(p, "activation", script);
 }
 
 /* ---- router: the router over training (English, 8 experts where there are such runs): the
@@ -237,14 +168,14 @@ static int fig_router(Plot *p) {
     for (int k = 0; k < 2; k++) {
         int found = pick_group(p, models[k], 8, "train", ids[k], sizeof ids[k], label[k], sizeof label[k]);
         if (found < 0) return -1;
-        if (!found) return missing(p, "router", "finished xmoe and mhmoe runs with training activation histograms");
+        if (!found) return plot_missing(p, "router", "finished xmoe and mhmoe runs with training activation histograms");
     }
     snprintf(sql, sizeof sql, "SELECT experts FROM runs WHERE id = %d", atoi(ids[0]));
-    Rows *e = query(p, sql);
+    Rows *e = plot_query(p, sql);
     if (!e) return -1;
     int experts = e->n ? atoi(e->v[0][0]) : 8;
-    rows_free(e);
-    FILE *f = open_out(p, "router", "dat");
+    plot_rows_free(e);
+    FILE *f = plot_open_out(p, "router", "dat");
     if (!f) return -1;
     int block = -1;
     for (int k = 0; k < 4; k++) {
@@ -252,11 +183,11 @@ static int fig_router(Plot *p) {
                  "SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series, step, mean FROM curve_stats"
                  " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%'"
                  " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0]);
-        Rows *r = query(p, sql);
+        Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { /* a metric the db does not hold (older runs): its panel stays empty */
             used += snprintf(body + used, sizeof body - used, "set multiplot next\n");
-            rows_free(r);
+            plot_rows_free(r);
             continue;
         }
         used += snprintf(body + used, sizeof body - used, "set title '%s'\nplot ", ROUTER_PANELS[k][1]);
@@ -272,7 +203,7 @@ static int fig_router(Plot *p) {
             fprintf(f, "%s\t%s\n", r->v[i][1], r->v[i][2]);
         }
         used += snprintf(body + used, sizeof body - used, "\n");
-        rows_free(r);
+        plot_rows_free(r);
     }
     for (int k = 0; k < 2; k++) {
         /* experts ranked by load within each (run, step, layer), 0 = busiest: expert numbers
@@ -284,9 +215,9 @@ static int fig_router(Plot *p) {
                  " WHERE s.split = 'train' AND s.run_id IN (%s))"
                  " SELECT rank, step, avg(share) FROM ranked WHERE layer = (SELECT max(layer) FROM ranked)"
                  " GROUP BY rank, step ORDER BY rank, step", ids[k]);
-        Rows *r = query(p, sql);
+        Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
-        if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); rows_free(r); continue; }
+        if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); plot_rows_free(r); continue; }
         used += snprintf(body + used, sizeof body - used, "set title '%s: load share of each expert, busiest first'\nplot ", label[k]);
         int first = 1;
         for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
@@ -300,7 +231,7 @@ static int fig_router(Plot *p) {
             fprintf(f, "%s\t%s\n", r->v[i][1], r->v[i][2]);
         }
         used += snprintf(body + used, sizeof body - used, "\n");
-        rows_free(r);
+        plot_rows_free(r);
     }
     fclose(f);
     if (used >= sizeof body - 512) {
@@ -310,7 +241,7 @@ static int fig_router(Plot *p) {
     char script[20000];
     snprintf(script, sizeof script, "set multiplot layout 2,3\nset xlabel 'step'\nset key top right font ',8'\n"
              "set palette rgbformulae 33,13,10\nunset colorbox\n%s\nunset multiplot", body);
-    return run_gnuplot(p, "router", script);
+    return plot_gnuplot(p, "router", script);
 }
 
 /* a final number against x (heads, experts): one line per group of runs that share every
@@ -325,11 +256,11 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
              " json_remove(group_key, '$.%s') AS line FROM group_stats WHERE metric = 'valid/ppl' AND task = 'english' AND %s"
              " ORDER BY series, line, %s",
              strip, xcol, xkey, where, xcol);
-    Rows *r = query(p, sql);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
-    if (r->n < 2) { rows_free(r); return missing(p, fig, need); }
-    FILE *f = open_out(p, fig, "dat");
-    if (!f) { rows_free(r); return -1; }
+    if (r->n < 2) { plot_rows_free(r); return plot_missing(p, fig, need); }
+    FILE *f = plot_open_out(p, fig, "dat");
+    if (!f) { plot_rows_free(r); return -1; }
     char body[8192] = "plot ";
     size_t used = strlen(body);
     int block = -1;
@@ -344,12 +275,12 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][1], r->v[i][2], r->v[i][3], r->v[i][4]);
     }
     fclose(f);
-    rows_free(r);
+    plot_rows_free(r);
     char script[10000];
     snprintf(script, sizeof script, "set title 'English: valid perplexity against %s (mean, 95%% interval over seeds)'\n"
              "set xlabel '%s'\nset ylabel 'perplexity per token'\nset logscale x 2\nset key outside right\n%s",
              xlabel, xlabel, body);
-    return run_gnuplot(p, fig, script);
+    return plot_gnuplot(p, fig, script);
 }
 
 static int fig_heads(Plot *p) {
@@ -364,18 +295,18 @@ static int fig_scaling(Plot *p) {
 
 /* ---- cost: parameters, FLOPs per token and measured tokens/s per model ---- */
 static int fig_cost(Plot *p) {
-    Rows *r = query(p, "SELECT " SERIES " AS series, avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
+    Rows *r = plot_query(p, "SELECT " SERIES " AS series, avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
                        " avg((SELECT value FROM final_metrics f WHERE f.run_id = r.id AND f.metric = 'train_tokens_per_s'))"
                        " FROM runs r WHERE r.status = 'done' GROUP BY series ORDER BY series");
     if (!r) return -1;
-    if (!r->n) { rows_free(r); return missing(p, "cost", "finished runs"); }
-    FILE *f = open_out(p, "cost", "dat");
-    if (!f) { rows_free(r); return -1; }
+    if (!r->n) { plot_rows_free(r); return plot_missing(p, "cost", "finished runs"); }
+    FILE *f = plot_open_out(p, "cost", "dat");
+    if (!f) { plot_rows_free(r); return -1; }
     fprintf(f, "# series\tparams_M\tmflop_per_token\ttrain_tokens_per_s\n");
     for (int i = 0; i < r->n; i++) fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][0], r->v[i][1], r->v[i][2], r->v[i][3][0] ? r->v[i][3] : "0");
     fclose(f);
-    rows_free(r);
-    return run_gnuplot(p, "cost",
+    plot_rows_free(r);
+    return plot_gnuplot(p, "cost",
         "set multiplot layout 1,3\nset style data histograms\nset style fill solid 0.8\nset boxwidth 0.8\n"
         "set xtics rotate by -30\nunset key\nset title 'parameters (M)'\nplot 'cost.dat' using 2:xtic(1)\n"
         "set title 'forward MFLOP per token'\nplot 'cost.dat' using 3:xtic(1)\n"
@@ -389,12 +320,12 @@ static int fig_cost(Plot *p) {
 #define MAX_SERIES 48
 #define MAX_BENCH 256
 static int fig_downstream(Plot *p) {
-    Rows *r = query(p, "SELECT task || ' ' || benchmark || CASE metric WHEN 'acc' THEN '' ELSE ' ' || replace(metric, '_', '-') END AS bench,"
+    Rows *r = plot_query(p, "SELECT task || ' ' || benchmark || CASE metric WHEN 'acc' THEN '' ELSE ' ' || replace(metric, '_', '-') END AS bench,"
                        " label || coalesce(' ' || json_extract(group_key, '$.size') || '/' || json_extract(group_key, '$.steps'), '') AS series,"
                        " mean, coalesce(ci95, 0), n FROM downstream WHERE metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
                        " ORDER BY bench, series");
     if (!r) return -1;
-    if (!r->n) { rows_free(r); return missing(p, "downstream", "downstream results (evals rows with metric acc)"); }
+    if (!r->n) { plot_rows_free(r); return plot_missing(p, "downstream", "downstream results (evals rows with metric acc)"); }
     /* columns: the series; rows: the benchmarks */
     static char series[MAX_SERIES][96], bench[MAX_BENCH][96];
     static double val[MAX_BENCH][MAX_SERIES], ci[MAX_BENCH][MAX_SERIES];
@@ -406,7 +337,7 @@ static int fig_downstream(Plot *p) {
         while (k < ns && strcmp(series[k], r->v[i][1])) k++;
         while (b < nb && strcmp(bench[b], r->v[i][0])) b++;
         if ((k == ns && ns == MAX_SERIES) || (b == nb && nb == MAX_BENCH)) {
-            rows_free(r);
+            plot_rows_free(r);
             snprintf(p->err, sizeof p->err, "fig=downstream: db=%s holds more than %d groups or %d benchmarks; plot a db"
                      " with fewer configurations", p->dbpath, MAX_SERIES, MAX_BENCH);
             return -1;
@@ -417,8 +348,8 @@ static int fig_downstream(Plot *p) {
         ci[b][k] = atof(r->v[i][3]);
         nval[b][k] = atoi(r->v[i][4]);
     }
-    rows_free(r);
-    FILE *f = open_out(p, "downstream", "dat"), *md = open_out(p, "downstream", "md");
+    plot_rows_free(r);
+    FILE *f = plot_open_out(p, "downstream", "dat"), *md = plot_open_out(p, "downstream", "md");
     if (!f || !md) { if (f) fclose(f); if (md) fclose(md); return -1; }
     fprintf(f, "# benchmark");
     fprintf(md, "mean ± 95%% interval over seeds (n); `mc_step0`: the model before training\n\n| benchmark |");
@@ -450,13 +381,15 @@ static int fig_downstream(Plot *p) {
     for (int k = 0; k < ns && used < sizeof body - 256; k++)
         used += snprintf(body + used, sizeof body - used, "%s'downstream.dat' using %d:%d:xtic(1) title '%s'", k ? ", " : "",
                          2 * k + 2, 2 * k + 3, series[k]);
-    return run_gnuplot(p, "downstream", body);
+    return plot_gnuplot(p, "downstream", body);
 }
 
-typedef struct { const char *name; int (*make)(Plot *); } Figure;
+/* optional: drawn by fig=all only when the db holds its runs (another sweep's figure) */
+typedef struct { const char *name; int (*make)(Plot *); int optional; } Figure;
 static const Figure FIGURES[] = {
     {"ppl", fig_ppl}, {"activation", fig_activation}, {"downstream", fig_downstream},
     {"heads", fig_heads}, {"scaling", fig_scaling}, {"cost", fig_cost}, {"router", fig_router},
+    {"routers", fig_routers, 1},
 };
 #define NFIG ((int)(sizeof FIGURES / sizeof FIGURES[0]))
 
@@ -472,7 +405,9 @@ int harness_plot(int argc, char **argv) {
     if (strcmp(fig, "all")) {
         for (int k = 0; k < NFIG; k++) if (!strcmp(FIGURES[k].name, fig)) want = k;
         if (want < 0) {
-            fprintf(stderr, "error: fig=%s: expected all, ppl, activation, downstream, heads, scaling, cost or router\n", fig);
+            fprintf(stderr, "error: fig=%s: expected all", fig);
+            for (int k = 0; k < NFIG; k++) fprintf(stderr, "%s%s", k == NFIG - 1 ? " or " : ", ", FIGURES[k].name);
+            fputc('\n', stderr);
             return 2;
         }
     }
@@ -491,7 +426,10 @@ int harness_plot(int argc, char **argv) {
     int failed = 0;
     for (int k = 0; k < NFIG; k++) {
         if (want >= 0 && k != want) continue;
-        if (FIGURES[k].make(&p)) { fprintf(stderr, "error: %s\n", p.err); failed++; }
+        p.no_data = 0;
+        if (FIGURES[k].make(&p) == 0) continue;
+        if (want < 0 && FIGURES[k].optional && p.no_data) printf("plot %s: skipped (%s)\n", FIGURES[k].name, p.err);
+        else { fprintf(stderr, "error: %s\n", p.err); failed++; }
     }
     results_close(p.db);
     return failed ? 2 : 0;

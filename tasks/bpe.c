@@ -1,5 +1,6 @@
+#include "util/xalloc.h"
 #include "bpe.h"
-#include "models/atomic_file.h"
+#include "util/atomic_file.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,16 +29,16 @@ static int word_start(unsigned char c) { return c == ' ' || c == '\n' || c == '\
 
 /* ---- tables from the merges ---- */
 static int build_tables(Bpe *b) {
-    b->bytes = calloc(b->vocab, sizeof *b->bytes);
-    b->len = calloc(b->vocab, sizeof(int));
+    b->bytes = xcalloc(b->vocab, sizeof *b->bytes);
+    b->len = xcalloc(b->vocab, sizeof(int));
     b->pair_cap = 1;
     while (b->pair_cap < (size_t)b->n_merges * 2 + 16) b->pair_cap <<= 1;
-    b->pair_key = malloc(b->pair_cap * sizeof(uint64_t));
-    b->pair_rank = malloc(b->pair_cap * sizeof(int));
+    b->pair_key = xmalloc(b->pair_cap * sizeof(uint64_t));
+    b->pair_rank = xmalloc(b->pair_cap * sizeof(int));
     if (!b->bytes || !b->len || !b->pair_key || !b->pair_rank) return -1;
     memset(b->pair_key, 0xff, b->pair_cap * sizeof(uint64_t));
     for (int i = 0; i < 256; i++) {
-        b->bytes[i] = malloc(1);
+        b->bytes[i] = xmalloc(1);
         b->bytes[i][0] = (unsigned char)i;
         b->len[i] = 1;
     }
@@ -45,7 +46,7 @@ static int build_tables(Bpe *b) {
         int l = b->merges[r][0], rt = b->merges[r][1], id = 256 + r;
         if (l < 0 || rt < 0 || l >= id || rt >= id) return -1;
         b->len[id] = b->len[l] + b->len[rt];
-        b->bytes[id] = malloc(b->len[id]);
+        b->bytes[id] = xmalloc(b->len[id]);
         memcpy(b->bytes[id], b->bytes[l], b->len[l]);
         memcpy(b->bytes[id] + b->len[l], b->bytes[rt], b->len[rt]);
         uint64_t k = pair_of(l, rt);
@@ -85,17 +86,17 @@ typedef struct { uint64_t *key; long long *val; size_t cap; } CountMap;
 
 static void cm_init(CountMap *m, size_t cap) {
     m->cap = cap;
-    m->key = malloc(cap * sizeof(uint64_t));
-    m->val = malloc(cap * sizeof(long long));
+    m->key = xmalloc(cap * sizeof(uint64_t));
+    m->val = xmalloc(cap * sizeof(long long));
 }
 
 Bpe *bpe_train(const unsigned char *text, size_t n, int vocab) {
     if (vocab < 257 || vocab > 65536) return NULL;
     /* word types: hash of the bytes -> index */
     size_t tcap = 1 << 16, ntypes = 0, hcap = 1 << 18;
-    WordType *types = malloc(tcap * sizeof(WordType));
-    int64_t *slot = malloc(hcap * sizeof(int64_t));
-    uint64_t *slot_hash = malloc(hcap * sizeof(uint64_t));
+    WordType *types = xmalloc(tcap * sizeof(WordType));
+    int64_t *slot = xmalloc(hcap * sizeof(int64_t));
+    uint64_t *slot_hash = xmalloc(hcap * sizeof(uint64_t));
     for (size_t i = 0; i < hcap; i++) slot[i] = -1;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -106,7 +107,7 @@ Bpe *bpe_train(const unsigned char *text, size_t n, int vocab) {
         size_t p = mix(h) & (hcap - 1);
         for (;;) {
             if (slot[p] < 0) {
-                if (ntypes == tcap) { tcap *= 2; types = realloc(types, tcap * sizeof(WordType)); }
+                if (ntypes == tcap) { tcap *= 2; types = xrealloc(types, tcap * sizeof(WordType)); }
                 WordType *w = &types[ntypes];
                 w->n = (int)(j - i);
                 for (size_t k = i; k < j; k++) w->sym[k - i] = text[k];
@@ -129,13 +130,13 @@ Bpe *bpe_train(const unsigned char *text, size_t n, int vocab) {
     }
     free(slot);
     free(slot_hash);
-    Bpe *b = calloc(1, sizeof *b);
+    Bpe *b = xcalloc(1, sizeof *b);
     b->vocab = vocab;
-    b->merges = malloc(sizeof(int[2]) * (vocab - 256 > 0 ? vocab - 256 : 1));
+    b->merges = xmalloc(sizeof(int[2]) * (vocab - 256 > 0 ? vocab - 256 : 1));
     CountMap pairs;
     cm_init(&pairs, 1 << 20);
     memset(pairs.key, 0xff, pairs.cap * sizeof(uint64_t));
-    size_t *touched = malloc(pairs.cap / 2 * sizeof(size_t));
+    size_t *touched = xmalloc(pairs.cap / 2 * sizeof(size_t));
     for (int id = 256; id < vocab; id++) {
         size_t used = 0;
         for (size_t t = 0; t < ntypes && used * 2 < pairs.cap; t++)
@@ -217,7 +218,7 @@ size_t bpe_decode(const Bpe *b, const int *ids, size_t n, unsigned char *out) {
 
 int bpe_save(const Bpe *b, const char *path, char *err, size_t errlen) {
     size_t cap = 64 + (size_t)b->n_merges * 24, n = 0;
-    char *text = malloc(cap);
+    char *text = xmalloc(cap);
     n += snprintf(text + n, cap - n, "moeh-bpe 1 merges %d\n", b->n_merges);
     for (int r = 0; r < b->n_merges; r++) n += snprintf(text + n, cap - n, "%d %d\n", b->merges[r][0], b->merges[r][1]);
     FilePart part = {text, n};
@@ -235,10 +236,10 @@ Bpe *bpe_load(const char *path, char *err, size_t errlen) {
         fclose(f);
         return NULL;
     }
-    Bpe *b = calloc(1, sizeof *b);
+    Bpe *b = xcalloc(1, sizeof *b);
     b->n_merges = n;
     b->vocab = 256 + n;
-    b->merges = malloc(sizeof(int[2]) * (n ? n : 1));
+    b->merges = xmalloc(sizeof(int[2]) * (n ? n : 1));
     for (int r = 0; r < n; r++)
         if (fscanf(f, "%d %d", &b->merges[r][0], &b->merges[r][1]) != 2) {
             snprintf(err, errlen, "%s: line %d: expected two token ids", path, r + 2);

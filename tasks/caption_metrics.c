@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "caption_metrics.h"
 #include <ctype.h>
 #include <math.h>
@@ -139,8 +140,8 @@ double cider_d(const CaptionPair *pairs, int n) {
     DfMap df = {0};
     df.cap = 1;
     while (df.cap < (size_t)n * 64 * 8) df.cap <<= 1;
-    df.key = calloc(df.cap, sizeof(uint64_t));
-    df.df = calloc(df.cap, sizeof(int));
+    df.key = xcalloc(df.cap, sizeof(uint64_t));
+    df.df = xcalloc(df.cap, sizeof(int));
     Sent s;
     Counts c;
     for (int p = 0; p < n; p++) {

@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "caption_set.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ int caption_split_load(CaptionSplit *s, const char *root, int split, int image_s
             return -1;
         }
     size_t D = (size_t)NP * PD;
-    if (!check && !(s->patches = malloc(sizeof(float) * (D * s->n + 1)))) {
+    if (!check && !(s->patches = xmalloc(sizeof(float) * (D * s->n + 1)))) {
         snprintf(err, errlen, "%s: out of memory for %d images", root, s->n);
         caption_split_free(s);
         return -1;

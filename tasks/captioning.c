@@ -1,7 +1,8 @@
+#include "util/xalloc.h"
 #include "captioning.h"
 #include "caption_metrics.h"
 #include "caption_set.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "util/hash_map.h"
 #include <ctype.h>
 #include <math.h>
@@ -125,9 +126,9 @@ static int cap_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     if (b->B > v->view->B) { fprintf(stderr, "captioning: batch %d larger than opened with\n", b->B); return -1; }
     if (nd > sp->n) nd = sp->n;
     if (nd < 1) nd = 1;
-    char (*text)[MAX_TEXT + 1] = malloc(sizeof *text * (size_t)(nd + b->B));
-    CaptionPair *pairs = malloc(sizeof *pairs * nd);
-    const char **refs = malloc(sizeof *refs * (size_t)nd * COCO_MAX_CAPTIONS);
+    char (*text)[MAX_TEXT + 1] = xmalloc(sizeof *text * (size_t)(nd + b->B));
+    CaptionPair *pairs = xmalloc(sizeof *pairs * nd);
+    const char **refs = xmalloc(sizeof *refs * (size_t)nd * COCO_MAX_CAPTIONS);
     for (int base = 0; base < nd; base += b->B) decode_batch(v, m, b, sp, base, nd, text + base);
     for (int i = 0; i < nd; i++) {
         for (int k = 0; k < sp->images[i].n_captions; k++) refs[i * COCO_MAX_CAPTIONS + k] = sp->images[i].captions[k];
@@ -152,7 +153,7 @@ static void cap_describe(Task *t, MetricSink *sink) {
     StrMap texts = {0};
     for (int i = 0; i < tr->n; i++)
         for (int k = 0; k < tr->images[i].n_captions; k++) str_map_intern(&texts, tr->images[i].captions[k]);
-    int *count = calloc((size_t)texts.n + 1, sizeof(int)), best = 0;
+    int *count = xcalloc((size_t)texts.n + 1, sizeof(int)), best = 0;
     for (int i = 0; count && i < tr->n; i++)
         for (int k = 0; k < tr->images[i].n_captions; k++) {
             int id = str_map_find(&texts, tr->images[i].captions[k]);
@@ -162,8 +163,8 @@ static void cap_describe(Task *t, MetricSink *sink) {
     snprintf(best_text, sizeof best_text, "%s", texts.n ? texts.strings[best] : "");
     free(count);
     str_map_free(&texts);
-    CaptionPair *pairs = malloc(sizeof *pairs * (va->n + 1));
-    const char **refs = malloc(sizeof *refs * ((size_t)va->n * COCO_MAX_CAPTIONS + 1));
+    CaptionPair *pairs = xmalloc(sizeof *pairs * (va->n + 1));
+    const char **refs = xmalloc(sizeof *refs * ((size_t)va->n * COCO_MAX_CAPTIONS + 1));
     for (int i = 0; i < va->n; i++) {
         for (int k = 0; k < va->images[i].n_captions; k++) refs[i * COCO_MAX_CAPTIONS + k] = va->images[i].captions[k];
         pairs[i] = (CaptionPair){best_text, refs + i * COCO_MAX_CAPTIONS, va->images[i].n_captions};
@@ -191,7 +192,7 @@ static void cap_close(Task *t) {
 }
 
 Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
-    Captioning *v = calloc(1, sizeof *v);
+    Captioning *v = xcalloc(1, sizeof *v);
     char root[4200];
     if (task_data_root(opt, "scenes", "train/captions.json", root, sizeof root, err, errlen) ||
         image_patch_geometry(opt->image_size, opt->patch, &v->NP, &v->PD, err, errlen)) {

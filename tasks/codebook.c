@@ -1,6 +1,7 @@
+#include "util/xalloc.h"
 #include "codebook.h"
-#include "models/atomic_file.h"
-#include "models/rng.h"
+#include "util/atomic_file.h"
+#include "util/rng.h"
 #include <cblas.h>
 #include <errno.h>
 #include <float.h>
@@ -20,7 +21,7 @@ static float sqdist(const float *a, const float *b, int d) {
 /* argmin_k |x - c_k|^2 = argmin_k (|c_k|^2 - 2 x.c_k): one sgemm per chunk of rows */
 void codebook_assign(const Codebook *cb, const float *x, size_t n, int *ids, float *dist2) {
     int K = cb->K, d = cb->dim;
-    float *cn = malloc(sizeof(float) * K), *dots = malloc(sizeof(float) * CHUNK * K);
+    float *cn = xmalloc(sizeof(float) * K), *dots = xmalloc(sizeof(float) * CHUNK * K);
     for (int k = 0; k < K; k++) {
         float s = 0;
         for (int i = 0; i < d; i++) s += cb->centres[(size_t)k * d + i] * cb->centres[(size_t)k * d + i];
@@ -48,9 +49,9 @@ void codebook_assign(const Codebook *cb, const float *x, size_t n, int *ids, flo
 int codebook_kmeans(Codebook *cb, const float *x, size_t n, int dim, int K, int iters, uint64_t seed) {
     cb->K = K;
     cb->dim = dim;
-    cb->centres = malloc(sizeof(float) * K * dim);
-    float *d2 = malloc(sizeof(float) * n), *sum = malloc(sizeof(float) * K * dim);
-    int *ids = malloc(sizeof(int) * n), *count = malloc(sizeof(int) * K);
+    cb->centres = xmalloc(sizeof(float) * K * dim);
+    float *d2 = xmalloc(sizeof(float) * n), *sum = xmalloc(sizeof(float) * K * dim);
+    int *ids = xmalloc(sizeof(int) * n), *count = xmalloc(sizeof(int) * K);
     if (!cb->centres || !d2 || !sum || !ids || !count || n == 0) {
         free(d2); free(sum); free(ids); free(count);
         return -1;
@@ -114,7 +115,7 @@ static int codebook_load(Codebook *cb, const char *path, int dim, int K, char *e
     }
     cb->K = K;
     cb->dim = dim;
-    cb->centres = malloc(sizeof(float) * K * dim);
+    cb->centres = xmalloc(sizeof(float) * K * dim);
     ok = ok && cb->centres && fread(cb->centres, sizeof(float) * K * dim, 1, f) == 1 && fgetc(f) == EOF;
     fclose(f);
     if (!ok) {

@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "english.h"
 #include "lm.h"
 #include <stdio.h>
@@ -50,7 +51,7 @@ static void english_close(Task *t) {
 }
 
 Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
-    English *e = calloc(1, sizeof *e);
+    English *e = xcalloc(1, sizeof *e);
     char path[4200];
     if (task_data_root(opt, "english", "train.txt", path, sizeof path, err, errlen)) { free(e); return NULL; }
     if (corpus_load(path, e->lm.split, err, errlen)) { english_close(&e->base); return NULL; }

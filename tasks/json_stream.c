@@ -1,5 +1,5 @@
 #include "json_stream.h"
-#include "text_corpus.h"
+#include "data/text_corpus.h"
 #include <stdio.h>
 #include <string.h>
 

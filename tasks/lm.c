@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "lm.h"
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@ int lm_tokenize(LmData *d, const Bpe *bpe) {
     for (int s = 0; s < 3; s++) {
         const ByteBuf *b = &d->split[s];
         free(d->ids[s]);
-        d->ids[s] = malloc(sizeof(int) * (b->n ? b->n : 1));
+        d->ids[s] = xmalloc(sizeof(int) * (b->n ? b->n : 1));
         if (!d->ids[s]) return -1;
         if (bpe) d->nids[s] = bpe_encode(bpe, b->data, b->n, d->ids[s]);
         else {
@@ -90,7 +91,7 @@ double lm_unigram_bpb(const LmData *d) {
 
 Bpe *lm_train_bpe(const ByteBuf *const *train, int n, int vocab, size_t max_bytes) {
     size_t each = max_bytes / (n ? n : 1), total = 0;
-    unsigned char *text = malloc(max_bytes + 1);
+    unsigned char *text = xmalloc(max_bytes + 1);
     for (int i = 0; i < n; i++) {
         size_t take = train[i]->n < each ? train[i]->n : each;
         memcpy(text + total, train[i]->data, take);
@@ -121,7 +122,7 @@ int lm_save_tokenizer(const Bpe *bpe, const char *prefix, char *err, size_t errl
 }
 
 McScore lm_multiple_choice(const LmData *d, Model *m, Batch *batch, int T, int max_items, int *n_items) {
-    McItem *items = malloc(sizeof(McItem) * max_items);
+    McItem *items = xmalloc(sizeof(McItem) * max_items);
     /* byte lengths: with BPE the token counts are smaller still */
     int ctx = T * 2 / 3 < 64 ? T * 2 / 3 : 64, cont = T / 3 < 32 ? T / 3 : 32;
     const ByteBuf *held = &d->split[SPLIT_TEST];

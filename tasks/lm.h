@@ -5,10 +5,10 @@
 #ifndef MOEH_LM_H
 #define MOEH_LM_H
 #include "task.h"
-#include "text_corpus.h"
+#include "data/text_corpus.h"
 #include "bpe.h"
 #include "mc_eval.h"
-#include "models/rng.h"
+#include "util/rng.h"
 
 typedef struct {
     ByteBuf split[3];   /* the text */

@@ -1,5 +1,6 @@
+#include "util/xalloc.h"
 #include "mc_eval.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +23,13 @@ typedef struct { size_t off, len; } Doc;
 
 static int list_docs(const ByteBuf *b, Doc **out) {
     int n = 0, cap = 256;
-    Doc *docs = malloc(sizeof(Doc) * cap);
+    Doc *docs = xmalloc(sizeof(Doc) * cap);
     size_t start = 0;
     for (size_t i = 0; i <= b->n; i++) {
         int end = i == b->n || (i + 1 < b->n && b->data[i] == '\n' && b->data[i + 1] == '\n');
         if (!end) continue;
         if (i > start) {
-            if (n == cap) { cap *= 2; docs = realloc(docs, sizeof(Doc) * cap); }
+            if (n == cap) { cap *= 2; docs = xrealloc(docs, sizeof(Doc) * cap); }
             docs[n++] = (Doc){start, i - start};
         }
         start = i + 2;
@@ -93,9 +94,9 @@ static int tokenize(const Bpe *bpe, const unsigned char *p, int n, int *ids) {
 
 McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m, Batch *batch, const Bpe *bpe) {
     int B = batch->B, T = batch->T, total = n_items * MC_CHOICES;
-    int *ctx_ids = malloc(sizeof(int) * 4096), *cand_ids = malloc(sizeof(int) * 4096);
-    double *ll = calloc(total ? total : 1, sizeof(double));
-    int *nbytes = calloc(total ? total : 1, sizeof(int));
+    int *ctx_ids = xmalloc(sizeof(int) * 4096), *cand_ids = xmalloc(sizeof(int) * 4096);
+    double *ll = xcalloc(total ? total : 1, sizeof(double));
+    int *nbytes = xcalloc(total ? total : 1, sizeof(int));
     for (int base = 0; base < total; base += B) {
         for (int b = 0; b < B; b++) {
             int q = base + b, *tok = batch->tokens + b * T, *tgt = batch->targets + b * T;

@@ -8,7 +8,7 @@
 #ifndef MOEH_MC_EVAL_H
 #define MOEH_MC_EVAL_H
 #include "task.h"
-#include "text_corpus.h"
+#include "data/text_corpus.h"
 #include "bpe.h"
 
 #define MC_CHOICES 4

@@ -1,7 +1,8 @@
+#include "util/xalloc.h"
 #include "mmm.h"
 #include "caption_set.h"
 #include "codebook.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "util/hash_map.h"
 #include <ctype.h>
 #include <math.h>
@@ -127,7 +128,7 @@ static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
 static void mmm_describe(Task *t, MetricSink *sink) {
     Mmm *v = (Mmm *)t;
     int K = v->cb.K;
-    double *fc = calloc(K, sizeof(double)), fb[256], nc = K, nb = 256;
+    double *fc = xcalloc(K, sizeof(double)), fb[256], nc = K, nb = 256;
     for (int i = 0; i < 256; i++) fb[i] = 1;
     for (int k = 0; k < K; k++) fc[k] = 1;
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN], *va = &v->split[SPLIT_VALID];
@@ -178,7 +179,7 @@ static void mmm_codebook_path(const char *root, const TaskOptions *opt, char *pa
 }
 
 Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
-    Mmm *v = calloc(1, sizeof *v);
+    Mmm *v = xcalloc(1, sizeof *v);
     char root[4200], path[4400];
     if (task_data_root(opt, "scenes", "train/captions.json", root, sizeof root, err, errlen) ||
         image_patch_geometry(opt->image_size, opt->patch, &v->NP, &v->PD, err, errlen)) {
@@ -208,7 +209,7 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
     }
     for (int s = 0; s < 3; s++) {
         size_t n = (size_t)v->split[s].n * v->NP;
-        v->codes[s] = malloc(sizeof(int) * (n + 1));
+        v->codes[s] = xmalloc(sizeof(int) * (n + 1));
         codebook_assign(&v->cb, v->split[s].patches, n, v->codes[s], NULL);
     }
     v->mask_image = opt->mask_image;

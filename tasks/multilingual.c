@@ -1,3 +1,4 @@
+#include "util/xalloc.h"
 #include "multilingual.h"
 #include "lm.h"
 #include <dirent.h>
@@ -132,7 +133,7 @@ static void multi_close(Task *t) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
-    Multi *m = calloc(1, sizeof *m);
+    Multi *m = xcalloc(1, sizeof *m);
     char root[4200];
     if (task_data_root(opt, "multilingual", "en/train.txt", root, sizeof root, err, errlen)) { free(m); return NULL; }
     /* one subfolder or file per language, named by the language */

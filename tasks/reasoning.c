@@ -1,6 +1,7 @@
+#include "util/xalloc.h"
 #include "reasoning.h"
 #include "vision_data.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "util/hash_map.h"
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,7 +93,7 @@ static void reason_describe(Task *t, MetricSink *sink) {
     for (int i = 0; i < tr->n; i++) trues += tr->items[i].label;
     int major = 2 * trues >= tr->n;
     StrMap texts = {0};
-    int *votes = calloc(2 * (size_t)tr->n + 2, sizeof(int)); /* text id -> (no, yes) */
+    int *votes = xcalloc(2 * (size_t)tr->n + 2, sizeof(int)); /* text id -> (no, yes) */
     for (int i = 0; votes && i < tr->n; i++) {
         int id = str_map_intern(&texts, tr->items[i].sentence);
         if (id >= 0) votes[2 * id + tr->items[i].label]++;
@@ -145,8 +146,8 @@ static int reason_split_load(ReasonSplit *sp, const char *root, int s, int check
         snprintf(dir, sizeof dir, "%s/%s", root, OFFICIAL[s]);
         if (s == SPLIT_TRAIN || !is_dir(dir)) snprintf(dir, sizeof dir, "%s/images/%s", root, OFFICIAL[s]);
     }
-    sp->left = malloc(sizeof(int) * (sp->n + 1));
-    sp->right = malloc(sizeof(int) * (sp->n + 1));
+    sp->left = xmalloc(sizeof(int) * (sp->n + 1));
+    sp->right = xmalloc(sizeof(int) * (sp->n + 1));
     if (!sp->left || !sp->right) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
     for (int i = 0; i < sp->n; i++) {
         const Nlvr2Item *x = &sp->items[i];
@@ -175,7 +176,7 @@ static int reason_split_load(ReasonSplit *sp, const char *root, int s, int check
 }
 
 Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
-    Reason *v = calloc(1, sizeof *v);
+    Reason *v = xcalloc(1, sizeof *v);
     char root[4200];
     if (!v) { snprintf(err, errlen, "task=reasoning: out of memory"); return NULL; }
     if (task_data_root(opt, "scenes", "train/nlvr2.jsonl", root, sizeof root, err, errlen) ||
@@ -187,7 +188,7 @@ Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
     for (int s = 0; s < 3; s++) {
         ReasonSplit *sp = &v->split[s];
         if (reason_split_load(sp, root, s, opt->check, err, errlen)) { reason_close(&v->base); return NULL; }
-        if (!opt->check && !(sp->patches = malloc(sizeof(float) * (D * sp->paths.n + 1)))) {
+        if (!opt->check && !(sp->patches = xmalloc(sizeof(float) * (D * sp->paths.n + 1)))) {
             snprintf(err, errlen, "%s: out of memory for %d images", root, sp->paths.n);
             reason_close(&v->base);
             return NULL;

@@ -1,6 +1,7 @@
+#include "util/xalloc.h"
 #include "vision_data.h"
 #include "json_stream.h"
-#include "text_corpus.h"
+#include "data/text_corpus.h"
 #include "util/hash_map.h"
 #include <cJSON.h>
 #include <ctype.h>
@@ -23,7 +24,7 @@ static int grow_array(void **items, int *cap, int need, size_t size) {
     if (need <= *cap) return 0;
     int grown_cap = *cap ? *cap : 1024;
     while (grown_cap < need) grown_cap *= 2;
-    void *grown = realloc(*items, size * (size_t)grown_cap);
+    void *grown = xrealloc(*items, size * (size_t)grown_cap);
     if (!grown) return -1;
     *items = grown;
     *cap = grown_cap;
@@ -363,7 +364,7 @@ int image_load_patches(const char *path, int size, int patch, float *out, char *
     int w, h, ch;
     unsigned char *img = stbi_load(path, &w, &h, &ch, 3);
     if (!img) { snprintf(err, errlen, "%s: cannot decode image: %s", path, stbi_failure_reason()); return -1; }
-    unsigned char *rs = malloc((size_t)size * size * 3);
+    unsigned char *rs = xmalloc((size_t)size * size * 3);
     if (w == size && h == size) memcpy(rs, img, (size_t)size * size * 3);
     else stbir_resize_uint8(img, w, h, 0, rs, size, size, 0, 3);
     stbi_image_free(img);

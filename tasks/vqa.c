@@ -1,6 +1,7 @@
+#include "util/xalloc.h"
 #include "vqa.h"
 #include "vision_data.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "util/hash_map.h"
 #include <math.h>
 #include <stdio.h>
@@ -113,7 +114,7 @@ static void vqa_describe(Task *t, MetricSink *sink) {
     sink->put(sink, "train", "answer_coverage", v->coverage);
     /* question text -> its most common training class, through (text id, class) pairs sorted */
     StrMap texts = {0};
-    int *pairs = malloc(sizeof(int) * 2 * (tr->n + 1)), np = 0;
+    int *pairs = xmalloc(sizeof(int) * 2 * (tr->n + 1)), np = 0;
     for (int i = 0; pairs && i < tr->n; i++)
         if (tr->label[i] >= 0) {
             int id = str_map_intern(&texts, tr->items[i].question);
@@ -122,10 +123,10 @@ static void vqa_describe(Task *t, MetricSink *sink) {
             pairs[2 * np + 1] = tr->label[i];
             np++;
         }
-    int *best = calloc((size_t)texts.n + 1, sizeof(int));
+    int *best = xcalloc((size_t)texts.n + 1, sizeof(int));
     if (!pairs || !best) { free(pairs); free(best); str_map_free(&texts); return; }
     qsort(pairs, (size_t)np, sizeof(int) * 2, by_first_then_second);
-    int *class_count = calloc((size_t)v->n_classes + 1, sizeof(int)), major = 0;
+    int *class_count = xcalloc((size_t)v->n_classes + 1, sizeof(int)), major = 0;
     for (int i = 0; i < np; i++) class_count[pairs[2 * i + 1]]++;
     for (int c = 1; c < v->n_classes; c++) if (class_count[c] > class_count[major]) major = c;
     for (int i = 0; i < np;) { /* one run of equal text ids; within it, runs of equal classes */
@@ -192,8 +193,8 @@ static void vqa_image_path(int i, void *ctx, char *path, size_t n) {
 /* each distinct image of the split gets a slot, in order of first use */
 static int vqa_index_images(VqaSplit *sp) {
     IdMap slots = {0};
-    sp->image = malloc(sizeof(int) * (sp->n + 1));
-    sp->image_ids = malloc(sizeof(int64_t) * (sp->n + 1));
+    sp->image = xmalloc(sizeof(int) * (sp->n + 1));
+    sp->image_ids = xmalloc(sizeof(int64_t) * (sp->n + 1));
     if (!sp->image || !sp->image_ids) return -1;
     for (int i = 0; i < sp->n; i++) {
         int slot = id_map_get(&slots, (uint64_t)sp->items[i].image_id);
@@ -219,7 +220,7 @@ static int by_count_then_text(const void *a, const void *b) {
 static int vqa_answer_classes(Vqa *v, int answers) {
     const VqaSplit *tr = &v->split[SPLIT_TRAIN];
     StrMap seen = {0};
-    int *count = calloc((size_t)tr->n + 1, sizeof(int)), rc = -1;
+    int *count = xcalloc((size_t)tr->n + 1, sizeof(int)), rc = -1;
     AnswerCount *order = NULL;
     if (!count) return -1;
     for (int i = 0; i < tr->n; i++) {
@@ -227,12 +228,12 @@ static int vqa_answer_classes(Vqa *v, int answers) {
         if (id < 0) goto done;
         count[id]++;
     }
-    order = malloc(sizeof *order * ((size_t)seen.n + 1));
+    order = xmalloc(sizeof *order * ((size_t)seen.n + 1));
     if (!order) goto done;
     for (int id = 0; id < seen.n; id++) order[id] = (AnswerCount){seen.strings[id], count[id]};
     qsort(order, (size_t)seen.n, sizeof *order, by_count_then_text);
     v->n_classes = seen.n < answers ? seen.n : answers;
-    v->classes = calloc((size_t)v->n_classes + 1, ANSWER_LEN);
+    v->classes = xcalloc((size_t)v->n_classes + 1, ANSWER_LEN);
     if (!v->classes) goto done;
     StrMap class_of = {0};
     long covered = 0;
@@ -244,7 +245,7 @@ static int vqa_answer_classes(Vqa *v, int answers) {
     v->coverage = tr->n ? (double)covered / tr->n : 0;
     for (int s = 0; s < 3; s++) {
         VqaSplit *sp = &v->split[s];
-        sp->label = malloc(sizeof(int) * (sp->n + 1));
+        sp->label = xmalloc(sizeof(int) * (sp->n + 1));
         if (!sp->label) { str_map_free(&class_of); goto done; }
         for (int i = 0; i < sp->n; i++) sp->label[i] = str_map_find(&class_of, most_common_answer(&sp->items[i]));
     }
@@ -258,7 +259,7 @@ done:
 }
 
 Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
-    Vqa *v = calloc(1, sizeof *v);
+    Vqa *v = xcalloc(1, sizeof *v);
     char root[4200], qpath[4400], apath[4400];
     if (!v) { snprintf(err, errlen, "task=vqa: out of memory"); return NULL; }
     if (task_data_root(opt, "scenes", "train/vqa_questions.json", root, sizeof root, err, errlen) ||
@@ -278,7 +279,7 @@ Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
             return NULL;
         }
         if (vqa_index_images(sp) ||
-            (!opt->check && !(sp->patches = malloc(sizeof(float) * (D * sp->n_images + 1))))) {
+            (!opt->check && !(sp->patches = xmalloc(sizeof(float) * (D * sp->n_images + 1))))) {
             snprintf(err, errlen, "%s: out of memory for %d images", qpath, sp->n_images);
             vqa_close(&v->base);
             return NULL;

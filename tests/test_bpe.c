@@ -3,7 +3,7 @@
  * a saved tokenizer loads back to the same encoding, and a damaged file names its line. */
 #include "check.h"
 #include "tasks/bpe.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <string.h>
 
 static const char *SAMPLES[] = {

@@ -285,4 +285,33 @@ ok "data check names a missing image and exits 1" '[ $rc -eq 1 ] && grep -q "dmi
 "$H" run task=vqa data=dmiss size=tiny steps=1 pretrain_steps=0 db=t.db out=ck > /dev/null 2> dc3.log; rc=$?
 ok "a run on it stops before training, naming the image" '[ $rc -eq 2 ] && grep -q "dmiss/test/images/3.png" dc3.log'
 
+# the routing after the paper, end to end in a db of its own: expert choice with fine-grained
+# experts, a shared expert and z-loss; loss-free balancing interrupted and resumed (its bias is
+# in the checkpoint); the imbalance metrics; the refusals; the routers figure
+rq() { sqlite3 r.db "$1"; }
+rt="size=tiny steps=20 eval_every=10 log_every=10 eval_tokens=2048 data_dir=d db=r.db out=rck threads=2 experts=8"
+"$H" run $rt model=mhmoe router=expert_choice granularity=2 shared_experts=1 z_loss=0.001 > r1.log 2>&1; rc=$?
+ok "expert choice + granularity + shared expert + z-loss trains" '[ $rc -eq 0 ] && [ "$(rq "select status || \" \" || label from runs where id=1")" = "done mhmoe-8h4-params-expert_choice-g2-sh1-z0.001" ]'
+ok "granularity=2: twice the experts and topk, half the parity size (977 with the shared expert, rounded to 976)" '[ "$(rq "select experts || \" \" || topk || \" \" || json_extract(config, \"\$.expert_dim_used\") from runs where id=1")" = "16 2 488" ]'
+ok "imbalance, unrouted and z-loss metrics stored" '[ "$(rq "select count(distinct name) from metrics where run_id=1 and split=\"valid\" and name in (\"load_cv\",\"max_violation\",\"dead_experts\",\"load_cv/l1\",\"unrouted_frac\",\"z_loss\")")" = 6 ]'
+ok "expert choice is balanced: no max violation" '[ "$(rq "select max(value) from metrics where run_id=1 and name=\"max_violation\" and split=\"train\"")" = 0.0 ]'
+"$H" run $(merged $rt model=xmoe balance_mode=loss_free bias_rate=0.01 steps=100000 eval_every=0) > r2.log 2>&1 &
+pid=$!
+for i in $(seq 300); do grep -q "^step [0-9]" r2.log 2> /dev/null && break; sleep 0.1; done
+kill -INT $pid; wait $pid
+"$H" run resume=rck/run-2.ckpt steps=$(( $(rq "select max(step) from checkpoints where run_id=2") + 10 )) > r3.log 2>&1; rc=$?
+# a longer run from the checkpoint is a new run (its steps differ) that starts where it stopped
+ok "loss-free balancing resumes from its checkpoint" '[ $rc -eq 0 ] && [ "$(rq "select status from runs where id=3")" = done ] && [ "$(rq "select min(step) > 1 from metrics where run_id=3 and name=\"loss\"")" = 1 ] && [ -n "$(rq "select value from metrics where run_id=3 and name=\"max_violation\" limit 1")" ]'
+"$H" run $rt model=xmoe router=expert_choice balance_mode=loss_free > /dev/null 2> r4.log; rc=$?
+ok "expert choice with loss-free balancing is refused" '[ $rc -eq 2 ] && grep -q "balanced by construction" r4.log'
+"$H" run $rt model=xmoe granularity=3 > /dev/null 2> r5.log; rc=$?
+ok "a granularity that does not divide the expert size is refused" '[ $rc -eq 2 ] && grep -q "granularity=3 must divide the expert size 256" r5.log'
+"$H" run $rt model=xmoe router=sinkhorn > /dev/null 2> r6.log; rc=$?
+ok "an unknown router names the table's routes" '[ $rc -eq 2 ] && grep -q "expected one of topk|expert_choice" r6.log'
+"$H" run $rt model=xmoe seed=1 > /dev/null 2>&1 && "$H" run $rt model=xmoe seed=2 > /dev/null 2>&1
+"$H" plot fig=routers db=r.db out=rfig > rp.log 2>&1; rc=$?
+ok "plot fig=routers draws each group with its imbalance" '[ $rc -eq 0 ] && [ -s rfig/routers.png ] && grep -q "^| xmoe-8 tiny/20 | 2 |" rfig/routers.md && grep -q "expert_choice-g2" rfig/routers.md'
+"$H" sweep > /dev/null 2> rs.log; rc=$?
+ok "sweep without words names its grids" '[ $rc -eq 2 ] && grep -q "routers" rs.log && grep -q "paper" rs.log'
+
 finish

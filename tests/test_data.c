@@ -4,7 +4,7 @@
 #include "data/prepare.h"
 #include "models/model.h"
 #include "tasks/lm.h"
-#include "tasks/text_corpus.h"
+#include "data/text_corpus.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>

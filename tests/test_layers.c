@@ -4,7 +4,7 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "models/layers.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <string.h>
 
 #define EPS 1e-2f

@@ -5,7 +5,7 @@
 #include "check.h"
 #include "models/model.h"
 #include "models/optim.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "tasks/mc_eval.h"
 #include "tasks/multilingual.h"
 #include <string.h>

@@ -6,7 +6,7 @@
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "models/optim.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <math.h>
 #include <string.h>
 

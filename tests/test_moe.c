@@ -9,7 +9,7 @@
 #include "models/layers.h"
 #include "models/model.h"
 #include "models/moe_route.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include <math.h>
 #include <string.h>
 

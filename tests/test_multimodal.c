@@ -6,7 +6,7 @@
 #include "data/scenes.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
-#include "models/rng.h"
+#include "util/rng.h"
 #include "models/transfer.h"
 #include "tasks/codebook.h"
 #include "tasks/task.h"

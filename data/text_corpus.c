@@ -1,5 +1,6 @@
+#include "util/xalloc.h"
 #include "text_corpus.h"
-#include "models/atomic_file.h"
+#include "util/atomic_file.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@ int bytebuf_append(ByteBuf *b, const void *p, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n + 1) cap *= 2;
-        unsigned char *d = realloc(b->data, cap);
+        unsigned char *d = xrealloc(b->data, cap);
         if (!d) return -1;
         b->data = d;
         b->cap = cap;
@@ -99,7 +100,7 @@ static int load_tree(const char *path, ByteBuf split[3], int *nfiles, char *err,
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        if (n == cap) { cap = cap ? 2 * cap : 64; names = realloc(names, cap * sizeof *names); }
+        if (n == cap) { cap = cap ? 2 * cap : 64; names = xrealloc(names, cap * sizeof *names); }
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
