@@ -22,7 +22,8 @@ MOE_NONE, MOE_SMOE, MOE_XMOE, MOE_MHMOE = 0, 1, 2, 3
 MOE_DEFAULTS = dict(moe=MOE_NONE, experts=0, topk=0, moe_every=0, expert_dim=0, router_dim=0,
                     mh_heads=1, mh_inner=0, gate_sigmoid=0, patch_dim=0, n_patches=0, router_code=0,
                     route=0, shared=0, balance_bias=0)
-ROUTE_TOPK, ROUTE_EXPERT_CHOICE = 0, 1
+ROUTE_TOPK, ROUTE_EXPERT_CHOICE, ROUTE_SINKHORN = 0, 1, 2
+SINKHORN_ITERATIONS = 8
 
 
 def is_moe_block(cfg, l):
@@ -137,6 +138,12 @@ def moe_layer(cfg, P, l, x, training, capacity):
         aux = torch.zeros((), dtype=U.dtype)
     else:
         score = p.detach() + (P[pre + "router.bias"].detach() if cfg["balance_bias"] else 0)
+        if cfg["route"] == ROUTE_SINKHORN:  # S-BASE: rank by the Sinkhorn-balanced matrix's columns
+            c = torch.ones(N, dtype=p.dtype)
+            for _ in range(SINKHORN_ITERATIONS):
+                rows = score / (score * c).sum(dim=1, keepdim=True)
+                c = (S / N) / rows.sum(dim=0)
+            score = score * c
         choice = torch.topk(score, k, dim=-1).indices  # (S, k), best first
         psel = p.gather(1, choice)
         gate = psel if k == 1 else psel / psel.sum(dim=1, keepdim=True)
@@ -349,6 +356,10 @@ if __name__ == "__main__":
                  masked=False, seed=15, training=True, capacity=1.5, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe_expert_choice.bin", dict(moe, moe=MOE_MHMOE, topk=2, route=ROUTE_EXPERT_CHOICE), B=2, T=7,
                  masked=False, seed=16, balance=0.1)
+    make_fixture(f"{out}/ref_xmoe_sinkhorn.bin", dict(moe, moe=MOE_XMOE, topk=1, route=ROUTE_SINKHORN), B=2, T=7,
+                 masked=False, seed=22, balance=0.1)
+    make_fixture(f"{out}/ref_mhmoe_sinkhorn.bin", dict(moe, moe=MOE_MHMOE, topk=2, route=ROUTE_SINKHORN), B=2, T=7,
+                 masked=False, seed=21, training=True, capacity=1.0, balance=0.1)
     make_fixture(f"{out}/ref_smoe_shared_z.bin", dict(moe, moe=MOE_SMOE, topk=2, shared=1), B=2, T=7, masked=False,
                  seed=17, balance=0.1, z_loss=0.05)
     make_fixture(f"{out}/ref_mhmoe_shared_z.bin", dict(moe, moe=MOE_MHMOE, topk=1, shared=2), B=2, T=7, masked=False,

@@ -154,6 +154,13 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
     return NULL;
 }
 
+/* one MoE layer's value of a metric, stored as NAME/lL */
+static void put_layer_metric(StepMetrics *sm, const char *split, const char *metric, int layer, double value) {
+    char name[48];
+    snprintf(name, sizeof name, "%s/l%d", metric, layer);
+    sink_put(&sm->sink, split, name, value);
+}
+
 /* MoE statistics gathered since base (or since the counters were last reset, base NULL):
  * activation histograms to the activations table, summaries to the step's metrics. With no
  * base the counters start again; with one, base becomes the current state, so sections of an
@@ -191,26 +198,18 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
                 rows[2][n] = (ActivationCount){l, h, e, c - ic, total - itotal};
             }
         }
-        char name[48];
-        snprintf(name, sizeof name, "router_entropy/l%d", l);
-        sink_put(&sm->sink, split, name, w.entropy);
-        snprintf(name, sizeof name, "moe_out_rms/l%d", l);
-        sink_put(&sm->sink, split, name, w.out_rms);
+        put_layer_metric(sm, split, "router_entropy", l, w.entropy);
+        put_layer_metric(sm, split, "moe_out_rms", l, w.out_rms);
         MoeImbalance im = moe_imbalance(load, N);
-        snprintf(name, sizeof name, "load_cv/l%d", l);
-        sink_put(&sm->sink, split, name, im.load_cv);
-        snprintf(name, sizeof name, "max_violation/l%d", l);
-        sink_put(&sm->sink, split, name, im.max_violation);
-        snprintf(name, sizeof name, "dead_experts/l%d", l);
-        sink_put(&sm->sink, split, name, im.dead_experts);
+        put_layer_metric(sm, split, "load_cv", l, im.load_cv);
+        put_layer_metric(sm, split, "max_violation", l, im.max_violation);
+        put_layer_metric(sm, split, "dead_experts", l, im.dead_experts);
         cv += im.load_cv;
         maxvio += im.max_violation;
         dead += im.dead_experts;
         if (L->s.kind != MOE_SMOE) {
-            snprintf(name, sizeof name, "router_tau/l%d", l);
-            sink_put(&sm->sink, split, name, w.tau);
-            snprintf(name, sizeof name, "router_cos_spread/l%d", l);
-            sink_put(&sm->sink, split, name, w.cos_spread);
+            put_layer_metric(sm, split, "router_tau", l, w.tau);
+            put_layer_metric(sm, split, "router_cos_spread", l, w.cos_spread);
         }
         tau += w.tau;
         spread += w.cos_spread;

@@ -219,7 +219,7 @@ static const GridRow PAPER_ROWS[] = {
  * expert, fine-grained experts (granularity 2 divides MH-MoE's parity size 974) */
 static const GridRow ROUTER_ROWS[] = {
     {"task=english", "model=xmoe,mhmoe", "experts=8", "balance_mode=aux,loss_free,none", NULL},
-    {"task=english", "model=xmoe,mhmoe", "experts=8", "router=expert_choice", NULL},
+    {"task=english", "model=xmoe,mhmoe", "experts=8", "router=expert_choice,sinkhorn", NULL},
     {"task=english", "model=xmoe,mhmoe", "experts=8", "z_loss=0.001", NULL},
     {"task=english", "model=xmoe,mhmoe", "experts=8", "shared_experts=1", NULL},
     {"task=english", "model=xmoe,mhmoe", "experts=8", "granularity=2", NULL},

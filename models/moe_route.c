@@ -4,7 +4,8 @@
 /* one line per route, in router= index order (append only: checkpoints store the index) */
 #define MOE_ROUTE_LIST(X) \
     X(moe_route_topk)     \
-    X(moe_route_expert_choice)
+    X(moe_route_expert_choice) \
+    X(moe_route_sinkhorn)
 
 #define DECLARE(r) extern const MoeRoute r;
 #define ADDRESS(r) &r,

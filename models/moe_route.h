@@ -25,6 +25,12 @@ typedef struct {
     const char *(*check)(const MoeShape *s, double capacity);
 } MoeRoute;
 
+/* Token choice, for the routes that pick per sub-token (route_topk.c): each sub-token takes
+ * the topk experts of highest L->select[e] * scale[e] (scale NULL: 1), gates the chosen
+ * probabilities renormalised over the k, capacity served rank by rank in token order. */
+int moe_route_token_choice(MoeLayer *L, int training, const float *scale);
+void moe_route_token_choice_backward(MoeLayer *L);
+
 extern const MoeRoute *const MOE_ROUTES[];
 extern const int MOE_ROUTE_COUNT;
 /* index in MOE_ROUTES, -1 if none has that name */

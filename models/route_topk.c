@@ -9,7 +9,7 @@
 
 static long topk_max_assignments(const MoeShape *s, int S) { return (long)S * s->topk; }
 
-static int topk_route(MoeLayer *L, int training) {
+int moe_route_token_choice(MoeLayer *L, int training, const float *scale) {
     int N = L->s.experts, k = L->s.topk, S = L->S;
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
@@ -24,7 +24,7 @@ static int topk_route(MoeLayer *L, int training) {
             for (int e = 0; e < N; e++) {
                 int taken = 0;
                 for (int i = 0; i < j; i++) taken |= ch[i] == e;
-                if (!taken && (best < 0 || q[e] > q[best])) best = e;
+                if (!taken && (best < 0 || (scale ? q[e] * scale[e] > q[best] * scale[best] : q[e] > q[best]))) best = e;
             }
             ch[j] = best;
             g[j] = p[best];
@@ -50,8 +50,10 @@ static int topk_route(MoeLayer *L, int training) {
     return S * k;
 }
 
+static int topk_route(MoeLayer *L, int training) { return moe_route_token_choice(L, training, NULL); }
+
 /* gates -> probabilities: g_j = p_j / sum over the chosen p (k > 1), g = p (k = 1) */
-static void topk_backward(MoeLayer *L) {
+void moe_route_token_choice_backward(MoeLayer *L) {
     int N = L->s.experts, k = L->s.topk;
 #pragma omp parallel for
     for (int s = 0; s < L->S; s++) {
@@ -74,6 +76,6 @@ const MoeRoute moe_route_topk = {
     .balanced = 0,
     .max_assignments = topk_max_assignments,
     .route = topk_route,
-    .backward = topk_backward,
+    .backward = moe_route_token_choice_backward,
     .check = topk_check,
 };

@@ -387,6 +387,47 @@ static void test_loss_free_bias(void) {
     model_free(&m);
 }
 
+/* sinkhorn on a skewed probability matrix (every sub-token's best expert is 0): plain token
+ * choice sends all to expert 0; the Sinkhorn ranking spreads them, keeps a sub-token's own
+ * order among the other experts, and leaves the gates the probabilities */
+static void test_sinkhorn(void) {
+    ModelConfig cfg = tiny(MOE_XMOE, 1);
+    cfg.experts = 4;
+    Model m;
+    CHECK(model_build(&m, &cfg, 4) == 0, "build");
+    MoeLayer *L = &m.moe[0];
+    int S = 40, N = 4;
+    CHECK(moe_alloc(L, S) == 0, "alloc");
+    L->S = S;
+    L->capacity = 0;
+    L->freeze_routing = 0;
+    float *P = L->probs;
+    Rng rng;
+    rng_seed(&rng, 5);
+    for (int s = 0; s < S; s++) {
+        float rest = 0;
+        for (int e = 1; e < N; e++) rest += P[s * N + e] = 0.1f + 0.1f * rng_uniform(&rng);
+        P[s * N + 0] = 1.0f - rest; /* at least 0.4: the favourite of all */
+    }
+    L->select = P;
+    long long load_topk[4] = {0}, load_sk[4] = {0};
+    int n = MOE_ROUTES[moe_route_find("topk")]->route(L, 0);
+    for (int a = 0; a < n; a++) load_topk[L->choice[a]]++;
+    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    int gates = 1;
+    for (int a = 0; a < n; a++) {
+        load_sk[L->choice[a]]++;
+        gates &= L->gate[a] == P[L->asg_token[a] * N + L->choice[a]];
+    }
+    MoeImbalance it = moe_imbalance(load_topk, N), is = moe_imbalance(load_sk, N);
+    CHECK(load_topk[0] == S, "token choice: all %d on expert 0 (%lld)", S, load_topk[0]);
+    CHECK(is.max_violation < 0.5 && is.dead_experts == 0,
+          "sinkhorn spreads the load: max violation %g (token choice %g), %d dead", is.max_violation,
+          it.max_violation, is.dead_experts);
+    CHECK(gates, "sinkhorn's gates are the probabilities of the chosen experts");
+    model_free(&m);
+}
+
 /* the imbalance numbers against hand-worked loads */
 static void test_imbalance(void) {
     long long load[4] = {4, 0, 2, 2};
@@ -437,9 +478,11 @@ int main(void) {
     for (int kind = MOE_SMOE; kind <= MOE_MHMOE; kind++) {
         char label[96];
         ModelConfig ec = tiny(kind, 2), sh = tiny(kind, 1), lf = tiny(kind, 1), zl = tiny(kind, 2);
-        ec.route = moe_route_find("expert_choice");
-        snprintf(label, sizeof label, "%s expert_choice capacity 1.5", names[kind - 1]);
-        gradcheck_variant(label, ec, 1.5f);
+        for (int r = 1; r < MOE_ROUTE_COUNT; r++) { /* every route of the table beside topk */
+            ec.route = r;
+            snprintf(label, sizeof label, "%s router=%s capacity 1.5", names[kind - 1], MOE_ROUTES[r]->name);
+            gradcheck_variant(label, ec, 1.5f);
+        }
         /* MH-MoE at seed 3 draws a point so curved that the central difference at eps 5e-3
          * misses wte[8]'s gradient by 12% (4% at eps 2.5e-3, converging on the analytic value
          * as O(eps^2); float32 rounding rules out a smaller eps): these two start from seed 4.
@@ -460,6 +503,7 @@ int main(void) {
     zc.router_code = 1;
     gradcheck_with("xmoe k=1 router_norm=code z_loss=0.05", zc, 0, 0.05f);
     test_expert_choice();
+    test_sinkhorn();
     test_shared_experts();
     test_loss_free_bias();
     test_imbalance();

@@ -124,6 +124,8 @@ int main(void) {
     /* the routing after the paper: expert choice, shared experts, router z-loss, loss-free bias */
     compare(MOEH_FIXTURES "/ref_xmoe_expert_choice.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe_expert_choice.bin");
+    compare(MOEH_FIXTURES "/ref_xmoe_sinkhorn.bin");  /* S-BASE: token choice on a Sinkhorn-balanced ranking */
+    compare(MOEH_FIXTURES "/ref_mhmoe_sinkhorn.bin");
     compare(MOEH_FIXTURES "/ref_smoe_shared_z.bin");
     compare(MOEH_FIXTURES "/ref_mhmoe_shared_z.bin");
     compare(MOEH_FIXTURES "/ref_xmoe_loss_free_z.bin");
