@@ -388,8 +388,8 @@ static void test_loss_free_bias(void) {
 }
 
 /* sinkhorn on a skewed probability matrix (every sub-token's best expert is 0): plain token
- * choice sends all to expert 0; the Sinkhorn ranking spreads them, keeps a sub-token's own
- * order among the other experts, and leaves the gates the probabilities */
+ * choice sends all to expert 0; the Sinkhorn ranking spreads them (no expert idle, max
+ * violation under 0.5) and leaves the gates the probabilities */
 static void test_sinkhorn(void) {
     ModelConfig cfg = tiny(MOE_XMOE, 1);
     cfg.experts = 4;
