@@ -194,7 +194,7 @@ int model_parity_expert_dim(const ModelConfig *mh) {
 }
 
 size_t model_param_count(const ModelConfig *cfg) {
-    Model m;
+    Model m = {0}; /* freed below even when the config is refused before alloc_tables */
     size_t n = 0;
     if (!model_config_check(cfg) && alloc_tables(&m, cfg) == 0) {
         layout_params(&m);

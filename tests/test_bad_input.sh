@@ -54,6 +54,8 @@ bad "negative capacity"                     "capacity"              "$H" run $ba
 bad "unknown gate"                          "gate"                  "$H" run $base gate=relu
 bad "unknown tokenizer"                     "tokenizer"             "$H" run $base tokenizer=xyz
 bad "unknown parity"                        "parity"                "$H" run $base model=mhmoe parity=both
+# MH-MoE solves its expert size for parity before the route is checked: the refusal must come first
+bad "mhmoe: sinkhorn with loss-free bias"   "router=sinkhorn balances" "$H" run $base model=mhmoe router=sinkhorn balance_mode=loss_free steps=1
 bad "patch not dividing image_size"         "patch=7"               "$H" run $vq data_dir=d patch=7
 bad "empty db="                             "db="                   "$H" run size=tiny data_dir=d db= steps=1
 bad "out= under a plain file"               "out=t.db/ck"           "$H" run $base steps=1 out=t.db/ck
