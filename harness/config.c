@@ -1,97 +1,88 @@
 #include "config.h"
 #include "models/moe_route.h"
+#include "tasks/task.h"
+#include "util/keys.h"
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* K_RECORD: written by the harness into the resolved config (what ran), never set by a word */
-typedef enum { K_INT, K_FLOAT, K_STR, K_ENUM, K_RECORD } KeyType;
-
-typedef struct {
-    const char *key;
-    KeyType type;
-    const char *def;      /* NULL: taken from the size preset */
-    const char *choices;  /* K_ENUM: values separated by '|' */
-    double min, max;
-    const char *help;
-    const char *(*choices_of)(void); /* K_ENUM whose values come from a table (router=) */
-} KeyDef;
-
-static const char *key_choices(const KeyDef *k) { return k->choices_of ? k->choices_of() : k->choices; }
-
 #define BIG 1e18
-static const KeyDef KEYS[] = {
-    {"task", K_ENUM, "english", "english|multilingual|mmm|vqa|reasoning|captioning", 0, 0, "what to train and evaluate"},
-    {"init", K_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same"},
-    {"pretrain_steps", K_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
-    {"mask_image", K_FLOAT, "0.4", NULL, 0, 1, "mmm: share of image patches masked"},
-    {"mask_text", K_FLOAT, "0.15", NULL, 0, 1, "mmm: share of text tokens masked (0.5 in image-text pairs, as BEiT-3)"},
-    {"codebook", K_INT, "128", NULL, 2, 65536, "mmm: visual tokens, k-means centres of training patches built at data preparation"},
-    {"answers", K_INT, "3129", NULL, 1, 1 << 20, "vqa: answer classes, the most frequent answers in training (3129 as usual for VQAv2); the share of questions they cover is stored as train/answer_coverage"},
-    {"pair", K_ENUM, "separate", "separate|joint", 0, 0, "reasoning: read each image with the statement as a sequence of its own and add the two sequences' true/false logits (as BEiT-3 reads NLVR2; batch counts sequences, two per pair), or both images and the statement as one sequence"},
-    {"tokenizer", K_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
-    {"vocab", K_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
-    {"image_size", K_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
-    {"patch", K_INT, "8", NULL, 1, 4096, "image patches are patch x patch pixels; must divide image_size"},
-    {"lang_alpha", K_FLOAT, "0.7", NULL, 0, 10, "multilingual: sample languages with probability ~ size^lang_alpha"},
-    {"model", K_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
-    {"experts", K_INT, "8", NULL, 1, 1024, "experts per MoE layer"},
-    {"topk", K_INT, "0", NULL, 0, 1024, "experts per (sub-)token; 0: 2 for smoe, 1 for xmoe and mhmoe"},
-    {"heads", K_INT, "4", NULL, 1, 1024, "MH-MoE heads (sub-tokens per token), must divide d_model"},
-    {"moe_every", K_INT, "2", NULL, 1, 1024, "every moe_every-th block has an MoE layer as its FFN"},
-    {"parity", K_ENUM, "params", "params|flops", 0, 0, "MH-MoE expert size: params (paper: match X-MoE's parameters) or flops (4*d_model, X-MoE's expert FLOPs)"},
-    {"expert_dim", K_INT, "0", NULL, 0, 1 << 20, "expert inner size; 0: 4*d_model, or for mhmoe set by parity"},
-    {"router_dim", K_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension"},
-    {"gate", K_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)"},
-    {"router_norm", K_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)"},
-    {"balance", K_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
-    {"balance_reduce", K_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
-    {"capacity", K_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)"},
-    {"router", K_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names},
-    {"shared_experts", K_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)"},
-    {"granularity", K_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)"},
-    {"z_loss", K_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)"},
-    {"balance_mode", K_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none"},
-    {"bias_rate", K_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)"},
-    {"mh_residual", K_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)"},
-    {"size", K_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
-    {"d_model", K_INT, NULL, NULL, 8, 65536, "(size) model width C"},
-    {"layers", K_INT, NULL, NULL, 1, 1024, "(size) transformer blocks"},
-    {"attn_heads", K_INT, NULL, NULL, 1, 1024, "(size) attention heads, must divide d_model"},
-    {"seq_len", K_INT, NULL, NULL, 2, 65536, "(size) tokens per sequence"},
-    {"batch", K_INT, NULL, NULL, 1, 65536, "(size) sequences per step"},
-    {"steps", K_INT, NULL, NULL, 1, BIG, "(size) training steps"},
-    {"lr", K_FLOAT, NULL, NULL, 0, 10, "(size) peak learning rate"},
-    {"warmup", K_INT, NULL, NULL, 0, BIG, "(size) linear warmup steps"},
-    {"eval_every", K_INT, NULL, NULL, 0, BIG, "(size) steps between validation passes; 0: only at the end"},
-    {"schedule", K_ENUM, "cosine", "cosine|linear", 0, 0, "decay after warmup"},
-    {"min_lr_frac", K_FLOAT, "0.1", NULL, 0, 1, "final learning rate as a share of lr"},
-    {"weight_decay", K_FLOAT, "0.1", NULL, 0, 10, "AdamW decoupled weight decay (matrices only)"},
-    {"grad_clip", K_FLOAT, "1.0", NULL, 0, BIG, "global gradient-norm clip; 0: off"},
-    {"beta1", K_FLOAT, "0.9", NULL, 0, 0.999999, "AdamW beta1"},
-    {"beta2", K_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
-    {"seed", K_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
-    {"threads", K_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
-    {"blas_core", K_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
-    {"blas", K_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
-    {"topk_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
-    {"expert_dim_used", K_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
-    {"pretrain_run", K_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
-    {"eval_tokens", K_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
-    {"final_eval_tokens", K_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
-    {"log_every", K_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
-    {"data", K_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},
-    {"data_dir", K_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
-    {"db", K_STR, "results.db", NULL, 0, 0, "results database"},
-    {"name", K_STR, "", NULL, 0, 0, "a label for the run"},
-    {"out", K_STR, "", NULL, 0, 0, "folder for checkpoints; default: beside the db, named by it (results.db: results.runs/)"},
-    {"checkpoint_every", K_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
-    {"resume", K_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
-    {"from", K_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
+/* A row with no help marks where the keys task `key` declares are listed: stored
+ * configurations are compared as text, so these rows keep the key order of the configurations
+ * stored before the tasks declared their keys. A task without a row has its keys at the end. */
+#define TASK_KEYS_HERE(task) {task, KEY_STR, NULL, NULL, 0, 0, NULL, NULL}
+
+/* the keys the harness reads itself */
+static const KeyDef HARNESS_KEYS[] = {
+    {"task", KEY_ENUM, "english", NULL, 0, 0, "what to train and evaluate (the tasks are listed below)", task_names},
+    {"init", KEY_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same"},
+    {"pretrain_steps", KEY_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
+    TASK_KEYS_HERE("mmm"),
+    TASK_KEYS_HERE("vqa"),
+    TASK_KEYS_HERE("reasoning"),
+    {"tokenizer", KEY_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
+    {"vocab", KEY_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
+    {"image_size", KEY_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
+    {"patch", KEY_INT, "8", NULL, 1, 4096, "image patches are patch x patch pixels; must divide image_size"},
+    TASK_KEYS_HERE("multilingual"),
+    {"model", KEY_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
+    {"experts", KEY_INT, "8", NULL, 1, 1024, "experts per MoE layer"},
+    {"topk", KEY_INT, "0", NULL, 0, 1024, "experts per (sub-)token; 0: 2 for smoe, 1 for xmoe and mhmoe"},
+    {"heads", KEY_INT, "4", NULL, 1, 1024, "MH-MoE heads (sub-tokens per token), must divide d_model"},
+    {"moe_every", KEY_INT, "2", NULL, 1, 1024, "every moe_every-th block has an MoE layer as its FFN"},
+    {"parity", KEY_ENUM, "params", "params|flops", 0, 0, "MH-MoE expert size: params (paper: match X-MoE's parameters) or flops (4*d_model, X-MoE's expert FLOPs)"},
+    {"expert_dim", KEY_INT, "0", NULL, 0, 1 << 20, "expert inner size; 0: 4*d_model, or for mhmoe set by parity"},
+    {"router_dim", KEY_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension"},
+    {"gate", KEY_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)"},
+    {"router_norm", KEY_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)"},
+    {"balance", KEY_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
+    {"balance_reduce", KEY_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
+    {"capacity", KEY_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)"},
+    {"router", KEY_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names},
+    {"shared_experts", KEY_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)"},
+    {"granularity", KEY_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)"},
+    {"z_loss", KEY_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)"},
+    {"balance_mode", KEY_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none"},
+    {"bias_rate", KEY_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)"},
+    {"mh_residual", KEY_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)"},
+    {"size", KEY_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
+    {"d_model", KEY_INT, NULL, NULL, 8, 65536, "(size) model width C"},
+    {"layers", KEY_INT, NULL, NULL, 1, 1024, "(size) transformer blocks"},
+    {"attn_heads", KEY_INT, NULL, NULL, 1, 1024, "(size) attention heads, must divide d_model"},
+    {"seq_len", KEY_INT, NULL, NULL, 2, 65536, "(size) tokens per sequence"},
+    {"batch", KEY_INT, NULL, NULL, 1, 65536, "(size) sequences per step"},
+    {"steps", KEY_INT, NULL, NULL, 1, BIG, "(size) training steps"},
+    {"lr", KEY_FLOAT, NULL, NULL, 0, 10, "(size) peak learning rate"},
+    {"warmup", KEY_INT, NULL, NULL, 0, BIG, "(size) linear warmup steps"},
+    {"eval_every", KEY_INT, NULL, NULL, 0, BIG, "(size) steps between validation passes; 0: only at the end"},
+    {"schedule", KEY_ENUM, "cosine", "cosine|linear", 0, 0, "decay after warmup"},
+    {"min_lr_frac", KEY_FLOAT, "0.1", NULL, 0, 1, "final learning rate as a share of lr"},
+    {"weight_decay", KEY_FLOAT, "0.1", NULL, 0, 10, "AdamW decoupled weight decay (matrices only)"},
+    {"grad_clip", KEY_FLOAT, "1.0", NULL, 0, BIG, "global gradient-norm clip; 0: off"},
+    {"beta1", KEY_FLOAT, "0.9", NULL, 0, 0.999999, "AdamW beta1"},
+    {"beta2", KEY_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
+    {"seed", KEY_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
+    {"threads", KEY_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
+    {"blas_core", KEY_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
+    {"blas", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
+    {"topk_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
+    {"expert_dim_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
+    {"pretrain_run", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
+    {"eval_tokens", KEY_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
+    {"final_eval_tokens", KEY_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
+    {"log_every", KEY_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
+    {"data", KEY_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},
+    {"data_dir", KEY_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
+    {"db", KEY_STR, "results.db", NULL, 0, 0, "results database"},
+    {"name", KEY_STR, "", NULL, 0, 0, "a label for the run"},
+    {"out", KEY_STR, "", NULL, 0, 0, "folder for checkpoints; default: beside the db, named by it (results.db: results.runs/)"},
+    {"checkpoint_every", KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
+    {"resume", KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
+    {"from", KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
 };
-#define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
+#define N_HARNESS_KEYS ((int)(sizeof HARNESS_KEYS / sizeof HARNESS_KEYS[0]))
 
 /* size presets: (size, key, value). small is sized to finish in ~5 minutes on 2 cores. */
 static const char *const PRESETS[][3] = {
@@ -107,32 +98,73 @@ static const char *const PRESETS[][3] = {
 };
 #define NPRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
 
-/* task presets: (task, key, value), over the size preset. Reasoning needs 4x the sequences
- * per step and a lower peak rate: with 16 (8 pairs) at 2e-3 its statements stayed at chance
- * for 1,000+ steps; 64 at 1e-3 reaches 0.80 in the default 1,200 (README, Measured). A
- * finetune's pretraining stage does not take them (config_drop_task_defaults). */
-static const char *const TASK_PRESETS[][3] = {
-    {"reasoning", "batch", "64"},
-    {"reasoning", "lr", "1e-3"},
-};
-#define NTASK_PRESETS ((int)(sizeof TASK_PRESETS / sizeof TASK_PRESETS[0]))
+/* Every run key: the harness's, with each task's declared keys at its TASK_KEYS_HERE row (or
+ * at the end), each name once. Built on first use from the tables. */
+static const KeyDef **KEYS;
+static int NKEYS;
+
+static const KeyDef *registered(const char *key) {
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(KEYS[i]->key, key)) return KEYS[i];
+    return NULL;
+}
+
+static void register_key(const KeyDef *k) {
+    const KeyDef *had = registered(k->key);
+    if (had && (had->type != k->type || strcmp(had->def ? had->def : "", k->def ? k->def : ""))) {
+        fprintf(stderr, "internal error: key '%s' is declared twice, differently\n", k->key);
+        exit(70);
+    }
+    if (!had) KEYS[NKEYS++] = k;
+}
+
+static void register_task_keys(const TaskKind *t) {
+    for (int k = 0; k < t->n_keys; k++) register_key(&t->keys[k]);
+}
+
+static void register_keys(void) {
+    if (KEYS) return;
+    int cap = N_HARNESS_KEYS;
+    for (int t = 0; t < TASK_KIND_COUNT; t++) cap += TASK_KINDS[t]->n_keys;
+    KEYS = malloc(sizeof *KEYS * (size_t)cap);
+    if (!KEYS) { fprintf(stderr, "error: out of memory for the key table\n"); exit(70); }
+    for (int i = 0; i < N_HARNESS_KEYS; i++) {
+        const KeyDef *k = &HARNESS_KEYS[i];
+        if (k->help) { register_key(k); continue; }
+        const TaskKind *t = task_kind_find(k->key);
+        if (!t) { fprintf(stderr, "internal error: TASK_KEYS_HERE(\"%s\"): no such task\n", k->key); exit(70); }
+        register_task_keys(t);
+    }
+    for (int t = 0; t < TASK_KIND_COUNT; t++) register_task_keys(TASK_KINDS[t]);
+}
 
 struct Config {
-    char *value[NKEYS];
-    unsigned char set[NKEYS];
+    char **value;        /* [NKEYS] */
+    unsigned char *set;  /* [NKEYS] */
 };
 
-Config *config_new(void) { return calloc(1, sizeof(Config)); }
+Config *config_new(void) {
+    register_keys();
+    Config *c = calloc(1, sizeof *c);
+    if (!c || !(c->value = calloc((size_t)NKEYS, sizeof *c->value)) || !(c->set = calloc((size_t)NKEYS, 1))) {
+        fprintf(stderr, "error: out of memory for a configuration\n");
+        exit(70);
+    }
+    return c;
+}
 
 void config_free(Config *c) {
     if (!c) return;
     for (int i = 0; i < NKEYS; i++) free(c->value[i]);
+    free(c->value);
+    free(c->set);
     free(c);
 }
 
 static int find_key(const char *key) {
+    register_keys();
     for (int i = 0; i < NKEYS; i++)
-        if (!strcmp(KEYS[i].key, key)) return i;
+        if (!strcmp(KEYS[i]->key, key)) return i;
     return -1;
 }
 
@@ -156,59 +188,15 @@ static int edit_distance(const char *a, const char *b) {
 
 static const char *nearest_key(const char *key) {
     int best = 1000;
-    const char *name = KEYS[0].key;
+    const char *name = KEYS[0]->key;
     for (int i = 0; i < NKEYS; i++) {
-        int d = edit_distance(key, KEYS[i].key);
-        if (d < best) { best = d; name = KEYS[i].key; }
+        int d = edit_distance(key, KEYS[i]->key);
+        if (d < best) { best = d; name = KEYS[i]->key; }
     }
     return name;
 }
 
 const char *config_unknown_key(const char *key) { return find_key(key) >= 0 ? NULL : nearest_key(key); }
-
-static int choice_ok(const char *choices, const char *v) {
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && !strncmp(p, v, n)) return 1;
-        p += len + (bar != NULL);
-    }
-    return 0;
-}
-
-static int check_value(const KeyDef *k, const char *v, char *err, size_t errlen) {
-    char *end;
-    errno = 0;
-    switch (k->type) {
-    case K_INT: {
-        long long x = strtoll(v, &end, 10);
-        if (!*v || *end || errno || x < k->min || x > k->max) {
-            snprintf(err, errlen, "%s=%s: expected a whole number from %.0f to %.0f", k->key, v, k->min, k->max);
-            return -1;
-        }
-        return 0;
-    }
-    case K_FLOAT: {
-        double x = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(x) || x < k->min || x > k->max) {
-            snprintf(err, errlen, "%s=%s: expected a number from %g to %g", k->key, v, k->min, k->max);
-            return -1;
-        }
-        return 0;
-    }
-    case K_ENUM:
-        if (!choice_ok(key_choices(k), v)) {
-            snprintf(err, errlen, "%s=%s: expected one of %s", k->key, v, key_choices(k));
-            return -1;
-        }
-        return 0;
-    case K_STR:
-    case K_RECORD:
-        return 0;
-    }
-    return 0;
-}
 
 static int set_key(Config *c, const char *key, const char *v, int explicit, char *err, size_t errlen) {
     int i = find_key(key);
@@ -217,7 +205,7 @@ static int set_key(Config *c, const char *key, const char *v, int explicit, char
                  key, nearest_key(key));
         return -1;
     }
-    if (check_value(&KEYS[i], v, err, errlen)) return -1;
+    if (key_check_value(KEYS[i], v, err, errlen)) return -1;
     free(c->value[i]);
     c->value[i] = strdup(v);
     c->set[i] = c->set[i] || explicit;
@@ -249,8 +237,8 @@ int config_set(Config *c, const char *word, char *err, size_t errlen) {
     memcpy(key, word, n);
     key[n] = 0;
     int i = find_key(key);
-    if (i >= 0 && KEYS[i].type == K_RECORD) {
-        snprintf(err, errlen, "%s: recorded by the harness (%s), not set by a word", key, KEYS[i].help);
+    if (i >= 0 && KEYS[i]->type == KEY_RECORD) {
+        snprintf(err, errlen, "%s: recorded by the harness (%s), not set by a word", key, KEYS[i]->help);
         return -1;
     }
     return set_key(c, key, eq + 1, 1, err, errlen);
@@ -264,29 +252,34 @@ void config_record(Config *c, const char *key, const char *value) {
     c->set[i] = 1;
 }
 
-/* fills the keys not set explicitly from the rows of a preset table (selector, key, value)
- * whose selector is the current value (or default) of key `by` */
-static void apply_presets(Config *c, const char *const (*table)[3], int n, const char *by) {
-    int bi = find_key(by);
-    const char *sel = c->value[bi] ? c->value[bi] : KEYS[bi].def;
-    for (int p = 0; p < n; p++) {
-        int i = find_key(table[p][1]);
-        if (!strcmp(table[p][0], sel) && !c->set[i]) { free(c->value[i]); c->value[i] = strdup(table[p][2]); }
-    }
+/* the task= value, set or default (the presets are chosen by it before the defaults fill in) */
+static const TaskKind *config_task(const Config *c) {
+    int i = find_key("task");
+    return task_kind_find(c->value[i] ? c->value[i] : KEYS[i]->def);
+}
+
+static void preset_key(Config *c, const char *key, const char *value) {
+    int i = find_key(key);
+    if (i < 0) { fprintf(stderr, "internal error: a preset names the key '%s', which is not defined\n", key); exit(70); }
+    if (!c->set[i]) { free(c->value[i]); c->value[i] = strdup(value); }
 }
 
 void config_resolve(Config *c) {
-    apply_presets(c, PRESETS, NPRESETS, "size");
-    apply_presets(c, TASK_PRESETS, NTASK_PRESETS, "task");
+    int si = find_key("size");
+    const char *size = c->value[si] ? c->value[si] : KEYS[si]->def;
+    for (int p = 0; p < NPRESETS; p++)
+        if (!strcmp(PRESETS[p][0], size)) preset_key(c, PRESETS[p][1], PRESETS[p][2]);
+    const TaskKind *t = config_task(c);
+    for (int p = 0; t && p < t->n_presets; p++) preset_key(c, t->presets[p][0], t->presets[p][1]);
     for (int i = 0; i < NKEYS; i++)
-        if (!c->value[i] && KEYS[i].def) c->value[i] = strdup(KEYS[i].def);
+        if (!c->value[i] && KEYS[i]->def) c->value[i] = strdup(KEYS[i]->def);
 }
 
 void config_drop_task_defaults(const Config *from, Config *to) {
-    const char *task = from->value[find_key("task")];
-    for (int p = 0; task && p < NTASK_PRESETS; p++) {
-        int i = find_key(TASK_PRESETS[p][1]);
-        if (strcmp(TASK_PRESETS[p][0], task) || from->set[i]) continue;
+    const TaskKind *t = config_task(from);
+    for (int p = 0; t && p < t->n_presets; p++) {
+        int i = find_key(t->presets[p][0]);
+        if (from->set[i]) continue;
         free(to->value[i]);
         to->value[i] = NULL;
         to->set[i] = 0;
@@ -328,15 +321,15 @@ static int listed(const char *key, const char *const *keys, int n) {
 static char *keys_to_json(const Config *c, int records, const char *const *drop, int ndrop) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
-        if (!c->value[i] || (!records && KEYS[i].type == K_RECORD) || listed(KEYS[i].key, drop, ndrop)) continue;
+        if (!c->value[i] || (!records && KEYS[i]->type == KEY_RECORD) || listed(KEYS[i]->key, drop, ndrop)) continue;
         char num[64];
-        if (KEYS[i].type == K_FLOAT) {
+        if (KEYS[i]->type == KEY_FLOAT) {
             shortest_double(num, sizeof num, strtod(c->value[i], NULL));
-            cJSON_AddItemToObject(o, KEYS[i].key, cJSON_CreateRaw(num));
-        } else if (KEYS[i].type == K_INT)
-            cJSON_AddItemToObject(o, KEYS[i].key, cJSON_CreateRaw(c->value[i]));
+            cJSON_AddItemToObject(o, KEYS[i]->key, cJSON_CreateRaw(num));
+        } else if (KEYS[i]->type == KEY_INT)
+            cJSON_AddItemToObject(o, KEYS[i]->key, cJSON_CreateRaw(c->value[i]));
         else
-            cJSON_AddStringToObject(o, KEYS[i].key, c->value[i]);
+            cJSON_AddStringToObject(o, KEYS[i]->key, c->value[i]);
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -363,7 +356,7 @@ int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
         char num[64];
         const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
         if (cJSON_IsNumber(it)) {
-            if (i >= 0 && KEYS[i].type == K_INT) snprintf(num, sizeof num, "%.0f", it->valuedouble);
+            if (i >= 0 && KEYS[i]->type == KEY_INT) snprintf(num, sizeof num, "%.0f", it->valuedouble);
             else shortest_double(num, sizeof num, it->valuedouble);
             v = num;
         }
@@ -374,23 +367,37 @@ int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
     return rc;
 }
 
+const char *config_task_value(const void *cfg, const char *key) {
+    int i = find_key(key);
+    return i >= 0 ? ((const Config *)cfg)->value[i] : NULL;
+}
+
+static void print_key(FILE *f, const KeyDef *k) {
+    char def[160] = "";
+    if (k->def) snprintf(def, sizeof def, "%s", *k->def ? k->def : "\"\"");
+    else {
+        size_t used = 0;
+        for (int p = 0; p < NPRESETS; p++)
+            if (!strcmp(PRESETS[p][1], k->key) && used < sizeof def)
+                used += snprintf(def + used, sizeof def - used, "%s%s:%s", used ? " " : "", PRESETS[p][0], PRESETS[p][2]);
+    }
+    for (int t = 0; t < TASK_KIND_COUNT; t++)
+        for (int p = 0; p < TASK_KINDS[t]->n_presets; p++)
+            if (!strcmp(TASK_KINDS[t]->presets[p][0], k->key) && strlen(def) + 40 < sizeof def)
+                snprintf(def + strlen(def), sizeof def - strlen(def), " (%s:%s)", TASK_KINDS[t]->name,
+                         TASK_KINDS[t]->presets[p][1]);
+    fprintf(f, "  %-16s %-34s %s", k->key, def, k->help);
+    if (k->type == KEY_ENUM) fprintf(f, " (%s)", key_choices(k));
+    fputc('\n', f);
+}
+
 void config_print_help(FILE *f) {
     fprintf(f, "harness run key=value ...   keys, defaults and meanings:\n\n");
-    for (int i = 0; i < NKEYS; i++) {
-        const KeyDef *k = &KEYS[i];
-        char def[160] = "";
-        if (k->def) snprintf(def, sizeof def, "%s", *k->def ? k->def : "\"\"");
-        else {
-            size_t used = 0;
-            for (int p = 0; p < NPRESETS; p++)
-                if (!strcmp(PRESETS[p][1], k->key) && used < sizeof def)
-                    used += snprintf(def + used, sizeof def - used, "%s%s:%s", used ? " " : "", PRESETS[p][0], PRESETS[p][2]);
-        }
-        for (int p = 0; p < NTASK_PRESETS; p++)
-            if (!strcmp(TASK_PRESETS[p][1], k->key) && strlen(def) + 40 < sizeof def)
-                snprintf(def + strlen(def), sizeof def - strlen(def), " (%s:%s)", TASK_PRESETS[p][0], TASK_PRESETS[p][2]);
-        fprintf(f, "  %-16s %-34s %s", k->key, def, k->help);
-        if (k->type == K_ENUM) fprintf(f, " (%s)", key_choices(k));
-        fputc('\n', f);
+    for (int i = 0; i < N_HARNESS_KEYS; i++)
+        if (HARNESS_KEYS[i].help) print_key(f, &HARNESS_KEYS[i]);
+    fprintf(f, "\ntasks (task=), each with the keys it declares:\n");
+    for (int t = 0; t < TASK_KIND_COUNT; t++) {
+        fprintf(f, "\n  task=%s: %s\n", TASK_KINDS[t]->name, TASK_KINDS[t]->help);
+        for (int k = 0; k < TASK_KINDS[t]->n_keys; k++) print_key(f, &TASK_KINDS[t]->keys[k]);
     }
 }

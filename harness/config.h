@@ -1,6 +1,6 @@
-/* Run configuration: key=value words checked against one table of keys (type, default, range,
- * help). size= presets fill the model and schedule keys the user did not set; a few tasks
- * preset some more (TASK_PRESETS). */
+/* Run configuration: key=value words checked against the declared keys (type, default, range,
+ * help: util/keys.h), the harness's own and those each task declares (tasks/task.h). size=
+ * presets fill the model and schedule keys the user did not set; a task may preset more. */
 #ifndef MOEH_CONFIG_H
 #define MOEH_CONFIG_H
 #include <stdio.h>
@@ -38,6 +38,9 @@ char *config_to_json_without(const Config *c, const char *const *drop, int ndrop
 /* Sets every key of a JSON object made by config_to_json (keys this build does not know are
  * reported as an error). Keys already set are kept, so explicit words override. */
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen);
+
+/* a TaskOptions.value over a resolved Config (ctx) */
+const char *config_task_value(const void *cfg, const char *key);
 
 /* `harness help run`: every key with its default and meaning */
 void config_print_help(FILE *f);

@@ -31,9 +31,10 @@ static void usage(FILE *f) {
             "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
             "  sweep routers [size=tiny steps=1200] [seeds=3] [jobs=N]  routes and balance modes (English, 8 experts),\n"
             "                             then plot fig=routers: quality against max_violation\n"
-            "  plot [fig=all|ppl|activation|downstream|heads|scaling|cost|router] [db=results.db] [out=figures]\n"
+            "  plot [fig=all|%s] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
-            "  help [run]                 this text; every run key with its default\n");
+            "  help [run|plot]            this text; every run key (by task) with its default; every figure\n",
+            plot_figure_names());
 }
 
 /* db=, csv=, data_dir=, source= for the commands other than run */
@@ -172,14 +173,27 @@ static int cmd_data_check(int argc, char **argv) {
  * codebook keys, built now by opening the task once (other settings build theirs on first use;
  * here, not in data/, which tasks call and which so calls no task) */
 static int default_codebook(const char *data_dir, const char *set, char *err, size_t errlen) {
-    TaskOptions o = {.data = set, .data_dir = data_dir, .seq_len = 1, .batch = 1, .tokenizer = "bytes",
-                     .image_size = 32, .patch = 8, .codebook = 128, .mask_image = 0.4, .mask_text = 0.15};
-    Task *t = task_open("mmm", &o, err, errlen);
-    if (!t) return -1;
-    t->close(t);
-    printf("data prepare %s: visual-token codebook (k-means, 128 centres of 8x8 patches at 32x32) -> %s/%s/codebook-s32-p8-k128.bin\n",
-           set, data_dir, set);
-    return 0;
+    Config *cfg = config_new(); /* every key at its default, but where the data are */
+    char word[4200];
+    snprintf(word, sizeof word, "data=%s", set);
+    int rc = config_set(cfg, word, err, errlen);
+    snprintf(word, sizeof word, "data_dir=%s", data_dir);
+    if (!rc) rc = config_set(cfg, word, err, errlen);
+    if (!rc) {
+        config_resolve(cfg);
+        TaskOptions o = run_task_options(cfg);
+        Task *t = task_open("mmm", &o, err, errlen);
+        if (!t) rc = -1;
+        else {
+            t->close(t);
+            long k = task_option_int(&o, "codebook");
+            printf("data prepare %s: visual-token codebook (k-means, %ld centres of %dx%d patches at %dx%d) -> "
+                   "%s/%s/codebook-s%d-p%d-k%ld.bin\n", set, k, o.patch, o.patch, o.image_size, o.image_size, data_dir,
+                   set, o.image_size, o.patch, k);
+        }
+    }
+    config_free(cfg);
+    return rc;
 }
 
 static int cmd_data(int argc, char **argv) {
@@ -219,6 +233,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sweep")) return harness_sweep(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && !strcmp(argv[2], "run")) config_print_help(stdout);
+        else if (argc > 2 && !strcmp(argv[2], "plot")) plot_print_help(stdout);
         else usage(stdout);
         return 0;
     }

@@ -16,6 +16,8 @@ void progress_start(Progress *p, long total_steps, long every) {
     p->started = now_seconds();
 }
 
+void progress_restart_clock(Progress *p) { p->started = now_seconds(); }
+
 static void fmt_duration(char *buf, size_t n, double s) {
     if (s < 0) s = 0;
     if (s < 60) snprintf(buf, n, "%.0fs", s);

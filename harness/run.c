@@ -312,7 +312,7 @@ static void run_free(Run *r) {
     adamw_free(&r->opt);
     results_close(r->db);
     free(r->config_json);
-    for (int l = 0; r->base && l < r->mc.layers; l++) { free(r->base[l].counts); free(r->base[l].image_counts); }
+    for (int l = 0; r->base && l < r->mc.layers; l++) moe_stats_snapshot_free(&r->base[l]);
     free(r->base);
 }
 
@@ -367,13 +367,15 @@ static int checkpoint_is_runs(const char *path, const char *sha_recorded, long l
     return 0;
 }
 
-/* the settings that make two masked-multimodal pretraining runs interchangeable */
+/* the settings that make two masked-multimodal pretraining runs interchangeable: these and the
+ * keys task=mmm declares */
 static const char *const PRETRAIN_KEYS[] = {
     "task", "model", "experts", "topk", "heads", "moe_every", "parity", "expert_dim", "router_dim", "gate",
     "balance", "capacity", "mh_residual", "router", "shared_experts", "granularity", "z_loss", "balance_mode",
     "bias_rate", "router_norm", "balance_reduce", "d_model", "layers", "attn_heads", "batch", "steps", "lr", "warmup",
     "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
-    "mask_image", "mask_text", "codebook", "data", "data_dir"};
+    "data", "data_dir"};
+#define N_PRETRAIN_KEYS ((int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]))
 
 /* the latest finished mmm run with the pretraining's settings whose checkpoint this build can
  * read: its id, 0 if none (a match whose checkpoint is gone or of another format is said and
@@ -382,7 +384,12 @@ static int64_t find_pretraining(const char *dbpath, const char *config_json) {
     char err[1024], path[4096];
     ResultsDb *db = results_open(dbpath, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
-    int64_t id = results_find_done_run(db, config_json, PRETRAIN_KEYS, (int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]));
+    const TaskKind *mmm = task_kind_find("mmm");
+    const char *keys[N_PRETRAIN_KEYS + mmm->n_keys];
+    int nkeys = 0;
+    for (int k = 0; k < N_PRETRAIN_KEYS; k++) keys[nkeys++] = PRETRAIN_KEYS[k];
+    for (int k = 0; k < mmm->n_keys; k++) keys[nkeys++] = mmm->keys[k].key;
+    int64_t id = results_find_done_run(db, config_json, keys, nkeys);
     CheckpointState st;
     char sha[65];
     if (id > 0) {
@@ -507,16 +514,11 @@ static int64_t resume_run_id(ResultsDb *db, const char *resume, long step, const
 }
 
 TaskOptions run_task_options(const Config *cfg) {
-    int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     return (TaskOptions){.data = config_str(cfg, "data"), .data_dir = config_str(cfg, "data_dir"),
-                         .seq_len = T, .batch = B, .lang_alpha = config_float(cfg, "lang_alpha"),
+                         .seq_len = (int)config_int(cfg, "seq_len"), .batch = (int)config_int(cfg, "batch"),
                          .tokenizer = config_str(cfg, "tokenizer"), .vocab = (int)config_int(cfg, "vocab"),
                          .image_size = (int)config_int(cfg, "image_size"), .patch = (int)config_int(cfg, "patch"),
-                         .mask_image = config_float(cfg, "mask_image"), .mask_text = config_float(cfg, "mask_text"),
-                         .codebook = (int)config_int(cfg, "codebook"),
-                         .pair_joint = !strcmp(config_str(cfg, "pair"), "joint"),
-                         .answers = (int)config_int(cfg, "answers"),
-                         .seed = (uint64_t)config_int(cfg, "seed")};
+                         .seed = (uint64_t)config_int(cfg, "seed"), .value = config_task_value, .value_ctx = cfg};
 }
 
 /* from=, resume='s stored configuration, then the presets */
@@ -615,13 +617,10 @@ static int run_build(Run *r, Config *cfg) {
     }
     /* each layer's evaluation-section statistics */
     r->base = calloc(mc->layers, sizeof(MoeStats));
-    for (int l = 0; r->base && l < mc->layers; l++) {
-        size_t n = (size_t)(mc->moe ? mc->mh_heads * mc->experts : 1);
-        r->base[l].counts = calloc(n, sizeof(long long));
-        r->base[l].image_counts = calloc(n, sizeof(long long));
-        if (!r->base[l].counts || !r->base[l].image_counts) return run_fail(r, "out of memory for the MoE statistics");
-    }
     if (!r->base) return run_fail(r, "out of memory for the MoE statistics");
+    for (int l = 0; l < mc->layers; l++)
+        if (moe_stats_snapshot_alloc(&r->model.moe[l], &r->base[l]))
+            return run_fail(r, "out of memory for the MoE statistics");
     return 0;
 }
 
@@ -676,7 +675,7 @@ static int run_train(Run *r, Config *cfg) {
     int B = r->B, T = r->T;
     long steps = r->steps, start_step = r->start_step;
     Progress progress;
-    progress_start(&progress, steps, config_int(cfg, "log_every")); /* notes below need to know the terminal */
+    progress_start(&progress, steps, config_int(cfg, "log_every"));
     StepMetrics sm = {.sink = {sink_put, sink_eval, sink_section, NULL}, .db = r->db, .run = r->run,
                       .progress = &progress, .model = &r->model, .step = start_step, .base = r->base};
     for (int l = 0; l < r->mc.layers; l++)
@@ -704,7 +703,7 @@ static int run_train(Run *r, Config *cfg) {
         moe_stats_reset_all(&r->model);
     }
 
-    progress_start(&progress, steps, log_every); /* the clock starts after the step-0 evaluation */
+    progress_restart_clock(&progress); /* the estimate counts training steps, not the step-0 evaluation */
     const char *status = "done";
     double wall0 = now_seconds(), train_time = 0, window_time = 0;
     long window_tokens = 0, trained_steps = 0;

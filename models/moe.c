@@ -45,48 +45,54 @@ double moe_macs_per_token(const MoeShape *s) {
 }
 
 
-static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
-static int *ialloc(size_t n) { return calloc(n ? n : 1, sizeof(int)); }
+/* The layer's buffers are cut from one workspace: carve hands out the next piece (64-byte
+ * aligned, zeroed); with no base it only measures, so one pass sizes the block and a second
+ * points the buffers into it. */
+typedef struct { char *base; size_t used; } Workspace;
 
-/* every buffer of the layer, for allocation checks and free */
-#define MOE_BUFFERS(L)                                                                               \
-    {L->h, L->dh, L->z, L->probs, L->probs0, L->biased, L->lse, L->r, L->rnorm, L->cosv, L->ehat,      \
-     L->enorm, L->choice, L->asg_token, L->gate, L->slot, L->tok_offset, L->tok_asg, L->count,         \
-     L->offset, L->scratch, L->pass_load, L->xin, L->h1, L->a1, L->xout, L->o, L->dz, L->dprobs,       \
-     L->dprobs0, L->dr, L->drhat, L->dcos, L->dehat, L->dxin, L->dh1, L->da1, L->dxout, L->dgate,      \
-     L->d_o, L->stats.counts, L->stats.image_counts}
+static void *carve(Workspace *w, size_t n, size_t elem) {
+    size_t at = (w->used + 63) & ~(size_t)63;
+    w->used = at + (n ? n : 1) * elem;
+    return w->base ? w->base + at : NULL;
+}
+#define CARVE(w, ptr, n) ((ptr) = carve(w, (n), sizeof *(ptr)))
+
+static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
+    const MoeShape *s = &L->s;
+    size_t H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim, K = s->shared;
+    size_t S = L->S, D = L->D, A = L->A, mh = s->kind == MOE_MHMOE;
+    CARVE(w, L->h, mh * S * D); CARVE(w, L->dh, mh * S * D);
+    CARVE(w, L->z, S * N); CARVE(w, L->probs, S * N); CARVE(w, L->probs0, S * N);
+    CARVE(w, L->biased, s->bias_balance ? S * N : 0); CARVE(w, L->lse, S);
+    CARVE(w, L->r, S * de); CARVE(w, L->rnorm, S); CARVE(w, L->cosv, S * N);
+    CARVE(w, L->ehat, N * de); CARVE(w, L->enorm, N);
+    CARVE(w, L->choice, A); CARVE(w, L->asg_token, A); CARVE(w, L->gate, A); CARVE(w, L->slot, A);
+    CARVE(w, L->tok_offset, S + 1); CARVE(w, L->tok_asg, A);
+    CARVE(w, L->count, N + K); CARVE(w, L->offset, N + K + 1); CARVE(w, L->scratch, S + 1);
+    CARVE(w, L->pass_load, N);
+    CARVE(w, L->xin, A * D); CARVE(w, L->h1, A * M); CARVE(w, L->a1, A * M); CARVE(w, L->xout, A * D);
+    CARVE(w, L->o, S * D);
+    CARVE(w, L->dz, S * N); CARVE(w, L->dprobs, S * N); CARVE(w, L->dprobs0, S * N);
+    CARVE(w, L->dr, S * de); CARVE(w, L->drhat, S * de); CARVE(w, L->dcos, S * N); CARVE(w, L->dehat, N * de);
+    CARVE(w, L->dxin, A * D); CARVE(w, L->dh1, A * M); CARVE(w, L->da1, A * M); CARVE(w, L->dxout, A * D);
+    CARVE(w, L->dgate, A); CARVE(w, L->d_o, S * D);
+    CARVE(w, L->stats.counts, H * N); CARVE(w, L->stats.image_counts, H * N);
+}
 
 int moe_alloc(MoeLayer *L, int Ntok) {
     const MoeShape *s = &L->s;
     moe_free(L);
-    int H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim, K = s->shared;
     L->D = sub_dim(s);
     L->Ntok = Ntok;
-    L->S = Ntok * H;
-    size_t S = L->S, D = L->D;
-    size_t A = (size_t)route_of(s)->max_assignments(s, L->S) + (size_t)K * S;
-    L->A = (int)A;
-    L->h = falloc(s->kind == MOE_MHMOE ? S * D : 0);
-    L->dh = falloc(s->kind == MOE_MHMOE ? S * D : 0);
-    L->z = falloc(S * N); L->probs = falloc(S * N); L->probs0 = falloc(S * N);
-    L->biased = falloc(s->bias_balance ? S * N : 0); L->lse = falloc(S);
-    L->r = falloc(S * de); L->rnorm = falloc(S); L->cosv = falloc(S * N);
-    L->ehat = falloc((size_t)N * de); L->enorm = falloc(N);
-    L->choice = ialloc(A); L->asg_token = ialloc(A); L->gate = falloc(A); L->slot = ialloc(A);
-    L->tok_offset = ialloc(S + 1); L->tok_asg = ialloc(A);
-    L->count = ialloc(N + K); L->offset = ialloc(N + K + 1); L->scratch = ialloc(S + 1);
-    L->pass_load = calloc(N, sizeof(long long));
-    L->xin = falloc(A * D); L->h1 = falloc(A * M); L->a1 = falloc(A * M); L->xout = falloc(A * D);
-    L->o = falloc(S * D);
-    L->dz = falloc(S * N); L->dprobs = falloc(S * N); L->dprobs0 = falloc(S * N);
-    L->dr = falloc(S * de); L->drhat = falloc(S * de); L->dcos = falloc(S * N); L->dehat = falloc((size_t)N * de);
-    L->dxin = falloc(A * D); L->dh1 = falloc(A * M); L->da1 = falloc(A * M); L->dxout = falloc(A * D);
-    L->dgate = falloc(A); L->d_o = falloc(S * D);
-    L->stats.counts = calloc((size_t)H * N, sizeof(long long));
-    L->stats.image_counts = calloc((size_t)H * N, sizeof(long long));
-    void *all[] = MOE_BUFFERS(L);
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!all[i]) return -1;
+    L->S = Ntok * n_heads(s);
+    L->A = (int)(route_of(s)->max_assignments(s, L->S) + (long)s->shared * L->S);
+    Workspace w = {0};
+    moe_workspace_layout(L, &w);
+    if (!(w.base = calloc(1, w.used))) return -1;
+    L->workspace = w.base;
+    L->workspace_bytes = w.used;
+    w.used = 0;
+    moe_workspace_layout(L, &w);
     return 0;
 }
 
@@ -96,8 +102,7 @@ void moe_set_tokens(MoeLayer *L, int Ntok) {
 }
 
 void moe_free(MoeLayer *L) {
-    void *all[] = MOE_BUFFERS(L);
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(L->workspace);
     MoeShape s = L->s;
     MoeParams p = L->p;
     float cap = L->capacity, coef = L->aux_coef, tau0 = L->tau0, zc = L->z_coef, rate = L->bias_rate;
@@ -141,6 +146,20 @@ long long moe_window_count(const MoeLayer *L, const MoeStats *base, int h, int e
     const long long *now = image ? L->stats.image_counts : L->stats.counts;
     const long long *then = base ? (image ? base->image_counts : base->counts) : NULL;
     return now[at] - (then ? then[at] : 0);
+}
+
+int moe_stats_snapshot_alloc(const MoeLayer *L, MoeStats *base) {
+    size_t n = (size_t)n_heads(&L->s) * L->s.experts;
+    memset(base, 0, sizeof *base);
+    base->counts = calloc(n ? n : 1, sizeof(long long));
+    base->image_counts = calloc(n ? n : 1, sizeof(long long));
+    return base->counts && base->image_counts ? 0 : -1;
+}
+
+void moe_stats_snapshot_free(MoeStats *base) {
+    free(base->counts);
+    free(base->image_counts);
+    base->counts = base->image_counts = NULL;
 }
 
 void moe_stats_snapshot(const MoeLayer *L, MoeStats *base) {

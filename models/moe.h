@@ -86,6 +86,10 @@ typedef struct {
                           router entropy, experts per token); NULL: every token is real */
     int freeze_routing;/* tests: reuse the last forward's assignments and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
+    /* every buffer below (forward state, backward work space, stats counts) is a piece of one
+     * allocation, made by moe_alloc for one batch shape */
+    void *workspace;
+    size_t workspace_bytes;
     /* forward state */
     float *h;          /* (Ntok, C) multi-head layer output = sub-tokens (S, D); mhmoe only */
     float *z, *probs, *probs0;   /* (S, N) router logits, gate probabilities, balance-loss probs */
@@ -151,7 +155,11 @@ MoeWindow moe_window(const MoeLayer *L, const MoeStats *base);
 long long moe_window_count(const MoeLayer *L, const MoeStats *base, int h, int e, int image);
 /* sub-tokens per token (H; 1 but for MH-MoE) */
 int moe_heads(const MoeLayer *L);
-/* base := the layer's statistics now; base's count arrays (H * N each) are its own */
+/* A snapshot of a layer's statistics owns its count arrays: moe_stats_snapshot_alloc sizes them
+ * for L (0, or -1 out of memory), moe_stats_snapshot_free releases them. */
+int moe_stats_snapshot_alloc(const MoeLayer *L, MoeStats *base);
+void moe_stats_snapshot_free(MoeStats *base);
+/* base (from moe_stats_snapshot_alloc) := the layer's statistics now */
 void moe_stats_snapshot(const MoeLayer *L, MoeStats *base);
 
 #endif

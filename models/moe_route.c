@@ -1,4 +1,5 @@
 #include "moe_route.h"
+#include "util/keys.h"
 #include <string.h>
 
 /* one line per route, in router= index order (append only: checkpoints store the index) */
@@ -19,12 +20,9 @@ int moe_route_find(const char *name) {
     return -1;
 }
 
+static const char *route_name(int i) { return MOE_ROUTES[i]->name; }
+
 const char *moe_route_names(void) {
-    static char names[256];
-    if (!names[0])
-        for (int i = 0; i < MOE_ROUTE_COUNT; i++) {
-            if (i) strncat(names, "|", sizeof names - strlen(names) - 1);
-            strncat(names, MOE_ROUTES[i]->name, sizeof names - strlen(names) - 1);
-        }
-    return names;
+    static char names[1024];
+    return names[0] ? names : key_join_names(names, sizeof names, route_name, MOE_ROUTE_COUNT);
 }

@@ -37,14 +37,18 @@ int fig_routers(Plot *p) {
     fprintf(md, "| runs | n | valid bpb | train max_violation | train load_cv |\n|---|---|---|---|---|\n");
     char body[16384] = "plot ";
     size_t used = strlen(body);
+    /* the k-th variant of each model gets colour and marker shape k: X-MoE's filled, MH-MoE's open,
+     * so one routing idea reads as a pair across the two models */
+    int variants[2] = {0, 0};
     for (int i = 0; i < r->n && used < sizeof body - 256; i++) {
         char *const *v = r->v[i];
+        int mh = !strncmp(v[0], "mhmoe", 5), k = variants[mh]++;
         fprintf(f, "%s# %s (%s seeds)\n# max_violation\tbpb\tmax_violation_ci95\tbpb_ci95\n%s\t%s\t%s\t%s\n",
                 i ? "\n\n" : "", v[0], v[1], v[4], v[2], v[5], v[3]);
         fprintf(md, "| %s | %s | %.4f ± %.4f | %.3f ± %.3f | %.3f ± %.3f |\n", v[0], v[1], atof(v[2]), atof(v[3]),
                 atof(v[4]), atof(v[5]), atof(v[6]), atof(v[7]));
-        used += snprintf(body + used, sizeof body - used, "%s'routers.dat' index %d using 1:2:3:4 with xyerrorbars pt %d ps 1.5 title '%s'",
-                         i ? ", " : "", i, 5 + 2 * (i % 4), v[0]);
+        used += snprintf(body + used, sizeof body - used, "%s'routers.dat' index %d using 1:2:3:4 with xyerrorbars lc %d pt %d ps 1.5 title '%s'",
+                         i ? ", " : "", i, 1 + k % 8, (mh ? 4 : 5) + 2 * (k % 5), v[0]);
     }
     fclose(f);
     fclose(md);

@@ -1,6 +1,7 @@
 #include "plot.h"
 #include "plot_lib.h"
 #include "results/results.h"
+#include "util/keys.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,13 +386,30 @@ static int fig_downstream(Plot *p) {
 }
 
 /* optional: drawn by fig=all only when the db holds its runs (another sweep's figure) */
-typedef struct { const char *name; int (*make)(Plot *); int optional; } Figure;
+typedef struct { const char *name; int (*make)(Plot *); int optional; const char *help; } Figure;
 static const Figure FIGURES[] = {
-    {"ppl", fig_ppl}, {"activation", fig_activation}, {"downstream", fig_downstream},
-    {"heads", fig_heads}, {"scaling", fig_scaling}, {"cost", fig_cost}, {"router", fig_router},
-    {"routers", fig_routers, 1},
+    {"ppl", fig_ppl, 0, "validation perplexity against step per pretraining task (paper Fig. 4)"},
+    {"activation", fig_activation, 0, "expert load share per layer, X-MoE and MH-MoE at 32 experts (Fig. 1a, 5)"},
+    {"downstream", fig_downstream, 0, "zero-shot multiple choice after training and at step 0"},
+    {"heads", fig_heads, 0, "English valid perplexity against MH-MoE heads, mean and 95% interval over seeds"},
+    {"scaling", fig_scaling, 0, "English valid perplexity against the number of experts, mean and 95% interval over seeds"},
+    {"cost", fig_cost, 0, "parameters, FLOPs per token and measured tokens/s per model"},
+    {"router", fig_router, 0, "the router over training: entropy, temperature, cosine spread, output RMS, load per expert rank"},
+    {"routers", fig_routers, 1, "quality against max_violation per route and balance mode (sweep routers)"},
 };
 #define NFIG ((int)(sizeof FIGURES / sizeof FIGURES[0]))
+
+static const char *figure_name(int i) { return FIGURES[i].name; }
+
+const char *plot_figure_names(void) {
+    static char names[1024];
+    return names[0] ? names : key_join_names(names, sizeof names, figure_name, NFIG);
+}
+
+void plot_print_help(FILE *f) {
+    fprintf(f, "harness plot [fig=all|NAME] [db=results.db] [out=figures]   the figures (all: every one; those marked only when the db holds their runs):\n\n");
+    for (int k = 0; k < NFIG; k++) fprintf(f, "  %-12s %s%s\n", FIGURES[k].name, FIGURES[k].help, FIGURES[k].optional ? " [optional]" : "");
+}
 
 int harness_plot(int argc, char **argv) {
     const char *fig = "all", *dbpath = "results.db", *out = "figures";
@@ -405,9 +423,7 @@ int harness_plot(int argc, char **argv) {
     if (strcmp(fig, "all")) {
         for (int k = 0; k < NFIG; k++) if (!strcmp(FIGURES[k].name, fig)) want = k;
         if (want < 0) {
-            fprintf(stderr, "error: fig=%s: expected all", fig);
-            for (int k = 0; k < NFIG; k++) fprintf(stderr, "%s%s", k == NFIG - 1 ? " or " : ", ", FIGURES[k].name);
-            fputc('\n', stderr);
+            fprintf(stderr, "error: fig=%s: expected all or one of %s\n", fig, plot_figure_names());
             return 2;
         }
     }

@@ -1,5 +1,11 @@
+/* task=captioning: caption generation on a COCO-captions-style set. A sequence is
+ * [image patches ; BOS ; caption bytes ; EOS] read as a prefix language model (the patches see
+ * each other, the text is causal); training predicts each next byte. Evaluation: teacher-forced
+ * loss and perplexity, and greedy decoding scored with BLEU-4, CIDEr-D and ROUGE-L against
+ * every reference caption; blind baselines (one constant caption; a random training caption)
+ * are reported by describe. */
 #include "util/xalloc.h"
-#include "captioning.h"
+#include "task.h"
 #include "caption_metrics.h"
 #include "caption_set.h"
 #include "util/rng.h"
@@ -191,7 +197,7 @@ static void cap_close(Task *t) {
     free(v);
 }
 
-Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
+static Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
     Captioning *v = xcalloc(1, sizeof *v);
     char root[4200];
     if (task_data_root(opt, "scenes", "train/captions.json", root, sizeof root, err, errlen) ||
@@ -216,3 +222,10 @@ Task *captioning_open(const TaskOptions *opt, char *err, size_t errlen) {
     v->base.close = cap_close;
     return &v->base;
 }
+
+
+const TaskKind task_captioning = {
+    .name = "captioning",
+    .help = "caption generation: greedy decoding scored with BLEU-4, CIDEr-D and ROUGE-L",
+    .open = captioning_open,
+};

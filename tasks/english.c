@@ -1,5 +1,6 @@
+/* task=english: causal byte-level language modelling of English prose */
 #include "util/xalloc.h"
-#include "english.h"
+#include "task.h"
 #include "lm.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static void english_close(Task *t) {
     free(e);
 }
 
-Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
+static Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
     English *e = xcalloc(1, sizeof *e);
     char path[4200];
     if (task_data_root(opt, "english", "train.txt", path, sizeof path, err, errlen)) { free(e); return NULL; }
@@ -73,3 +74,10 @@ Task *english_open(const TaskOptions *opt, char *err, size_t errlen) {
     e->base.close = english_close;
     return &e->base;
 }
+
+
+const TaskKind task_english = {
+    .name = "english",
+    .help = "causal language modelling of English prose (bytes or BPE)",
+    .open = english_open,
+};

@@ -1,5 +1,11 @@
+/* task=mmm: masked multimodal modelling (BEiT-3's pretraining) on a COCO-captions-style set.
+ * A sequence is [image patches ; CLS ; caption bytes]. Rows are image-text pairs (half),
+ * text only or image only (a quarter each). A share of the patches (mask_image) is replaced by
+ * a [MASK] embedding and must be predicted as its visual token (nearest k-means centre of the
+ * codebook); a share of the text bytes (mask_text, 0.5 in pairs) as the byte. One head of 256
+ * bytes + codebook tokens. Metric: masked-token perplexity, also split into image and text. */
 #include "util/xalloc.h"
-#include "mmm.h"
+#include "task.h"
 #include "caption_set.h"
 #include "codebook.h"
 #include "util/rng.h"
@@ -165,9 +171,9 @@ static void mmm_close(Task *t) {
 /* The codebook is kept beside the data it was built from; a folder the user cannot write (an
  * official data set installed read-only) gets it in data_dir/codebooks/, named by a hash of the
  * folder's real path so that two data sets never share one. */
-static void mmm_codebook_path(const char *root, const TaskOptions *opt, char *path, size_t n) {
+static void mmm_codebook_path(const char *root, const TaskOptions *opt, int k, char *path, size_t n) {
     if (!access(root, W_OK)) {
-        snprintf(path, n, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, opt->codebook);
+        snprintf(path, n, "%s/codebook-s%d-p%d-k%d.bin", root, opt->image_size, opt->patch, k);
         return;
     }
     char real[PATH_MAX];
@@ -175,10 +181,11 @@ static void mmm_codebook_path(const char *root, const TaskOptions *opt, char *pa
     mkdir(opt->data_dir, 0755);
     mkdir(path, 0755);
     snprintf(path, n, "%s/codebooks/%016llx-s%d-p%d-k%d.bin", opt->data_dir,
-             (unsigned long long)str_hash64(realpath(root, real) ? real : root), opt->image_size, opt->patch, opt->codebook);
+             (unsigned long long)str_hash64(realpath(root, real) ? real : root), opt->image_size, opt->patch, k);
 }
 
-Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
+static Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
+    int K = (int)task_option_int(opt, "codebook");
     Mmm *v = xcalloc(1, sizeof *v);
     char root[4200], path[4400];
     if (task_data_root(opt, "scenes", "train/captions.json", root, sizeof root, err, errlen) ||
@@ -202,8 +209,8 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
         return &v->base;
     }
     const CaptionSplit *tr = &v->split[SPLIT_TRAIN];
-    mmm_codebook_path(root, opt, path, sizeof path);
-    if (codebook_open(&v->cb, path, tr->patches, (size_t)tr->n * v->NP, v->PD, opt->codebook, err, errlen)) {
+    mmm_codebook_path(root, opt, K, path, sizeof path);
+    if (codebook_open(&v->cb, path, tr->patches, (size_t)tr->n * v->NP, v->PD, K, err, errlen)) {
         mmm_close(&v->base);
         return NULL;
     }
@@ -212,10 +219,10 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
         v->codes[s] = xmalloc(sizeof(int) * (n + 1));
         codebook_assign(&v->cb, v->split[s].patches, n, v->codes[s], NULL);
     }
-    v->mask_image = opt->mask_image;
-    v->mask_text = opt->mask_text;
+    v->mask_image = task_option_float(opt, "mask_image");
+    v->mask_text = task_option_float(opt, "mask_text");
     rng_seed(&v->sampler, opt->seed * 7919 + 17);
-    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 256 + opt->codebook, .seq_len = v->NP + 1 + MMM_TEXT,
+    v->base.spec = (TaskSpec){.vocab = 256, .n_out = 256 + K, .seq_len = v->NP + 1 + MMM_TEXT,
                               .causal = 0, .needs_mask = 1, .patch_dim = v->PD, .n_patches = v->NP,
                               .text_outputs = 256};
     v->base.next_batch = mmm_next_batch;
@@ -226,3 +233,17 @@ Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
     v->base.close = mmm_close;
     return &v->base;
 }
+
+static const KeyDef MMM_KEYS[] = {
+    {"mask_image", KEY_FLOAT, "0.4", NULL, 0, 1, "share of image patches masked"},
+    {"mask_text", KEY_FLOAT, "0.15", NULL, 0, 1, "share of text tokens masked (0.5 in image-text pairs, as BEiT-3)"},
+    {"codebook", KEY_INT, "128", NULL, 2, 65536, "visual tokens, k-means centres of training patches built at data preparation"},
+};
+
+const TaskKind task_mmm = {
+    .name = "mmm",
+    .help = "masked multimodal modelling (BEiT-3 pretraining): masked patches as visual tokens, masked caption bytes",
+    .open = mmm_open,
+    .keys = MMM_KEYS,
+    .n_keys = (int)(sizeof MMM_KEYS / sizeof MMM_KEYS[0]),
+};

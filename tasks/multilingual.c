@@ -132,7 +132,7 @@ static void multi_close(Task *t) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
+static Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     Multi *m = xcalloc(1, sizeof *m);
     char root[4200];
     if (task_data_root(opt, "multilingual", "en/train.txt", root, sizeof root, err, errlen)) { free(m); return NULL; }
@@ -166,7 +166,7 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     for (int i = 0; i < m->n; i++)
         if (lm_tokenize(&m->lm[i], m->bpe)) { snprintf(err, errlen, "%s: out of memory", root); multi_close(&m->base); return NULL; }
     double probs[MAX_LANGS], acc = 0;
-    language_probs(sizes, m->n, opt->lang_alpha, probs);
+    language_probs(sizes, m->n, task_option_float(opt, "lang_alpha"), probs);
     for (int i = 0; i < m->n; i++) m->cum[i] = acc += probs[i];
     m->T = opt->seq_len;
     rng_seed(&m->sampler, opt->seed * 7919 + 17);
@@ -183,3 +183,15 @@ Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen) {
     m->base.close = multi_close;
     return &m->base;
 }
+
+static const KeyDef MULTILINGUAL_KEYS[] = {
+    {"lang_alpha", KEY_FLOAT, "0.7", NULL, 0, 10, "sample languages with probability ~ size^lang_alpha"},
+};
+
+const TaskKind task_multilingual = {
+    .name = "multilingual",
+    .help = "causal language modelling of several languages, each sequence from one language; metrics and activations per language",
+    .open = multilingual_open,
+    .keys = MULTILINGUAL_KEYS,
+    .n_keys = (int)(sizeof MULTILINGUAL_KEYS / sizeof MULTILINGUAL_KEYS[0]),
+};

@@ -1,10 +1,4 @@
 #include "task.h"
-#include "english.h"
-#include "multilingual.h"
-#include "vqa.h"
-#include "reasoning.h"
-#include "mmm.h"
-#include "captioning.h"
 #include "data/prepare.h"
 #include <stdio.h>
 #include <errno.h>
@@ -18,14 +12,58 @@
 
 const char *const SPLIT_NAMES[3] = {"train", "valid", "test"};
 
+/* one line per task, in the order of task= (help lists them so) */
+#define TASK_LIST(X) \
+    X(task_english)   \
+    X(task_multilingual) \
+    X(task_mmm)       \
+    X(task_vqa)       \
+    X(task_reasoning) \
+    X(task_captioning)
+
+#define DECLARE(t) extern const TaskKind t;
+#define ADDRESS(t) &t,
+TASK_LIST(DECLARE)
+const TaskKind *const TASK_KINDS[] = {TASK_LIST(ADDRESS)};
+const int TASK_KIND_COUNT = (int)(sizeof TASK_KINDS / sizeof TASK_KINDS[0]);
+
+const TaskKind *task_kind_find(const char *name) {
+    for (int i = 0; i < TASK_KIND_COUNT; i++)
+        if (!strcmp(TASK_KINDS[i]->name, name)) return TASK_KINDS[i];
+    return NULL;
+}
+
+static const char *task_name(int i) { return TASK_KINDS[i]->name; }
+
+const char *task_names(void) {
+    static char names[1024];
+    return names[0] ? names : key_join_names(names, sizeof names, task_name, TASK_KIND_COUNT);
+}
+
 Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen) {
-    if (!strcmp(name, "english")) return english_open(opt, err, errlen);
-    if (!strcmp(name, "multilingual")) return multilingual_open(opt, err, errlen);
-    if (!strcmp(name, "vqa")) return vqa_open(opt, err, errlen);
-    if (!strcmp(name, "reasoning")) return reasoning_open(opt, err, errlen);
-    if (!strcmp(name, "mmm")) return mmm_open(opt, err, errlen);
-    if (!strcmp(name, "captioning")) return captioning_open(opt, err, errlen);
-    snprintf(err, errlen, "task=%s: no such task (known: english, multilingual, mmm, vqa, reasoning, captioning)", name);
+    const TaskKind *kind = task_kind_find(name);
+    if (kind) return kind->open(opt, err, errlen);
+    snprintf(err, errlen, "task=%s: no such task (known: %s)", name, task_names());
+    return NULL;
+}
+
+const char *task_option(const TaskOptions *opt, const char *key) {
+    const char *v = opt->value ? opt->value(opt->value_ctx, key) : NULL;
+    if (v) return v;
+    for (int i = 0; i < TASK_KIND_COUNT; i++)
+        for (int k = 0; k < TASK_KINDS[i]->n_keys; k++)
+            if (!strcmp(TASK_KINDS[i]->keys[k].key, key)) return TASK_KINDS[i]->keys[k].def;
+    fprintf(stderr, "internal error: no task declares the key '%s'\n", key);
+    exit(70);
+}
+
+double task_option_float(const TaskOptions *opt, const char *key) { return strtod(task_option(opt, key), NULL); }
+long task_option_int(const TaskOptions *opt, const char *key) { return strtol(task_option(opt, key), NULL, 10); }
+
+const char *task_words_value(const void *words, const char *key) {
+    size_t n = strlen(key);
+    for (const char *const *w = words; w && *w; w++)
+        if (!strncmp(*w, key, n) && (*w)[n] == '=') return *w + n + 1;
     return NULL;
 }
 

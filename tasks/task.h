@@ -4,6 +4,7 @@
 #ifndef MOEH_TASK_H
 #define MOEH_TASK_H
 #include "models/model.h"
+#include "util/keys.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,23 +23,31 @@ typedef struct {
                                  from another task's (init=) may keep; 0 for classifiers */
 } TaskSpec;
 
-/* what a task needs from the run configuration */
+/* what a task needs from the run configuration: the keys every task reads as fields, the keys
+ * a task declares itself (TaskKind.keys) through value() */
 typedef struct {
     const char *data;      /* user data path, or "" for the default data set */
     const char *data_dir;  /* where prepared default data sets live */
     int seq_len, batch;
-    double lang_alpha;     /* multilingual: language sampling temperature */
     const char *tokenizer; /* "bytes" or "bpe" */
     int image_size, patch; /* images are resized to image_size and cut into patch x patch */
     int vocab;             /* bpe: vocabulary size */
-    double mask_image, mask_text; /* mmm: masking ratios */
-    int codebook;          /* mmm: visual tokens */
-    int pair_joint;        /* reasoning: both images in one sequence (else one sequence each) */
-    int answers;           /* vqa: answer classes, the most frequent training answers */
     int check;             /* harness data check: read the annotations and each image's header,
                               decode nothing, count what is missing instead of failing on it */
     uint64_t seed;
+    /* the value of a declared task key as text (already checked against its declaration), or
+     * NULL for its default; value NULL: every declared key at its default */
+    const char *(*value)(const void *ctx, const char *key);
+    const void *value_ctx;
 } TaskOptions;
+
+/* A task's declared key: opt->value's text, else the declared default (a key no task declares
+ * is an internal error: the message names it and the program exits). */
+const char *task_option(const TaskOptions *opt, const char *key);
+double task_option_float(const TaskOptions *opt, const char *key);
+long task_option_int(const TaskOptions *opt, const char *key);
+/* a TaskOptions.value over "key=value" words (ctx: a NULL-terminated array of them) */
+const char *task_words_value(const void *words, const char *key);
 
 /* where evaluations put their numbers; the harness points it at results.db */
 typedef struct MetricSink {
@@ -82,6 +91,26 @@ struct Task {
  * "scenes") data=emoji names the other prepared set. 0, or -1 with err. */
 int task_data_root(const TaskOptions *opt, const char *set, const char *probe, char *root, size_t n,
                    char *err, size_t errlen);
+
+/* The task table: a task is one file defining one TaskKind, plus its line in TASK_LIST
+ * (task.c); the task= key takes the names in this order. */
+typedef struct {
+    const char *name;  /* the task= value */
+    const char *help;
+    Task *(*open)(const TaskOptions *opt, char *err, size_t errlen);
+    const KeyDef *keys; /* the keys only this task reads (through task_option), n_keys of them */
+    int n_keys;
+    /* (key, value) pairs over the size preset for the keys the user did not set */
+    const char *const (*presets)[2];
+    int n_presets;
+} TaskKind;
+
+extern const TaskKind *const TASK_KINDS[];
+extern const int TASK_KIND_COUNT;
+/* NULL if no task has that name */
+const TaskKind *task_kind_find(const char *name);
+/* the names joined by '|' (the task= key's choices) */
+const char *task_names(void);
 
 /* Opens task `name`; NULL with a message in err (naming the file or key) on failure. */
 Task *task_open(const char *name, const TaskOptions *opt, char *err, size_t errlen);

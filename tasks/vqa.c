@@ -1,5 +1,12 @@
+/* task=vqa: question + image -> answer class (VQAv2 style). A sequence is the image's patches,
+ * a [CLS] byte, then the question's bytes (padding masked); the [CLS] position predicts the
+ * answer among the `answers` most frequent training answers. Metric: the official VQA
+ * accuracy. Default data: the scenes set (harness data prepare scenes); data=PATH: the
+ * official VQAv2 files as downloaded (v2_OpenEnded_mscoco_*_questions.json,
+ * v2_mscoco_*_annotations.json, train2014/ and val2014/ images), or the harness's layout:
+ * train/valid/test folders holding vqa_questions.json, vqa_annotations.json, images/ID.png. */
 #include "util/xalloc.h"
-#include "vqa.h"
+#include "task.h"
 #include "vision_data.h"
 #include "util/rng.h"
 #include "util/hash_map.h"
@@ -258,7 +265,7 @@ done:
     return rc;
 }
 
-Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
+static Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
     Vqa *v = xcalloc(1, sizeof *v);
     char root[4200], qpath[4400], apath[4400];
     if (!v) { snprintf(err, errlen, "task=vqa: out of memory"); return NULL; }
@@ -291,7 +298,7 @@ Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
             return NULL;
         }
     }
-    if (vqa_answer_classes(v, opt->answers > 0 ? opt->answers : 3129)) {
+    if (vqa_answer_classes(v, (int)task_option_int(opt, "answers"))) {
         snprintf(err, errlen, "%s: out of memory for the answer classes", root);
         vqa_close(&v->base);
         return NULL;
@@ -307,3 +314,15 @@ Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
     v->base.close = vqa_close;
     return &v->base;
 }
+
+static const KeyDef VQA_KEYS[] = {
+    {"answers", KEY_INT, "3129", NULL, 1, 1 << 20, "answer classes, the most frequent answers in training (3129 as usual for VQAv2); the share of questions they cover is stored as train/answer_coverage"},
+};
+
+const TaskKind task_vqa = {
+    .name = "vqa",
+    .help = "question + image -> answer class (VQAv2), the official VQA accuracy",
+    .open = vqa_open,
+    .keys = VQA_KEYS,
+    .n_keys = (int)(sizeof VQA_KEYS / sizeof VQA_KEYS[0]),
+};

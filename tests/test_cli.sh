@@ -196,6 +196,9 @@ ok "query refuses ATTACH and makes no file" '[ $rc -eq 2 ] && grep -q ATTACH e5g
 ok "query runs one statement only" '[ $rc -eq 2 ] && grep -q "one statement" e5h.log && [ "$(q "select count(*) from runs")" = "$before" ]'
 "$H" help run > help.log
 ok "help run lists every key" 'grep -q "eval_every" help.log && grep -q "tiny:300" help.log'
+ok "help run lists each task's declared keys under it" 'grep -A1 "^  task=vqa: " help.log | grep -q "^  answers " && grep -q "(reasoning:64)" help.log'
+"$H" help plot > helpplot.log
+ok "help plot lists every figure" 'grep -q "^  routers " helpplot.log && grep -q "^  ppl " helpplot.log'
 
 # balance_reduce=sum weighs the summed balance losses: the same run with one MoE layer, another with two
 bl() { sqlite3 t.db "select value from final_metrics where run_id=(select max(id) from runs where name=\"$1\") and split=\"valid\" and metric=\"loss\""; }

@@ -2,7 +2,38 @@
  * known key, and the JSON form stored with every run. */
 #include "check.h"
 #include "harness/config.h"
+#include "harness/run.h"
+#include "tasks/task.h"
 #include <string.h>
+
+/* the keys a task declares: known to the configuration, checked by their declaration, reaching
+ * the task through TaskOptions; a task's presets over the size preset, unless set */
+static void test_task_keys(void) {
+    char err[512];
+    for (int t = 0; t < TASK_KIND_COUNT; t++)
+        for (int k = 0; k < TASK_KINDS[t]->n_keys; k++)
+            CHECK(config_unknown_key(TASK_KINDS[t]->keys[k].key) == NULL, "task=%s's key %s is a run key",
+                  TASK_KINDS[t]->name, TASK_KINDS[t]->keys[k].key);
+    Config *c = config_new();
+    CHECK(config_set(c, "answers=0", err, sizeof err) != 0 && strstr(err, "answers=0") && strstr(err, "from 1"),
+          "vqa's answers= checked by its declaration: %s", err);
+    CHECK(config_set(c, "pair=both", err, sizeof err) != 0 && strstr(err, "separate|joint"), "reasoning's pair=: %s", err);
+    CHECK(config_set(c, "task=reasoning", err, sizeof err) == 0 && config_set(c, "codebook=64", err, sizeof err) == 0 &&
+          config_set(c, "size=tiny", err, sizeof err) == 0, "%s", err);
+    config_resolve(c);
+    TaskOptions o = run_task_options(c);
+    CHECK(task_option_int(&o, "codebook") == 64 && task_option_float(&o, "mask_image") == 0.4 &&
+          !strcmp(task_option(&o, "pair"), "separate"), "declared keys reach the task: set, else the default");
+    CHECK(config_int(c, "batch") == 64 && config_float(c, "lr") == 1e-3, "reasoning's presets over size=tiny's");
+    Config *d = config_new();
+    CHECK(config_set(d, "task=reasoning", err, sizeof err) == 0 && config_set(d, "batch=8", err, sizeof err) == 0, "%s", err);
+    config_resolve(d);
+    CHECK(config_int(d, "batch") == 8 && config_float(d, "lr") == 1e-3, "an explicit batch= wins over the task's preset, lr takes it: %g",
+          config_float(d, "lr"));
+    config_free(c);
+    config_free(d);
+    CHECK(task_kind_find("vqa") && !task_kind_find("nosuch") && strstr(task_names(), "captioning"), "the task table");
+}
 
 int main(void) {
     char err[512];
@@ -41,5 +72,6 @@ int main(void) {
     CHECK(config_merge_json(e, "[1,2]", err, sizeof err) != 0, "non-object JSON accepted");
     free(json); free(json2);
     config_free(c); config_free(d); config_free(e);
+    test_task_keys();
     CHECK_FINISH();
 }

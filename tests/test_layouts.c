@@ -40,7 +40,8 @@ static double kept(const Kept *k, const char *name) {
 
 static Task *open_task(const char *name, const char *data, int check, Kept *k, char *err, size_t errlen) {
     TaskOptions opt = {.data = data, .data_dir = ROOT "/prepared", .seq_len = 32, .batch = 4, .image_size = 16,
-                       .patch = 8, .answers = 3, .check = check, .seed = 1};
+                       .patch = 8, .check = check, .seed = 1,
+                       .value = task_words_value, .value_ctx = (const char *[]){"answers=3", NULL}};
     Task *t = task_open(name, &opt, err, errlen);
     if (t && k) {
         MetricSink sink = {keep_put, keep_eval, keep_section, k};
@@ -112,7 +113,8 @@ static void test_vqa_official(void) {
     CHECK(kept(&k, "valid/majority_acc") > 0, "the majority answer yes scores on valid: %g", kept(&k, "valid/majority_acc"));
     t->close(t);
     /* answers=2 keeps the two most frequent: yes (3) and 2 (2); red's question is outside */
-    TaskOptions opt = {.data = ROOT "/vqa", .data_dir = ROOT, .image_size = 16, .patch = 8, .answers = 2, .seed = 1};
+    TaskOptions opt = {.data = ROOT "/vqa", .data_dir = ROOT, .image_size = 16, .patch = 8, .seed = 1,
+                       .value = task_words_value, .value_ctx = (const char *[]){"answers=2", NULL}};
     t = task_open("vqa", &opt, err, sizeof err);
     CHECK(t && t->spec.n_out == 2, "answers=2: %s", t ? "" : err);
     if (t) {

@@ -127,7 +127,7 @@ static void test_language_sampler(void) {
     write_file("test_mc_langs/a.txt", 'a', 20000);
     write_file("test_mc_langs/b.txt", 'b', 160000);
     write_file("test_mc_langs/c.txt", 'c', 1280000);
-    TaskOptions opt = {.data = "test_mc_langs", .data_dir = "unused", .seq_len = 8, .batch = 16, .lang_alpha = 0.7, .seed = 1};
+    TaskOptions opt = {.data = "test_mc_langs", .data_dir = "unused", .seq_len = 8, .batch = 16, .seed = 1}; /* lang_alpha at its default */
     char err[512];
     Task *t = task_open("multilingual", &opt, err, sizeof err);
     CHECK(t != NULL, "open: %s", err);

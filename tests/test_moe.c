@@ -71,6 +71,14 @@ static void gradcheck_seeded(const char *label, ModelConfig cfg, float capacity,
 static void gradcheck_with(const char *label, ModelConfig cfg, float capacity, float z) { gradcheck_seeded(label, cfg, capacity, z, 3); }
 static void gradcheck_variant(const char *label, ModelConfig cfg, float capacity) { gradcheck_with(label, cfg, capacity, 0); }
 
+/* a model of cfg (seed) whose first MoE layer, returned, has buffers for Ntok tokens: the
+ * setup of the single-layer tests */
+static MoeLayer *first_layer(Model *m, const ModelConfig *cfg, uint64_t seed, int Ntok) {
+    int built = model_build(m, cfg, seed) == 0;
+    CHECK(built && moe_alloc(&m->moe[0], Ntok) == 0, "build and allocate layer 0 for %d tokens", Ntok);
+    return &m->moe[0];
+}
+
 /* The layer's output against a direct per-token computation: for every (sub-)token, the sum
  * over its top-k experts of gate * expert(x), with the same choices and gates. */
 static void test_dispatch_matches_reference(int kind) {
@@ -79,10 +87,8 @@ static void test_dispatch_matches_reference(int kind) {
     cfg.d_model = 16;
     cfg.mh_heads = 4;
     Model m;
-    model_build(&m, &cfg, 5);
-    MoeLayer *L = &m.moe[0];
     int Ntok = 40, C = 16;
-    CHECK(moe_alloc(L, Ntok) == 0, "alloc");
+    MoeLayer *L = first_layer(&m, &cfg, 5, Ntok);
     Rng r;
     rng_seed(&r, 2);
     float *x = malloc(sizeof(float) * Ntok * C), *y = malloc(sizeof(float) * Ntok * C);
@@ -143,10 +149,8 @@ static void test_capacity(void) {
     ModelConfig cfg = tiny(MOE_SMOE, 1);
     cfg.experts = 4;
     Model m;
-    model_build(&m, &cfg, 1);
-    MoeLayer *L = &m.moe[0];
     int Ntok = 64;
-    moe_alloc(L, Ntok);
+    MoeLayer *L = first_layer(&m, &cfg, 1, Ntok);
     /* a router that sends every token to expert 2 */
     for (int e = 0; e < 4; e++)
         for (int d = 0; d < 8; d++) m.params[L->p.router_w + e * 8 + d] = e == 2 ? 1.0f : 0.0f;
@@ -258,10 +262,9 @@ static void test_expert_choice(void) {
     cfg.experts = 5;
     cfg.route = moe_route_find("expert_choice");
     Model m;
-    CHECK(cfg.route > 0 && model_build(&m, &cfg, 4) == 0, "build");
-    MoeLayer *L = &m.moe[0];
+    CHECK(cfg.route > 0, "router=expert_choice is in the route table");
     int Ntok = 23, C = cfg.d_model;
-    CHECK(moe_alloc(L, Ntok) == 0, "alloc");
+    MoeLayer *L = first_layer(&m, &cfg, 4, Ntok);
     for (int i = 0; i < cfg.experts * cfg.router_dim; i++) m.params[L->p.expert_emb + i] *= 30.0f; /* distinct routes */
     float *x = random_tokens(Ntok * C, 8), *y = malloc(sizeof(float) * Ntok * C);
     L->capacity = 0.5f; /* 5 experts x 5 slots for 23 sub-tokens, some taken twice: some by none */
@@ -317,10 +320,8 @@ static void test_shared_experts(void) {
     base = cfg;
     base.shared_experts = 0;
     Model m, b;
-    CHECK(model_build(&m, &cfg, 6) == 0 && model_build(&b, &base, 6) == 0, "build");
-    MoeLayer *L = &m.moe[0], *Lb = &b.moe[0];
     int Ntok = 10, C = cfg.d_model, D = C, M = cfg.expert_dim, N = cfg.experts;
-    CHECK(moe_alloc(L, Ntok) == 0 && moe_alloc(Lb, Ntok) == 0, "alloc");
+    MoeLayer *L = first_layer(&m, &cfg, 6, Ntok), *Lb = first_layer(&b, &base, 6, Ntok);
     /* the same routed experts and router in both */
     memcpy(b.params + Lb->p.router_w, m.params + L->p.router_w, sizeof(float) * N * D);
     memcpy(b.params + Lb->p.w1, m.params + L->p.w1, sizeof(float) * N * M * D);
@@ -360,10 +361,8 @@ static void test_loss_free_bias(void) {
     ModelConfig cfg = tiny(MOE_XMOE, 1);
     cfg.balance_bias = 1;
     Model m;
-    CHECK(model_build(&m, &cfg, 2) == 0, "build");
-    MoeLayer *L = &m.moe[0];
     int Ntok = 16, C = cfg.d_model, N = cfg.experts;
-    CHECK(moe_alloc(L, Ntok) == 0, "alloc");
+    MoeLayer *L = first_layer(&m, &cfg, 2, Ntok);
     model_set_router_options(&m, 0, 0.25f);
     float *x = random_tokens(Ntok * C, 10), *y = malloc(sizeof(float) * Ntok * C);
     m.params[L->p.bias + 3] = 10.0f; /* far above any probability gap: everyone picks expert 3 */
@@ -394,10 +393,8 @@ static void test_sinkhorn(void) {
     ModelConfig cfg = tiny(MOE_XMOE, 1);
     cfg.experts = 4;
     Model m;
-    CHECK(model_build(&m, &cfg, 4) == 0, "build");
-    MoeLayer *L = &m.moe[0];
     int S = 40, N = 4;
-    CHECK(moe_alloc(L, S) == 0, "alloc");
+    MoeLayer *L = first_layer(&m, &cfg, 4, S);
     L->S = S;
     L->capacity = 0;
     L->freeze_routing = 0;

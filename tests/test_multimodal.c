@@ -169,9 +169,13 @@ static void test_transfer(void) {
     remove("test_mm.ckpt");
 }
 
+static const char *const CODEBOOK16[] = {"codebook=16", NULL};
+static const char *const CODEBOOK16_JOINT[] = {"codebook=16", "pair=joint", NULL};
+
 static TaskOptions options(void) {
     return (TaskOptions){.data = "", .data_dir = "test_mm_data", .seq_len = 64, .batch = 8, .tokenizer = "bytes",
-                         .image_size = 32, .patch = 8, .mask_image = 0.4, .mask_text = 0.15, .codebook = 16, .seed = 1};
+                         .image_size = 32, .patch = 8, .seed = 1,
+                         .value = task_words_value, .value_ctx = CODEBOOK16};
 }
 
 /* mmm rows: masked patches carry [MASK] and a visual-token target, nothing else is scored
@@ -266,7 +270,7 @@ static void test_reasoning_rows(void) {
     char err[1024];
     TaskOptions opt = options();
     Task *sep = task_open("reasoning", &opt, err, sizeof err);
-    opt.pair_joint = 1;
+    opt.value_ctx = CODEBOOK16_JOINT;
     Task *joint = task_open("reasoning", &opt, err, sizeof err);
     CHECK(sep && joint, "%s", err);
     if (!sep || !joint) return;
