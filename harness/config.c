@@ -12,7 +12,7 @@
 /* A row with no help marks where the keys task `key` declares are listed: stored
  * configurations are compared as text, so these rows keep the key order of the configurations
  * stored before the tasks declared their keys. A task without a row has its keys at the end. */
-#define TASK_KEYS_HERE(task) {task, KEY_STR, NULL, NULL, 0, 0, NULL, NULL}
+#define TASK_KEYS_HERE(task) {task, KEY_STR, NULL, NULL, 0, 0, NULL, NULL, 0}
 
 /* the keys the harness reads itself */
 static const KeyDef HARNESS_KEYS[] = {
@@ -69,6 +69,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"blas", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
     {"topk_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
     {"expert_dim_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
+    {"ranks", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) parallel=data: the processes that trained the run"},
     {"pretrain_run", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
     {"eval_tokens", KEY_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
     {"final_eval_tokens", KEY_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
@@ -81,6 +82,9 @@ static const KeyDef HARNESS_KEYS[] = {
     {"checkpoint_every", KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
     {"resume", KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
     {"from", KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
+    {"parallel", KEY_ENUM, "none", "none|data", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints)", NULL, 1},
+    {"reduce", KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, 1},
+    {"micro_batches", KEY_INT, "1", NULL, 1, 65536, "slices of each step's batch, each a forward and backward of its own, the gradients summed (gradient accumulation; under mpirun -np P a multiple of P, P when not given). MoE balance statistics and capacity are per slice", NULL, 1},
 };
 #define N_HARNESS_KEYS ((int)(sizeof HARNESS_KEYS / sizeof HARNESS_KEYS[0]))
 
@@ -322,6 +326,7 @@ static char *keys_to_json(const Config *c, int records, const char *const *drop,
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
         if (!c->value[i] || (!records && KEYS[i]->type == KEY_RECORD) || listed(KEYS[i]->key, drop, ndrop)) continue;
+        if (KEYS[i]->omit_at_default && KEYS[i]->def && !strcmp(c->value[i], KEYS[i]->def)) continue;
         char num[64];
         if (KEYS[i]->type == KEY_FLOAT) {
             shortest_double(num, sizeof num, strtod(c->value[i], NULL));

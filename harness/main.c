@@ -6,6 +6,7 @@
 #include "data/prepare.h"
 #include "tasks/task.h"
 #include "plots/plot.h"
+#include "parallel.h"
 #include "sweep.h"
 #include "results/results.h"
 #include <stdio.h>
@@ -222,7 +223,13 @@ int main(int argc, char **argv) {
     /* the commands that compute: before any BLAS call, make sure a generic kernel is not running */
     if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep") || !strcmp(cmd, "bench") || !strcmp(cmd, "data"))
         blas_core_startup(argv, argc - 2, argv + 2);
-    if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run")) {
+        /* after blas_core_startup, which may start the program again with another kernel */
+        parallel_init(&argc, &argv);
+        int rc = cmd_run(argc - 2, argv + 2);
+        parallel_finalize();
+        return rc;
+    }
     if (!strcmp(cmd, "list")) return cmd_list(argc - 2, argv + 2);
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);

@@ -1,5 +1,6 @@
 #include "run.h"
 #include "progress.h"
+#include "parallel.h"
 #include "blas_core.h"
 #include "run_identity.h"
 #include "models/checkpoint.h"
@@ -303,6 +304,12 @@ typedef struct {
     double flops_per_token;
     char host[256];
     MoeStats *base; /* (layers) the evaluation passes' section statistics (StepMetrics.base) */
+    /* a step's batch in slices (micro_batches=, or processes under mpirun: parallel=data):
+     * this process runs slices rank * per_rank .. + per_rank - 1 of `slices`, slice_rows each */
+    int rank, ranks, slices, per_rank, slice_rows, ordered;
+    float *grad_sum;  /* (n_params) the slices' gradients added up, when a process runs several */
+    float step_loss;  /* the last step's mean loss over its scored positions, every slice */
+    int step_finite;  /* its objective was finite in every slice */
 } Run;
 
 static void run_free(Run *r) {
@@ -312,6 +319,7 @@ static void run_free(Run *r) {
     adamw_free(&r->opt);
     results_close(r->db);
     free(r->config_json);
+    free(r->grad_sum);
     for (int l = 0; r->base && l < r->mc.layers; l++) moe_stats_snapshot_free(&r->base[l]);
     free(r->base);
 }
@@ -521,6 +529,33 @@ TaskOptions run_task_options(const Config *cfg) {
                          .seed = (uint64_t)config_int(cfg, "seed"), .value = config_task_value, .value_ctx = cfg};
 }
 
+/* processes and slices: parallel=, reduce=, micro_batches= against how the program was started */
+static int run_configure_parallel(Run *r, Config *cfg) {
+    r->rank = parallel_rank();
+    r->ranks = parallel_size();
+    int data = !strcmp(config_str(cfg, "parallel"), "data");
+    if (data && !parallel_built())
+        return run_fail(r, "parallel=data: this build has no MPI (cmake -DHARNESS_MPI=ON, with libopenmpi-dev)");
+    if (r->ranks > 1 && !data)
+        return run_fail(r, "started by mpirun as %d processes: say parallel=data (each process a slice of every batch)", r->ranks);
+    if (r->ranks > 1) {
+        char v[32];
+        if (!config_is_set(cfg, "micro_batches")) {
+            snprintf(v, sizeof v, "%d", r->ranks);
+            config_record(cfg, "micro_batches", v);
+        }
+        if (config_int(cfg, "micro_batches") % r->ranks)
+            return run_fail(r, "micro_batches=%ld: with %d processes, expected a multiple of %d", config_int(cfg, "micro_batches"),
+                            r->ranks, r->ranks);
+        snprintf(v, sizeof v, "%d", r->ranks);
+        config_record(cfg, "ranks", v);
+    }
+    r->slices = (int)config_int(cfg, "micro_batches");
+    r->per_rank = r->slices / r->ranks;
+    r->ordered = !strcmp(config_str(cfg, "reduce"), "ordered");
+    return 0;
+}
+
 /* from=, resume='s stored configuration, then the presets */
 static int run_configure(Run *r, Config *cfg) {
     char why[sizeof r->err];
@@ -544,7 +579,7 @@ static int run_configure(Run *r, Config *cfg) {
             return run_fail(r, "resume=%s", why);
     }
     config_resolve(cfg);
-    return 0;
+    return run_configure_parallel(r, cfg);
 }
 
 /* threads, the BLAS recorded, the db and checkpoint folder usable */
@@ -584,6 +619,11 @@ static int run_build(Run *r, Config *cfg) {
     if (r->spec.group > 1 && B % r->spec.group)
         return run_fail(r, "batch=%d: task=%s reads each example as %d sequences; batch must be a multiple of %d",
                         B, config_str(cfg, "task"), r->spec.group, r->spec.group);
+    r->slice_rows = B / r->slices;
+    int group = r->spec.group > 1 ? r->spec.group : 1;
+    if (B % r->slices || r->slice_rows % group)
+        return run_fail(r, "batch=%d does not split into micro_batches=%d slices of whole examples (%d sequences each)", B,
+                        r->slices, group);
     const char *bad = model_config_from(cfg, &r->spec, &r->mc);
     if (bad) return run_fail(r, "%s", bad);
     uint64_t seed = (uint64_t)config_int(cfg, "seed");
@@ -600,6 +640,8 @@ static int run_build(Run *r, Config *cfg) {
     if (!r->batch || model_build(&r->model, mc, seed) || model_alloc_batch(&r->model, B, T) ||
         adamw_init(&r->opt, &r->oc, r->model.n_params))
         return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
+    if (r->per_rank > 1 && !(r->grad_sum = malloc(sizeof(float) * r->model.n_params)))
+        return run_fail(r, "out of memory for the gradient sum of micro_batches=%d", r->slices);
     r->flops_per_token = model_flops_per_token(mc, T);
     if (*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
         init_weights(&r->model, cfg, r->spec.text_outputs, why, sizeof why))
@@ -668,6 +710,83 @@ static int run_register(Run *r, Config *cfg) {
     return 0;
 }
 
+static void sum_longs(void *ctx, long long *v, int n) { (void)ctx; parallel_sum_longs(v, n); }
+static void sum_doubles(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
+
+/* One training step up to the optimizer: the next batch, then this process's slices, each a
+ * forward and backward, their gradients added in slice order; over processes, the gradients,
+ * the loss, the loss-free balancing loads and (log_window: the step closes a logging window)
+ * the MoE statistics summed. Every process calls the same collectives in the same order, so
+ * all of a step's communication is here. Sets r->step_loss and r->step_finite. */
+static void train_step(Run *r, float capacity, float balance, int log_window) {
+    Model *m = &r->model;
+    r->task->next_batch(r->task, r->batch);
+    /* each slice's balance (and z-) loss counts 1 / slices: their sum is one loss of the step */
+    model_set_moe_options(m, 1, capacity, balance / r->slices);
+    if (r->slices == 1) {
+        model_set_loss_denominator(m, 0);
+        r->step_loss = model_forward(m, r->batch);
+        r->step_finite = isfinite(model_objective(m));
+        model_zero_grad(m);
+        model_backward(m);
+        return;
+    }
+    model_set_rows(m, r->slice_rows);
+    model_set_loss_denominator(m, (int)batch_scored(r->batch));
+    double loss_sum = 0;
+    int finite = 1;
+    for (int j = 0; j < r->per_rank; j++) {
+        Batch slice = batch_rows(r->batch, (r->rank * r->per_rank + j) * r->slice_rows, r->slice_rows,
+                                 r->spec.n_patches, r->spec.patch_dim);
+        loss_sum += (double)model_forward(m, &slice) * m->loss_count;
+        finite &= isfinite(model_objective(m));
+        model_zero_grad(m);
+        model_backward(m);
+        if (r->per_rank == 1) break;
+        if (j == 0) memcpy(r->grad_sum, m->grads, sizeof(float) * m->n_params);
+        else
+            for (size_t i = 0; i < m->n_params; i++) r->grad_sum[i] = r->grad_sum[i] + m->grads[i];
+    }
+    if (r->per_rank > 1) memcpy(m->grads, r->grad_sum, sizeof(float) * m->n_params);
+    if (r->ranks > 1) {
+        parallel_sum_floats(m->grads, m->n_params, r->ordered);
+        double v[2] = {loss_sum, !finite};
+        parallel_sum_doubles(v, 2);
+        loss_sum = v[0];
+        finite = v[1] == 0;
+        for (int l = 0; l < m->cfg.layers; l++) {
+            int n;
+            long long *load = model_step_load(m, l, &n);
+            parallel_sum_longs(load, n);
+        }
+        if (log_window) model_moe_stats_reduce(m, &(MoeSum){sum_longs, sum_doubles, NULL});
+    }
+    model_set_rows(m, r->B); /* evaluations read whole batches */
+    model_set_loss_denominator(m, 0);
+    long scored = batch_scored(r->batch);
+    r->step_loss = (float)(scored ? loss_sum / scored : 0);
+    r->step_finite = finite;
+}
+
+/* processes 1 .. P-1 of parallel=data: the steps, as long as process 0 says go on, with no
+ * evaluation, db or checkpoint (process 0 has them); the run's exit code as process 0 tells */
+static int run_train_follower(Run *r, Config *cfg) {
+    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
+    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r->model.n_moe;
+    if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0;
+    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
+    long log_every = config_int(cfg, "log_every"), step = r->start_step;
+    while (parallel_broadcast_int(0)) {
+        int log_window = (step + 1) % log_every == 0 || step + 1 == r->steps;
+        train_step(r, capacity, balance, log_window);
+        adamw_step(&r->opt, &r->model);
+        model_balance_update(&r->model);
+        if (log_window) moe_stats_reset_all(&r->model);
+        step++;
+    }
+    return parallel_broadcast_int(0);
+}
+
 /* the training loop with its evaluations and checkpoints; the run's exit code: 0 done, 1
  * diverged or failed, 130 interrupted */
 static int run_train(Run *r, Config *cfg) {
@@ -689,7 +808,7 @@ static int run_train(Run *r, Config *cfg) {
     /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
     if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r->model.n_moe;
     if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0; /* loss_free, none: no balance loss */
-    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss"), (float)config_float(cfg, "bias_rate"));
+    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
     r->task->describe(r->task, &sm.sink);
     sink_flush(&sm, start_step);
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
@@ -709,13 +828,16 @@ static int run_train(Run *r, Config *cfg) {
     long window_tokens = 0, trained_steps = 0;
     long step = start_step;
     float first_loss = 0;
+    double comm_bytes0, comm_seconds0;
+    parallel_traffic(&comm_bytes0, &comm_seconds0);
+    long window_steps = 0;
     while (step < steps) {
         if (stop_requested) { status = "interrupted"; break; }
+        parallel_broadcast_int(1); /* the other processes: one more step */
         double t0 = now_seconds();
-        r->task->next_batch(r->task, r->batch);
-        model_set_moe_options(&r->model, 1, capacity, balance);
-        float loss = model_forward(&r->model, r->batch);
-        if (!isfinite(model_objective(&r->model))) {
+        train_step(r, capacity, balance, (step + 1) % log_every == 0 || step + 1 == steps);
+        float loss = r->step_loss;
+        if (!r->step_finite) {
             status = "diverged";
             snprintf(r->err, sizeof r->err, "training loss became %g at step %ld", loss, step + 1);
             break;
@@ -727,8 +849,6 @@ static int run_train(Run *r, Config *cfg) {
                      loss, step + 1, DIVERGE_FACTOR, first_loss, start_step + 1);
             break;
         }
-        model_zero_grad(&r->model);
-        model_backward(&r->model);
         double gnorm = adamw_step(&r->opt, &r->model);
         model_balance_update(&r->model);
         step++;
@@ -738,6 +858,7 @@ static int run_train(Run *r, Config *cfg) {
         train_time += dt;
         window_time += dt;
         window_tokens += (long)B * T;
+        window_steps++;
         double tps = window_tokens / (window_time > 0 ? window_time : 1e-9);
         progress_step(&progress, step, loss, tps);
         if (step % log_every == 0 || step == steps) {
@@ -745,8 +866,17 @@ static int run_train(Run *r, Config *cfg) {
             sink_put(&sm.sink, "train", "lr", lr_at(&r->oc, step - 1));
             sink_put(&sm.sink, "train", "grad_norm", gnorm);
             sink_put(&sm.sink, "train", "tokens_per_s", tps);
+            if (r->ranks > 1) { /* what data parallelism sent and waited, per step of the window */
+                double bytes, seconds;
+                parallel_traffic(&bytes, &seconds);
+                sink_put(&sm.sink, "train", "comm_bytes_per_step", (bytes - comm_bytes0) / window_steps);
+                sink_put(&sm.sink, "train", "comm_seconds_per_step", (seconds - comm_seconds0) / window_steps);
+                comm_bytes0 = bytes;
+                comm_seconds0 = seconds;
+            }
             window_time = 0;
             window_tokens = 0;
+            window_steps = 0;
             write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL);
         }
         int final = step == steps;
@@ -781,6 +911,7 @@ static int run_train(Run *r, Config *cfg) {
         }
     }
     progress_end(&progress);
+    parallel_broadcast_int(0); /* the other processes: no more steps */
     if (!strcmp(status, "interrupted") && save_checkpoint(r, cfg, step, &r->train_rng) == 0)
         printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r->run);
     int done = !strcmp(status, "done");
@@ -789,7 +920,7 @@ static int run_train(Run *r, Config *cfg) {
     else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r->run, now_seconds() - wall0,
                 train_time > 0 ? trained_steps * (double)B * T / train_time : 0);
     free(sm.rows);
-    return done ? 0 : !strcmp(status, "interrupted") ? 130 : 1;
+    return parallel_broadcast_int(done ? 0 : !strcmp(status, "interrupted") ? 130 : 1);
 }
 
 int harness_run(Config *cfg) {
@@ -807,9 +938,15 @@ int harness_run(Config *cfg) {
     if (!rc) pre = pretrain_stage(cfg);
     if (!rc && !pre) rc = run_environment(&r, cfg);
     if (!rc && !pre) rc = run_build(&r, cfg);
-    if (!rc && !pre) rc = run_register(&r, cfg);
+    if (!rc && !pre && r.rank == 0) rc = run_register(&r, cfg); /* process 0 alone writes the db */
+    if (rc && parallel_size() > 1) fprintf(stderr, "process %d: ", parallel_rank());
     if (rc) fprintf(stderr, "error: %s\n", r.err);
-    if (!rc && !pre) rc = run_train(&r, cfg);
+    if (!pre && parallel_size() > 1) { /* the processes train together or not at all */
+        long long failed = rc != 0;
+        parallel_sum_longs(&failed, 1);
+        if (failed && !rc) rc = 2;
+    }
+    if (!rc && !pre) rc = r.rank == 0 ? run_train(&r, cfg) : run_train_follower(&r, cfg);
     run_free(&r);
     return pre ? pre : rc;
 }

@@ -4,7 +4,8 @@
 
 /* keys that change how a run is stored or watched, not what it computes */
 static const char *const BOOKKEEPING[] = {"seed", "name", "db", "out", "threads", "blas_core", "checkpoint_every",
-                                          "resume", "from", "log_every", "eval_every", "eval_tokens", "data_dir"};
+                                          "resume", "from", "log_every", "eval_every", "eval_tokens", "data_dir",
+                                          "parallel", "reduce"};
 static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance", "balance_reduce", "capacity", "expert_dim",
                                        "router", "shared_experts", "granularity", "z_loss", "balance_mode", "bias_rate"};
 static const char *const ROUTER_KEYS[] = {"router_dim", "gate", "router_norm"};

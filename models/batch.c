@@ -28,3 +28,20 @@ Batch *batch_alloc_images(int B, int T, int with_mask, int n_patches, int patch_
     }
     return b;
 }
+
+Batch batch_rows(const Batch *b, int first, int rows, int n_patches, int patch_dim) {
+    size_t at = (size_t)first * b->T;
+    Batch v = *b;
+    v.B = rows;
+    v.tokens = b->tokens + at;
+    v.targets = b->targets ? b->targets + at : NULL;
+    v.key_mask = b->key_mask ? b->key_mask + at : NULL;
+    v.patches = b->patches ? b->patches + (size_t)first * n_patches * patch_dim : NULL;
+    return v;
+}
+
+long batch_scored(const Batch *b) {
+    long n = 0;
+    for (size_t i = 0; b->targets && i < (size_t)b->B * b->T; i++) n += b->targets[i] >= 0;
+    return n;
+}

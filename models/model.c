@@ -252,7 +252,7 @@ int model_alloc_batch(Model *m, int B, int T) {
     const ModelConfig *c = &m->cfg;
     if (B < 1 || T < 1 || T > c->max_seq) return -1;
     free(m->acts); free(m->dacts); free(m->ba);
-    m->B = B; m->T = T; m->alloc_T = T;
+    m->B = B; m->T = T; m->alloc_T = T; m->alloc_B = B;
     size_t N = (size_t)B * T, C = c->d_model, F = (size_t)c->ffn_mult * C, n = 0;
     m->ba = calloc(c->layers ? c->layers : 1, sizeof(BlockActs));
     if (!m->ba) return -1;
@@ -298,6 +298,25 @@ int model_set_length(Model *m, int T) {
     for (int l = 0; l < m->cfg.layers; l++)
         if (m->moe[l].s.kind != MOE_NONE) moe_set_tokens(&m->moe[l], m->B * T);
     return 0;
+}
+
+int model_set_rows(Model *m, int B) {
+    if (B < 1 || B > m->alloc_B) return -1;
+    m->B = B;
+    return model_set_length(m, m->T);
+}
+
+void model_set_loss_denominator(Model *m, int n) { m->loss_denominator = n; }
+
+long long *model_step_load(Model *m, int layer, int *n) {
+    const MoeLayer *L = &m->moe[layer];
+    *n = L->s.kind != MOE_NONE && L->s.bias_balance ? L->s.experts : 0;
+    return *n ? m->moe[layer].pass_load : NULL;
+}
+
+void model_moe_stats_reduce(Model *m, const MoeSum *sum) {
+    for (int l = 0; l < m->cfg.layers; l++)
+        if (m->moe[l].s.kind != MOE_NONE) moe_stats_reduce(&m->moe[l], sum);
 }
 
 void model_free(Model *m) {
@@ -437,7 +456,8 @@ void model_backward(Model *m) {
     const Batch *batch = m->last;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
     memset(m->dacts, 0, m->n_acts * sizeof(float));
-    float scale = m->loss_count ? 1.0f / m->loss_count : 0.0f;
+    int denominator = m->loss_denominator ? m->loss_denominator : m->loss_count;
+    float scale = denominator ? 1.0f / denominator : 0.0f;
     crossentropy_backward(DA(m->logits), A(m->probs), batch->targets, N, c->n_out, scale);
     group_rows_add(DA(m->logits), batch_group(batch), B, (size_t)T * c->n_out, 0);
     matmul_backward(DA(m->lnf), G(m->headw), NULL, DA(m->logits), A(m->lnf), P(m->headw), N, C, c->n_out);

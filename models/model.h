@@ -72,6 +72,11 @@ Batch *batch_alloc(int B, int T, int with_mask);
 /* with room for (B, n_patches, patch_dim) image patches as well */
 Batch *batch_alloc_images(int B, int T, int with_mask, int n_patches, int patch_dim);
 void batch_free(Batch *b);
+/* rows first .. first + rows - 1 of b, in b's memory (a slice of a step's batch; n_patches and
+ * patch_dim as the batch was allocated with) */
+Batch batch_rows(const Batch *b, int first, int rows, int n_patches, int patch_dim);
+/* the scored positions (targets >= 0) */
+long batch_scored(const Batch *b);
 
 typedef enum { INIT_NORMAL, INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_CONST } InitKind;
 
@@ -105,6 +110,7 @@ typedef struct {
     /* activations for one batch shape; dacts mirrors acts */
     int B, T;
     int alloc_T;       /* T of model_alloc_batch; model_set_length may run shorter sequences */
+    int alloc_B;       /* B of model_alloc_batch; model_set_rows may run fewer sequences */
     float *acts, *dacts;
     size_t n_acts;
     BlockActs *ba;
@@ -121,6 +127,8 @@ typedef struct {
     const Batch *last; /* the batch of the last forward, for backward */
     float loss;        /* mean loss of the last forward (0 when no targets) */
     int loss_count;    /* number of scored positions in the last forward */
+    int loss_denominator; /* backward divides the loss gradient by this (the scored positions of
+                             every slice of a step); 0: by loss_count */
 } Model;
 
 /* NULL when the config is usable, else a message that says what is wrong. */
@@ -134,6 +142,17 @@ void model_free(Model *m);
  * length, in the same buffers (greedy decoding re-reads a growing prefix: a causal model's
  * outputs at the first T positions do not depend on later ones). 0, or -1 if T is too long. */
 int model_set_length(Model *m, int T);
+/* The next passes run B <= the allocated sequences (a slice of a step's batch). 0 or -1. */
+int model_set_rows(Model *m, int B);
+/* A step made of slices (micro-batches, or processes each with its slice): backward scales the
+ * loss gradient by 1 / n, n the scored positions of the whole step, so that the slices'
+ * gradients add up to the whole batch's. 0: the last forward's own count. */
+void model_set_loss_denominator(Model *m, int n);
+/* The routed load per expert the loss-free bias update will use (summed over the step's
+ * training forwards), for summing over processes: n experts, or NULL with n = 0 */
+long long *model_step_load(Model *m, int layer, int *n);
+/* every MoE layer's statistics summed over processes (moe_stats_reduce) */
+void model_moe_stats_reduce(Model *m, const MoeSum *sum);
 
 /* Forward pass over batch (same B, T as allocated). With targets, returns the mean
  * cross-entropy over scored positions; the logits (B,T,n_out) are in model_logits(m).

@@ -420,10 +420,8 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     L->select = sh->bias_balance ? L->biased : L->probs;
     int n = R->route(L, training);
     if (!L->freeze_routing) place_assignments(L, n);
-    if (training && !L->freeze_routing) {
-        memset(L->pass_load, 0, sizeof(long long) * N);
+    if (training && sh->bias_balance && !L->freeze_routing) /* summed over the step's slices */
         for (int a = 0; a < n; a++) L->pass_load[L->choice[a]]++;
-    }
     /* balance loss: N * sum_e f_e P_e, f from top-1 choices (constant), P the mean probs0 */
     double aux = 0;
     if (!R->balanced)
@@ -594,4 +592,20 @@ void moe_bias_update(MoeLayer *L, float *P) {
     float *bias = P + L->p.bias;
     for (int e = 0; e < N; e++)
         bias[e] += (double)L->pass_load[e] < mean ? L->bias_rate : (double)L->pass_load[e] > mean ? -L->bias_rate : 0.0f;
+    memset(L->pass_load, 0, sizeof(long long) * N); /* the next step counts afresh */
+}
+
+void moe_stats_reduce(MoeLayer *L, const MoeSum *sum) {
+    MoeStats *st = &L->stats;
+    int n = n_heads(&L->s) * L->s.experts;
+    sum->ll(sum->ctx, st->counts, n);
+    sum->ll(sum->ctx, st->image_counts, n);
+    long long ll[] = {st->assignments, st->dropped, st->subtokens, st->tokens, st->unrouted, st->passes};
+    double d[] = {st->aux_sum, st->z_sum, st->entropy_sum, st->distinct_sum, st->tau_sum, st->cos_spread_sum, st->out_rms_sum};
+    sum->ll(sum->ctx, ll, (int)(sizeof ll / sizeof ll[0]));
+    sum->d(sum->ctx, d, (int)(sizeof d / sizeof d[0]));
+    st->assignments = ll[0]; st->dropped = ll[1]; st->subtokens = ll[2]; st->tokens = ll[3]; st->unrouted = ll[4];
+    st->passes = ll[5];
+    st->aux_sum = d[0]; st->z_sum = d[1]; st->entropy_sum = d[2]; st->distinct_sum = d[3]; st->tau_sum = d[4];
+    st->cos_spread_sum = d[5]; st->out_rms_sum = d[6];
 }

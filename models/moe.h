@@ -105,7 +105,8 @@ typedef struct {
     int *tok_offset, *tok_asg;   /* (S + 1), (A): each sub-token's assignments, in order */
     int *count, *offset;         /* (N + K), (N + K + 1) */
     int *scratch;                /* (A + S) work space of the routes */
-    long long *pass_load;        /* (N) routed assignments per expert, last training forward */
+    long long *pass_load;        /* (N) routed assignments per expert, summed over the training
+                                    forwards since the last moe_bias_update (loss-free balancing) */
     float *xin, *h1, *a1, *xout; /* (A, D), (A, M), (A, M), (A, D) expert buffers */
     float *o;                    /* (S, D) combined expert output (before merge) */
     float frac[MOE_MAX_EXPERTS]; /* f_e: share of top-1 assignments per expert (no gradient) */
@@ -155,6 +156,15 @@ MoeWindow moe_window(const MoeLayer *L, const MoeStats *base);
 long long moe_window_count(const MoeLayer *L, const MoeStats *base, int h, int e, int image);
 /* sub-tokens per token (H; 1 but for MH-MoE) */
 int moe_heads(const MoeLayer *L);
+/* Sums the layer's statistics over processes (data parallelism: each saw a slice of the
+ * batches): ll and d replace v[0 .. n) by the sum over processes. Window means (per pass) then
+ * average the processes. */
+typedef struct {
+    void (*ll)(void *ctx, long long *v, int n);
+    void (*d)(void *ctx, double *v, int n);
+    void *ctx;
+} MoeSum;
+void moe_stats_reduce(MoeLayer *L, const MoeSum *sum);
 /* A snapshot of a layer's statistics owns its count arrays: moe_stats_snapshot_alloc sizes them
  * for L (0, or -1 out of memory), moe_stats_snapshot_free releases them. */
 int moe_stats_snapshot_alloc(const MoeLayer *L, MoeStats *base);

@@ -77,6 +77,18 @@ ok "tokenizer saved beside the checkpoint" '[ -s ck/run-6.bpe ] && head -1 ck/ru
 "$H" show 6 db=t.db > show.log 2>&1
 ok "show lists the downstream results" 'grep -q "mc/ru" show.log'
 
+# micro_batches=2: the batch in two slices, gradients added; a dense model's losses match the
+# whole batch's up to the order of the additions
+mb="size=tiny steps=20 eval_every=0 log_every=1 final_eval_tokens=2048 data_dir=d threads=2"
+"$H" run $mb db=mb1.db > /dev/null 2>&1
+"$H" run $mb micro_batches=2 db=mb2.db > /dev/null 2>&1
+mbrel=$(paste <(sqlite3 mb1.db "select value from metrics where split='train' and name='loss' order by step") <(sqlite3 mb2.db "select value from metrics where split='train' and name='loss' order by step") | awk 'BEGIN { m = 1 } NR == 1 { m = 0 } { d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { print (NR == 20 ? m : 1) }')
+ok "micro_batches=2: 20 dense losses within 1e-5 relative of the whole batch ($mbrel)" 'awk -v r="$mbrel" "BEGIN { exit !(r < 1e-5) }"'
+"$H" run $mb micro_batches=3 db=mb3.db > mb3.log 2>&1; rc=$?
+ok "micro_batches that does not divide batch is refused" '[ $rc -eq 2 ] && grep -q "batch=16 does not split into micro_batches=3" mb3.log'
+"$H" run $mb parallel=data db=mb4.db > mb4.log 2>&1; rc=$?
+ok "parallel=data: refused without MPI, accepted as one process with it" 'if grep -q "this build has no MPI" mb4.log; then [ $rc -eq 2 ]; else [ $rc -eq 0 ]; fi'
+
 # from=RUN_ID repeats a stored run; keys given now win
 "$H" run from=1 db=t.db steps=30 name=again > run7.log 2>&1
 ok "from= repeats a run with overrides" '[ "$(q "select json_extract(config, \"$.eval_tokens\") || \"/\" || json_extract(config, \"$.steps\") from runs where id=7")" = 2048/30 ]'

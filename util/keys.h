@@ -17,6 +17,10 @@ typedef struct {
     double min, max;      /* KEY_INT, KEY_FLOAT */
     const char *help;
     const char *(*choices_of)(void); /* KEY_ENUM whose values come from a table (task=, router=) */
+    /* left out of stored configurations while at its default: a key added after runs were
+     * stored without it, whose default computes what they computed, so that their stored
+     * (and comparable) configuration text stays the same */
+    int omit_at_default;
 } KeyDef;
 
 /* the '|'-separated values a KEY_ENUM accepts */

@@ -1,0 +1,123 @@
+#include "parallel.h"
+#include "progress.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef MOEH_MPI
+#include <mpi.h>
+#endif
+
+static int rank_ = 0, size_ = 1;
+static double sent_bytes, comm_seconds;
+
+#ifdef MOEH_MPI
+static int active; /* MPI_Init was called */
+/* the ordered reduction's receive buffer, grown on the first step and kept: the steps after
+ * allocate nothing */
+static float *recv_buf;
+static size_t recv_cap;
+
+
+void parallel_init(int *argc, char ***argv) {
+    /* started by mpirun (Open MPI or another PMI launcher sets these); a plain start stays one
+     * process without initialising MPI */
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_SIZE")) return;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) { fprintf(stderr, "error: MPI_Init failed\n"); exit(2); }
+    active = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+void parallel_finalize(void) {
+    free(recv_buf);
+    recv_buf = NULL;
+    recv_cap = 0;
+    if (active) MPI_Finalize();
+    active = 0;
+}
+
+int parallel_built(void) { return 1; }
+
+/* MPI counts are ints: a long buffer goes in pieces */
+#define PIECE ((size_t)1 << 28)
+
+static void sum_floats_ordered(float *v, size_t n) {
+    for (size_t at = 0; at < n; at += PIECE) {
+        int len = (int)(n - at < PIECE ? n - at : PIECE);
+        float *x = v + at;
+        if (rank_ > 0) { /* the sum of ranks 0 .. rank-1 arrives, this rank's slice is added */
+            if (recv_cap < (size_t)len) {
+                free(recv_buf);
+                if (!(recv_buf = malloc(sizeof(float) * (size_t)len))) {
+                    fprintf(stderr, "error: out of memory for the ordered reduction\n");
+                    MPI_Abort(MPI_COMM_WORLD, 2);
+                }
+                recv_cap = (size_t)len;
+            }
+            MPI_Recv(recv_buf, len, MPI_FLOAT, rank_ - 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            for (int i = 0; i < len; i++) x[i] = recv_buf[i] + x[i];
+        }
+        if (rank_ < size_ - 1) {
+            MPI_Send(x, len, MPI_FLOAT, rank_ + 1, 0, MPI_COMM_WORLD);
+            sent_bytes += sizeof(float) * (double)len;
+        }
+        MPI_Bcast(x, len, MPI_FLOAT, size_ - 1, MPI_COMM_WORLD);
+        if (rank_ == size_ - 1) sent_bytes += sizeof(float) * (double)len * (size_ - 1);
+    }
+}
+
+void parallel_sum_floats(float *v, size_t n, int ordered) {
+    if (size_ == 1) return;
+    double t0 = now_seconds();
+    if (ordered) sum_floats_ordered(v, n);
+    else
+        for (size_t at = 0; at < n; at += PIECE) {
+            int len = (int)(n - at < PIECE ? n - at : PIECE);
+            MPI_Allreduce(MPI_IN_PLACE, v + at, len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+            /* a ring allreduce sends 2 (P - 1) / P of the buffer from each process */
+            sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(float) * len;
+        }
+    comm_seconds += now_seconds() - t0;
+}
+
+void parallel_sum_doubles(double *v, int n) {
+    if (size_ == 1 || n <= 0) return;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(double) * n;
+    comm_seconds += now_seconds() - t0;
+}
+
+void parallel_sum_longs(long long *v, int n) {
+    if (size_ == 1 || n <= 0) return;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(long long) * n;
+    comm_seconds += now_seconds() - t0;
+}
+
+int parallel_broadcast_int(int v) {
+    if (size_ == 1) return v;
+    double t0 = now_seconds();
+    MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rank_ == 0) sent_bytes += sizeof v * (double)(size_ - 1);
+    comm_seconds += now_seconds() - t0;
+    return v;
+}
+#else
+void parallel_init(int *argc, char ***argv) { (void)argc; (void)argv; }
+void parallel_finalize(void) {}
+int parallel_built(void) { return 0; }
+void parallel_sum_floats(float *v, size_t n, int ordered) { (void)v; (void)n; (void)ordered; }
+void parallel_sum_doubles(double *v, int n) { (void)v; (void)n; }
+void parallel_sum_longs(long long *v, int n) { (void)v; (void)n; }
+int parallel_broadcast_int(int v) { return v; }
+#endif
+
+int parallel_rank(void) { return rank_; }
+int parallel_size(void) { return size_; }
+
+void parallel_traffic(double *bytes, double *seconds) {
+    *bytes = sent_bytes;
+    *seconds = comm_seconds;
+}

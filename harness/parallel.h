@@ -1,0 +1,29 @@
+/* Processes of one run under `mpirun -np P` (a build with -DHARNESS_MPI=ON): rank, size and
+ * the few collectives data parallelism needs. Without MPI, or started without mpirun, there is
+ * one process and every call is a no-op, so the run loop reads the same either way. Bytes
+ * sent and seconds spent communicating are counted for the run's metrics. */
+#ifndef MOEH_PARALLEL_H
+#define MOEH_PARALLEL_H
+#include <stddef.h>
+
+/* MPI_Init when built with MPI; call first thing in main */
+void parallel_init(int *argc, char ***argv);
+void parallel_finalize(void);
+/* 1 when this build has MPI */
+int parallel_built(void);
+int parallel_rank(void);
+int parallel_size(void);
+
+/* v[0 .. n) := the sum over processes, the same on every process. ordered: summed in rank
+ * order (((v_0 + v_1) + v_2) + ...), passed along the ranks and broadcast from the last, so the
+ * result is the bits one process gets adding the slices in that order; else MPI_Allreduce. */
+void parallel_sum_floats(float *v, size_t n, int ordered);
+void parallel_sum_doubles(double *v, int n);
+void parallel_sum_longs(long long *v, int n);
+/* rank 0's value on every process */
+int parallel_broadcast_int(int v);
+
+/* bytes this process sent and seconds it spent in the calls above, since the start */
+void parallel_traffic(double *bytes, double *seconds);
+
+#endif
