@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "usage: harness COMMAND [key=value ...]\n\n"
             "  run key=value ...          train and evaluate one configuration\n"
             "  list [db=results.db]       runs, one line each\n"
+            "  merge OTHER.db ... [db=results.db]  bring runs made elsewhere into db (ids remapped)\n"
             "  show RUN [db=...]          a run's config and final metrics\n"
             "  query 'SQL' [csv=1] [db=]  read-only query of results.db\n"
             "  compare by=KEY [a=V b=W] [metric=valid/bpb] [KEY=VALUE ...] [db=] [csv=1]\n"
@@ -90,6 +91,41 @@ static int cmd_run(int argc, char **argv) {
     int rc = harness_run(cfg);
     config_free(cfg);
     return rc;
+}
+
+/* the configuration keys whose value can be the id of another run of the same db */
+static const char *const RUN_ID_KEYS[] = {"init", "pretrain_run", "from"};
+
+/* harness merge OTHER.db ... [db=results.db]: runs made elsewhere, into this db */
+static int cmd_merge(int argc, char **argv) {
+    const char *dbpath = "results.db";
+    int files = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "db=", 3)) dbpath = argv[i] + 3;
+        else if (strchr(argv[i], '=')) { fprintf(stderr, "error: '%s': expected a results database file or db=\n", argv[i]); return 2; }
+        else files++;
+    }
+    if (!files) { fprintf(stderr, "error: merge needs the results database(s) to bring in: harness merge OTHER.db [db=results.db]\n"); return 2; }
+    char err[4400];
+    ResultsDb *db = results_open(dbpath, err, sizeof err);
+    if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    int failed = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strchr(argv[i], '=')) continue;
+        MergeCount c;
+        if (results_merge(db, argv[i], RUN_ID_KEYS, (int)(sizeof RUN_ID_KEYS / sizeof RUN_ID_KEYS[0]), &c, err, sizeof err)) {
+            fprintf(stderr, "error: merge %s\n", err);
+            failed = 1;
+            continue;
+        }
+        printf("merge %s into %s: %d runs added", argv[i], dbpath, c.merged);
+        if (c.merged) printf(" (ids %lld-%lld here)", c.first, c.last);
+        if (c.replaced) printf(", %d merged before and replaced", c.replaced);
+        if (c.running) printf(", %d still running there and left out", c.running);
+        printf("\n");
+    }
+    results_close(db);
+    return failed ? 2 : 0;
 }
 
 static int cmd_list(int argc, char **argv) {
@@ -231,6 +267,7 @@ int main(int argc, char **argv) {
         return rc;
     }
     if (!strcmp(cmd, "list")) return cmd_list(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge")) return cmd_merge(argc - 2, argv + 2);
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(cmd, "compare")) return harness_compare(argc - 2, argv + 2);

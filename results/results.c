@@ -1,5 +1,6 @@
 #include "results.h"
 #include "schema.sql.h"
+#include "results_db.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct ResultsDb { sqlite3 *db; };
 
 const char *results_error(ResultsDb *db) { return sqlite3_errmsg(db->db); }
 

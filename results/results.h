@@ -69,6 +69,18 @@ int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);
 
+/* what results_merge did: runs added (ids first .. last here), runs merged before and replaced,
+ * runs left out because they are still running there */
+typedef struct { int merged, replaced, running; long long first, last; } MergeCount;
+/* Brings every run of the results database at other_path into db, each under a new id (a run
+ * merged before -- the same host, start time and configuration -- replaces that copy under its
+ * id), with its metrics, activations, evals and checkpoint rows (checkpoint paths as they were
+ * stored: they name files of the machine that wrote them). The keys id_keys of the stored
+ * configurations that name another run by id (init=, pretrain_run) are remapped. One
+ * transaction: on failure nothing is merged. 0, or -1 with err naming the file. */
+int results_merge(ResultsDb *db, const char *other_path, const char *const *id_keys, int n_keys, MergeCount *count,
+                  char *err, size_t errlen);
+
 /* Runs a read-only query and calls row(ctx, ncol, values) for each row (NULL values as "");
  * row returns non-zero to stop. 0, or -1 with the SQLite message in err. */
 int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),

@@ -329,4 +329,19 @@ ok "plot fig=routers draws each group with its imbalance" '[ $rc -eq 0 ] && [ -s
 "$H" sweep > /dev/null 2> rs.log; rc=$?
 ok "sweep without words names its grids" '[ $rc -eq 2 ] && grep -q "routers" rs.log && grep -q "paper" rs.log'
 
+# harness merge: t.db's runs into a db that already has one (so every id moves), twice
+cp mb1.db e.db
+"$H" merge t.db db=e.db > mg.log 2>&1; rc=$?
+nt=$(q "select count(*) from runs where status != 'running'")
+per_run() { sqlite3 "$1" "select r.started_at, r.task, r.model, (select count(*) from metrics m where m.run_id = r.id), (select count(*) from activations a where a.run_id = r.id), (select count(*) from evals e where e.run_id = r.id) from runs r where r.status != 'running' and r.host is not null order by r.started_at, r.task, r.model, 4"; }
+ok "merge adds every finished run under a new id" '[ $rc -eq 0 ] && [ "$(sqlite3 e.db "select count(*) from runs")" = $((nt + 1)) ] && grep -q "$nt runs added (ids 2-" mg.log'
+ok "each merged run keeps its metrics, histograms and evals" '[ "$(per_run t.db)" = "$(per_run e.db | grep -v "$(per_run mb1.db)")" ]'
+vq=$(sqlite3 e.db "select id from runs where name = 'vqa'")
+ok "a finetune's pretrain_run names the merged pretraining run" '[ -n "$vq" ] && [ "$(sqlite3 e.db "select task from runs where id = (select json_extract(config, \"$.pretrain_run\") from runs where id = $vq)")" = mmm ] && [ "$(sqlite3 e.db "select json_extract(config, \"$.pretrain_run\") from runs where id = $vq")" != "$(q "select json_extract(config, \"$.pretrain_run\") from runs where name = \"vqa\"")" ]'
+"$H" merge t.db db=e.db > mg2.log 2>&1
+ok "merging again replaces, adds nothing" '[ "$(sqlite3 e.db "select count(*) from runs")" = $((nt + 1)) ] && grep -q "0 runs added, $nt merged before and replaced" mg2.log && [ "$(per_run t.db)" = "$(per_run e.db | grep -v "$(per_run mb1.db)")" ]'
+sqlite3 e.db .dump > e_before.txt
+"$H" merge prep.log db=e.db > /dev/null 2> mg3.log; rc=$?
+ok "merging a file that is not a results db: refused, db unchanged" '[ $rc -eq 2 ] && grep -q "prep.log" mg3.log && sqlite3 e.db .dump | cmp -s - e_before.txt'
+
 finish
