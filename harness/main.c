@@ -8,6 +8,7 @@
 #include "plots/plot.h"
 #include "parallel.h"
 #include "sweep.h"
+#include "sweep_ranks.h"
 #include "results/results.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ static void usage(FILE *f) {
             "                             training and evaluation throughput of every variant\n"
             "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs]\n"
             "                             the cartesian product of the lists, one run each, N at once\n"
+            "                             (under mpirun -np P: handed to processes 1 .. P-1)\n"
             "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
             "  sweep routers [size=tiny steps=1200] [seeds=3] [jobs=N]  routes and balance modes (English, 8 experts),\n"
             "                             then plot fig=routers: quality against max_violation\n"
@@ -274,7 +276,13 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sweep")) return harness_sweep(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sweep")) {
+        parallel_init(&argc, &argv); /* under mpirun: process 0 hands the runs to the others */
+        int rc = harness_sweep(argc - 2, argv + 2);
+        sweep_ranks_release();
+        parallel_finalize();
+        return rc;
+    }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && !strcmp(argv[2], "run")) config_print_help(stdout);
         else if (argc > 2 && !strcmp(argv[2], "plot")) plot_print_help(stdout);

@@ -96,6 +96,32 @@ void parallel_sum_longs(long long *v, int n) {
     comm_seconds += now_seconds() - t0;
 }
 
+int parallel_send(int to, int tag, const void *bytes, size_t n) {
+    if (n > INT_MAX) return -1;
+    double t0 = now_seconds();
+    int rc = MPI_Send(bytes, (int)n, MPI_BYTE, to, tag, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+    sent_bytes += (double)n;
+    comm_seconds += now_seconds() - t0;
+    return rc;
+}
+
+int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
+    MPI_Status st;
+    int count;
+    double t0 = now_seconds();
+    MPI_Probe(from < 0 ? MPI_ANY_SOURCE : from, tag, MPI_COMM_WORLD, &st);
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    char *buf = malloc((size_t)count + 1);
+    if (!buf) return -1;
+    MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    buf[count] = 0;
+    *bytes = buf;
+    *n = (size_t)count;
+    if (sender) *sender = st.MPI_SOURCE;
+    comm_seconds += now_seconds() - t0;
+    return 0;
+}
+
 int parallel_broadcast_int(int v) {
     if (size_ == 1) return v;
     double t0 = now_seconds();
@@ -112,6 +138,11 @@ void parallel_sum_floats(float *v, size_t n, int ordered) { (void)v; (void)n; (v
 void parallel_sum_doubles(double *v, int n) { (void)v; (void)n; }
 void parallel_sum_longs(long long *v, int n) { (void)v; (void)n; }
 int parallel_broadcast_int(int v) { return v; }
+int parallel_send(int to, int tag, const void *bytes, size_t n) { (void)to; (void)tag; (void)bytes; (void)n; return -1; }
+int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
+    (void)tag; (void)from; (void)bytes; (void)n; (void)sender;
+    return -1;
+}
 #endif
 
 int parallel_rank(void) { return rank_; }

@@ -23,6 +23,12 @@ void parallel_sum_longs(long long *v, int n);
 /* rank 0's value on every process */
 int parallel_broadcast_int(int v);
 
+/* point to point, for handing out work (sweeps): n bytes to process `to` under tag; and the
+ * next message with tag from any process: its bytes (malloc'd, NUL-terminated past n) and
+ * sender. 0, or -1 (a message over 2 GB, out of memory, or no MPI). */
+int parallel_send(int to, int tag, const void *bytes, size_t n);
+int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender);
+
 /* bytes this process sent and seconds it spent in the calls above, since the start */
 void parallel_traffic(double *bytes, double *seconds);
 

@@ -16,6 +16,8 @@
 #include "plots/plot.h"
 #include "results/results.h"
 #include "progress.h"
+#include "parallel.h"
+#include "sweep_ranks.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -277,6 +279,8 @@ int harness_sweep(int argc, char **argv) {
             fprintf(stderr, "  %-8s %s\n", NAMED_GRIDS[i].name, NAMED_GRIDS[i].help);
         return 2;
     }
+    /* under mpirun: process 0 keeps the grid and the db, the others run what it hands out */
+    if (parallel_rank() > 0) return sweep_ranks_work(logs);
     char seedlist[256] = "seed=1";
     for (int s = 2; s <= seeds && s < 40; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
     if (is_named) {
@@ -347,8 +351,13 @@ int harness_sweep(int argc, char **argv) {
         int nkeys = 0;
         for (int i = 0; i < g.nwords[r]; i++) {
             key_of(g.words[r][i], keybuf[nkeys], 64);
-            /* the stored blas_core is the kernel that ran, not the word: it does not tell runs apart */
-            if (strcmp(keybuf[nkeys], "blas_core")) { keys[nkeys] = keybuf[nkeys]; nkeys++; }
+            /* the stored blas_core is the kernel that ran, not the word; db= and out= say where a run
+             * was written (a run merged from another process's db names that db): none of them
+             * tells runs apart */
+            if (strcmp(keybuf[nkeys], "blas_core") && strcmp(keybuf[nkeys], "db") && strcmp(keybuf[nkeys], "out")) {
+                keys[nkeys] = keybuf[nkeys];
+                nkeys++;
+            }
         }
         /* the same run twice in a grid (the heads ablation's h=4 is the main grid's mhmoe; the
          * scaling rows repeat its 8 and 32 experts) or already in the db is done once */
@@ -379,7 +388,13 @@ int harness_sweep(int argc, char **argv) {
     }
     results_close(rdb);
     int done = 0, failed = 0;
-    if (!rc) rc = run_jobs(&g, todo, ntodo, jobs, threads_given, logs, &done, &failed);
+    if (!rc && parallel_size() > 1) {
+        static SweepTask tasks[MAX_RUNS];
+        for (int j = 0; j < ntodo; j++)
+            tasks[j] = (SweepTask){g.words[todo[j].index], g.nwords[todo[j].index], todo[j].phase, todo[j].index, todo[j].line};
+        rc = sweep_ranks_dispatch(tasks, ntodo, g.n, db, logs, &done, &failed);
+    } else if (!rc)
+        rc = run_jobs(&g, todo, ntodo, jobs, threads_given, logs, &done, &failed);
     for (int j = 0; j < ntodo; j++) free(todo[j].identity);
     if (rc == 2) return rc;
     printf("sweep: %d runs done, %d skipped as done already, %d failed, of %d\n", done, skipped, failed, g.n);

@@ -69,6 +69,10 @@ int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);
 
+/* A consistent copy of the whole database at path (VACUUM INTO; path must not exist): what a
+ * process elsewhere starts from. 0, or -1 with err. */
+int results_snapshot(ResultsDb *db, const char *path, char *err, size_t errlen);
+
 /* what results_merge did: runs added (ids first .. last here), runs merged before and replaced,
  * runs left out because they are still running there */
 typedef struct { int merged, replaced, running; long long first, last; } MergeCount;

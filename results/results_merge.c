@@ -144,6 +144,19 @@ static int remap_ids(sqlite3 *db, const char *const *id_keys, int n_keys, char *
     return 0;
 }
 
+int results_snapshot(ResultsDb *rdb, const char *path, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(rdb->db, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(rdb->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    if (rc) snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(rdb->db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int results_merge(ResultsDb *rdb, const char *other_path, const char *const *id_keys, int n_keys, MergeCount *count,
                   char *err, size_t errlen) {
     sqlite3 *db = rdb->db;

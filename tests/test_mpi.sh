@@ -65,6 +65,21 @@ $MPI "$H" run resume=k.runs/run-1.ckpt steps=$((at + 10)) db=a.db out=a.runs > a
 ok "resumed under mpirun: done, from the checkpoint's step on" '[ $rc -eq 0 ] && [ "$(sqlite3 a.db "select status from runs where id=2")" = done ] && [ "$(sqlite3 a.db "select min(step) from metrics where run_id=2 and name=\"loss\"")" -gt "$at" ]'
 ok "resumed in one process: the same losses" '[ -n "$(losses a.db)" ] && [ "$(losses a.db)" = "$(losses b.db)" ]'
 
+# a sweep over 3 processes: process 0 hands the runs out and merges what comes back; the same
+# numbers as a sweep in one process, a finetune finds the pretraining run it reuses
+sw="model=dense,xmoe seed=1,2 size=tiny steps=20 eval_every=0 final_eval_tokens=2048 data_dir=d threads=1"
+finals() { sqlite3 "$1" "select r.task, r.model, r.seed, m.split, m.name, m.value from metrics m join runs r on r.id = m.run_id where m.name not like '%per_s%' order by 1, 2, 3, 4, 5, m.step"; }
+mpirun -np 3 --oversubscribe "$H" sweep $sw db=sw3.db logs=l3 > sw3.log 2>&1; rc=$?
+"$H" sweep $sw db=sw1.db logs=l1 > sw1.log 2>&1
+ok "mpirun sweep: 4 runs done over 2 processes" '[ $rc -eq 0 ] && grep -q "4 runs done" sw3.log && grep -q "on process 2" sw3.log && [ "$(sqlite3 sw3.db "select count(*) from runs where status = \"done\"")" = 4 ]'
+ok "mpirun sweep: every metric as the sweep in one process" '[ -n "$(finals sw1.db)" ] && [ "$(finals sw1.db | md5sum)" = "$(finals sw3.db | md5sum)" ]'
+ok "mpirun sweep: the processes keep no database, process 0 wrote every row" '[ -z "$(ls l3/rank-*/*.db 2>/dev/null)" ]'
+mpirun -np 3 --oversubscribe "$H" sweep $sw db=sw3.db logs=l3 > sw3b.log 2>&1
+ok "mpirun sweep again: all done already" 'grep -q "0 runs done, 4 skipped" sw3b.log'
+ft="task=mmm,vqa model=dense size=tiny steps=10 pretrain_steps=10 eval_every=0 final_eval_tokens=2048 data_dir=d threads=1"
+mpirun -np 2 --oversubscribe "$H" sweep $ft db=ft.db logs=lf > ft.log 2>&1; rc=$?
+ok "mpirun sweep: the finetune reuses the pretraining run process 0 holds" '[ $rc -eq 0 ] && [ "$(sqlite3 ft.db "select count(*) from runs")" = 2 ] && [ "$(sqlite3 ft.db "select r.task from runs r where r.id = (select json_extract(config, \"$.pretrain_run\") from runs where task = \"vqa\")")" = mmm ]'
+
 # refusals
 $MPI "$H" run $base db=r.db > r.log 2>&1; rc=$?
 ok "two processes without parallel=data are refused" '[ $rc -ne 0 ] && grep -q "say parallel=data" r.log && [ ! -s r.db ] || [ "$(sqlite3 r.db "select count(*) from runs" 2>/dev/null || echo 0)" = 0 ]'

@@ -1,5 +1,6 @@
 #include "atomic_file.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,5 +19,28 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
         remove(tmp);
         return -1;
     }
+    return 0;
+}
+
+int file_read_whole(const char *path, void **bytes, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            char *grown = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
+            if (!grown) { free(buf); fclose(f); errno = ENOMEM; return -1; }
+            buf = grown;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); errno = EIO; return -1; }
+    *bytes = buf;
+    *n = len;
     return 0;
 }
