@@ -11,6 +11,7 @@ fixtures). Regenerate with:  /usr/bin/python3 bench/reference.py tests/fixtures
 Side-by-side speed:          /usr/bin/python3 bench/reference.py --bench
 """
 import math
+import os
 import struct
 import sys
 
@@ -287,19 +288,60 @@ def make_fixture(path, cfg, B, T, masked, seed, training=False, capacity=0.0, ba
     print(f"{path}: loss {loss.item():.6f} aux {aux.item():.6f}, {hdr[12]} parameters")
 
 
-def bench(steps=5, threads=2):
-    """Training tokens/s of the same models in PyTorch, on harness bench's size=small shapes,
-    float32, for a side-by-side ratio with `harness bench size=small experts=8`."""
+def count_params(cfg):
+    n = 0
+    for _, shape in layout(cfg):
+        k = 1
+        for d in shape:
+            k *= d
+        n += k
+    return n
+
+
+def parity_expert_dim(cfg):
+    """models/model.c's model_parity_expert_dim: the MH-MoE expert size with X-MoE's parameters"""
+    x = dict(cfg, moe=MOE_XMOE, expert_dim=cfg["ffn_mult"] * cfg["d_model"])
+    target = count_params(x)
+    p1 = count_params(dict(cfg, expert_dim=1))
+    slope = count_params(dict(cfg, expert_dim=2)) - p1
+    m = int(math.floor(1 + (target - p1) / slope + 0.5))
+    return max(m, 1)
+
+
+def blas_in_use():
+    """the BLAS library this process loaded (Debian's torch takes libblas.so.3, an alternative)"""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if "blas" in path:
+                libs.add(os.path.realpath(path))
+    info = [x for x in torch.__config__.show().replace(",", "\n").splitlines() if "BLAS_INFO" in x]
+    return (info[0].strip() if info else "BLAS_INFO ?") + "; loaded: " + ", ".join(sorted(libs))
+
+
+SIZES = {"tiny": (64, 2, 4, 64), "small": (128, 4, 4, 128), "base": (256, 6, 8, 256)}
+
+
+def bench(size="small", threads=2, steps=5):
+    """Training tokens/s of the same models in PyTorch (eager, float32) on harness bench's
+    shapes, for a side-by-side ratio with `harness bench size=SIZE threads=THREADS`."""
     import time
     torch.set_num_threads(threads)
-    base = dict(MOE_DEFAULTS, vocab=256, n_out=256, max_seq=128, d_model=128, layers=4, attn_heads=4,
-                ffn_mult=4, causal=1)
-    moe = dict(base, experts=8, moe_every=2, router_dim=16, mh_heads=4)
-    variants = [("dense", base), ("smoe", dict(moe, moe=MOE_SMOE, topk=2, expert_dim=512)),
-                ("xmoe", dict(moe, moe=MOE_XMOE, topk=1, expert_dim=512)),
-                ("mhmoe parity=flops", dict(moe, moe=MOE_MHMOE, topk=1, expert_dim=512))]
-    B, T = 16, 128
+    C, L, NH, T = SIZES[size]
+    B = 16
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {blas_in_use()}")
+    base = dict(MOE_DEFAULTS, vocab=256, n_out=256, max_seq=T, d_model=C, layers=L, attn_heads=NH, ffn_mult=4, causal=1)
+    variants = [("dense", base)]
+    for N in (8, 32):
+        moe = dict(base, experts=N, moe_every=2, router_dim=16, mh_heads=4)
+        mh = dict(moe, moe=MOE_MHMOE, topk=1)
+        variants += [(f"xmoe-{N}", dict(moe, moe=MOE_XMOE, topk=1, expert_dim=4 * C)),
+                     (f"mhmoe-{N} params", dict(mh, expert_dim=parity_expert_dim(mh))),
+                     (f"mhmoe-{N} flops", dict(mh, expert_dim=4 * C))]
     g = torch.Generator().manual_seed(1)
+    print(f"| {size} model | expert_dim | params | torch train tokens/s |")
+    print("|---|---|---|---|")
     for name, cfg in variants:
         P = {}
         for n, shape in layout(cfg):
@@ -318,12 +360,14 @@ def bench(steps=5, threads=2):
             (loss + 0.01 * aux).backward()
             opt.step()
         dt = (time.time() - t0) / steps
-        print(f"| {name} | {B * T / dt:.0f} tokens/s |")
+        print(f"| {name} | {cfg['expert_dim']} | {count_params(cfg)} | {B * T / dt:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--bench":
-        bench()
+        # --bench [SIZE] [THREADS] [STEPS]
+        bench(sys.argv[2] if len(sys.argv) > 2 else "small", int(sys.argv[3]) if len(sys.argv) > 3 else 2,
+              int(sys.argv[4]) if len(sys.argv) > 4 else 5)
         sys.exit(0)
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures"
     base = dict(vocab=13, n_out=13, max_seq=8, d_model=16, layers=2, attn_heads=4, ffn_mult=4)
