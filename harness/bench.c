@@ -1,4 +1,5 @@
-/* `harness bench`: throughput of dense, SMoE, X-MoE and MH-MoE on one stated shape.
+/* `harness bench`: throughput of dense, SMoE, X-MoE and MH-MoE on one stated shape, at one
+ * thread count or each of a list (threads=1,2: the scaling).
  * Each configuration runs in a child process so that its peak memory (max RSS) is its own,
  * on random tokens (data loading is not what is measured): a few warm-up steps, then timed
  * training steps (forward, backward, AdamW) and timed evaluation forwards (dropless). */
@@ -24,7 +25,7 @@ typedef struct {
                            activations and their gradients, the MoE workspaces, the batch */
 } BenchResult;
 
-typedef struct { const char *model, *parity; int experts; } Variant;
+typedef struct { const char *model, *parity; int experts, threads; } Variant;
 
 static int configure(Config *cfg, const char *const *words, int n, char *err, size_t errlen) {
     for (int i = 0; i < n; i++)
@@ -54,7 +55,7 @@ static void bench_child(const Config *base_json_cfg, const Variant *v, int steps
     }
     free(json);
     config_resolve(cfg);
-    set_threads(config_int(cfg, "threads"));
+    set_threads(v->threads);
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     TaskSpec spec = {.vocab = 256, .n_out = 256, .seq_len = T, .causal = 1};
     ModelConfig mc;
@@ -157,8 +158,16 @@ int harness_bench(int argc, char **argv) {
      * and experts as a comma list */
     Config *base = config_new();
     char err[512];
-    int steps = 10, n_exp = 0, experts[8];
+    int steps = 10, n_exp = 0, experts[8], n_thr = 0, threads[8];
     for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "threads=", 8) && strchr(argv[i], ',')) { /* a list: each variant at each count */
+            for (char *p = argv[i] + 8; *p && n_thr < 8;) {
+                threads[n_thr++] = atoi(p);
+                while (*p && *p != ',') p++;
+                if (*p == ',') p++;
+            }
+            continue;
+        }
         if (!strncmp(argv[i], "experts=", 8)) {
             for (char *p = argv[i] + 8; *p && n_exp < 8;) {
                 experts[n_exp++] = atoi(p);
@@ -173,27 +182,34 @@ int harness_bench(int argc, char **argv) {
     if (!n_exp) { experts[0] = 8; experts[1] = 32; n_exp = 2; }
     if (steps < 1) steps = 1;
     config_resolve(base);
+    if (!n_thr) threads[n_thr++] = set_threads(config_int(base, "threads"));
+    for (int t = 0; t < n_thr; t++)
+        if (threads[t] < 1) { fprintf(stderr, "error: threads=: expected whole numbers from 1 (a list: threads=1,2)\n"); return 2; }
     Variant vs[64];
     int nv = 0;
-    vs[nv++] = (Variant){"dense", "flops", 0};
-    for (int i = 0; i < n_exp; i++) {
-        vs[nv++] = (Variant){"smoe", "flops", experts[i]};
-        vs[nv++] = (Variant){"xmoe", "flops", experts[i]};
-        vs[nv++] = (Variant){"mhmoe", "flops", experts[i]};
-        vs[nv++] = (Variant){"mhmoe", "params", experts[i]};
+    for (int t = 0; t < n_thr; t++) {
+        vs[nv++] = (Variant){"dense", "flops", 0, threads[t]};
+        for (int i = 0; i < n_exp; i++) {
+            vs[nv++] = (Variant){"smoe", "flops", experts[i], threads[t]};
+            vs[nv++] = (Variant){"xmoe", "flops", experts[i], threads[t]};
+            vs[nv++] = (Variant){"mhmoe", "flops", experts[i], threads[t]};
+            vs[nv++] = (Variant){"mhmoe", "params", experts[i], threads[t]};
+        }
     }
-    printf("harness bench: size=%s d_model=%ld layers=%ld seq_len=%ld batch=%ld threads=%ld heads=%ld moe_every=%ld "
+    int max_threads = threads[0];
+    for (int t = 1; t < n_thr; t++) if (threads[t] > max_threads) max_threads = threads[t];
+    printf("harness bench: size=%s d_model=%ld layers=%ld seq_len=%ld batch=%ld heads=%ld moe_every=%ld "
            "capacity=%g, %d timed steps\n",
            config_str(base, "size"), config_int(base, "d_model"), config_int(base, "layers"), config_int(base, "seq_len"),
-           config_int(base, "batch"), config_int(base, "threads"), config_int(base, "heads"), config_int(base, "moe_every"),
+           config_int(base, "batch"), config_int(base, "heads"), config_int(base, "moe_every"),
            config_float(base, "capacity"), steps);
     char blas[1024];
-    blas_describe(blas, sizeof blas, set_threads(config_int(base, "threads")));
+    blas_describe(blas, sizeof blas, max_threads);
     printf("BLAS: %s\n", blas);
-    double ceiling = sgemm_ceiling((int)config_int(base, "threads"));
-    printf("| model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
+    double ceiling = sgemm_ceiling(max_threads);
+    printf("| threads | model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
            "train GFLOP/s | of sgemm | routing+dispatch+combine | experts | MH layers | peak MB | state MB | peak / state |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     BenchResult results[64];
     for (int i = 0; i < nv; i++) {
@@ -210,12 +226,12 @@ int harness_bench(int argc, char **argv) {
         struct rusage ru;
         wait4(pid, &status, 0, &ru);
         results[i] = res;
-        if (got != sizeof res || !res.ok) { printf("| %s | %s | %d | failed |\n", vs[i].model, vs[i].parity, vs[i].experts); continue; }
+        if (got != sizeof res || !res.ok) { printf("| %d | %s | %s | %d | failed |\n", vs[i].threads, vs[i].model, vs[i].parity, vs[i].experts); continue; }
         /* training does forward + backward, about 3x the forward FLOPs */
         double gf = 3 * res.flops_per_token * res.train_tps / 1e9, peak = ru.ru_maxrss * 1024.0;
-        printf("| %s | %s | %d | %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.0f%% | %.1f%% | %.1f%% | %.1f%% | %.0f | %.0f | %.2f |\n",
-               vs[i].model, !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "-", vs[i].experts, res.topk, res.expert_dim, res.params,
-               res.flops_per_token / 1e6, res.train_tps, res.eval_tps, gf, ceiling > 0 ? 100 * gf / ceiling : 0,
+        printf("| %d | %s | %s | %d | %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.0f%% | %.1f%% | %.1f%% | %.1f%% | %.0f | %.0f | %.2f |\n",
+               vs[i].threads, vs[i].model, !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "-", vs[i].experts, res.topk,
+               res.expert_dim, res.params, res.flops_per_token / 1e6, res.train_tps, res.eval_tps, gf, ceiling > 0 ? 100 * gf / ceiling : 0,
                100 * res.route_s / res.step_s, 100 * res.experts_s / res.step_s, 100 * res.mh_s / res.step_s,
                peak / 1048576, res.state_bytes / 1048576, peak / res.state_bytes);
         fflush(stdout);
@@ -225,18 +241,26 @@ int harness_bench(int argc, char **argv) {
     for (int i = 0; i < nv; i++) {
         if (!results[i].ok || vs[i].experts != experts[0] || !strcmp(vs[i].model, "dense")) continue;
         for (int j = 0; j < nv; j++)
-            if (j != i && results[j].ok && vs[j].experts == experts[n_exp - 1] && n_exp > 1 &&
+            if (j != i && results[j].ok && vs[j].experts == experts[n_exp - 1] && n_exp > 1 && vs[j].threads == vs[i].threads &&
                 !strcmp(vs[j].model, vs[i].model) && !strcmp(vs[j].parity, vs[i].parity))
-                printf("%s%s%s: step time at %d experts / at %d experts = %.3f\n", vs[i].model,
+                printf("%s%s%s: step time at %d experts / at %d experts = %.3f (threads=%d)\n", vs[i].model,
                        !strcmp(vs[i].model, "mhmoe") ? " parity=" : "", !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "",
-                       experts[n_exp - 1], experts[0], results[i].train_tps / results[j].train_tps);
+                       experts[n_exp - 1], experts[0], results[i].train_tps / results[j].train_tps, vs[i].threads);
     }
     for (int i = 0; i < nv; i++)
         for (int j = 0; j < nv; j++)
             if (results[i].ok && results[j].ok && !strcmp(vs[i].model, "mhmoe") && !strcmp(vs[i].parity, "flops") &&
-                !strcmp(vs[j].model, "xmoe") && vs[i].experts == vs[j].experts)
-                printf("mhmoe (parity=flops) / xmoe step time at %d experts = %.3f\n", vs[i].experts,
-                       results[j].train_tps / results[i].train_tps);
+                !strcmp(vs[j].model, "xmoe") && vs[i].experts == vs[j].experts && vs[i].threads == vs[j].threads)
+                printf("mhmoe (parity=flops) / xmoe step time at %d experts = %.3f (threads=%d)\n", vs[i].experts,
+                       results[j].train_tps / results[i].train_tps, vs[i].threads);
+    /* threads: the last count of the list over the first, per variant */
+    for (int i = 0; i < nv && n_thr > 1; i++)
+        for (int j = 0; j < nv; j++)
+            if (results[i].ok && results[j].ok && vs[i].threads == threads[0] && vs[j].threads == threads[n_thr - 1] &&
+                !strcmp(vs[i].model, vs[j].model) && !strcmp(vs[i].parity, vs[j].parity) && vs[i].experts == vs[j].experts)
+                printf("%s%s%s experts=%d: training tokens/s at threads=%d / threads=%d = %.2f\n", vs[i].model,
+                       !strcmp(vs[i].model, "mhmoe") ? " parity=" : "", !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "",
+                       vs[i].experts, threads[n_thr - 1], threads[0], results[j].train_tps / results[i].train_tps);
     printf("\nof sgemm: train GFLOP/s over the best sgemm above; state MB: parameters, gradients, AdamW's moments,\n"
            "activations with their gradients, MoE workspaces and the batch, as the model allocates them; peak MB:\n"
            "the variant's process (max RSS, the program and its libraries included)\n");

@@ -329,6 +329,11 @@ ok "plot fig=routers draws each group with its imbalance" '[ $rc -eq 0 ] && [ -s
 "$H" sweep > /dev/null 2> rs.log; rc=$?
 ok "sweep without words names its grids" '[ $rc -eq 2 ] && grep -q "routers" rs.log && grep -q "paper" rs.log'
 
+# harness bench: every variant at each thread count of a list, read against the sgemm ceiling
+# and the memory the model allocates (the numbers themselves are not checked: no timed tests)
+"$H" bench size=tiny experts=8 threads=1,2 steps=2 > bench.log 2>&1; rc=$?
+ok "bench: 5 variants at threads 1 and 2, shares of sgemm, state beside peak, the scaling lines" '[ $rc -eq 0 ] && grep -q "^sgemm GFLOP/s (the ceiling): n=128" bench.log && [ "$(grep -cE "^\| (1|2) \| (dense|smoe|xmoe|mhmoe) " bench.log)" = 10 ] && [ "$(grep -cE "threads=2 / threads=1 = [0-9]" bench.log)" = 5 ] && grep -E "^\| 2 \| dense " bench.log | awk -F"|" "{ exit !(\$13 ~ /%/ && \$17 + 0 > 0 && \$18 + 0 > 0) }"'
+
 # harness merge: t.db's runs into a db that already has one (so every id moves), twice
 cp mb1.db e.db
 "$H" merge t.db db=e.db > mg.log 2>&1; rc=$?
