@@ -710,6 +710,14 @@ static int run_register(Run *r, Config *cfg) {
     return 0;
 }
 
+/* the weight of the model's mean balance loss */
+static float balance_weight(const Run *r, const Config *cfg) {
+    if (strcmp(config_str(cfg, "balance_mode"), "aux")) return 0; /* loss_free, none: no balance loss */
+    float balance = (float)config_float(cfg, "balance");
+    /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
+    return !strcmp(config_str(cfg, "balance_reduce"), "sum") ? balance * (float)r->model.n_moe : balance;
+}
+
 static void sum_longs(void *ctx, long long *v, int n) { (void)ctx; parallel_sum_longs(v, n); }
 static void sum_doubles(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
 
@@ -771,9 +779,7 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
 /* processes 1 .. P-1 of parallel=data: the steps, as long as process 0 says go on, with no
  * evaluation, db or checkpoint (process 0 has them); the run's exit code as process 0 tells */
 static int run_train_follower(Run *r, Config *cfg) {
-    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
-    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r->model.n_moe;
-    if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0;
+    float capacity = (float)config_float(cfg, "capacity"), balance = balance_weight(r, cfg);
     model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
     long log_every = config_int(cfg, "log_every"), step = r->start_step;
     while (parallel_broadcast_int(0)) {
@@ -804,10 +810,7 @@ static int run_train(Run *r, Config *cfg) {
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
-    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
-    /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
-    if (!strcmp(config_str(cfg, "balance_reduce"), "sum")) balance *= (float)r->model.n_moe;
-    if (strcmp(config_str(cfg, "balance_mode"), "aux")) balance = 0; /* loss_free, none: no balance loss */
+    float capacity = (float)config_float(cfg, "capacity"), balance = balance_weight(r, cfg);
     model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
     r->task->describe(r->task, &sm.sink);
     sink_flush(&sm, start_step);

@@ -244,6 +244,5 @@ const TaskKind task_mmm = {
     .name = "mmm",
     .help = "masked multimodal modelling (BEiT-3 pretraining): masked patches as visual tokens, masked caption bytes",
     .open = mmm_open,
-    .keys = MMM_KEYS,
-    .n_keys = (int)(sizeof MMM_KEYS / sizeof MMM_KEYS[0]),
+    .TASK_KEYS(MMM_KEYS),
 };

@@ -192,6 +192,5 @@ const TaskKind task_multilingual = {
     .name = "multilingual",
     .help = "causal language modelling of several languages, each sequence from one language; metrics and activations per language",
     .open = multilingual_open,
-    .keys = MULTILINGUAL_KEYS,
-    .n_keys = (int)(sizeof MULTILINGUAL_KEYS / sizeof MULTILINGUAL_KEYS[0]),
+    .TASK_KEYS(MULTILINGUAL_KEYS),
 };

@@ -242,8 +242,6 @@ const TaskKind task_reasoning = {
     .name = "reasoning",
     .help = "a statement about two images -> true or false (NLVR2), accuracy",
     .open = reasoning_open,
-    .keys = REASONING_KEYS,
-    .n_keys = (int)(sizeof REASONING_KEYS / sizeof REASONING_KEYS[0]),
-    .presets = REASONING_PRESETS,
-    .n_presets = (int)(sizeof REASONING_PRESETS / sizeof REASONING_PRESETS[0]),
+    .TASK_KEYS(REASONING_KEYS),
+    .TASK_PRESETS(REASONING_PRESETS),
 };

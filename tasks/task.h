@@ -105,6 +105,10 @@ typedef struct {
     int n_presets;
 } TaskKind;
 
+/* a TaskKind's keys and presets from static arrays: .TASK_KEYS(K), .TASK_PRESETS(P) */
+#define TASK_KEYS(array) keys = (array), .n_keys = (int)(sizeof(array) / sizeof((array)[0]))
+#define TASK_PRESETS(array) presets = (array), .n_presets = (int)(sizeof(array) / sizeof((array)[0]))
+
 extern const TaskKind *const TASK_KINDS[];
 extern const int TASK_KIND_COUNT;
 /* NULL if no task has that name */

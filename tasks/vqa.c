@@ -323,6 +323,5 @@ const TaskKind task_vqa = {
     .name = "vqa",
     .help = "question + image -> answer class (VQAv2), the official VQA accuracy",
     .open = vqa_open,
-    .keys = VQA_KEYS,
-    .n_keys = (int)(sizeof VQA_KEYS / sizeof VQA_KEYS[0]),
+    .TASK_KEYS(VQA_KEYS),
 };
