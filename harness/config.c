@@ -130,6 +130,7 @@ static void register_keys(void) {
     if (KEYS) return;
     int cap = N_HARNESS_KEYS;
     for (int t = 0; t < TASK_KIND_COUNT; t++) cap += TASK_KINDS[t]->n_keys;
+    for (int r = 0; r < MOE_ROUTE_COUNT; r++) cap += MOE_ROUTES[r]->n_keys;
     KEYS = malloc(sizeof *KEYS * (size_t)cap);
     if (!KEYS) { fprintf(stderr, "error: out of memory for the key table\n"); exit(70); }
     for (int i = 0; i < N_HARNESS_KEYS; i++) {
@@ -140,6 +141,16 @@ static void register_keys(void) {
         register_task_keys(t);
     }
     for (int t = 0; t < TASK_KIND_COUNT; t++) register_task_keys(TASK_KINDS[t]);
+    for (int r = 0; r < MOE_ROUTE_COUNT; r++)
+        for (int k = 0; k < MOE_ROUTES[r]->n_keys; k++) {
+            const KeyDef *d = &MOE_ROUTES[r]->keys[k];
+            if (k >= MOE_ROUTE_ARGS || d->type != KEY_INT || !d->omit_at_default) {
+                fprintf(stderr, "internal error: router=%s's key %s: a route declares at most %d whole-number keys, "
+                        "left out of stored configs at their default\n", MOE_ROUTES[r]->name, d->key, MOE_ROUTE_ARGS);
+                exit(70);
+            }
+            register_key(d);
+        }
 }
 
 struct Config {
@@ -400,6 +411,11 @@ void config_print_help(FILE *f) {
     fprintf(f, "harness run key=value ...   keys, defaults and meanings:\n\n");
     for (int i = 0; i < N_HARNESS_KEYS; i++)
         if (HARNESS_KEYS[i].help) print_key(f, &HARNESS_KEYS[i]);
+    fprintf(f, "\nroutes (router=), each with the keys it declares:\n");
+    for (int r = 0; r < MOE_ROUTE_COUNT; r++) {
+        fprintf(f, "\n  router=%s: %s\n", MOE_ROUTES[r]->name, MOE_ROUTES[r]->help);
+        for (int k = 0; k < MOE_ROUTES[r]->n_keys; k++) print_key(f, &MOE_ROUTES[r]->keys[k]);
+    }
     fprintf(f, "\ntasks (task=), each with the keys it declares:\n");
     for (int t = 0; t < TASK_KIND_COUNT; t++) {
         fprintf(f, "\n  task=%s: %s\n", TASK_KINDS[t]->name, TASK_KINDS[t]->help);

@@ -126,6 +126,14 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         mc->expert_dim = (int)config_int(cfg, "expert_dim");
         if (!mc->expert_dim) mc->expert_dim = mc->ffn_mult * C;
         mc->route = moe_route_find(config_str(cfg, "router"));
+        const MoeRoute *route = MOE_ROUTES[mc->route];
+        int *arg[MOE_ROUTE_ARGS] = {&mc->route_arg0, &mc->route_arg1};
+        /* a value at its default is 0, so the model config (and a checkpoint's) is the one from
+         * before the route had the key */
+        for (int k = 0; k < route->n_keys && k < MOE_ROUTE_ARGS; k++) {
+            long v = config_int(cfg, route->keys[k].key);
+            *arg[k] = v == strtol(route->keys[k].def, NULL, 10) ? 0 : (int)v;
+        }
         mc->shared_experts = (int)config_int(cfg, "shared_experts");
         mc->balance_bias = !strcmp(config_str(cfg, "balance_mode"), "loss_free");
         if (kind == MOE_MHMOE && !config_int(cfg, "expert_dim") && !strcmp(config_str(cfg, "parity"), "params") &&

@@ -24,7 +24,7 @@ const ModelConfigField MODEL_CONFIG_FIELDS[] = {
     FIELD(ffn_mult), FIELD(causal), FIELD(moe), FIELD(experts), FIELD(topk), FIELD(moe_every),
     FIELD(expert_dim), FIELD(router_dim), FIELD(mh_heads), FIELD(mh_inner_residual), FIELD(gate_sigmoid),
     FIELD(router_code), FIELD(patch_dim), FIELD(n_patches), FIELD(images),
-    FIELD(route), FIELD(shared_experts), FIELD(balance_bias),
+    FIELD(route), FIELD(shared_experts), FIELD(balance_bias), FIELD(route_arg0), FIELD(route_arg1),
 };
 const int MODEL_CONFIG_FIELD_COUNT = (int)(sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0]);
 _Static_assert(sizeof(ModelConfig) == sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0] * sizeof(int),
@@ -36,7 +36,7 @@ static MoeShape moe_shape(const ModelConfig *c) {
                       .heads = c->moe == MOE_MHMOE ? c->mh_heads : 1,
                       .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid,
                       .code_router = c->router_code, .route = c->route, .shared = c->shared_experts,
-                      .bias_balance = c->balance_bias};
+                      .bias_balance = c->balance_bias, .route_arg = {c->route_arg0, c->route_arg1}};
 }
 
 const char *model_config_check(const ModelConfig *c) {

@@ -41,6 +41,8 @@ typedef struct {
     int route;             /* MoE: index into MOE_ROUTES (moe_route.h); 0: token choice top-k */
     int shared_experts;    /* MoE: always-on experts beside the routed ones */
     int balance_bias;      /* MoE: loss-free balancing (a selection bias per expert) */
+    int route_arg0, route_arg1; /* MoE: the values of the route's own keys (MoeRoute.keys), in
+                                   their order; 0: the route's default */
 } ModelConfig;
 
 /* ModelConfig's fields by name: checkpoints store the configuration as name=value lines, so a

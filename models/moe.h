@@ -15,7 +15,8 @@
 
 typedef enum { MOE_NONE = 0, MOE_SMOE = 1, MOE_XMOE = 2, MOE_MHMOE = 3 } MoeKind;
 
-#define MOE_MAX_EXPERTS 1024 /* routed experts per layer (the balance loss keeps a share per expert) */
+#define MOE_MAX_EXPERTS 1024
+#define MOE_ROUTE_ARGS 2     /* whole-number keys a route may declare of its own */ /* routed experts per layer (the balance loss keeps a share per expert) */
 
 typedef struct {
     int kind;          /* MoeKind */
@@ -34,6 +35,7 @@ typedef struct {
     int shared;        /* always-on experts of size M beside the routed ones (DeepSeekMoE) */
     int bias_balance;  /* loss-free balancing: a per-expert bias shifts selection only, updated
                           from the load after each step (DeepSeek-V3) */
+    int route_arg[MOE_ROUTE_ARGS]; /* the route's own keys' values (MoeRoute.keys); 0: default */
 } MoeShape;
 
 /* parameter offsets into the model's buffer */

@@ -5,6 +5,7 @@
 #ifndef MOEH_MOE_ROUTE_H
 #define MOEH_MOE_ROUTE_H
 #include "moe.h"
+#include "util/keys.h"
 
 typedef struct {
     const char *name;  /* the router= value */
@@ -23,6 +24,10 @@ typedef struct {
     void (*backward)(MoeLayer *L);
     /* NULL if the route can run this shape and capacity, else why (naming the key) */
     const char *(*check)(const MoeShape *s, double capacity);
+    /* the route's own keys (whole numbers, at most MOE_ROUTE_ARGS, each with omit_at_default):
+     * their values reach the route as MoeShape.route_arg[i], 0 meaning the declared default */
+    const KeyDef *keys;
+    int n_keys;
 } MoeRoute;
 
 /* Token choice, for the routes that pick per sub-token (route_topk.c): each sub-token takes

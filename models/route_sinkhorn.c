@@ -7,15 +7,16 @@
  * backward pass is token choice's. Selection only: c carries no gradient. */
 #include "moe_route.h"
 
-/* enough for the factors to settle to a few percent on the batches here (each iteration is one
- * pass over P); an exact balance is not the goal, a ranking that spreads the load is */
+/* the default: enough for the factors to settle to a few percent on the batches here (each
+ * iteration is one pass over P); an exact balance is not the goal, a ranking that spreads the
+ * load is. sinkhorn_iterations= sets it. */
 #define SINKHORN_ITERATIONS 8
 
-/* c[0 .. N): the column factors after SINKHORN_ITERATIONS, scaled so a balanced column holds S / N */
-static void sinkhorn_column_factors(const float *P, int S, int N, float *c) {
+/* c[0 .. N): the column factors after `iterations`, scaled so a balanced column holds S / N */
+static void sinkhorn_column_factors(const float *P, int S, int N, int iterations, float *c) {
     double colsum[MOE_MAX_EXPERTS];
     for (int e = 0; e < N; e++) c[e] = 1.0f;
-    for (int it = 0; it < SINKHORN_ITERATIONS; it++) {
+    for (int it = 0; it < iterations; it++) {
         for (int e = 0; e < N; e++) colsum[e] = 0;
         for (int s = 0; s < S; s++) { /* in order: the same numbers at any thread count */
             const float *p = P + (size_t)s * N;
@@ -32,7 +33,8 @@ static long sinkhorn_max_assignments(const MoeShape *s, int S) { return (long)S 
 
 static int sinkhorn_route(MoeLayer *L, int training) {
     float c[MOE_MAX_EXPERTS];
-    if (!L->freeze_routing) sinkhorn_column_factors(L->select, L->S, L->s.experts, c);
+    int iterations = L->s.route_arg[0] > 0 ? L->s.route_arg[0] : SINKHORN_ITERATIONS;
+    if (!L->freeze_routing) sinkhorn_column_factors(L->select, L->S, L->s.experts, iterations, c);
     return moe_route_token_choice(L, training, c);
 }
 
@@ -42,6 +44,10 @@ static const char *sinkhorn_check(const MoeShape *s, double capacity) {
     return NULL;
 }
 
+static const KeyDef SINKHORN_KEYS[] = {
+    {"sinkhorn_iterations", KEY_INT, "8", NULL, 1, 1000, "router=sinkhorn: balancing passes over the probability matrix before the ranking", NULL, 1},
+};
+
 const MoeRoute moe_route_sinkhorn = {
     .name = "sinkhorn",
     .help = "token choice on Sinkhorn-balanced probabilities (S-BASE, Clark et al. 2022); gates stay the probabilities",
@@ -50,4 +56,6 @@ const MoeRoute moe_route_sinkhorn = {
     .route = sinkhorn_route,
     .backward = moe_route_token_choice_backward,
     .check = sinkhorn_check,
+    .keys = SINKHORN_KEYS,
+    .n_keys = (int)(sizeof SINKHORN_KEYS / sizeof SINKHORN_KEYS[0]),
 };

@@ -33,6 +33,19 @@ static void test_task_keys(void) {
     config_free(c);
     config_free(d);
     CHECK(task_kind_find("vqa") && !task_kind_find("nosuch") && strstr(task_names(), "captioning"), "the task table");
+    /* a route's own key: known, checked by its declaration, out of the stored config at its default */
+    Config *e = config_new();
+    CHECK(config_unknown_key("sinkhorn_iterations") == NULL, "router=sinkhorn's key is a run key");
+    CHECK(config_set(e, "sinkhorn_iterations=0", err, sizeof err) != 0 && strstr(err, "from 1"), "checked: %s", err);
+    config_resolve(e);
+    char *json = config_to_json(e);
+    CHECK(!strstr(json, "sinkhorn_iterations"), "left out of the stored config at its default");
+    free(json);
+    CHECK(config_set(e, "sinkhorn_iterations=3", err, sizeof err) == 0, "%s", err);
+    json = config_to_json(e);
+    CHECK(strstr(json, "\"sinkhorn_iterations\":3") != NULL, "stored when set: %s", json);
+    free(json);
+    config_free(e);
 }
 
 int main(void) {

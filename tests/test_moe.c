@@ -422,6 +422,24 @@ static void test_sinkhorn(void) {
           "sinkhorn spreads the load: max violation %g (token choice %g), %d dead", is.max_violation,
           it.max_violation, is.dead_experts);
     CHECK(gates, "sinkhorn's gates are the probabilities of the chosen experts");
+    /* its own key, sinkhorn_iterations (MoeShape.route_arg[0]): the ranking after 1 pass is not
+     * the one after the default 8, and 8 given explicitly is the default */
+    for (int s = 0; s < S; s++) { /* a matrix whose balancing takes more than one pass */
+        float sum = 0;
+        for (int e = 0; e < N; e++) sum += P[s * N + e] = expf(3.0f * rng_normal(&rng));
+        for (int e = 0; e < N; e++) P[s * N + e] /= sum;
+    }
+    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    int eight[40], same_one = 1, same_eight = 1;
+    for (int a = 0; a < n; a++) eight[a] = L->choice[a];
+    L->s.route_arg[0] = 1;
+    int n1 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    for (int a = 0; a < n1 && a < n; a++) same_one &= L->choice[a] == eight[a];
+    L->s.route_arg[0] = 8;
+    int n8 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    for (int a = 0; a < n8 && a < n; a++) same_eight &= L->choice[a] == eight[a];
+    CHECK(n == S && n1 == S && !same_one && same_eight, "sinkhorn_iterations=1 ranks otherwise than 8 (%d, %d)", same_one, same_eight);
+    L->s.route_arg[0] = 0;
     model_free(&m);
 }
 
