@@ -153,6 +153,17 @@ static double sgemm_ceiling(int threads) {
     return best;
 }
 
+/* the numbers of a comma list into out (the first max of them); how many */
+static int int_list(const char *text, int *out, int max) {
+    int n = 0;
+    for (const char *p = text; *p && n < max;) {
+        out[n++] = atoi(p);
+        while (*p && *p != ',') p++;
+        if (*p == ',') p++;
+    }
+    return n;
+}
+
 int harness_bench(int argc, char **argv) {
     /* shared keys: size, threads, capacity, balance, heads, topk, ...; plus steps (timed steps)
      * and experts as a comma list */
@@ -161,19 +172,11 @@ int harness_bench(int argc, char **argv) {
     int steps = 10, n_exp = 0, experts[8], n_thr = 0, threads[8];
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "threads=", 8) && strchr(argv[i], ',')) { /* a list: each variant at each count */
-            for (char *p = argv[i] + 8; *p && n_thr < 8;) {
-                threads[n_thr++] = atoi(p);
-                while (*p && *p != ',') p++;
-                if (*p == ',') p++;
-            }
+            n_thr = int_list(argv[i] + 8, threads, 8);
             continue;
         }
         if (!strncmp(argv[i], "experts=", 8)) {
-            for (char *p = argv[i] + 8; *p && n_exp < 8;) {
-                experts[n_exp++] = atoi(p);
-                while (*p && *p != ',') p++;
-                if (*p == ',') p++;
-            }
+            n_exp = int_list(argv[i] + 8, experts, 8);
             continue;
         }
         if (!strncmp(argv[i], "steps=", 6)) { steps = atoi(argv[i] + 6); continue; }

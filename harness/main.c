@@ -3,6 +3,7 @@
 #include "compare.h"
 #include "config.h"
 #include "run.h"
+#include "run_identity.h"
 #include "data/prepare.h"
 #include "tasks/task.h"
 #include "plots/plot.h"
@@ -95,9 +96,6 @@ static int cmd_run(int argc, char **argv) {
     return rc;
 }
 
-/* the configuration keys whose value can be the id of another run of the same db */
-static const char *const RUN_ID_KEYS[] = {"init", "pretrain_run", "from"};
-
 /* harness merge OTHER.db ... [db=results.db]: runs made elsewhere, into this db */
 static int cmd_merge(int argc, char **argv) {
     const char *dbpath = "results.db";
@@ -115,7 +113,7 @@ static int cmd_merge(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (strchr(argv[i], '=')) continue;
         MergeCount c;
-        if (results_merge(db, argv[i], RUN_ID_KEYS, (int)(sizeof RUN_ID_KEYS / sizeof RUN_ID_KEYS[0]), &c, err, sizeof err)) {
+        if (results_merge(db, argv[i], RUN_ID_KEYS, RUN_ID_KEY_COUNT, &c, err, sizeof err)) {
             fprintf(stderr, "error: merge %s\n", err);
             failed = 1;
             continue;

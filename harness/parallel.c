@@ -66,35 +66,29 @@ static void sum_floats_ordered(float *v, size_t n) {
     }
 }
 
+/* v[0 .. n) of `type` (elem bytes each) summed over processes, counted
+ * (a ring allreduce sends 2 (P - 1) / P of the buffer from each process) */
+static void sum_in_place(void *v, int n, MPI_Datatype type, size_t elem) {
+    if (size_ == 1 || n <= 0) return;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, n, type, MPI_SUM, MPI_COMM_WORLD);
+    sent_bytes += 2.0 * (size_ - 1) / size_ * elem * n;
+    comm_seconds += now_seconds() - t0;
+}
+
 void parallel_sum_floats(float *v, size_t n, int ordered) {
     if (size_ == 1) return;
+    if (!ordered) {
+        for (size_t at = 0; at < n; at += PIECE) sum_in_place(v + at, (int)(n - at < PIECE ? n - at : PIECE), MPI_FLOAT, sizeof *v);
+        return;
+    }
     double t0 = now_seconds();
-    if (ordered) sum_floats_ordered(v, n);
-    else
-        for (size_t at = 0; at < n; at += PIECE) {
-            int len = (int)(n - at < PIECE ? n - at : PIECE);
-            MPI_Allreduce(MPI_IN_PLACE, v + at, len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-            /* a ring allreduce sends 2 (P - 1) / P of the buffer from each process */
-            sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(float) * len;
-        }
+    sum_floats_ordered(v, n);
     comm_seconds += now_seconds() - t0;
 }
 
-void parallel_sum_doubles(double *v, int n) {
-    if (size_ == 1 || n <= 0) return;
-    double t0 = now_seconds();
-    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(double) * n;
-    comm_seconds += now_seconds() - t0;
-}
-
-void parallel_sum_longs(long long *v, int n) {
-    if (size_ == 1 || n <= 0) return;
-    double t0 = now_seconds();
-    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    sent_bytes += 2.0 * (size_ - 1) / size_ * sizeof(long long) * n;
-    comm_seconds += now_seconds() - t0;
-}
+void parallel_sum_doubles(double *v, int n) { sum_in_place(v, n, MPI_DOUBLE, sizeof *v); }
+void parallel_sum_longs(long long *v, int n) { sum_in_place(v, n, MPI_LONG_LONG, sizeof *v); }
 
 int parallel_send(int to, int tag, const void *bytes, size_t n) {
     if (n > INT_MAX) return -1;

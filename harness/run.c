@@ -718,8 +718,10 @@ static int run_register(Run *r, Config *cfg) {
     return 0;
 }
 
-/* the weight of the model's mean balance loss */
-static float balance_weight(const Run *r, const Config *cfg) {
+/* The router options every process sets alike (z-loss per slice, the loss-free bias step), and
+ * the weight of the model's mean balance loss, which train_step divides among the slices */
+static float training_options(Run *r, const Config *cfg) {
+    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
     if (strcmp(config_str(cfg, "balance_mode"), "aux")) return 0; /* loss_free, none: no balance loss */
     float balance = (float)config_float(cfg, "balance");
     /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
@@ -747,8 +749,9 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
         model_backward(m);
         return;
     }
+    long scored = batch_scored(r->batch);
     model_set_rows(m, r->slice_rows);
-    model_set_loss_denominator(m, (int)batch_scored(r->batch));
+    model_set_loss_denominator(m, (int)scored);
     double loss_sum = 0;
     int finite = 1;
     for (int j = 0; j < r->per_rank; j++) {
@@ -779,7 +782,6 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
     }
     model_set_rows(m, r->B); /* evaluations read whole batches */
     model_set_loss_denominator(m, 0);
-    long scored = batch_scored(r->batch);
     r->step_loss = (float)(scored ? loss_sum / scored : 0);
     r->step_finite = finite;
 }
@@ -787,8 +789,7 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
 /* processes 1 .. P-1 of parallel=data: the steps, as long as process 0 says go on, with no
  * evaluation, db or checkpoint (process 0 has them); the run's exit code as process 0 tells */
 static int run_train_follower(Run *r, Config *cfg) {
-    float capacity = (float)config_float(cfg, "capacity"), balance = balance_weight(r, cfg);
-    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
+    float capacity = (float)config_float(cfg, "capacity"), balance = training_options(r, cfg);
     long log_every = config_int(cfg, "log_every"), step = r->start_step;
     while (parallel_broadcast_int(0)) {
         int log_window = (step + 1) % log_every == 0 || step + 1 == r->steps;
@@ -818,8 +819,7 @@ static int run_train(Run *r, Config *cfg) {
     long log_every = config_int(cfg, "log_every"), eval_every = config_int(cfg, "eval_every");
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
-    float capacity = (float)config_float(cfg, "capacity"), balance = balance_weight(r, cfg);
-    model_set_router_options(&r->model, (float)config_float(cfg, "z_loss") / r->slices, (float)config_float(cfg, "bias_rate"));
+    float capacity = (float)config_float(cfg, "capacity"), balance = training_options(r, cfg);
     r->task->describe(r->task, &sm.sink);
     sink_flush(&sm, start_step);
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):

@@ -11,6 +11,9 @@ static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance"
 static const char *const ROUTER_KEYS[] = {"router_dim", "gate", "router_norm"};
 static const char *const MH_KEYS[] = {"heads", "parity", "mh_residual"};
 
+const char *const RUN_ID_KEYS[] = {"init", "pretrain_run", "from"};
+const int RUN_ID_KEY_COUNT = (int)(sizeof RUN_ID_KEYS / sizeof RUN_ID_KEYS[0]);
+
 #define ADD(list) do { for (size_t i_ = 0; i_ < sizeof list / sizeof list[0]; i_++) drop[n++] = list[i_]; } while (0)
 
 char *run_comparable_json(const Config *cfg) {

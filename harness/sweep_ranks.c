@@ -1,6 +1,7 @@
 #include "sweep_ranks.h"
 #include "parallel.h"
 #include "progress.h"
+#include "run_identity.h"
 #include "results/results.h"
 #include "util/atomic_file.h"
 #include <errno.h>
@@ -72,9 +73,9 @@ static int take_result(const SweepTask *tasks, int n, int grid_size, ResultsDb *
     int merged = flen > 0;
     if (merged) {
         FilePart part = {file, flen};
-        static const char *const ID_KEYS[] = {"init", "pretrain_run", "from"};
         remove_db(path);
-        merged = !atomic_write(path, &part, 1, err, sizeof err) && !results_merge(rdb, path, ID_KEYS, 3, &c, err, sizeof err);
+        merged = !atomic_write(path, &part, 1, err, sizeof err) &&
+                 !results_merge(rdb, path, RUN_ID_KEYS, RUN_ID_KEY_COUNT, &c, err, sizeof err);
         remove_db(path);
     }
     free(file);

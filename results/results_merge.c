@@ -8,6 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* the tables whose rows belong to a run (by run_id) */
+static const char *const RUN_TABLES[] = {"metrics", "activations", "evals", "checkpoints"};
+#define N_RUN_TABLES ((int)(sizeof RUN_TABLES / sizeof RUN_TABLES[0]))
+
 static int run_sql(sqlite3 *db, const char *sql, char *err, size_t errlen) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
@@ -68,9 +72,9 @@ static int merge_runs(sqlite3 *db, const char *const *id_keys, int n_keys, Merge
         if (sqlite3_column_int(st, 2)) { count->running++; continue; } /* still being written there */
         if (here) {
             char del[512];
-            static const char *const CHILDREN[] = {"metrics", "activations", "evals", "checkpoints", "runs"};
-            for (int c = 0; c < 5 && rc == SQLITE_OK; c++) {
-                snprintf(del, sizeof del, "DELETE FROM main.%s WHERE %s = %lld", CHILDREN[c], c < 4 ? "run_id" : "id", (long long)here);
+            for (int c = 0; c <= N_RUN_TABLES && rc == SQLITE_OK; c++) { /* its rows, then the run */
+                if (c < N_RUN_TABLES) snprintf(del, sizeof del, "DELETE FROM main.%s WHERE run_id = %lld", RUN_TABLES[c], (long long)here);
+                else snprintf(del, sizeof del, "DELETE FROM main.runs WHERE id = %lld", (long long)here);
                 rc = run_sql(db, del, err, errlen) ? SQLITE_ERROR : SQLITE_OK;
             }
             sqlite3_bind_int64(ins_at, 1, old);
@@ -103,10 +107,9 @@ static int merge_runs(sqlite3 *db, const char *const *id_keys, int n_keys, Merge
 
 /* the rows that belong to a run, under its id here */
 static int merge_children(sqlite3 *db, char *err, size_t errlen) {
-    static const char *const TABLES[] = {"metrics", "activations", "evals", "checkpoints"};
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < N_RUN_TABLES; t++) {
         char cols[1024], pick[1200], sql[4096];
-        if (shared_columns(db, TABLES[t], cols, sizeof cols)) { snprintf(err, errlen, "cannot read the %s columns", TABLES[t]); return -1; }
+        if (shared_columns(db, RUN_TABLES[t], cols, sizeof cols)) { snprintf(err, errlen, "cannot read the %s columns", RUN_TABLES[t]); return -1; }
         /* the same columns, run_id read through the map */
         size_t used = 0;
         for (const char *c = cols; *c && used < sizeof pick;) {
@@ -117,7 +120,7 @@ static int merge_children(sqlite3 *db, char *err, size_t errlen) {
             while (*c == ',' || *c == ' ') c++;
         }
         snprintf(sql, sizeof sql, "INSERT INTO main.%s (%s) SELECT %s FROM other.%s o JOIN merge_map m ON m.old = o.run_id",
-                 TABLES[t], cols, pick, TABLES[t]);
+                 RUN_TABLES[t], cols, pick, RUN_TABLES[t]);
         if (run_sql(db, sql, err, errlen)) return -1;
     }
     return 0;

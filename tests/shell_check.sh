@@ -8,4 +8,6 @@ trap 'rm -rf "$W"' EXIT
 cd "$W"
 pass=0 fail=0
 ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+# the largest |a - b| / |a| over the lines "a<TAB>b" on stdin; 1 unless there are exactly $1 lines
+max_rel_diff() { awk -v want="$1" 'BEGIN { m = 0 } { d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g\n", NR == want ? m : 1 }'; }
 finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; }

@@ -21,7 +21,7 @@ for i in $(seq 1 400); do echo "The fox number $i jumps over the dog number $((i
 base="data_dir=d size=tiny steps=20 eval_every=0 log_every=1 final_eval_tokens=4096 threads=1"
 losses() { sqlite3 "$1" "select value from metrics where split='train' and name='loss' order by step"; }
 # the largest relative difference of two loss columns
-maxrel() { paste <(losses "$1") <(losses "$2") | awk 'BEGIN { m = 0; n = 0 } { n++; d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { if (n != 20) m = 1; printf "%.3g\n", m }'; }
+maxrel() { paste <(losses "$1") <(losses "$2") | max_rel_diff 20; }
 all_numbers() { sqlite3 "$1" "select step, split, name, value from metrics where name not like '%per_s%' and name not like 'comm%' order by 1, 2, 3; select * from activations order by 1, 2, 3, 4, 5, 6; select * from evals order by 1, 2, 3"; }
 
 for m in "model=dense" "model=xmoe capacity=0 balance=0" "model=mhmoe capacity=0 balance=0"; do
