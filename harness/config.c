@@ -82,8 +82,8 @@ static const KeyDef HARNESS_KEYS[] = {
     {"checkpoint_every", KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
     {"resume", KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
     {"from", KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
-    {"parallel", KEY_ENUM, "none", "none|data", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints)", NULL, 1},
-    {"reduce", KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, 1},
+    {"parallel", KEY_ENUM, "none", "none|data|expert", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints); expert (data, and each MoE layer's routed experts split over the processes, experts a multiple of P: a process runs its experts on every process's rows, sent and returned with MPI_Alltoallv)", NULL, 1},
+    {"reduce", KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data|expert: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, 1},
     {"micro_batches", KEY_INT, "1", NULL, 1, 65536, "slices of each step's batch, each a forward and backward of its own, the gradients summed (gradient accumulation; under mpirun -np P a multiple of P, P when not given). MoE balance statistics and capacity are per slice", NULL, 1},
 };
 #define N_HARNESS_KEYS ((int)(sizeof HARNESS_KEYS / sizeof HARNESS_KEYS[0]))

@@ -20,6 +20,12 @@ int parallel_size(void);
 void parallel_sum_floats(float *v, size_t n, int ordered);
 void parallel_sum_doubles(double *v, int n);
 void parallel_sum_longs(long long *v, int n);
+/* expert parallelism's exchanges, every process at once: n ints from send + q n to each process
+ * q, recv + q n from each; and send_count[q] floats from send + send_at[q] to process q, with
+ * recv_count[q] of them arriving at recv + recv_at[q]. One process: its own part copied. */
+void parallel_alltoall_ints(const int *send, int *recv, int n);
+void parallel_alltoallv_floats(const float *send, const int *send_count, const int *send_at, float *recv,
+                               const int *recv_count, const int *recv_at);
 /* rank 0's value on every process */
 int parallel_broadcast_int(int v);
 

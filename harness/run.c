@@ -315,6 +315,8 @@ typedef struct {
     /* a step's batch in slices (micro_batches=, or processes under mpirun: parallel=data):
      * this process runs slices rank * per_rank .. + per_rank - 1 of `slices`, slice_rows each */
     int rank, ranks, slices, per_rank, slice_rows, ordered;
+    int expert_parallel;   /* parallel=expert: the MoE layers exchange rows through `exchange` */
+    MoeExchange exchange;
     float *grad_sum;  /* (n_params) the slices' gradients added up, when a process runs several */
     float step_loss;  /* the last step's mean loss over its scored positions, every slice */
     int step_finite;  /* its objective was finite in every slice */
@@ -537,15 +539,26 @@ TaskOptions run_task_options(const Config *cfg) {
                          .seed = (uint64_t)config_int(cfg, "seed"), .value = config_task_value, .value_ctx = cfg};
 }
 
+/* parallel=expert's collectives, as the MoE layers call them */
+static void alltoall_ints(void *ctx, const int *send, int *recv, int n) { (void)ctx; parallel_alltoall_ints(send, recv, n); }
+static void alltoallv_floats(void *ctx, const float *send, const int *send_count, const int *send_at, float *recv,
+                             const int *recv_count, const int *recv_at) {
+    (void)ctx;
+    parallel_alltoallv_floats(send, send_count, send_at, recv, recv_count, recv_at);
+}
+
 /* processes and slices: parallel=, reduce=, micro_batches= against how the program was started */
 static int run_configure_parallel(Run *r, Config *cfg) {
     r->rank = parallel_rank();
     r->ranks = parallel_size();
-    int data = !strcmp(config_str(cfg, "parallel"), "data");
+    const char *how = config_str(cfg, "parallel");
+    int data = strcmp(how, "none") != 0; /* expert parallelism slices the batch as data does */
+    r->expert_parallel = !strcmp(how, "expert");
     if (data && !parallel_built())
-        return run_fail(r, "parallel=data: this build has no MPI (cmake -DHARNESS_MPI=ON, with libopenmpi-dev)");
+        return run_fail(r, "parallel=%s: this build has no MPI (cmake -DHARNESS_MPI=ON, with libopenmpi-dev)", how);
     if (r->ranks > 1 && !data)
-        return run_fail(r, "started by mpirun as %d processes: say parallel=data (each process a slice of every batch)", r->ranks);
+        return run_fail(r, "started by mpirun as %d processes: say parallel=data (each process a slice of every batch) or "
+                        "parallel=expert (and the experts split over the processes)", r->ranks);
     if (r->ranks > 1) {
         char v[32];
         if (!config_is_set(cfg, "micro_batches")) {
@@ -648,6 +661,15 @@ static int run_build(Run *r, Config *cfg) {
     if (!r->batch || model_build(&r->model, mc, seed) || model_alloc_batch(&r->model, B, T) ||
         adamw_init(&r->opt, &r->oc, r->model.n_params))
         return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
+    if (r->expert_parallel) {
+        const char *why_not;
+        if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
+        r->exchange = (MoeExchange){.rank = r->rank, .ranks = r->ranks, .ordered = r->ordered, .alltoall_ints = alltoall_ints,
+                                    .alltoallv_floats = alltoallv_floats};
+        if (model_set_exchange(&r->model, &r->exchange, &why_not))
+            return why_not ? run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not)
+                           : run_fail(r, "out of memory for parallel=expert's exchange buffers");
+    }
     if (r->per_rank > 1 && !(r->grad_sum = malloc(sizeof(float) * r->model.n_params)))
         return run_fail(r, "out of memory for the gradient sum of micro_batches=%d", r->slices);
     r->flops_per_token = model_flops_per_token(mc, T);

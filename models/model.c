@@ -314,6 +314,17 @@ long long *model_step_load(Model *m, int layer, int *n) {
     return *n ? m->moe[layer].pass_load : NULL;
 }
 
+int model_set_exchange(Model *m, const MoeExchange *x, const char **why) {
+    *why = NULL;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        MoeLayer *L = &m->moe[l];
+        if (L->s.kind == MOE_NONE) continue;
+        if (x && (*why = moe_exchange_check(&L->s, x->ranks))) return -1;
+        if (moe_set_exchange(L, x, m->alloc_B * m->alloc_T)) return -1;
+    }
+    return 0;
+}
+
 void model_moe_stats_reduce(Model *m, const MoeSum *sum) {
     for (int l = 0; l < m->cfg.layers; l++)
         if (m->moe[l].s.kind != MOE_NONE) moe_stats_reduce(&m->moe[l], sum);

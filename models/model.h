@@ -153,6 +153,10 @@ void model_set_loss_denominator(Model *m, int n);
 /* The routed load per expert the loss-free bias update will use (summed over the step's
  * training forwards), for summing over processes: n experts, or NULL with n = 0 */
 long long *model_step_load(Model *m, int layer, int *n);
+/* Expert parallelism: every MoE layer's training passes run its routed experts on the processes
+ * x names (moe_set_exchange); after model_alloc_batch. 0, or -1 (out of memory, or why says
+ * why the experts do not split over the processes). */
+int model_set_exchange(Model *m, const MoeExchange *x, const char **why);
 /* every MoE layer's statistics summed over processes (moe_stats_reduce) */
 void model_moe_stats_reduce(Model *m, const MoeSum *sum);
 

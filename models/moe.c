@@ -1,4 +1,5 @@
 #include "moe.h"
+#include "moe_experts.h"
 #include "layers.h"
 #include "moe_route.h"
 #include <cblas.h>
@@ -77,6 +78,12 @@ static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     CARVE(w, L->dxin, A * D); CARVE(w, L->dh1, A * M); CARVE(w, L->da1, A * M); CARVE(w, L->dxout, A * D);
     CARVE(w, L->dgate, A); CARVE(w, L->d_o, S * D);
     CARVE(w, L->stats.counts, H * N); CARVE(w, L->stats.image_counts, H * N);
+    size_t ranks = L->exchange ? (size_t)L->exchange->ranks : 0, R = ranks * A;
+    CARVE(w, L->ep_send_count, ranks); CARVE(w, L->ep_send_at, ranks);
+    CARVE(w, L->ep_recv_count, ranks); CARVE(w, L->ep_recv_at, ranks); CARVE(w, L->ep_rows, ranks ? N : 0);
+    CARVE(w, L->ep_in, R * D); CARVE(w, L->ep_x, R * D); CARVE(w, L->ep_h1, R * M); CARVE(w, L->ep_a1, R * M);
+    CARVE(w, L->ep_y, R * D); CARVE(w, L->ep_dy, R * D); CARVE(w, L->ep_dh1, R * M); CARVE(w, L->ep_da1, R * M);
+    CARVE(w, L->ep_dx, R * D); CARVE(w, L->ep_grad, ranks ? 2 * M * D + M + D : 0);
 }
 
 int moe_alloc(MoeLayer *L, int Ntok) {
@@ -96,6 +103,14 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     return 0;
 }
 
+int moe_set_exchange(MoeLayer *L, const MoeExchange *x, int max_tokens) {
+    int Ntok = L->Ntok;
+    L->exchange = x;
+    if (moe_alloc(L, max_tokens)) return -1;
+    moe_set_tokens(L, Ntok);
+    return 0;
+}
+
 void moe_set_tokens(MoeLayer *L, int Ntok) {
     L->Ntok = Ntok;
     L->S = Ntok * n_heads(&L->s);
@@ -106,8 +121,10 @@ void moe_free(MoeLayer *L) {
     MoeShape s = L->s;
     MoeParams p = L->p;
     float cap = L->capacity, coef = L->aux_coef, tau0 = L->tau0, zc = L->z_coef, rate = L->bias_rate;
+    const MoeExchange *x = L->exchange;
     memset(L, 0, sizeof *L);
     L->s = s; L->p = p; L->capacity = cap; L->aux_coef = coef; L->tau0 = tau0; L->z_coef = zc; L->bias_rate = rate;
+    L->exchange = x;
 }
 
 void moe_stats_reset(MoeLayer *L) {
@@ -371,6 +388,27 @@ static void update_stats(MoeLayer *L, const float *out, float tau) {
     st->passes++;
 }
 
+void moe_expert_forward(const MoeLayer *L, const float *P, int e, int rows, const float *x, float *h1, float *a1,
+                        float *y) {
+    int D = L->D, M = L->s.expert_dim;
+    matmul_forward(h1, x, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, rows, D, M);
+    gelu_forward(a1, h1, (size_t)rows * M);
+    matmul_forward(y, a1, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, rows, M, D);
+}
+
+ExpertGrads moe_expert_grads(const MoeLayer *L, float *G, int e) {
+    size_t D = L->D, M = L->s.expert_dim;
+    return (ExpertGrads){G + L->p.w1 + e * M * D, G + L->p.b1 + e * M, G + L->p.w2 + e * D * M, G + L->p.b2 + e * D};
+}
+
+void moe_expert_backward(const MoeLayer *L, const float *P, ExpertGrads g, int e, int rows, const float *dy,
+                         const float *x, const float *h1, const float *a1, float *da1, float *dh1, float *dx) {
+    int D = L->D, M = L->s.expert_dim;
+    matmul_backward(da1, g.w2, g.b2, dy, a1, P + L->p.w2 + (size_t)e * D * M, rows, M, D);
+    gelu_backward(dh1, h1, da1, (size_t)rows * M);
+    matmul_backward(dx, g.w1, g.b1, dh1, x, P + L->p.w1 + (size_t)e * M * D, rows, D, M);
+}
+
 void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int training) {
     const MoeShape *sh = &L->s;
     const MoeRoute *R = route_of(sh);
@@ -436,13 +474,13 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     for (int a = 0; a < L->n_asg; a++)
         if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)L->asg_token[a] * D, sizeof(float) * D);
     double t1 = omp_get_wtime();
-    for (int e = 0; e < N + K; e++) {
-        int rows = L->count[e];
+    /* the routed experts on their owners (training under expert parallelism), the rest here */
+    L->exchanged = training && L->exchange;
+    if (L->exchanged) moe_exchange_forward(L, P);
+    for (int e = L->exchanged ? N : 0; e < N + K; e++) {
         size_t off = L->offset[e];
-        if (!rows) continue;
-        matmul_forward(L->h1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, rows, D, M);
-        gelu_forward(L->a1 + off * M, L->h1 + off * M, (size_t)rows * M);
-        matmul_forward(L->xout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, rows, M, D);
+        if (L->count[e])
+            moe_expert_forward(L, P, e, L->count[e], L->xin + off * D, L->h1 + off * M, L->a1 + off * M, L->xout + off * D);
     }
     double t2 = omp_get_wtime();
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
@@ -503,15 +541,12 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     memset(L->dxin, 0, sizeof(float) * rows_used * D);
     memset(L->da1, 0, sizeof(float) * rows_used * M);
     memset(L->dh1, 0, sizeof(float) * rows_used * M);
-    for (int e = 0; e < N + K; e++) {
-        int rows = L->count[e];
+    if (L->exchanged) moe_exchange_backward(L, P, G);
+    for (int e = L->exchanged ? N : 0; e < N + K; e++) {
         size_t off = L->offset[e];
-        if (!rows) continue;
-        matmul_backward(L->da1 + off * M, G + L->p.w2 + (size_t)e * D * M, G + L->p.b2 + (size_t)e * D,
-                        L->dxout + off * D, L->a1 + off * M, P + L->p.w2 + (size_t)e * D * M, rows, M, D);
-        gelu_backward(L->dh1 + off * M, L->h1 + off * M, L->da1 + off * M, (size_t)rows * M);
-        matmul_backward(L->dxin + off * D, G + L->p.w1 + (size_t)e * M * D, G + L->p.b1 + (size_t)e * M,
-                        L->dh1 + off * M, L->xin + off * D, P + L->p.w1 + (size_t)e * M * D, rows, D, M);
+        if (L->count[e])
+            moe_expert_backward(L, P, moe_expert_grads(L, G, e), e, L->count[e], L->dxout + off * D, L->xin + off * D, L->h1 + off * M,
+                                L->a1 + off * M, L->da1 + off * M, L->dh1 + off * M, L->dxin + off * D);
     }
     double t2 = omp_get_wtime();
     /* dispatch backward: each sub-token gathers its assignments' input gradients */

@@ -47,6 +47,26 @@ typedef struct {
     size_t w1, b1, w2, b2;                   /* experts, routed then shared: (N+K,M,D) (N+K,M) (N+K,D,M) (N+K,D) */
 } MoeParams;
 
+/* Expert parallelism: the routed experts of a layer split over `ranks` processes in contiguous
+ * blocks (process r owns experts r N/ranks .. (r+1) N/ranks - 1 and runs them on every
+ * process's rows; the tutel / DeepSpeed-MoE scheme). During training passes each process routes
+ * its own tokens, sends the rows of its sorted per-expert buffer to their owners and gets the
+ * outputs back (and the mirror in backward); shared experts and everything else stay local.
+ * The caller supplies the two collectives, so models/ needs no MPI. */
+typedef struct {
+    int rank, ranks;
+    /* 0: the owner regroups the rows by expert and runs one pair of sgemms per expert; 1: it
+     * runs each process's block of an expert alone and adds their weight gradients in process
+     * order, the additions of one process running the same slices one after another */
+    int ordered;
+    /* send[q n .. q n + n) goes to process q; recv[q n ..) arrives from process q */
+    void (*alltoall_ints)(void *ctx, const int *send, int *recv, int n);
+    /* send_count[q] floats from send + send_at[q] go to process q; recv likewise */
+    void (*alltoallv_floats)(void *ctx, const float *send, const int *send_count, const int *send_at,
+                             float *recv, const int *recv_count, const int *recv_at);
+    void *ctx;
+} MoeExchange;
+
 /* running statistics, reset by the caller */
 typedef struct {
     long long *counts;          /* (H, N): routed assignments of real tokens to each expert */
@@ -121,6 +141,16 @@ typedef struct {
      * combine (router, top-k, counting sort, gather, scatter), the expert matmuls and
      * activations, and MH-MoE's multi-head and merge layers */
     double t_route, t_experts, t_mh;
+    /* expert parallelism (moe_set_exchange; NULL: every expert here). The owner's buffers hold
+     * ranks * A rows: every process's rows for this process's experts, as they arrive (by
+     * process) and sorted by expert for the matmuls, forward and backward. */
+    const MoeExchange *exchange;
+    int exchanged;               /* the last forward sent its rows to the owners */
+    int *ep_send_count, *ep_send_at, *ep_recv_count, *ep_recv_at; /* (ranks) in floats */
+    int *ep_rows;                /* (ranks, N / ranks) rows each process has for each owned expert */
+    float *ep_in, *ep_x, *ep_h1, *ep_a1, *ep_y;       /* (R, D) (R, D) (R, M) (R, M) (R, D) */
+    float *ep_dy, *ep_dh1, *ep_da1, *ep_dx;           /* (R, D) (R, M) (R, M) (R, D) */
+    float *ep_grad;              /* (2 M D + M + D) one block's expert gradients (ordered) */
 } MoeLayer;
 
 /* number of parameters of one MoE layer */
@@ -134,6 +164,14 @@ int moe_alloc(MoeLayer *L, int Ntok);
 void moe_free(MoeLayer *L);
 /* the next passes see Ntok tokens, at most the Ntok of moe_alloc (whose buffers they reuse) */
 void moe_set_tokens(MoeLayer *L, int Ntok);
+
+/* from now on the layer's training passes run its routed experts where x says (x outlives the
+ * layer's use; NULL: here); reallocates the buffers for up to max_tokens tokens (the Ntok of
+ * moe_alloc), the current Ntok kept. 0, or -1 out of memory; the caller checks that the experts
+ * split over the processes (moe_exchange_check). */
+int moe_set_exchange(MoeLayer *L, const MoeExchange *x, int max_tokens);
+/* NULL if the shape's routed experts split over ranks processes, else why */
+const char *moe_exchange_check(const MoeShape *s, int ranks);
 
 /* out (Ntok, C) = MoE(in (Ntok, C)); training selects capacity limits */
 void moe_forward(MoeLayer *L, const float *params, float *out, const float *in, int training);
