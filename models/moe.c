@@ -388,6 +388,48 @@ static void update_stats(MoeLayer *L, const float *out, float tau) {
     st->passes++;
 }
 
+/* Many experts run side by side, each on one thread (OpenBLAS runs an sgemm called inside a
+ * parallel region on the calling thread alone): an expert's few rows make an sgemm too small to
+ * split well over threads. Few experts keep the threads inside each sgemm. (Two loops, not an
+ * if() clause: a region that if() makes one thread wide turns the loops inside it into nested
+ * regions with a thread team of their own, measured 400x slower on a tiny model.) */
+static int experts_side_by_side(int n) {
+    int threads = omp_get_max_threads();
+    return threads > 1 && n >= 4 * threads;
+}
+
+static void expert_block_forward(MoeLayer *L, const float *P, int e) {
+    size_t off = L->offset[e], D = L->D, M = L->s.expert_dim;
+    if (L->count[e])
+        moe_expert_forward(L, P, e, L->count[e], L->xin + off * D, L->h1 + off * M, L->a1 + off * M, L->xout + off * D);
+}
+
+static void expert_block_backward(MoeLayer *L, const float *P, float *G, int e) {
+    size_t off = L->offset[e], D = L->D, M = L->s.expert_dim;
+    if (L->count[e])
+        moe_expert_backward(L, P, moe_expert_grads(L, G, e), e, L->count[e], L->dxout + off * D, L->xin + off * D,
+                            L->h1 + off * M, L->a1 + off * M, L->da1 + off * M, L->dh1 + off * M, L->dxin + off * D);
+}
+
+/* experts first .. N + K - 1 on this process's rows */
+static void experts_forward(MoeLayer *L, const float *P, int first) {
+    int n = L->s.experts + L->s.shared;
+    if (experts_side_by_side(n - first)) {
+#pragma omp parallel for schedule(dynamic)
+        for (int e = first; e < n; e++) expert_block_forward(L, P, e);
+    } else
+        for (int e = first; e < n; e++) expert_block_forward(L, P, e);
+}
+
+static void experts_backward(MoeLayer *L, const float *P, float *G, int first) {
+    int n = L->s.experts + L->s.shared;
+    if (experts_side_by_side(n - first)) {
+#pragma omp parallel for schedule(dynamic)
+        for (int e = first; e < n; e++) expert_block_backward(L, P, G, e);
+    } else
+        for (int e = first; e < n; e++) expert_block_backward(L, P, G, e);
+}
+
 void moe_expert_forward(const MoeLayer *L, const float *P, int e, int rows, const float *x, float *h1, float *a1,
                         float *y) {
     int D = L->D, M = L->s.expert_dim;
@@ -412,7 +454,7 @@ void moe_expert_backward(const MoeLayer *L, const float *P, ExpertGrads g, int e
 void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int training) {
     const MoeShape *sh = &L->s;
     const MoeRoute *R = route_of(sh);
-    int C = sh->C, N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
+    int C = sh->C, N = sh->experts, de = sh->router_dim;
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE;
     const float *U = in;
     double t0 = omp_get_wtime();
@@ -477,11 +519,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     /* the routed experts on their owners (training under expert parallelism), the rest here */
     L->exchanged = training && L->exchange;
     if (L->exchanged) moe_exchange_forward(L, P);
-    for (int e = L->exchanged ? N : 0; e < N + K; e++) {
-        size_t off = L->offset[e];
-        if (L->count[e])
-            moe_expert_forward(L, P, e, L->count[e], L->xin + off * D, L->h1 + off * M, L->a1 + off * M, L->xout + off * D);
-    }
+    experts_forward(L, P, L->exchanged ? N : 0);
     double t2 = omp_get_wtime();
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
     float *o = mh ? L->o : out;
@@ -542,12 +580,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     memset(L->da1, 0, sizeof(float) * rows_used * M);
     memset(L->dh1, 0, sizeof(float) * rows_used * M);
     if (L->exchanged) moe_exchange_backward(L, P, G);
-    for (int e = L->exchanged ? N : 0; e < N + K; e++) {
-        size_t off = L->offset[e];
-        if (L->count[e])
-            moe_expert_backward(L, P, moe_expert_grads(L, G, e), e, L->count[e], L->dxout + off * D, L->xin + off * D, L->h1 + off * M,
-                                L->a1 + off * M, L->da1 + off * M, L->dh1 + off * M, L->dxin + off * D);
-    }
+    experts_backward(L, P, G, L->exchanged ? N : 0);
     double t2 = omp_get_wtime();
     /* dispatch backward: each sub-token gathers its assignments' input gradients */
 #pragma omp parallel for

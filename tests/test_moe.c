@@ -11,6 +11,7 @@
 #include "models/moe_route.h"
 #include "util/rng.h"
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #ifndef GC_EPS
@@ -81,9 +82,9 @@ static MoeLayer *first_layer(Model *m, const ModelConfig *cfg, uint64_t seed, in
 
 /* The layer's output against a direct per-token computation: for every (sub-)token, the sum
  * over its top-k experts of gate * expert(x), with the same choices and gates. */
-static void test_dispatch_matches_reference(int kind) {
+static void test_dispatch_matches_reference(int kind, int experts) {
     ModelConfig cfg = tiny(kind, 2);
-    cfg.experts = 6;
+    cfg.experts = experts;
     cfg.d_model = 16;
     cfg.mh_heads = 4;
     Model m;
@@ -119,7 +120,7 @@ static void test_dispatch_matches_reference(int kind) {
     for (int i = 0; i < Ntok * C; i++) worst = fmax(worst, fabs(y[i] - ref[i]));
     int n_used = 0;
     for (int e = 0; e < cfg.experts; e++) n_used += used[e];
-    printf("dispatch kind=%d: %d sub-tokens over %d experts, max |layer - per-token reference| = %.2g\n", kind, S, n_used, worst);
+    printf("dispatch kind=%d experts=%d: %d sub-tokens over %d experts, max |layer - per-token reference| = %.2g\n", kind, experts, S, n_used, worst);
     CHECK(worst < 1e-5, "kind %d: dispatch differs from the per-token reference by %g", kind, worst);
     CHECK(n_used >= 3, "too few experts used (%d) for the test to mean much", n_used);
     /* the pass's router statistics, recomputed here: output RMS, temperature, cosine spread */
@@ -523,9 +524,17 @@ int main(void) {
     test_loss_free_bias();
     test_imbalance();
     test_counts_new_options();
-    test_dispatch_matches_reference(MOE_SMOE);
-    test_dispatch_matches_reference(MOE_XMOE);
-    test_dispatch_matches_reference(MOE_MHMOE);
+    test_dispatch_matches_reference(MOE_SMOE, 6);
+    test_dispatch_matches_reference(MOE_XMOE, 6);
+    test_dispatch_matches_reference(MOE_MHMOE, 6);
+    /* 16 experts at 2 threads run side by side, one thread and one sgemm each (moe.c): the
+     * same per-token reference, and the gradients of that path */
+    omp_set_num_threads(2);
+    test_dispatch_matches_reference(MOE_XMOE, 16);
+    test_dispatch_matches_reference(MOE_MHMOE, 16);
+    ModelConfig many = tiny(MOE_MHMOE, 2);
+    many.experts = 16;
+    gradcheck_variant("mhmoe k=2 16 experts side by side", many, 0);
     test_capacity();
     test_counts();
     test_padding_not_counted();
