@@ -14,10 +14,11 @@ head -1 "$out/torch.txt"
 echo
 echo "| $size, threads=$threads | params | harness tokens/s | PyTorch tokens/s | harness / PyTorch |"
 echo "|---|---|---|---|---|"
-# harness rows: | model | parity | experts | ... | params (7) | ... | train tok/s (9) |
-awk -F'|' 'FNR == NR { if ($2 ~ /^ (dense|xmoe|mhmoe) $/) { name = $2 == " dense " ? "dense" : ($2 == " xmoe " ? "xmoe-" $4 : "mhmoe-" $4 " " $3);
-                         gsub(/ /, "", name); sub(/mhmoe-/, "mhmoe-", name); tps[name] = $9; par[name] = $7 } next }
+# harness rows: | threads | model | parity | experts | ... | params (8) | ... | train tok/s (10) |
+awk -F'|' 'FNR == NR { if ($3 ~ /^ (dense|xmoe|mhmoe) $/) { name = $3 == " dense " ? "dense" : ($3 == " xmoe " ? "xmoe-" $5 : "mhmoe-" $5 " " $4);
+                         gsub(/ /, "", name); tps[name] = $10; par[name] = $8 } next }
            $2 ~ /^ (dense|xmoe|mhmoe)/ { name = $2; gsub(/^ | $/, "", name); key = name; gsub(/ /, "", key)
-                         if (key in tps) printf "| %s |%s| %.0f | %.0f | %.2f |\n", name, par[key], tps[key], $5, tps[key] / $5 }' \
+                         if (key in tps) { rows++; printf "| %s |%s| %.0f | %.0f | %.2f |\n", name, par[key], tps[key], $5, tps[key] / $5 } }
+           END { if (!rows) { print "side_by_side.sh: no variant matched between the two tables" > "/dev/stderr"; exit 1 } }' \
   "$out/harness.txt" "$out/torch.txt"
 rm -rf "$out"
