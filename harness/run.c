@@ -664,7 +664,7 @@ static int run_build(Run *r, Config *cfg) {
     if (r->expert_parallel) {
         const char *why_not;
         if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
-        r->exchange = (MoeExchange){.rank = r->rank, .ranks = r->ranks, .ordered = r->ordered, .alltoall_ints = alltoall_ints,
+        r->exchange = (MoeExchange){.rank = r->rank, .ranks = r->ranks, .slice_tokens = r->slice_rows * T, .ordered = r->ordered, .alltoall_ints = alltoall_ints,
                                     .alltoallv_floats = alltoallv_floats};
         if (model_set_exchange(&r->model, &r->exchange, &why_not))
             return why_not ? run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not)

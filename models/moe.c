@@ -78,7 +78,10 @@ static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     CARVE(w, L->dxin, A * D); CARVE(w, L->dh1, A * M); CARVE(w, L->da1, A * M); CARVE(w, L->dxout, A * D);
     CARVE(w, L->dgate, A); CARVE(w, L->d_o, S * D);
     CARVE(w, L->stats.counts, H * N); CARVE(w, L->stats.image_counts, H * N);
-    size_t ranks = L->exchange ? (size_t)L->exchange->ranks : 0, R = ranks * A;
+    /* an owner receives at most every process's routed slots for a slice */
+    size_t ranks = L->exchange ? (size_t)L->exchange->ranks : 0;
+    size_t R = ranks ? ranks * (size_t)route_of(s)->max_assignments(s, L->exchange->slice_tokens * (int)H) : 0;
+    L->ep_rows_max = R;
     CARVE(w, L->ep_send_count, ranks); CARVE(w, L->ep_send_at, ranks);
     CARVE(w, L->ep_recv_count, ranks); CARVE(w, L->ep_recv_at, ranks); CARVE(w, L->ep_rows, ranks ? N : 0);
     CARVE(w, L->ep_in, R * D); CARVE(w, L->ep_x, R * D); CARVE(w, L->ep_h1, R * M); CARVE(w, L->ep_a1, R * M);

@@ -55,6 +55,7 @@ typedef struct {
  * The caller supplies the two collectives, so models/ needs no MPI. */
 typedef struct {
     int rank, ranks;
+    int slice_tokens;  /* the most tokens a process routes in one training pass (its slice) */
     /* 0: the owner regroups the rows by expert and runs one pair of sgemms per expert; 1: it
      * runs each process's block of an expert alone and adds their weight gradients in process
      * order, the additions of one process running the same slices one after another */
@@ -142,7 +143,7 @@ typedef struct {
      * activations, and MH-MoE's multi-head and merge layers */
     double t_route, t_experts, t_mh;
     /* expert parallelism (moe_set_exchange; NULL: every expert here). The owner's buffers hold
-     * ranks * A rows: every process's rows for this process's experts, as they arrive (by
+     * R = ranks * (the routed slots of slice_tokens) rows: every process's rows for this process's experts, as they arrive (by
      * process) and sorted by expert for the matmuls, forward and backward. */
     const MoeExchange *exchange;
     int exchanged;               /* the last forward sent its rows to the owners */
@@ -151,6 +152,7 @@ typedef struct {
     float *ep_in, *ep_x, *ep_h1, *ep_a1, *ep_y;       /* (R, D) (R, D) (R, M) (R, M) (R, D) */
     float *ep_dy, *ep_dh1, *ep_da1, *ep_dx;           /* (R, D) (R, M) (R, M) (R, D) */
     float *ep_grad;              /* (2 M D + M + D) one block's expert gradients (ordered) */
+    size_t ep_rows_max;          /* R */
 } MoeLayer;
 
 /* number of parameters of one MoE layer */

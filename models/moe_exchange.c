@@ -5,6 +5,8 @@
  * every process's rows; or, ordered, runs each arrived block alone (the sgemms and additions one
  * process makes running the processes' slices one after another: the same bits). */
 #include "moe_experts.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *moe_exchange_check(const MoeShape *s, int ranks) {
@@ -26,6 +28,10 @@ static int exchange_plan(MoeLayer *L) {
         L->ep_recv_at[q] = at * D;
         L->ep_recv_count[q] = rows * D;
         at += rows;
+    }
+    if ((size_t)at > L->ep_rows_max) { /* a slice longer than MoeExchange.slice_tokens said */
+        fprintf(stderr, "error: expert parallelism: %d rows arrived for buffers of %zu\n", at, L->ep_rows_max);
+        abort();
     }
     return at;
 }
