@@ -117,24 +117,6 @@ int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
     return 0;
 }
 
-void parallel_alltoall_ints(const int *send, int *recv, int n) {
-    if (size_ == 1) { memcpy(recv, send, sizeof(int) * n); return; }
-    double t0 = now_seconds();
-    MPI_Alltoall(send, n, MPI_INT, recv, n, MPI_INT, MPI_COMM_WORLD);
-    sent_bytes += sizeof(int) * (double)n * (size_ - 1);
-    comm_seconds += now_seconds() - t0;
-}
-
-void parallel_alltoallv_floats(const float *send, const int *send_count, const int *send_at, float *recv,
-                               const int *recv_count, const int *recv_at) {
-    if (size_ == 1) { memcpy(recv + recv_at[0], send + send_at[0], sizeof(float) * send_count[0]); return; }
-    double t0 = now_seconds();
-    MPI_Alltoallv(send, send_count, send_at, MPI_FLOAT, recv, recv_count, recv_at, MPI_FLOAT, MPI_COMM_WORLD);
-    for (int q = 0; q < size_; q++)
-        if (q != rank_) sent_bytes += sizeof(float) * (double)send_count[q];
-    comm_seconds += now_seconds() - t0;
-}
-
 int parallel_broadcast_int(int v) {
     if (size_ == 1) return v;
     double t0 = now_seconds();
@@ -151,18 +133,37 @@ void parallel_sum_floats(float *v, size_t n, int ordered) { (void)v; (void)n; (v
 void parallel_sum_doubles(double *v, int n) { (void)v; (void)n; }
 void parallel_sum_longs(long long *v, int n) { (void)v; (void)n; }
 int parallel_broadcast_int(int v) { return v; }
-void parallel_alltoall_ints(const int *send, int *recv, int n) { memcpy(recv, send, sizeof(int) * n); }
-void parallel_alltoallv_floats(const float *send, const int *send_count, const int *send_at, float *recv,
-                               const int *recv_count, const int *recv_at) {
-    (void)recv_count;
-    memcpy(recv + recv_at[0], send + send_at[0], sizeof(float) * send_count[0]);
-}
 int parallel_send(int to, int tag, const void *bytes, size_t n) { (void)to; (void)tag; (void)bytes; (void)n; return -1; }
 int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
     (void)tag; (void)from; (void)bytes; (void)n; (void)sender;
     return -1;
 }
 #endif
+
+/* one process (any build) keeps its own part; only MPI's path is compiled in without MPI */
+void parallel_alltoall_ints(const int *send, int *recv, int n) {
+    if (size_ == 1) { memcpy(recv, send, sizeof(int) * n); return; }
+#ifdef MOEH_MPI
+    double t0 = now_seconds();
+    MPI_Alltoall(send, n, MPI_INT, recv, n, MPI_INT, MPI_COMM_WORLD);
+    sent_bytes += sizeof(int) * (double)n * (size_ - 1);
+    comm_seconds += now_seconds() - t0;
+#endif
+}
+
+void parallel_alltoallv_floats(const float *send, const int *send_count, const int *send_at, float *recv,
+                               const int *recv_count, const int *recv_at) {
+    if (size_ == 1) { memcpy(recv + recv_at[0], send + send_at[0], sizeof(float) * send_count[0]); return; }
+#ifdef MOEH_MPI
+    double t0 = now_seconds();
+    MPI_Alltoallv(send, send_count, send_at, MPI_FLOAT, recv, recv_count, recv_at, MPI_FLOAT, MPI_COMM_WORLD);
+    for (int q = 0; q < size_; q++)
+        if (q != rank_) sent_bytes += sizeof(float) * (double)send_count[q];
+    comm_seconds += now_seconds() - t0;
+#else
+    (void)recv_count;
+#endif
+}
 
 int parallel_rank(void) { return rank_; }
 int parallel_size(void) { return size_; }

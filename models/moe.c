@@ -578,10 +578,11 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         L->dgate[a] = (float)dot;
     }
     double t1 = omp_get_wtime();
-    size_t rows_used = L->offset[N + K];
-    memset(L->dxin, 0, sizeof(float) * rows_used * D);
-    memset(L->da1, 0, sizeof(float) * rows_used * M);
-    memset(L->dh1, 0, sizeof(float) * rows_used * M);
+    /* the rows computed here (the owners return the routed rows' dxin whole) */
+    size_t first_row = L->exchanged ? L->offset[N] : 0, rows_here = L->offset[N + K] - first_row;
+    memset(L->dxin + first_row * D, 0, sizeof(float) * rows_here * D);
+    memset(L->da1 + first_row * M, 0, sizeof(float) * rows_here * M);
+    memset(L->dh1 + first_row * M, 0, sizeof(float) * rows_here * M);
     if (L->exchanged) moe_exchange_backward(L, P, G);
     experts_backward(L, P, G, L->exchanged ? N : 0);
     double t2 = omp_get_wtime();

@@ -15,8 +15,8 @@ const char *moe_exchange_check(const MoeShape *s, int ranks) {
 }
 
 /* rows each process sends each owner (one int per owned expert, the counts of this forward),
- * and the float counts and offsets of both directions; returns the rows this process computes */
-static int exchange_plan(MoeLayer *L) {
+ * and the float counts and offsets of both directions */
+static void exchange_plan(MoeLayer *L) {
     const MoeExchange *x = L->exchange;
     int P = x->ranks, E = L->s.experts / P, D = L->D, at = 0;
     x->alltoall_ints(x->ctx, L->count, L->ep_rows, E);
@@ -33,7 +33,6 @@ static int exchange_plan(MoeLayer *L) {
         fprintf(stderr, "error: expert parallelism: %d rows arrived for buffers of %zu\n", at, L->ep_rows_max);
         abort();
     }
-    return at;
 }
 
 /* between arrival order (by process, then expert) and expert order (by expert, then process):
