@@ -28,6 +28,7 @@ int bytebuf_append(ByteBuf *b, const void *p, size_t n) {
 void bytebuf_free(ByteBuf *b) { free(b->data); memset(b, 0, sizeof *b); }
 
 int read_whole_file(const char *path, ByteBuf *out, char *err, size_t errlen) {
+    if (file_check_regular(path, err, errlen)) return -1;
     gzFile f = gzopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char buf[1 << 16];

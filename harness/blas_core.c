@@ -77,6 +77,15 @@ int blas_kernel_is_generic(const char *corename) {
     return -1;
 }
 
+/* auto's candidates for this CPU, appended best first, when OpenBLAS loaded its generic kernel */
+static void plan_auto(const char *loaded, CpuTier tier, BlasPlan *p) {
+    if (blas_kernel_is_generic(loaded) != 1 || tier < CPU_TIER_AVX2) return;
+    /* best first; an OpenBLAS too old for Cooperlake still has SkylakeX and Haswell */
+    if (tier >= CPU_TIER_AVX512_BF16) p->try_kernels[p->try_count++] = "Cooperlake";
+    if (tier >= CPU_TIER_AVX512) p->try_kernels[p->try_count++] = "SkylakeX";
+    p->try_kernels[p->try_count++] = "Haswell";
+}
+
 void blas_core_plan(const char *key, const char *env_coretype, int chosen_before, const char *loaded,
                     CpuTier tier, BlasPlan *p) {
     memset(p, 0, sizeof *p);
@@ -85,17 +94,17 @@ void blas_core_plan(const char *key, const char *env_coretype, int chosen_before
     if (strcmp(key, "auto")) { /* a kernel named outright */
         if (loaded && !strcasecmp(key, loaded)) return;
         p->try_kernels[p->try_count++] = key;
+        /* a name that fails its check (a typo, a kernel this CPU cannot run) falls back to
+         * what auto would run, not to OpenBLAS's generic kernel */
+        if (!env_coretype || !*env_coretype) plan_auto(loaded, tier, p);
         snprintf(p->why, sizeof p->why, "blas_core=%s (OpenBLAS had loaded %s)", key, loaded ? loaded : "?");
         return;
     }
     if (env_coretype && *env_coretype) return; /* the user's choice */
-    if (blas_kernel_is_generic(loaded) != 1 || tier < CPU_TIER_AVX2) return;
-    /* best first; an OpenBLAS too old for Cooperlake still has SkylakeX and Haswell */
-    if (tier >= CPU_TIER_AVX512_BF16) p->try_kernels[p->try_count++] = "Cooperlake";
-    if (tier >= CPU_TIER_AVX512) p->try_kernels[p->try_count++] = "SkylakeX";
-    p->try_kernels[p->try_count++] = "Haswell";
-    snprintf(p->why, sizeof p->why, "OpenBLAS loaded its generic %s kernel on a CPU with %s", loaded,
-             cpu_tier_name(tier));
+    plan_auto(loaded, tier, p);
+    if (p->try_count)
+        snprintf(p->why, sizeof p->why, "OpenBLAS loaded its generic %s kernel on a CPU with %s", loaded,
+                 cpu_tier_name(tier));
 }
 
 void blas_sgemm_rowmajor(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,

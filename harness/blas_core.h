@@ -23,7 +23,8 @@ int blas_kernel_is_generic(const char *corename);
 
 typedef struct {
     int try_count;             /* 0: keep the loaded kernel */
-    const char *try_kernels[3]; /* best first: each is self-checked, the first that passes is used */
+    const char *try_kernels[4]; /* best first: each is self-checked, the first that passes is used (a named
+                                 * kernel first, then auto's candidates) */
     char why[256];             /* one line for the user; empty when there is nothing to say */
 } BlasPlan;
 

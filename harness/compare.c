@@ -24,6 +24,12 @@ static void put_literal(char *sql, size_t n, const char *s) {
     sql[used] = 0;
 }
 
+static int count_row(void *ctx, int ncol, const char *const *values) {
+    (void)ncol, (void)values;
+    ++*(long *)ctx;
+    return 0;
+}
+
 static void put(char *sql, size_t n, const char *s) {
     size_t used = strlen(sql);
     snprintf(sql + used, n - used, "%s", s);
@@ -48,7 +54,10 @@ int harness_compare(int argc, char **argv) {
         else if (!strncmp(argv[i], "b=", 2)) b = v;
         else if (!strncmp(argv[i], "metric=", 7)) metric = v;
         else if (!strncmp(argv[i], "db=", 3)) db = v;
-        else if (!strncmp(argv[i], "csv=", 4)) csv = atoi(v);
+        else if (!strncmp(argv[i], "csv=", 4)) {
+            if (strcmp(v, "0") && strcmp(v, "1")) { fprintf(stderr, "error: compare: csv=%s: expected 0 or 1\n", v); return 2; }
+            csv = *v == '1';
+        }
         else {
             if (nf == 32) { fprintf(stderr, "error: compare: more than 32 filters\n"); return 2; }
             memcpy(keybuf[nf], argv[i], klen);
@@ -115,8 +124,22 @@ int harness_compare(int argc, char **argv) {
     put(sql, sizeof sql, " ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
-    ResultsDb *rdb = results_open_existing(db, err, sizeof err);
+    ResultsDb *rdb = results_open_read(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    /* nothing to show is said as an error, not printed as an empty table */
+    long rows = 0;
+    if (results_query(rdb, sql, count_row, &rows, err, sizeof err)) {
+        fprintf(stderr, "error: compare: %s\n", err);
+        results_close(rdb);
+        return 2;
+    }
+    if (!rows) {
+        fprintf(stderr, "error: compare: db=%s holds no finished runs, paired by seed, whose configurations differ only in "
+                "%s%s%s%s%s%s%s (harness list shows the runs; metric= names a final metric such as valid/bpb)\n", db, by,
+                a ? ", a=" : "", a ? a : "", b ? ", b=" : "", b ? b : "", metric ? ", metric=" : "", metric ? metric : "");
+        results_close(rdb);
+        return 1;
+    }
     printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"
            "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread\n\n", by);
     int rc = results_print_query(rdb, sql, csv, err, sizeof err);

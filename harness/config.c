@@ -12,79 +12,79 @@
 /* A row with no help marks where the keys task `key` declares are listed: stored
  * configurations are compared as text, so these rows keep the key order of the configurations
  * stored before the tasks declared their keys. A task without a row has its keys at the end. */
-#define TASK_KEYS_HERE(task) {task, KEY_STR, NULL, NULL, 0, 0, NULL, NULL, 0}
+#define TASK_KEYS_HERE(task) {task, KEY_ROLE_NONE, KEY_STR, NULL, NULL, 0, 0, NULL, NULL, 0}
 
 /* the keys the harness reads itself */
 static const KeyDef HARNESS_KEYS[] = {
-    {"task", KEY_ENUM, "english", NULL, 0, 0, "what to train and evaluate (the tasks are listed below)", task_names},
-    {"init", KEY_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same"},
-    {"pretrain_steps", KEY_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
+    {"task", KEY_ROLE_TRAINING, KEY_ENUM, "english", NULL, 0, 0, "what to train and evaluate (the tasks are listed below)", task_names},
+    {"init", KEY_ROLE_TRAINING, KEY_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same", NULL, KEY_NAMES_RUN},
+    {"pretrain_steps", KEY_ROLE_FINETUNE, KEY_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
     TASK_KEYS_HERE("mmm"),
     TASK_KEYS_HERE("vqa"),
     TASK_KEYS_HERE("reasoning"),
-    {"tokenizer", KEY_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
-    {"vocab", KEY_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
-    {"image_size", KEY_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
-    {"patch", KEY_INT, "8", NULL, 1, 4096, "image patches are patch x patch pixels; must divide image_size"},
+    {"tokenizer", KEY_ROLE_TRAINING, KEY_ENUM, "bytes", "bytes|bpe", 0, 0, "tokens: bytes (vocab 256), or a byte-level BPE trained on the training split"},
+    {"vocab", KEY_ROLE_TRAINING, KEY_INT, "1024", NULL, 257, 65536, "tokenizer=bpe: vocabulary size"},
+    {"image_size", KEY_ROLE_TRAINING, KEY_INT, "32", NULL, 4, 4096, "images are resized to image_size x image_size"},
+    {"patch", KEY_ROLE_TRAINING, KEY_INT, "8", NULL, 1, 4096, "image patches are patch x patch pixels; must divide image_size"},
     TASK_KEYS_HERE("multilingual"),
-    {"model", KEY_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
-    {"experts", KEY_INT, "8", NULL, 1, 1024, "experts per MoE layer"},
-    {"topk", KEY_INT, "0", NULL, 0, 1024, "experts per (sub-)token; 0: 2 for smoe, 1 for xmoe and mhmoe"},
-    {"heads", KEY_INT, "4", NULL, 1, 1024, "MH-MoE heads (sub-tokens per token), must divide d_model"},
-    {"moe_every", KEY_INT, "2", NULL, 1, 1024, "every moe_every-th block has an MoE layer as its FFN"},
-    {"parity", KEY_ENUM, "params", "params|flops", 0, 0, "MH-MoE expert size: params (paper: match X-MoE's parameters) or flops (4*d_model, X-MoE's expert FLOPs)"},
-    {"expert_dim", KEY_INT, "0", NULL, 0, 1 << 20, "expert inner size; 0: 4*d_model, or for mhmoe set by parity"},
-    {"router_dim", KEY_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension"},
-    {"gate", KEY_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)"},
-    {"router_norm", KEY_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)"},
-    {"balance", KEY_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss"},
-    {"balance_reduce", KEY_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)"},
-    {"capacity", KEY_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)"},
-    {"router", KEY_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names},
-    {"shared_experts", KEY_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)"},
-    {"granularity", KEY_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)"},
-    {"z_loss", KEY_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)"},
-    {"balance_mode", KEY_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none"},
-    {"bias_rate", KEY_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)"},
-    {"mh_residual", KEY_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)"},
-    {"size", KEY_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
-    {"d_model", KEY_INT, NULL, NULL, 8, 65536, "(size) model width C"},
-    {"layers", KEY_INT, NULL, NULL, 1, 1024, "(size) transformer blocks"},
-    {"attn_heads", KEY_INT, NULL, NULL, 1, 1024, "(size) attention heads, must divide d_model"},
-    {"seq_len", KEY_INT, NULL, NULL, 2, 65536, "(size) tokens per sequence"},
-    {"batch", KEY_INT, NULL, NULL, 1, 65536, "(size) sequences per step"},
-    {"steps", KEY_INT, NULL, NULL, 1, BIG, "(size) training steps"},
-    {"lr", KEY_FLOAT, NULL, NULL, 0, 10, "(size) peak learning rate"},
-    {"warmup", KEY_INT, NULL, NULL, 0, BIG, "(size) linear warmup steps"},
-    {"eval_every", KEY_INT, NULL, NULL, 0, BIG, "(size) steps between validation passes; 0: only at the end"},
-    {"schedule", KEY_ENUM, "cosine", "cosine|linear", 0, 0, "decay after warmup"},
-    {"min_lr_frac", KEY_FLOAT, "0.1", NULL, 0, 1, "final learning rate as a share of lr"},
-    {"weight_decay", KEY_FLOAT, "0.1", NULL, 0, 10, "AdamW decoupled weight decay (matrices only)"},
-    {"grad_clip", KEY_FLOAT, "1.0", NULL, 0, BIG, "global gradient-norm clip; 0: off"},
-    {"beta1", KEY_FLOAT, "0.9", NULL, 0, 0.999999, "AdamW beta1"},
-    {"beta2", KEY_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
-    {"seed", KEY_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
-    {"threads", KEY_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
-    {"blas_core", KEY_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
-    {"blas", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
-    {"topk_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
-    {"expert_dim_used", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
-    {"ranks", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) parallel=data: the processes that trained the run"},
-    {"pretrain_run", KEY_RECORD, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init="},
-    {"eval_tokens", KEY_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
-    {"final_eval_tokens", KEY_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
-    {"log_every", KEY_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
-    {"data", KEY_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},
-    {"data_dir", KEY_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
-    {"db", KEY_STR, "results.db", NULL, 0, 0, "results database"},
-    {"name", KEY_STR, "", NULL, 0, 0, "a label for the run"},
-    {"out", KEY_STR, "", NULL, 0, 0, "folder for checkpoints; default: beside the db, named by it (results.db: results.runs/)"},
-    {"checkpoint_every", KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
-    {"resume", KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
-    {"from", KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)"},
-    {"parallel", KEY_ENUM, "none", "none|data|expert", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints); expert (data, and each MoE layer's routed experts split over the processes, experts a multiple of P: a process runs its experts on every process's rows, sent and returned with MPI_Alltoallv)", NULL, 1},
-    {"reduce", KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data|expert: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, 1},
-    {"micro_batches", KEY_INT, "1", NULL, 1, 65536, "slices of each step's batch, each a forward and backward of its own, the gradients summed (gradient accumulation; under mpirun -np P a multiple of P, P when not given). MoE balance statistics and capacity are per slice", NULL, 1},
+    {"model", KEY_ROLE_TRAINING, KEY_ENUM, "dense", "dense|smoe|xmoe|mhmoe", 0, 0, "model variant"},
+    {"experts", KEY_ROLE_TRAINING, KEY_INT, "8", NULL, 1, 1024, "experts per MoE layer", NULL, KEY_FOR_MOE},
+    {"topk", KEY_ROLE_TRAINING, KEY_INT, "0", NULL, 0, 1024, "experts per (sub-)token; 0: 2 for smoe, 1 for xmoe and mhmoe", NULL, KEY_FOR_MOE},
+    {"heads", KEY_ROLE_TRAINING, KEY_INT, "4", NULL, 1, 1024, "MH-MoE heads (sub-tokens per token), must divide d_model", NULL, KEY_FOR_MH},
+    {"moe_every", KEY_ROLE_TRAINING, KEY_INT, "2", NULL, 1, 1024, "every moe_every-th block has an MoE layer as its FFN", NULL, KEY_FOR_MOE},
+    {"parity", KEY_ROLE_TRAINING, KEY_ENUM, "params", "params|flops", 0, 0, "MH-MoE expert size: params (paper: match X-MoE's parameters) or flops (4*d_model, X-MoE's expert FLOPs)", NULL, KEY_FOR_MH},
+    {"expert_dim", KEY_ROLE_TRAINING, KEY_INT, "0", NULL, 0, 1 << 20, "expert inner size; 0: 4*d_model, or for mhmoe set by parity", NULL, KEY_FOR_MOE},
+    {"router_dim", KEY_ROLE_TRAINING, KEY_INT, "16", NULL, 1, 65536, "X-MoE / MH-MoE router dimension", NULL, KEY_FOR_ROUTER},
+    {"gate", KEY_ROLE_TRAINING, KEY_ENUM, "softmax", "softmax|sigmoid", 0, 0, "X-MoE / MH-MoE gating (temperature init 0.3 / 0.07)", NULL, KEY_FOR_ROUTER},
+    {"router_norm", KEY_ROLE_TRAINING, KEY_ENUM, "paper", "paper|code", 0, 0, "X-MoE / MH-MoE router: paper (cosine of the normalised projection and expert embedding over a learnable temperature; balance probabilities at a fixed one) or code (the public torchscale code: the raw projection against unit expert embeddings, no temperature, balance on the gate probabilities)", NULL, KEY_FOR_ROUTER},
+    {"balance", KEY_ROLE_TRAINING, KEY_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss", NULL, KEY_FOR_MOE},
+    {"balance_reduce", KEY_ROLE_TRAINING, KEY_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)", NULL, KEY_FOR_MOE},
+    {"capacity", KEY_ROLE_TRAINING, KEY_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)", NULL, KEY_FOR_MOE},
+    {"router", KEY_ROLE_TRAINING, KEY_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names, KEY_FOR_MOE},
+    {"shared_experts", KEY_ROLE_TRAINING, KEY_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)", NULL, KEY_FOR_MOE},
+    {"granularity", KEY_ROLE_TRAINING, KEY_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)", NULL, KEY_FOR_MOE},
+    {"z_loss", KEY_ROLE_TRAINING, KEY_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)", NULL, KEY_FOR_MOE},
+    {"balance_mode", KEY_ROLE_TRAINING, KEY_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none", NULL, KEY_FOR_MOE},
+    {"bias_rate", KEY_ROLE_TRAINING, KEY_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)", NULL, KEY_FOR_MOE},
+    {"mh_residual", KEY_ROLE_TRAINING, KEY_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)", NULL, KEY_FOR_MH},
+    {"size", KEY_ROLE_TRAINING, KEY_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
+    {"d_model", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 8, 65536, "(size) model width C"},
+    {"layers", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 1, 1024, "(size) transformer blocks"},
+    {"attn_heads", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 1, 1024, "(size) attention heads, must divide d_model"},
+    {"seq_len", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 2, 65536, "(size) tokens per sequence"},
+    {"batch", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 1, 65536, "(size) sequences per step"},
+    {"steps", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 1, BIG, "(size) training steps"},
+    {"lr", KEY_ROLE_TRAINING, KEY_FLOAT, NULL, NULL, 0, 10, "(size) peak learning rate"},
+    {"warmup", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 0, BIG, "(size) linear warmup steps"},
+    {"eval_every", KEY_ROLE_BOOKKEEPING, KEY_INT, NULL, NULL, 0, BIG, "(size) steps between validation passes; 0: only at the end"},
+    {"schedule", KEY_ROLE_TRAINING, KEY_ENUM, "cosine", "cosine|linear", 0, 0, "decay after warmup"},
+    {"min_lr_frac", KEY_ROLE_TRAINING, KEY_FLOAT, "0.1", NULL, 0, 1, "final learning rate as a share of lr"},
+    {"weight_decay", KEY_ROLE_TRAINING, KEY_FLOAT, "0.1", NULL, 0, 10, "AdamW decoupled weight decay (matrices only)"},
+    {"grad_clip", KEY_ROLE_TRAINING, KEY_FLOAT, "1.0", NULL, 0, BIG, "global gradient-norm clip; 0: off"},
+    {"beta1", KEY_ROLE_TRAINING, KEY_FLOAT, "0.9", NULL, 0, 0.999999, "AdamW beta1"},
+    {"beta2", KEY_ROLE_TRAINING, KEY_FLOAT, "0.95", NULL, 0, 0.999999, "AdamW beta2"},
+    {"seed", KEY_ROLE_REPLICATE, KEY_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
+    {"threads", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
+    {"blas_core", KEY_ROLE_REQUEST, KEY_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
+    {"blas", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
+    {"topk_used", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
+    {"expert_dim_used", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},
+    {"ranks", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) parallel=data: the processes that trained the run"},
+    {"pretrain_run", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) the task=mmm run the pretraining stage supplied as init=", NULL, KEY_NAMES_RUN},
+    {"eval_tokens", KEY_ROLE_BOOKKEEPING, KEY_INT, "32768", NULL, 0, BIG, "tokens scored per periodic validation pass (multilingual: shared among the languages); 0: all"},
+    {"final_eval_tokens", KEY_ROLE_EVALUATION, KEY_INT, "131072", NULL, 0, BIG, "tokens scored per split (per language) by the final valid and test passes; 0: all"},
+    {"log_every", KEY_ROLE_BOOKKEEPING, KEY_INT, "10", NULL, 1, BIG, "steps between training-metric rows"},
+    {"data", KEY_ROLE_TRAINING, KEY_STR, "", NULL, 0, 0, "your own data: a file or folder (default: the prepared set); image tasks: also data=scenes (default) or data=emoji"},
+    {"data_dir", KEY_ROLE_SOURCE, KEY_STR, "data", NULL, 0, 0, "where prepared default data sets live"},
+    {"db", KEY_ROLE_PLACE, KEY_STR, "results.db", NULL, 0, 0, "results database"},
+    {"name", KEY_ROLE_BOOKKEEPING, KEY_STR, "", NULL, 0, 0, "a label for the run"},
+    {"out", KEY_ROLE_PLACE, KEY_STR, "", NULL, 0, 0, "folder for checkpoints; default: beside the db, named by it (results.db: results.runs/)"},
+    {"checkpoint_every", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
+    {"resume", KEY_ROLE_BOOKKEEPING, KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
+    {"from", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)", NULL, KEY_NAMES_RUN},
+    {"parallel", KEY_ROLE_BOOKKEEPING, KEY_ENUM, "none", "none|data|expert", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints); expert (data, and each MoE layer's routed experts split over the processes, experts a multiple of P: a process runs its experts on every process's rows, sent and returned with MPI_Alltoallv)", NULL, KEY_OMIT_AT_DEFAULT},
+    {"reduce", KEY_ROLE_BOOKKEEPING, KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data|expert: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, KEY_OMIT_AT_DEFAULT},
+    {"micro_batches", KEY_ROLE_TRAINING, KEY_INT, "1", NULL, 1, 65536, "slices of each step's batch, each a forward and backward of its own, the gradients summed (gradient accumulation; under mpirun -np P a multiple of P, P when not given). MoE balance statistics and capacity are per slice", NULL, KEY_OMIT_AT_DEFAULT},
 };
 #define N_HARNESS_KEYS ((int)(sizeof HARNESS_KEYS / sizeof HARNESS_KEYS[0]))
 
@@ -105,6 +105,7 @@ static const char *const PRESETS[][3] = {
 /* Every run key: the harness's, with each task's declared keys at its TASK_KEYS_HERE row (or
  * at the end), each name once. Built on first use from the tables. */
 static const KeyDef **KEYS;
+static const char **OWNER; /* [NKEYS]: the task that declared the key, NULL for the harness's and the routes' */
 static int NKEYS;
 
 static const KeyDef *registered(const char *key) {
@@ -113,17 +114,19 @@ static const KeyDef *registered(const char *key) {
     return NULL;
 }
 
-static void register_key(const KeyDef *k) {
+static void register_key(const KeyDef *k, const char *owner) {
     const KeyDef *had = registered(k->key);
-    if (had && (had->type != k->type || strcmp(had->def ? had->def : "", k->def ? k->def : ""))) {
+    if (had && (had->type != k->type || had->role != k->role || strcmp(had->def ? had->def : "", k->def ? k->def : ""))) {
         fprintf(stderr, "internal error: key '%s' is declared twice, differently\n", k->key);
         exit(70);
     }
-    if (!had) KEYS[NKEYS++] = k;
+    if (had) return;
+    OWNER[NKEYS] = owner;
+    KEYS[NKEYS++] = k;
 }
 
 static void register_task_keys(const TaskKind *t) {
-    for (int k = 0; k < t->n_keys; k++) register_key(&t->keys[k]);
+    for (int k = 0; k < t->n_keys; k++) register_key(&t->keys[k], t->name);
 }
 
 static void register_keys(void) {
@@ -132,10 +135,11 @@ static void register_keys(void) {
     for (int t = 0; t < TASK_KIND_COUNT; t++) cap += TASK_KINDS[t]->n_keys;
     for (int r = 0; r < MOE_ROUTE_COUNT; r++) cap += MOE_ROUTES[r]->n_keys;
     KEYS = malloc(sizeof *KEYS * (size_t)cap);
-    if (!KEYS) { fprintf(stderr, "error: out of memory for the key table\n"); exit(70); }
+    OWNER = malloc(sizeof *OWNER * (size_t)cap);
+    if (!KEYS || !OWNER) { fprintf(stderr, "error: out of memory for the key table\n"); exit(70); }
     for (int i = 0; i < N_HARNESS_KEYS; i++) {
         const KeyDef *k = &HARNESS_KEYS[i];
-        if (k->help) { register_key(k); continue; }
+        if (k->help) { register_key(k, NULL); continue; }
         const TaskKind *t = task_kind_find(k->key);
         if (!t) { fprintf(stderr, "internal error: TASK_KEYS_HERE(\"%s\"): no such task\n", k->key); exit(70); }
         register_task_keys(t);
@@ -144,12 +148,12 @@ static void register_keys(void) {
     for (int r = 0; r < MOE_ROUTE_COUNT; r++)
         for (int k = 0; k < MOE_ROUTES[r]->n_keys; k++) {
             const KeyDef *d = &MOE_ROUTES[r]->keys[k];
-            if (k >= MOE_ROUTE_ARGS || d->type != KEY_INT || !d->omit_at_default) {
+            if (k >= MOE_ROUTE_ARGS || d->type != KEY_INT || !(d->flags & KEY_OMIT_AT_DEFAULT)) {
                 fprintf(stderr, "internal error: router=%s's key %s: a route declares at most %d whole-number keys, "
                         "left out of stored configs at their default\n", MOE_ROUTES[r]->name, d->key, MOE_ROUTE_ARGS);
                 exit(70);
             }
-            register_key(d);
+            register_key(d, NULL);
         }
 }
 
@@ -252,7 +256,7 @@ int config_set(Config *c, const char *word, char *err, size_t errlen) {
     memcpy(key, word, n);
     key[n] = 0;
     int i = find_key(key);
-    if (i >= 0 && KEYS[i]->type == KEY_RECORD) {
+    if (i >= 0 && KEYS[i]->role == KEY_ROLE_RECORDED) {
         snprintf(err, errlen, "%s: recorded by the harness (%s), not set by a word", key, KEYS[i]->help);
         return -1;
     }
@@ -326,18 +330,12 @@ static void shortest_double(char *buf, size_t n, double x) {
     }
 }
 
-static int listed(const char *key, const char *const *keys, int n) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(key, keys[i])) return 1;
-    return 0;
-}
-
-/* the resolved keys as JSON, leaving out the recorded ones when records == 0 and the keys in drop */
-static char *keys_to_json(const Config *c, int records, const char *const *drop, int ndrop) {
+/* the resolved keys that keep() accepts as JSON (a KEY_OMIT_AT_DEFAULT key at its default left out) */
+static char *keys_to_json(const Config *c, ConfigKeyFilter keep, const void *ctx) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
-        if (!c->value[i] || (!records && KEYS[i]->type == KEY_RECORD) || listed(KEYS[i]->key, drop, ndrop)) continue;
-        if (KEYS[i]->omit_at_default && KEYS[i]->def && !strcmp(c->value[i], KEYS[i]->def)) continue;
+        if (!c->value[i] || (keep && !keep(KEYS[i], OWNER[i], ctx))) continue;
+        if ((KEYS[i]->flags & KEY_OMIT_AT_DEFAULT) && KEYS[i]->def && !strcmp(c->value[i], KEYS[i]->def)) continue;
         char num[64];
         if (KEYS[i]->type == KEY_FLOAT) {
             shortest_double(num, sizeof num, strtod(c->value[i], NULL));
@@ -352,10 +350,36 @@ static char *keys_to_json(const Config *c, int records, const char *const *drop,
     return s;
 }
 
-char *config_to_json(const Config *c) { return keys_to_json(c, 1, NULL, 0); }
+char *config_to_json(const Config *c) { return keys_to_json(c, NULL, NULL); }
 
-char *config_to_json_without(const Config *c, const char *const *drop, int ndrop) {
-    return keys_to_json(c, 0, drop, ndrop);
+char *config_to_json_where(const Config *c, ConfigKeyFilter keep, const void *ctx) { return keys_to_json(c, keep, ctx); }
+
+int config_keys_where(const char **keys, int cap, ConfigKeyFilter keep, const void *ctx) {
+    register_keys();
+    int n = 0;
+    for (int i = 0; i < NKEYS; i++)
+        if (keep(KEYS[i], OWNER[i], ctx)) {
+            if (n == cap) { fprintf(stderr, "internal error: more than %d keys selected\n", cap); exit(70); }
+            keys[n++] = KEYS[i]->key;
+        }
+    return n;
+}
+
+int config_key_count(void) {
+    register_keys();
+    return NKEYS;
+}
+
+const KeyDef *config_key_at(int i, const char **owner) {
+    register_keys();
+    if (i < 0 || i >= NKEYS) return NULL;
+    if (owner) *owner = OWNER[i];
+    return KEYS[i];
+}
+
+const KeyDef *config_key_def(const char *key) {
+    int i = find_key(key);
+    return i >= 0 ? KEYS[i] : NULL;
 }
 
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {

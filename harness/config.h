@@ -3,6 +3,7 @@
  * presets fill the model and schedule keys the user did not set; a task may preset more. */
 #ifndef MOEH_CONFIG_H
 #define MOEH_CONFIG_H
+#include "util/keys.h"
 #include <stdio.h>
 
 typedef struct Config Config;
@@ -33,8 +34,19 @@ const char *config_str(const Config *c, const char *key);
 
 /* All resolved keys as one JSON object (malloc'd). */
 char *config_to_json(const Config *c);
-/* The resolved keys but the recorded ones and those listed in drop, as JSON (malloc'd) */
-char *config_to_json_without(const Config *c, const char *const *drop, int ndrop);
+
+/* Chooses keys by their declaration: k, the task that declared it (NULL for the harness's and
+ * the routes' keys), and the caller's context */
+typedef int (*ConfigKeyFilter)(const KeyDef *k, const char *owner, const void *ctx);
+/* the resolved keys keep() accepts, as JSON (malloc'd) */
+char *config_to_json_where(const Config *c, ConfigKeyFilter keep, const void *ctx);
+/* the names of the declared keys keep() accepts, in table order; their count */
+int config_keys_where(const char **keys, int cap, ConfigKeyFilter keep, const void *ctx);
+/* every declared key, i from 0 to config_key_count() - 1 (owner as for ConfigKeyFilter) */
+int config_key_count(void);
+const KeyDef *config_key_at(int i, const char **owner);
+/* NULL if key is not declared */
+const KeyDef *config_key_def(const char *key);
 /* Sets every key of a JSON object made by config_to_json (keys this build does not know are
  * reported as an error). Keys already set are kept, so explicit words override. */
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen);

@@ -11,6 +11,7 @@
 #include "sweep.h"
 #include "sweep_ranks.h"
 #include "results/results.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,28 +46,43 @@ static void usage(FILE *f) {
 /* db=, csv=, data_dir=, source= for the commands other than run */
 typedef struct { const char *db, *data_dir, *source; int csv; } MiscArgs;
 
+/* 1 if the word is KEY=... for one of the space-separated "KEY=" words of allowed */
+static int word_allowed(const char *word, const char *allowed) {
+    size_t klen = strcspn(word, "=");
+    if (!word[klen] || !klen) return 0;
+    for (const char *p = allowed; *p; p += strspn(p, " ")) {
+        size_t n = strcspn(p, " ");
+        if (n == klen + 1 && !strncmp(p, word, klen + 1)) return 1;
+        p += n;
+    }
+    return 0;
+}
+
 static int parse_misc(int argc, char **argv, MiscArgs *a, const char *allowed) {
     *a = (MiscArgs){"results.db", "data", NULL, 0};
     for (int i = 0; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
-        char key[32] = "";
-        if (eq && klen < sizeof key) { memcpy(key, argv[i], klen); key[klen] = 0; }
-        if (!eq || !strstr(allowed, key) || !*key) {
+        if (!word_allowed(argv[i], allowed)) {
             fprintf(stderr, "error: '%s': expected one of %s\n", argv[i], allowed);
             return -1;
         }
-        if (!strcmp(key, "db")) a->db = eq + 1;
-        else if (!strcmp(key, "csv")) a->csv = atoi(eq + 1);
-        else if (!strcmp(key, "data_dir")) a->data_dir = eq + 1;
-        else if (!strcmp(key, "source")) a->source = eq + 1;
+        char *eq = strchr(argv[i], '=');
+        if (!strncmp(argv[i], "db=", 3)) a->db = eq + 1;
+        else if (!strncmp(argv[i], "csv=", 4)) {
+            if (strcmp(eq + 1, "0") && strcmp(eq + 1, "1")) {
+                fprintf(stderr, "error: '%s': expected csv=1 (comma-separated) or csv=0 (columns)\n", argv[i]);
+                return -1;
+            }
+            a->csv = eq[1] == '1';
+        }
+        else if (!strncmp(argv[i], "data_dir=", 9)) a->data_dir = eq + 1;
+        else if (!strncmp(argv[i], "source=", 7)) a->source = eq + 1;
     }
     return 0;
 }
 
 static int with_db_query(const MiscArgs *a, const char *sql) {
     char err[1024];
-    ResultsDb *db = results_open_existing(a->db, err, sizeof err);
+    ResultsDb *db = results_open_read(a->db, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     int rc = results_print_query(db, sql, a->csv, err, sizeof err);
     if (rc) fprintf(stderr, "error: query: %s\n", err);
@@ -110,17 +126,20 @@ static int cmd_merge(int argc, char **argv) {
     ResultsDb *db = results_open(dbpath, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     int failed = 0;
+    const char *ids[16];
+    int nids = run_id_keys(ids, 16);
     for (int i = 0; i < argc; i++) {
         if (strchr(argv[i], '=')) continue;
         MergeCount c;
-        if (results_merge(db, argv[i], RUN_ID_KEYS, RUN_ID_KEY_COUNT, &c, err, sizeof err)) {
+        if (results_merge(db, argv[i], ids, nids, &c, err, sizeof err)) {
             fprintf(stderr, "error: merge %s\n", err);
             failed = 1;
             continue;
         }
         printf("merge %s into %s: %d runs added", argv[i], dbpath, c.merged);
         if (c.merged) printf(" (ids %lld-%lld here)", c.first, c.last);
-        if (c.replaced) printf(", %d merged before and replaced", c.replaced);
+        if (c.replaced) printf(", %d merged before and replaced by their newer copy", c.replaced);
+        if (c.kept) printf(", %d older than the copy here (by status, then last step) and left out", c.kept);
         if (c.running) printf(", %d still running there and left out", c.running);
         printf("\n");
     }
@@ -140,11 +159,21 @@ static int cmd_list(int argc, char **argv) {
 }
 
 static int cmd_show(int argc, char **argv) {
-    if (argc < 1 || atoll(argv[0]) <= 0) { fprintf(stderr, "error: show needs a run id (harness list shows them)\n"); return 2; }
+    if (argc < 1 || !*argv[0] || argv[0][strspn(argv[0], "0123456789")] || atoll(argv[0]) <= 0) {
+        fprintf(stderr, "error: show%s%s: expected a run id, a whole number (harness list shows them)\n",
+                argc ? " " : "", argc ? argv[0] : "");
+        return 2;
+    }
     MiscArgs a;
     if (parse_misc(argc - 1, argv + 1, &a, "db= csv=")) return 2;
     long long id = atoll(argv[0]);
-    char sql[1024];
+    char sql[1024], err[1024];
+    ResultsDb *db = results_open_read(a.db, err, sizeof err);
+    if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    char *config = results_run_config(db, id);
+    results_close(db);
+    if (!config) { fprintf(stderr, "error: db=%s holds no run %lld (harness list shows the runs)\n", a.db, id); return 2; }
+    free(config);
     snprintf(sql, sizeof sql, "SELECT id, name, task, model,"
              " run_state(status, host, pid, heartbeat) AS status, error, params,"
              " flops_per_token, wall_s, host, pid, heartbeat, config"
@@ -253,6 +282,9 @@ static int cmd_data(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* past a file-size limit (ulimit -f) a write fails with EFBIG and is reported like any
+     * failed write, instead of the process dying of SIGXFSZ with a half-written .tmp */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "blas-check")) return argc == 3 ? blas_core_check_command(argv[2]) : 2;

@@ -58,13 +58,14 @@ typedef struct {
     const char *bench_suffix; /* appended to downstream benchmark names ("_step0": before training) */
     ActivationCount *rows;   /* (3, rows_cap) histogram rows: all, image, text; allocated with the run */
     size_t rows_cap;         /* sum over MoE layers of heads x experts */
+    int write_failed;        /* a write to results.db failed: the run fails at the end of the step */
 } StepMetrics;
 
 static int sink_flush(StepMetrics *m, long step);
 
 static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
     StepMetrics *m = (StepMetrics *)s;
-    if (m->n == SINK_MAX) sink_flush(m, m->step); /* a full buffer is written, not dropped */
+    if (m->n == SINK_MAX && sink_flush(m, m->step)) m->write_failed = 1; /* a full buffer is written, not dropped */
     snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
     m->value[m->n++] = value;
@@ -265,7 +266,7 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
 /* sink->section: the part of an evaluation pass since the last section, under its label */
 static void sink_section(MetricSink *s, const char *label) {
     StepMetrics *sm = (StepMetrics *)s;
-    write_moe_stats(sm->db, sm->run, sm->step, label, sm->model, sm, sm->base);
+    if (write_moe_stats(sm->db, sm->run, sm->step, label, sm->model, sm, sm->base)) sm->write_failed = 1;
 }
 
 static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {
@@ -275,7 +276,7 @@ static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, 
     const char *suffix = sm->bench_suffix ? sm->bench_suffix : "", *slash = strchr(benchmark, '/');
     int head = slash ? (int)(slash - benchmark) : (int)strlen(benchmark);
     snprintf(name, sizeof name, "%.*s%s%s", head, benchmark, suffix, slash ? slash : "");
-    results_eval(sm->db, sm->run, name, metric, value);
+    if (results_eval(sm->db, sm->run, name, metric, value)) sm->write_failed = 1;
     progress_note(sm->progress, "downstream %s %s = %.4f", name, metric, value);
 }
 
@@ -346,6 +347,17 @@ static int run_fail(Run *r, const char *fmt, ...) {
     return 2;
 }
 
+/* the checkpoint's row, written while the new file is whole under PATH.tmp and before it takes
+ * its name: a crash between the two leaves the previous file, which its own row still vouches
+ * for (checkpoint_is_runs accepts any checkpoint the run recorded) */
+typedef struct { Run *r; long step; const char *path, *sha; } CheckpointRow;
+static int record_checkpoint(void *ctx, char *err, size_t errlen) {
+    CheckpointRow *c = ctx;
+    if (!results_checkpoint(c->r->db, c->r->run, c->step, c->path, c->sha)) return 0;
+    snprintf(err, errlen, "db: cannot record the checkpoint %.600s: %s", c->path, results_error(c->r->db));
+    return -1;
+}
+
 static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng) {
     char path[4200];
     const char *out = config_str(cfg, "out");
@@ -357,27 +369,27 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
     st.rng_state = train_rng->s;
     st.data_state = r->task->get_state(r->task);
     snprintf(st.config, sizeof st.config, "%s", r->config_json);
-    if (checkpoint_save(path, &r->model, &r->opt, &st, r->err, sizeof r->err)) return -1;
-    /* the tokenizer, if any, beside it: results.runs/run-3.ckpt, results.runs/run-3.bpe */
+    /* the tokenizer, if any, beside it first: results.runs/run-3.ckpt, results.runs/run-3.bpe */
     char prefix[4200];
     snprintf(prefix, sizeof prefix, "%s/run-%lld", out, (long long)r->run);
     if (r->task->save && r->task->save(r->task, prefix, r->err, sizeof r->err)) return -1;
     /* the file's identity: init=, pretraining reuse and resume= check it before loading, so a
      * file another db's run overwrote is refused instead of loaded */
     char sha[65];
-    if (sha256_file(path, sha)) { snprintf(r->err, sizeof r->err, "%.900s: cannot read back: %s", path, strerror(errno)); return -1; }
-    results_checkpoint(r->db, r->run, step, path, sha);
-    return 0;
+    CheckpointRow row = {r, step, path, sha};
+    return checkpoint_save_then(path, &r->model, &r->opt, &st, sha, record_checkpoint, &row, r->err, sizeof r->err);
 }
 
-/* 0 if path is the file run wrote (its recorded sha256; rows from before schema 5 have none),
- * else -1 with err saying why */
-static int checkpoint_is_runs(const char *path, const char *sha_recorded, long long run, const char *db,
+/* 0 if path is a file run wrote (the sha256 of its latest row, or of any of its rows: a crash
+ * after a row and before its file's rename leaves the previous file; rows from before schema 5
+ * have none), else -1 with err saying why */
+static int checkpoint_is_runs(ResultsDb *rdb, const char *path, const char *sha_recorded, long long run, const char *db,
                               char *err, size_t errlen) {
     char sha[65];
     if (!*sha_recorded) return 0;
+    if (file_check_regular(path, err, errlen)) return -1;
     if (sha256_file(path, sha)) { snprintf(err, errlen, "%.900s: cannot read: %s", path, strerror(errno)); return -1; }
-    if (strcmp(sha, sha_recorded)) {
+    if (strcmp(sha, sha_recorded) && results_checkpoint_recorded(rdb, run, sha) != 1) {
         snprintf(err, errlen, "%.600s is not the checkpoint run %lld of db=%.200s wrote (sha256 %.12s..., recorded %.12s...): "
                  "another run, perhaps of another db with the same out=, has written over it", path, run, db, sha, sha_recorded);
         return -1;
@@ -387,33 +399,28 @@ static int checkpoint_is_runs(const char *path, const char *sha_recorded, long l
 
 /* the settings that make two masked-multimodal pretraining runs interchangeable: these and the
  * keys task=mmm declares */
-static const char *const PRETRAIN_KEYS[] = {
-    "task", "model", "experts", "topk", "heads", "moe_every", "parity", "expert_dim", "router_dim", "gate",
-    "balance", "capacity", "mh_residual", "router", "shared_experts", "granularity", "z_loss", "balance_mode",
-    "bias_rate", "router_norm", "balance_reduce", "d_model", "layers", "attn_heads", "batch", "steps", "lr", "warmup",
-    "schedule", "min_lr_frac", "weight_decay", "grad_clip", "beta1", "beta2", "seed", "image_size", "patch",
-    "data", "data_dir"};
-#define N_PRETRAIN_KEYS ((int)(sizeof PRETRAIN_KEYS / sizeof PRETRAIN_KEYS[0]))
+/* the keys a reused pretraining run must match: the pretraining roles (util/keys.h), less the
+ * keys other tasks declare (a vqa key does not shape the mmm stage) */
+static int pretraining_key(const KeyDef *k, const char *owner, const void *ctx) {
+    return key_role_is_pretraining(k->role) && (!owner || !strcmp(owner, (const char *)ctx));
+}
 
 /* the latest finished mmm run with the pretraining's settings whose checkpoint this build can
  * read: its id, 0 if none (a match whose checkpoint is gone or of another format is said and
  * passed over, so the stage pretrains again), -1 if the db cannot be read (said on stderr) */
-static int64_t find_pretraining(const char *dbpath, const char *config_json) {
+static int64_t find_pretraining(const char *dbpath, const char *task, const char *config_json) {
     char err[1024], path[4096];
     ResultsDb *db = results_open(dbpath, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
-    const TaskKind *mmm = task_kind_find("mmm");
-    const char *keys[N_PRETRAIN_KEYS + mmm->n_keys];
-    int nkeys = 0;
-    for (int k = 0; k < N_PRETRAIN_KEYS; k++) keys[nkeys++] = PRETRAIN_KEYS[k];
-    for (int k = 0; k < mmm->n_keys; k++) keys[nkeys++] = mmm->keys[k].key;
+    const char *keys[config_key_count()];
+    int nkeys = config_keys_where(keys, config_key_count(), pretraining_key, task);
     int64_t id = results_find_done_run(db, config_json, keys, nkeys);
     CheckpointState st;
     char sha[65];
     if (id > 0) {
         int none = results_last_checkpoint(db, id, path, sizeof path, sha);
         if (none || checkpoint_read_state(path, &st, err, sizeof err) ||
-            checkpoint_is_runs(path, sha, (long long)id, dbpath, err, sizeof err)) {
+            checkpoint_is_runs(db, path, sha, (long long)id, dbpath, err, sizeof err)) {
             printf("pretraining: run %lld has these settings but no usable checkpoint (%s); pretraining again\n",
                    (long long)id, none ? "none recorded" : err);
             id = 0;
@@ -423,12 +430,14 @@ static int64_t find_pretraining(const char *dbpath, const char *config_json) {
     return id;
 }
 
-static int is_finetune_task(const char *task) {
-    return !strcmp(task, "vqa") || !strcmp(task, "reasoning") || !strcmp(task, "captioning");
+/* the task whose run this one starts from (TaskKind.pretrained_by), NULL if none */
+static const char *pretraining_task(const Config *cfg) {
+    const TaskKind *t = task_kind_find(config_str(cfg, "task"));
+    return t ? t->pretrained_by : NULL;
 }
 
 int run_needs_pretraining(const Config *cfg) {
-    return is_finetune_task(config_str(cfg, "task")) && !*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
+    return pretraining_task(cfg) && !*config_str(cfg, "init") && !*config_str(cfg, "resume") &&
            config_int(cfg, "pretrain_steps") > 0;
 }
 
@@ -439,38 +448,43 @@ int run_needs_pretraining(const Config *cfg) {
  * pretraining run that did not finish. */
 static int pretrain_stage(Config *cfg) {
     if (!run_needs_pretraining(cfg)) return 0;
+    const char *task = pretraining_task(cfg);
     Config *pre = config_new();
     char word[256], err[1024];
     long steps = config_int(cfg, "pretrain_steps");
-    const char *own[] = {"task=mmm", "pretrain_steps=0", "init=", "from=0", "resume=", "checkpoint_every=0"};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) config_set(pre, own[i], err, sizeof err);
-    snprintf(word, sizeof word, "steps=%ld", steps);
-    config_set(pre, word, err, sizeof err);
-    snprintf(word, sizeof word, "name=pretraining for %s", config_str(cfg, "task"));
-    config_set(pre, word, err, sizeof err);
     char *json = config_to_json(cfg);
-    int bad = config_merge_json(pre, json, err, sizeof err);
+    int bad = 0;
+    /* the stage's own words first: keys already set are kept by the merge */
+    const char *own[] = {"pretrain_steps=0", "init=", "from=0", "resume=", "checkpoint_every=0"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0] && !bad; i++) bad = config_set(pre, own[i], err, sizeof err);
+    snprintf(word, sizeof word, "task=%s", task);
+    if (!bad) bad = config_set(pre, word, err, sizeof err);
+    snprintf(word, sizeof word, "steps=%ld", steps);
+    if (!bad) bad = config_set(pre, word, err, sizeof err);
+    snprintf(word, sizeof word, "name=pretraining for %s", config_str(cfg, "task"));
+    if (!bad) bad = config_set(pre, word, err, sizeof err);
+    if (!bad) bad = config_merge_json(pre, json, err, sizeof err);
     free(json);
     if (bad) { fprintf(stderr, "error: pretraining: %s\n", err); config_free(pre); return 2; }
     config_drop_task_defaults(cfg, pre); /* e.g. reasoning's batch: mmm takes its own */
     config_resolve(pre);
     char *pjson = config_to_json(pre);
     const char *dbpath = config_str(cfg, "db");
-    int64_t id = find_pretraining(dbpath, pjson);
+    int64_t id = find_pretraining(dbpath, task, pjson);
     if (id > 0) {
-        printf("pretraining: reusing run %lld (task=mmm, %ld steps, same model and data)\n", (long long)id, steps);
+        printf("pretraining: reusing run %lld (task=%s, %ld steps, same model and data)\n", (long long)id, task, steps);
     } else if (id == 0) {
-        printf("pretraining: task=mmm for %ld steps first; %s then starts from it\n", steps, config_str(cfg, "task"));
+        printf("pretraining: task=%s for %ld steps first; %s then starts from it\n", task, steps, config_str(cfg, "task"));
         int rc = harness_run(pre);
         if (rc) { free(pjson); config_free(pre); return rc; }
-        id = find_pretraining(dbpath, pjson);
+        id = find_pretraining(dbpath, task, pjson);
         if (id > 0) printf("pretraining: finished run %lld\n", (long long)id);
     }
     free(pjson);
     config_free(pre);
-    if (id <= 0) { fprintf(stderr, "error: pretraining: no finished task=mmm run to start from\n"); return 2; }
+    if (id <= 0) { fprintf(stderr, "error: pretraining: no finished task=%s run to start from\n", task); return 2; }
     snprintf(word, sizeof word, "init=%lld", (long long)id);
-    config_set(cfg, word, err, sizeof err);
+    if (config_set(cfg, word, err, sizeof err)) { fprintf(stderr, "error: pretraining: %s\n", err); return 2; }
     snprintf(word, sizeof word, "%lld", (long long)id);
     config_record(cfg, "pretrain_run", word);
     return 0;
@@ -485,9 +499,10 @@ static int init_weights(Model *m, const Config *cfg, int text_outputs, char *err
         if (!db) return -1;
         char sha[65];
         int none = results_last_checkpoint(db, atoll(init), path, sizeof path, sha);
+        if (none) snprintf(err, errlen, "init=%s: db=%s holds no checkpoint of run %s", init, config_str(cfg, "db"), init);
+        int bad = none || checkpoint_is_runs(db, path, sha, atoll(init), config_str(cfg, "db"), err, errlen);
         results_close(db);
-        if (none) { snprintf(err, errlen, "init=%s: db=%s holds no checkpoint of run %s", init, config_str(cfg, "db"), init); return -1; }
-        if (checkpoint_is_runs(path, sha, atoll(init), config_str(cfg, "db"), err, errlen)) return -1;
+        if (bad) return -1;
     } else {
         snprintf(path, sizeof path, "%s", init);
     }
@@ -513,7 +528,7 @@ static int64_t resume_run_id(ResultsDb *db, const char *resume, long step, const
         id = -1;
     } else if (strcmp(status_was, "done") && comparable_was && comparable && !strcmp(comparable_was, comparable)) {
         char why[1024];
-        if (checkpoint_is_runs(resume, sha, (long long)owner, dbpath, why, sizeof why)) {
+        if (checkpoint_is_runs(db, resume, sha, (long long)owner, dbpath, why, sizeof why)) {
             snprintf(err, errlen, "resume=%.1000s", why);
             id = -1;
         } else if (results_run_reopen(db, owner, step, (long)getpid(), host)) {
@@ -596,6 +611,11 @@ static int run_configure(Run *r, Config *cfg) {
     if (config_is_set(cfg, "resume") && *config_str(cfg, "resume")) {
         CheckpointState st;
         const char *path = config_str(cfg, "resume");
+        /* resumed into another db (db= given): its checkpoints go beside that db, not back
+         * into the folder the stored configuration names, where they would overwrite the
+         * files the first db's sha256 rows vouch for */
+        if (config_is_set(cfg, "db") && !config_is_set(cfg, "out") && config_set(cfg, "out=", why, sizeof why))
+            return run_fail(r, "resume=%s: %s", path, why);
         if (checkpoint_read_state(path, &st, why, sizeof why) || config_merge_json(cfg, st.config, why, sizeof why))
             return run_fail(r, "resume=%s", why);
     }
@@ -729,7 +749,8 @@ static int run_register(Run *r, Config *cfg) {
     if (!r->run) r->run = results_run_begin(r->db, &info);
     free(comparable);
     if (r->run < 0) return run_fail(r, "db=%s: cannot add the run: %s", dbpath, results_error(r->db));
-    results_run_alive(r->db, r->run, (long)getpid(), r->host);
+    if (results_run_alive(r->db, r->run, (long)getpid(), r->host))
+        return run_fail(r, "db=%s: cannot record this process for run %lld: %s", dbpath, (long long)r->run, results_error(r->db));
     printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
            (long long)r->run, info.task, info.model, r->model.n_params, r->flops_per_token, r->threads,
            r->steps, r->B, r->T, dbpath);
@@ -843,7 +864,7 @@ static int run_train(Run *r, Config *cfg) {
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
     float capacity = (float)config_float(cfg, "capacity"), balance = training_options(r, cfg);
     r->task->describe(r->task, &sm.sink);
-    sink_flush(&sm, start_step);
+    if (sink_flush(&sm, start_step)) sm.write_failed = 1; /* the first step's check fails the run */
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
      * the floor each trained score is read against (a 3-step model scored 0.300 at tiny) */
     if (r->task->downstream && start_step == 0) {
@@ -910,7 +931,7 @@ static int run_train(Run *r, Config *cfg) {
             window_time = 0;
             window_tokens = 0;
             window_steps = 0;
-            write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL);
+            if (write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL)) sm.write_failed = 1;
         }
         int final = step == steps;
         if ((eval_every && step % eval_every == 0) || final) {
@@ -919,11 +940,11 @@ static int run_train(Run *r, Config *cfg) {
             model_set_moe_options(&r->model, 0, capacity, balance); /* evaluation is dropless */
             start_eval_pass(&sm, step);
             r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm.sink);
-            write_moe_stats(r->db, r->run, step, "valid", &r->model, &sm, NULL);
+            if (write_moe_stats(r->db, r->run, step, "valid", &r->model, &sm, NULL)) sm.write_failed = 1;
             if (final) {
                 start_eval_pass(&sm, step);
                 r->task->evaluate(r->task, &r->model, r->batch, SPLIT_TEST, final_eval_tokens, 1, &sm.sink);
-                write_moe_stats(r->db, r->run, step, "test", &r->model, &sm, NULL);
+                if (write_moe_stats(r->db, r->run, step, "test", &r->model, &sm, NULL)) sm.write_failed = 1;
                 if (r->task->downstream) {
                     start_eval_pass(&sm, step);
                     r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
@@ -933,12 +954,12 @@ static int run_train(Run *r, Config *cfg) {
             report_eval(&sm, step, from);
         }
         if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);
-        if (sink_flush(&sm, step)) {
+        if (sink_flush(&sm, step) || sm.write_failed ||
+            (step % log_every == 0 && results_run_alive(r->db, r->run, (long)getpid(), r->host))) { /* the heartbeat */
             status = "failed";
             snprintf(r->err, sizeof r->err, "db=%s: cannot write metrics: %s", dbpath, results_error(r->db));
             break;
         }
-        if (step % log_every == 0) results_run_alive(r->db, r->run, (long)getpid(), r->host); /* the heartbeat */
         if ((ckpt_every && step % ckpt_every == 0) || final) {
             if (save_checkpoint(r, cfg, step, &r->train_rng)) { status = "failed"; break; }
         }
@@ -948,7 +969,11 @@ static int run_train(Run *r, Config *cfg) {
     if (!strcmp(status, "interrupted") && save_checkpoint(r, cfg, step, &r->train_rng) == 0)
         printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r->run);
     int done = !strcmp(status, "done");
-    results_run_finish(r->db, r->run, status, done ? NULL : (*r->err ? r->err : status), now_seconds() - wall0);
+    if (results_run_finish(r->db, r->run, status, done ? NULL : (*r->err ? r->err : status), now_seconds() - wall0)) {
+        fprintf(stderr, "error: db=%s: cannot record run %lld as %s: %s\n", dbpath, (long long)r->run, status,
+                results_error(r->db));
+        if (done) status = "failed", done = 0;
+    }
     if (!done) fprintf(stderr, "run %lld %s%s%s\n", (long long)r->run, status, *r->err ? ": " : "", r->err);
     else printf("run %lld done in %.1fs (%.0f training tokens/s)\n", (long long)r->run, now_seconds() - wall0,
                 train_time > 0 ? trained_steps * (double)B * T / train_time : 0);

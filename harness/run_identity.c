@@ -2,33 +2,36 @@
 #include <stdio.h>
 #include <string.h>
 
-/* keys that change how a run is stored or watched, not what it computes */
-static const char *const BOOKKEEPING[] = {"seed", "name", "db", "out", "threads", "blas_core", "checkpoint_every",
-                                          "resume", "from", "log_every", "eval_every", "eval_tokens", "data_dir",
-                                          "parallel", "reduce"};
-static const char *const MOE_KEYS[] = {"experts", "topk", "moe_every", "balance", "balance_reduce", "capacity", "expert_dim",
-                                       "router", "shared_experts", "granularity", "z_loss", "balance_mode", "bias_rate"};
-static const char *const ROUTER_KEYS[] = {"router_dim", "gate", "router_norm"};
-static const char *const MH_KEYS[] = {"heads", "parity", "mh_residual"};
+typedef struct {
+    unsigned models_drop; /* the KEY_FOR_* flags of keys that mean nothing to this model */
+    int drop_init;
+} ComparableCtx;
 
-const char *const RUN_ID_KEYS[] = {"init", "pretrain_run", "from"};
-const int RUN_ID_KEY_COUNT = (int)(sizeof RUN_ID_KEYS / sizeof RUN_ID_KEYS[0]);
-
-#define ADD(list) do { for (size_t i_ = 0; i_ < sizeof list / sizeof list[0]; i_++) drop[n++] = list[i_]; } while (0)
+static int comparable_key(const KeyDef *k, const char *owner, const void *ctx) {
+    (void)owner;
+    const ComparableCtx *c = ctx;
+    if (!key_role_is_experiment(k->role) || (k->flags & c->models_drop)) return 0;
+    return !(c->drop_init && !strcmp(k->key, "init"));
+}
 
 char *run_comparable_json(const Config *cfg) {
-    const char *drop[64];
-    int n = 0;
-    ADD(BOOKKEEPING);
     const char *model = config_str(cfg, "model");
-    if (!strcmp(model, "dense")) ADD(MOE_KEYS);
-    if (!strcmp(model, "dense") || !strcmp(model, "smoe")) ADD(ROUTER_KEYS);
-    if (strcmp(model, "mhmoe")) ADD(MH_KEYS);
+    ComparableCtx c = {0, 0};
+    if (!strcmp(model, "dense")) c.models_drop |= KEY_FOR_MOE;
+    if (!strcmp(model, "dense") || !strcmp(model, "smoe")) c.models_drop |= KEY_FOR_ROUTER;
+    if (strcmp(model, "mhmoe")) c.models_drop |= KEY_FOR_MH;
     /* a finetune's init is the pretraining run of its own seed: the pretraining keys, which
      * are in the configuration, say what it started from */
-    if (config_is_set(cfg, "pretrain_run")) drop[n++] = "init";
-    return config_to_json_without(cfg, drop, n);
+    c.drop_init = config_is_set(cfg, "pretrain_run");
+    return config_to_json_where(cfg, comparable_key, &c);
 }
+
+static int names_run(const KeyDef *k, const char *owner, const void *ctx) {
+    (void)owner, (void)ctx;
+    return (k->flags & KEY_NAMES_RUN) != 0;
+}
+
+int run_id_keys(const char **keys, int cap) { return config_keys_where(keys, cap, names_run, NULL); }
 
 void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
     const char *model = config_str(cfg, "model");

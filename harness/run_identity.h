@@ -6,14 +6,14 @@
 #include "config.h"
 #include <stddef.h>
 
-/* JSON (malloc'd): the resolved configuration without the seed, the bookkeeping keys, the
- * recorded keys and the MoE keys the model does not have (all of them for dense; heads, parity
- * and mh_residual for smoe and xmoe; router_dim and gate for smoe too) */
+/* JSON (malloc'd): the keys whose role makes the experiment (util/keys.h), less those declared
+ * for models other than this one (KEY_FOR_MOE for dense; KEY_FOR_ROUTER for dense and smoe;
+ * KEY_FOR_MH but for mhmoe) and less init= when the pretraining stage set it */
 char *run_comparable_json(const Config *cfg);
-/* the configuration keys whose value can name another run of the same db by id (init=RUN_ID,
- * pretrain_run, from=): what merging runs into another db remaps */
-extern const char *const RUN_ID_KEYS[];
-extern const int RUN_ID_KEY_COUNT;
+/* the configuration keys whose value can name another run of the same db by id (declared
+ * KEY_NAMES_RUN: init=RUN_ID, pretrain_run, from=): what merging runs into another db remaps;
+ * their count */
+int run_id_keys(const char **keys, int cap);
 
 /* e.g. dense, smoe-8k2, xmoe-32, mhmoe-8h4-params, xmoe-8-dropless */
 void run_label(const Config *cfg, int topk_used, char *buf, size_t n);

@@ -31,10 +31,13 @@
 
 #define MAX_WORDS 32
 #define MAX_RUNS 4096
+#define MAX_SEEDS 39      /* seed=1,...,39 fits the seed word */
+#define GRID_WORD_MAX 4096
 
 typedef struct {
     int n;
     int overflow;  /* runs past MAX_RUNS: the sweep refuses to start rather than run part */
+    const char *too_long; /* a word longer than a grid word holds: refused, not cut */
     char *words[MAX_RUNS][MAX_WORDS];
     int nwords[MAX_RUNS];
 } Grid;
@@ -50,11 +53,14 @@ static void expand(Grid *g, char **words, int n, int at, char **cur) {
     const char *eq = strchr(words[at], '=');
     const char *vals = eq ? eq + 1 : "";
     size_t klen = eq ? (size_t)(eq - words[at]) : strlen(words[at]);
-    char buf[512];
+    char buf[GRID_WORD_MAX];
     for (const char *p = vals;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        snprintf(buf, sizeof buf, "%.*s=%.*s", (int)klen, words[at], (int)len, p);
+        if (snprintf(buf, sizeof buf, "%.*s=%.*s", (int)klen, words[at], (int)len, p) >= (int)sizeof buf) {
+            g->too_long = words[at];
+            return;
+        }
         cur[at] = buf; /* lives in this frame while the deeper levels copy it */
         expand(g, words, n, at + 1, cur);
         if (!comma) break;
@@ -268,7 +274,15 @@ int harness_sweep(int argc, char **argv) {
         }
         if (!strncmp(argv[i], "logs=", 5)) { logs = argv[i] + 5; continue; }
         if (!strncmp(argv[i], "threads=", 8)) threads_given = 1;
-        if (is_named && !strncmp(argv[i], "seeds=", 6)) { seeds = atoi(argv[i] + 6); continue; }
+        if (is_named && !strncmp(argv[i], "seeds=", 6)) {
+            char *end;
+            seeds = (int)strtol(argv[i] + 6, &end, 10);
+            if (!argv[i][6] || *end || seeds < 1 || seeds > MAX_SEEDS) {
+                fprintf(stderr, "error: seeds=%s: expected a whole number from 1 to %d\n", argv[i] + 6, MAX_SEEDS);
+                return 2;
+            }
+            continue;
+        }
         if (!strchr(argv[i], '=')) { fprintf(stderr, "error: '%s': expected key=value or key=a,b,c\n", argv[i]); return 2; }
         if (!strncmp(argv[i], "db=", 3)) db = argv[i] + 3;
         common[nc++] = argv[i];
@@ -281,8 +295,8 @@ int harness_sweep(int argc, char **argv) {
     }
     /* under mpirun: process 0 keeps the grid and the db, the others run what it hands out */
     if (parallel_rank() > 0) return sweep_ranks_work(logs);
-    char seedlist[256] = "seed=1";
-    for (int s = 2; s <= seeds && s < 40; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
+    char seedlist[4 * MAX_SEEDS + 8] = "seed=1";
+    for (int s = 2; s <= seeds; s++) snprintf(seedlist + strlen(seedlist), sizeof seedlist - strlen(seedlist), ",%d", s);
     if (is_named) {
         /* a named grid at this machine's scale; the defaults are sized by the power study
          * in the README (3 seeds of the full grid within 2.5 hours on 2 cores with jobs=2) and
@@ -315,6 +329,10 @@ int harness_sweep(int argc, char **argv) {
         }
     } else {
         add_grid(&g, (const char *const *)common, nc);
+    }
+    if (g.too_long) {
+        fprintf(stderr, "error: '%.60s...': a value of a sweep word is longer than %d characters\n", g.too_long, GRID_WORD_MAX);
+        return 2;
     }
     if (g.overflow) {
         fprintf(stderr, "error: the grid has %d runs, a sweep runs at most %d: split it into several sweeps\n", g.n + g.overflow, MAX_RUNS);
@@ -351,10 +369,10 @@ int harness_sweep(int argc, char **argv) {
         int nkeys = 0;
         for (int i = 0; i < g.nwords[r]; i++) {
             key_of(g.words[r][i], keybuf[nkeys], 64);
-            /* the stored blas_core is the kernel that ran, not the word; db= and out= say where a run
-             * was written (a run merged from another process's db names that db): none of them
-             * tells runs apart */
-            if (strcmp(keybuf[nkeys], "blas_core") && strcmp(keybuf[nkeys], "db") && strcmp(keybuf[nkeys], "out")) {
+            /* keys that never tell runs apart (their role: where a run is written, a request
+             * whose stored value is what ran) are not compared */
+            const KeyDef *k = config_key_def(keybuf[nkeys]);
+            if (k && key_role_is_sweep_identity(k->role)) {
                 keys[nkeys] = keybuf[nkeys];
                 nkeys++;
             }

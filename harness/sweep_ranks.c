@@ -73,9 +73,11 @@ static int take_result(const SweepTask *tasks, int n, int grid_size, ResultsDb *
     int merged = flen > 0;
     if (merged) {
         FilePart part = {file, flen};
+        const char *ids[16];
+        int nids = run_id_keys(ids, 16);
         remove_db(path);
         merged = !atomic_write(path, &part, 1, err, sizeof err) &&
-                 !results_merge(rdb, path, RUN_ID_KEYS, RUN_ID_KEY_COUNT, &c, err, sizeof err);
+                 !results_merge(rdb, path, ids, nids, &c, err, sizeof err);
         remove_db(path);
     }
     free(file);

@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 #include "util/atomic_file.h"
+#include "util/sha256.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 
 static const char MAGIC[8] = {'M', 'H', 'M', 'O', 'E', 'C', 'K', 'P'};
 
-/* format 6: the model configuration as "name=value" lines (MODEL_CONFIG_FIELDS) */
+/* format 6: the model configuration as "name=value" lines (MODEL_CONFIG_FIELDS); format 7: the
+ * same layout, its checksum over the header too (with the checksum field 0), so a flipped bit
+ * of opt_step or of the model configuration is caught as well as one of the payload */
 #define CONFIG_TEXT 1024
 typedef struct {
     char magic[8];
@@ -17,7 +20,7 @@ typedef struct {
     char cfg[CONFIG_TEXT]; /* ModelConfig as name=value lines */
     uint64_t n_params;
     int64_t opt_step;
-    uint64_t checksum;     /* FNV-1a over everything after the header */
+    uint64_t checksum;     /* FNV-1a over everything after the header (format 7: the header first) */
 } Header;
 
 /* format 5, still read: the 21 ModelConfig ints of that time, by position */
@@ -88,8 +91,8 @@ static int read_header(FILE *f, const char *path, Header *h, char *err, size_t e
         h->checksum = old.checksum;
         return 0;
     }
-    if (version != CHECKPOINT_VERSION) {
-        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads versions 5 and %d", path, version, CHECKPOINT_VERSION);
+    if (version != 6 && version != CHECKPOINT_VERSION) {
+        snprintf(err, errlen, "%s: checkpoint format version %u, this build reads versions 5 to %d", path, version, CHECKPOINT_VERSION);
         return -1;
     }
     if (fread(h, sizeof *h, 1, f) != 1) { snprintf(err, errlen, "%s: truncated checkpoint", path); return -1; }
@@ -103,8 +106,23 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
+/* where the checksum starts: format 7 covers the header (its checksum field as 0) */
+static uint64_t checksum_start(const Header *h) {
+    uint64_t sum = 0xcbf29ce484222325ull;
+    if (h->version < 7) return sum;
+    Header zeroed = *h;
+    zeroed.checksum = 0;
+    return fnv1a(sum, &zeroed, sizeof zeroed);
+}
+
 int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
                     char *err, size_t errlen) {
+    char sha[65];
+    return checkpoint_save_then(path, m, opt, st, sha, NULL, NULL, err, errlen);
+}
+
+int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
+                         char sha256[65], BeforeRename before_rename, void *ctx, char *err, size_t errlen) {
     Header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MAGIC, 8);
@@ -118,16 +136,21 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
     size_t pbytes = m->n_params * sizeof(float);
     FilePart parts[5] = {{&h, sizeof h}, {st, sizeof *st}, {m->params, pbytes},
                          {opt ? opt->m : NULL, opt ? pbytes : 0}, {opt ? opt->v : NULL, opt ? pbytes : 0}};
-    uint64_t sum = 0xcbf29ce484222325ull;
+    uint64_t sum = checksum_start(&h);
     for (int i = 1; i < 5; i++) sum = fnv1a(sum, parts[i].p, parts[i].n);
     h.checksum = sum;
-    return atomic_write(path, parts, 5, err, errlen);
+    /* the file's sha256 from the bytes written, known before the file takes its name */
+    Sha256 s;
+    sha256_init(&s);
+    for (int i = 0; i < 5; i++) sha256_update(&s, parts[i].p, parts[i].n);
+    sha256_hex(&s, sha256);
+    return atomic_write_then(path, parts, 5, before_rename, ctx, err, errlen);
 }
 
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
                     char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    FILE *f = file_open_regular(path, err, errlen);
+    if (!f) return -1;
     Header h;
     CheckpointState local;
     int rc = -1;
@@ -162,9 +185,10 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
         snprintf(err, errlen, "%s: truncated checkpoint", path);
         goto done;
     }
-    uint64_t sum = fnv1a(0xcbf29ce484222325ull, &local, sizeof local);
+    uint64_t sum = fnv1a(checksum_start(&h), &local, sizeof local);
     sum = fnv1a(sum, buf, pbytes * n_arrays);
     if (sum != h.checksum) { snprintf(err, errlen, "%s: checksum mismatch (corrupt file)", path); goto done; }
+    if (h.opt_step < 0 || local.step < 0) { snprintf(err, errlen, "%s: negative step count (corrupt file)", path); goto done; }
     memcpy(m->params, buf, pbytes);
     if (opt) {
         memcpy(opt->m, (char *)buf + pbytes, pbytes);
@@ -180,8 +204,8 @@ done:
 }
 
 int checkpoint_read_state(const char *path, CheckpointState *st, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    FILE *f = file_open_regular(path, err, errlen);
+    if (!f) return -1;
     Header h;
     int rc = -1;
     if (read_header(f, path, &h, err, errlen)) { fclose(f); return -1; }

@@ -6,10 +6,12 @@
 #define MOEH_CHECKPOINT_H
 #include "model.h"
 #include "optim.h"
+#include "util/atomic_file.h"
 #include <stdint.h>
 
-#define CHECKPOINT_VERSION 6 /* 2: model config with the MoE fields; 3: with image patches; 4: images; 5: router_norm;
-                                6: the model config by field name (5 is still read) */
+#define CHECKPOINT_VERSION 7 /* 2: model config with the MoE fields; 3: with image patches; 4: images; 5: router_norm;
+                                6: the model config by field name; 7: the checksum covers the header
+                                (5 and 6 are still read) */
 
 typedef struct {
     int64_t step;          /* training steps done */
@@ -21,6 +23,10 @@ typedef struct {
 /* 0 on success; otherwise -1 with a message naming the file in err */
 int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
                     char *err, size_t errlen);
+/* checkpoint_save that puts the file's sha256 into sha256 and then calls before_rename (NULL:
+ * none; see atomic_write_then) while the file is whole under PATH.tmp, before it takes its name */
+int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
+                         char sha256[65], BeforeRename before_rename, void *ctx, char *err, size_t errlen);
 /* Loads into m: if m->params is NULL the model is built from the stored config, otherwise the
  * stored config must equal m->cfg. opt may be NULL (weights only); if given it must be
  * initialised for the same number of parameters. st may be NULL. */

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "util/invariant.h"
 #include "layers.h"
 #include "moe_route.h"
 #include "util/rng.h"
@@ -52,6 +53,8 @@ const char *model_config_check(const ModelConfig *c) {
     if (c->moe != MOE_NONE) {
         MoeShape s = moe_shape(c);
         if (c->moe_every < 1) return "moe_every must be at least 1";
+        /* block l is an MoE block when moe_every divides l + 1 */
+        if (c->moe_every > c->layers) return "moe_every must be at most layers (else no block has an MoE layer)";
         return moe_shape_check(&s);
     }
     return NULL;
@@ -59,6 +62,7 @@ const char *model_config_check(const ModelConfig *c) {
 
 /* parameter layout: appends a tensor to the table and returns its offset */
 static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int decay, int init, float a) {
+    INVARIANT(m->n_tensors < m->cap_tensors); /* MAX_TENSORS_PER_BLOCK counts a block's tensors */
     ParamTensor *t = &m->tensors[m->n_tensors++];
     if (layer >= 0) snprintf(t->name, sizeof t->name, "h%d.%s", layer, name);
     else snprintf(t->name, sizeof t->name, "%s", name);
@@ -169,7 +173,8 @@ static int alloc_tables(Model *m, const ModelConfig *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     size_t L = cfg->layers ? cfg->layers : 1;
-    m->tensors = calloc(8 + MAX_TENSORS_PER_BLOCK * L, sizeof(ParamTensor));
+    m->cap_tensors = (int)(8 + MAX_TENSORS_PER_BLOCK * L);
+    m->tensors = calloc((size_t)m->cap_tensors, sizeof(ParamTensor));
     m->bp = calloc(L, sizeof(BlockParams));
     m->moe = calloc(L, sizeof(MoeLayer));
     return m->tensors && m->bp && m->moe ? 0 : -1;

@@ -103,7 +103,7 @@ typedef struct {
     ModelConfig cfg;
     /* parameters */
     ParamTensor *tensors;
-    int n_tensors;
+    int n_tensors, cap_tensors;
     float *params, *grads;
     size_t n_params;
     BlockParams *bp;

@@ -45,7 +45,7 @@ static const char *sinkhorn_check(const MoeShape *s, double capacity) {
 }
 
 static const KeyDef SINKHORN_KEYS[] = {
-    {"sinkhorn_iterations", KEY_INT, "8", NULL, 1, 1000, "router=sinkhorn: balancing passes over the probability matrix before the ranking", NULL, 1},
+    {"sinkhorn_iterations", KEY_ROLE_TRAINING, KEY_INT, "8", NULL, 1, 1000, "router=sinkhorn: balancing passes over the probability matrix before the ranking", NULL, KEY_OMIT_AT_DEFAULT | KEY_FOR_MOE},
 };
 
 const MoeRoute moe_route_sinkhorn = {

@@ -427,12 +427,12 @@ int harness_plot(int argc, char **argv) {
             return 2;
         }
     }
-    if (system("gnuplot --version > /dev/null 2>&1") != 0) {
+    if (!plot_gnuplot_found()) {
         fprintf(stderr, "error: gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)\n");
         return 2;
     }
     Plot p = {.dbpath = dbpath, .out = out};
-    p.db = results_open_existing(dbpath, p.err, sizeof p.err);
+    p.db = results_open_read(dbpath, p.err, sizeof p.err);
     if (!p.db) { fprintf(stderr, "error: db=%s\n", p.err); return 2; }
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "error: out=%s: cannot create folder: %s\n", out, strerror(errno));

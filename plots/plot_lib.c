@@ -1,6 +1,9 @@
 /* The figures' shared plumbing: queries into string tables, output files, gnuplot. */
 #include "plot_lib.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +12,13 @@
 
 static int collect(void *ctx, int ncol, const char *const *vals) {
     Rows *r = ctx;
-    if (r->n >= MAX_ROWS) return 1;
+    if (r->n == r->cap) {
+        int cap = r->cap ? 2 * r->cap : 256;
+        void *grown = realloc(r->v, sizeof *r->v * (size_t)cap);
+        if (!grown) return 1; /* the query stops with an error; plot_query says so */
+        r->v = grown;
+        r->cap = cap;
+    }
     r->ncol = ncol < MAX_COLS ? ncol : MAX_COLS;
     for (int c = 0; c < r->ncol; c++) r->v[r->n][c] = strdup(vals[c]);
     r->n++;
@@ -18,7 +27,8 @@ static int collect(void *ctx, int ncol, const char *const *vals) {
 
 Rows *plot_query(Plot *p, const char *sql) {
     Rows *r = calloc(1, sizeof *r);
-    if (results_query(p->db, sql, collect, r, p->err, sizeof p->err)) { free(r); return NULL; }
+    if (!r) { snprintf(p->err, sizeof p->err, "out of memory for a query's rows"); return NULL; }
+    if (results_query(p->db, sql, collect, r, p->err, sizeof p->err)) { plot_rows_free(r); return NULL; }
     return r;
 }
 
@@ -26,8 +36,34 @@ void plot_rows_free(Rows *r) {
     if (!r) return;
     for (int i = 0; i < r->n; i++)
         for (int c = 0; c < r->ncol; c++) free(r->v[i][c]);
+    free(r->v);
     free(r);
 }
+
+/* gnuplot ARG in folder dir, its stderr into dir/log (NULL: /dev/null), its stdout to
+ * /dev/null: started with an argument vector, so no folder or file name ever passes through
+ * a shell. The exit code, or -1 when it cannot be started. */
+static int run_gnuplot(const char *dir, const char *arg, const char *log) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (dir && chdir(dir) != 0) _exit(126);
+        int err = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644), null = open("/dev/null", O_WRONLY);
+        if (err < 0 || null < 0) _exit(126);
+        dup2(null, 1);
+        dup2(err, 2);
+        execlp("gnuplot", "gnuplot", arg, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int plot_gnuplot_found(void) { return run_gnuplot(NULL, "--version", NULL) == 0; }
 
 FILE *plot_open_out(Plot *p, const char *name, const char *ext) {
     char path[4200];
@@ -46,17 +82,18 @@ int plot_gnuplot(Plot *p, const char *name, const char *body) {
     fprintf(f, "set terminal pngcairo size 1200,500 font ',10'\nset output '%s.png'\n%s\n", name, body);
     fprintf(f, "set terminal svg size 1200,500 font ',10'\nset output '%s.svg'\n%s\n", name, body);
     fclose(f);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' 2> '%s.gp.log'", p->out, name, name);
-    int rc = system(cmd);
+    char script[200], log[200];
+    snprintf(script, sizeof script, "%s.gp", name);
+    snprintf(log, sizeof log, "%s.gp.log", name);
+    int rc = run_gnuplot(p->out, script, log);
     if (rc != 0) {
         snprintf(p->err, sizeof p->err, "gnuplot failed on %s/%s.gp (exit %d); its messages are in %s/%s.gp.log",
                  p->out, name, rc, p->out, name);
         return -1;
     }
-    char log[4300];
-    snprintf(log, sizeof log, "%s/%s.gp.log", p->out, name);
-    remove(log);
+    char log_path[4300];
+    snprintf(log_path, sizeof log_path, "%s/%s.gp.log", p->out, name);
+    remove(log_path);
     printf("plot %s: %s/%s.png, .svg (data %s.dat, script %s.gp)\n", name, p->out, name, name, name);
     return 0;
 }

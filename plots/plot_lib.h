@@ -13,9 +13,10 @@ typedef struct {
     int no_data;     /* the last figure found nothing to draw (plot_missing) */
 } Plot;
 
-#define MAX_ROWS 20000
 #define MAX_COLS 8
-typedef struct { int n, ncol; char *v[MAX_ROWS][MAX_COLS]; } Rows;
+/* every row of a query (grown as they come: a long curve is never cut), its first MAX_COLS
+ * columns */
+typedef struct { int n, cap, ncol; char *(*v)[MAX_COLS]; } Rows;
 
 /* the rows of sql, NULL with p->err on a failed query */
 Rows *plot_query(Plot *p, const char *sql);
@@ -24,6 +25,8 @@ void plot_rows_free(Rows *r);
 FILE *plot_open_out(Plot *p, const char *name, const char *ext);
 /* writes out/NAME.gp (PNG, then SVG) around body and runs gnuplot on it; 0, or -1 with p->err */
 int plot_gnuplot(Plot *p, const char *name, const char *body);
+/* 1 if gnuplot can be started */
+int plot_gnuplot_found(void);
 /* -1 with "fig=FIG: db=... has no WHAT" in p->err */
 int plot_missing(Plot *p, const char *fig, const char *what);
 

@@ -1,6 +1,7 @@
 #include "results.h"
 #include "schema.sql.h"
 #include "results_db.h"
+#include "util/atomic_file.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,16 +97,49 @@ static void sql_run_state(sqlite3_context *ctx, int argc, sqlite3_value **v) {
     sqlite3_result_text(ctx, dead ? "dead" : status, -1, SQLITE_TRANSIENT);
 }
 
-ResultsDb *results_open(const char *path, char *err, size_t errlen) {
+/* 1 if the file holds a runs table, 0 if it holds no table at all, -1 if it holds other
+ * tables (another program's SQLite file) or cannot be read */
+static int holds_results(ResultsDb *db) {
+    sqlite3_stmt *st;
+    int tables = -1, runs = 0;
+    if (sqlite3_prepare_v2(db->db, "SELECT count(*), count(*) FILTER (WHERE name = 'runs') FROM sqlite_master"
+                           " WHERE type = 'table'", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) { tables = sqlite3_column_int(st, 0); runs = sqlite3_column_int(st, 1); }
+    sqlite3_finalize(st);
+    return tables < 0 ? -1 : runs ? 1 : tables == 0 ? 0 : -1;
+}
+
+/* the connection, its busy wait and SQL functions; NULL with err */
+static ResultsDb *connect(const char *path, int flags, char *err, size_t errlen) {
     ResultsDb *db = calloc(1, sizeof *db);
     if (!db) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
-    if (sqlite3_open(path, &db->db) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path, sqlite3_errmsg(db->db));
-        goto fail;
+        sqlite3_close(db->db);
+        free(db);
+        return NULL;
     }
     /* a sweep and a plot may touch the file at once: wait for a lock instead of failing */
     sqlite3_busy_timeout(db->db, 10000);
     sqlite3_create_function(db->db, "run_state", 4, SQLITE_UTF8, NULL, sql_run_state, NULL, NULL);
+    return db;
+}
+
+ResultsDb *results_open(const char *path, char *err, size_t errlen) {
+    if (file_check_regular(path, err, errlen)) return NULL;
+    ResultsDb *db = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
+    if (!db) return NULL;
+    int holds = holds_results(db), version = user_version(db);
+    if (holds < 0) {
+        snprintf(err, errlen, "%s: not a results database (an SQLite file with other tables, or unreadable: %s); "
+                 "nothing was written to it", path, sqlite3_errmsg(db->db));
+        goto fail;
+    }
+    if (version > RESULTS_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s: written by a newer harness (schema %d, this build knows %d): not written to; "
+                 "the read commands (list, show, query, compare, plot) still read it", path, version, RESULTS_SCHEMA_VERSION);
+        goto fail;
+    }
     char *msg = NULL;
     if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(db->db, RESULTS_TABLES, NULL, NULL, &msg) != SQLITE_OK || upgrade_views(db, &msg)) {
@@ -120,13 +154,62 @@ fail:
     return NULL;
 }
 
-ResultsDb *results_open_existing(const char *path, char *err, size_t errlen) {
+/* this build's views as TEMP views of the connection; 0 or -1 */
+static int temp_views(ResultsDb *db) {
+    static const char WORD[] = "CREATE VIEW ";
+    size_t n = strlen(RESULTS_VIEWS), words = 0;
+    for (const char *p = RESULTS_VIEWS; (p = strstr(p, WORD)); p += sizeof WORD - 1) words++;
+    char *sql = malloc(n + words * 5 + 1), *o = sql;
+    if (!sql) return -1;
+    for (const char *p = RESULTS_VIEWS; *p;) {
+        if (!strncmp(p, WORD, sizeof WORD - 1)) {
+            o += sprintf(o, "CREATE TEMP VIEW ");
+            p += sizeof WORD - 1;
+        } else *o++ = *p++;
+    }
+    *o = 0;
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, NULL);
+    free(sql);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+ResultsDb *results_open_read(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: no such file (harness run creates it)", path);
         return NULL;
     }
-    return results_open(path, err, errlen);
+    if (!S_ISREG(st.st_mode)) { snprintf(err, errlen, "%s: expected a results database file", path); return NULL; }
+    /* read-only: no journal, no schema, no WAL switch; a writer's lock does not block it */
+    ResultsDb *db = connect(path, SQLITE_OPEN_READONLY, err, errlen);
+    if (!db) return NULL;
+    int holds = holds_results(db), version = user_version(db);
+    if (holds != 1) {
+        snprintf(err, errlen, "%s: not a results database (%s)", path,
+                 holds == 0 ? "it holds no table" : "it holds no runs table");
+        results_close(db);
+        return NULL;
+    }
+    /* an older file keeps its old views: this build's are made for this connection only (TEMP
+     * views are found before the file's), and the file stays as it is */
+    if (version < RESULTS_SCHEMA_VERSION && temp_views(db)) {
+        snprintf(err, errlen, "%s: results schema %d, older than this build's %d, and it cannot be read without an "
+                 "upgrade (%s); any writing command (harness run, merge) upgrades it in place", path, version,
+                 RESULTS_SCHEMA_VERSION, sqlite3_errmsg(db->db));
+        results_close(db);
+        return NULL;
+    }
+    char *bad = NULL;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db->db, "SELECT group_concat(id, ', ') FROM runs WHERE NOT json_valid(config)"
+                           " OR (comparable IS NOT NULL AND NOT json_valid(comparable))", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0)) bad = strdup((const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+    }
+    if (bad) fprintf(stderr, "note: db=%s: run(s) %s hold a stored configuration that is not JSON (written before "
+                     "numbers were checked strictly); they are left out of groups and comparisons\n", path, bad);
+    free(bad);
+    return db;
 }
 
 void results_close(ResultsDb *db) {
@@ -253,7 +336,8 @@ int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char
     size_t used = snprintf(sql, sizeof sql, "SELECT id FROM runs WHERE status = 'done'");
     for (int i = 0; i < nkeys && used < sizeof sql; i++)
         used += snprintf(sql + used, sizeof sql - used,
-                         " AND json_extract(config, '$.' || ?%d) IS json_extract(?1, '$.' || ?%d)", i + 2, i + 2);
+                         " AND json_extract(CASE WHEN json_valid(config) THEN config END, '$.' || ?%d)"
+                         " IS json_extract(?1, '$.' || ?%d)", i + 2, i + 2);
     snprintf(sql + used, sizeof sql - used, " ORDER BY id DESC LIMIT 1");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
@@ -276,6 +360,17 @@ int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, ch
         snprintf(sha256, 65, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
         rc = 0;
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int results_checkpoint_recorded(ResultsDb *db, int64_t run, const char *sha256) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT count(*) FROM checkpoints WHERE run_id = ? AND sha256 = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_text(st, 2, sha256, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) > 0 : -1;
     sqlite3_finalize(st);
     return rc;
 }
@@ -319,6 +414,9 @@ int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const ch
         "DELETE FROM metrics WHERE run_id = ?1 AND step > ?2",
         "DELETE FROM activations WHERE run_id = ?1 AND step > ?2",
         "DELETE FROM evals WHERE run_id = ?1 AND benchmark NOT LIKE '%\\_step0%' ESCAPE '\\'",
+        /* rows of checkpoints after the one resumed (a crash between a row and its file's
+         * rename leaves one whose file never took its name) */
+        "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2",
         "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL WHERE id = ?1",
     };
     if (exec(db, "BEGIN IMMEDIATE")) return -1;

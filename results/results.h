@@ -27,12 +27,14 @@ typedef struct { const char *split, *name; double value; } MetricValue;
  * total assignments of that (layer, head) */
 typedef struct { int layer, head, expert; long long count, total; } ActivationCount;
 
-/* Opens (creating the schema if needed) the database at path. NULL on failure, with the
- * reason, naming the file, in err. */
+/* Opens for writing (creating the schema if needed) the database at path. NULL on failure,
+ * with the reason, naming the file, in err: a path that is not a regular file, an SQLite file
+ * of another program (tables but no runs table) or of a newer schema is refused untouched. */
 ResultsDb *results_open(const char *path, char *err, size_t errlen);
-/* The same for the commands that only read results (list, show, query, compare, plot): a file
- * that is not there is an error, not an empty database made for it. */
-ResultsDb *results_open_existing(const char *path, char *err, size_t errlen);
+/* Read-only, for the commands that only read results (list, show, query, compare, plot):
+ * nothing is written (no schema, no journal mode); a file that is not there, not a results
+ * database, or of an older schema (upgraded by the next writing command) is an error. */
+ResultsDb *results_open_read(const char *path, char *err, size_t errlen);
 void results_close(ResultsDb *db);
 const char *results_error(ResultsDb *db);
 
@@ -52,6 +54,8 @@ int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, ch
 /* The run of this db that last wrote the checkpoint file at path (the same file, however the
  * path is spelled): its id, with the step and sha256 recorded; 0 if none, -1 on error. */
 int64_t results_checkpoint_owner(ResultsDb *db, const char *path, long *step, char sha256[65]);
+/* 1 if run recorded a checkpoint with this sha256 (any step), 0 if not, -1 on error */
+int results_checkpoint_recorded(ResultsDb *db, int64_t run, const char *sha256);
 /* The process running run, for telling a live run from a dead one (pid, this host). */
 int results_run_alive(ResultsDb *db, int64_t run, long pid, const char *host);
 /* Continues run (not done) from a checkpoint at step: status running again, this process
@@ -75,10 +79,11 @@ int results_snapshot(ResultsDb *db, const char *path, char *err, size_t errlen);
 
 /* what results_merge did: runs added (ids first .. last here), runs merged before and replaced,
  * runs left out because they are still running there */
-typedef struct { int merged, replaced, running; long long first, last; } MergeCount;
+typedef struct { int merged, replaced, kept, running; long long first, last; } MergeCount;
 /* Brings every run of the results database at other_path into db, each under a new id (a run
  * merged before -- the same host, start time and configuration -- replaces that copy under its
- * id), with its metrics, activations, evals and checkpoint rows (checkpoint paths as they were
+ * id when the other copy is newer: finished where this one is not, or further on; else this
+ * db's copy is kept and counted in kept), with its metrics, activations, evals and checkpoint rows (checkpoint paths as they were
  * stored: they name files of the machine that wrote them). The keys id_keys of the stored
  * configurations that name another run by id (init=, pretrain_run) are remapped. One
  * transaction: on failure nothing is merged. 0, or -1 with err naming the file. */

@@ -53,24 +53,46 @@ static int merge_runs(sqlite3 *db, const char *const *id_keys, int n_keys, Merge
     if (shared_columns(db, "runs", cols, sizeof cols)) { snprintf(err, errlen, "cannot read the runs columns"); return -1; }
     config_without_ids(mine, sizeof mine, "r.config", id_keys, n_keys);
     config_without_ids(theirs, sizeof theirs, "o.config", id_keys, n_keys);
-    if (run_sql(db, "CREATE TEMP TABLE merge_map (old INTEGER PRIMARY KEY, new INTEGER)", err, errlen)) return -1;
+    /* copy: the run's rows come from the other file (0: this db's copy is kept; its id is mapped
+     * for the references only) */
+    if (run_sql(db, "CREATE TEMP TABLE merge_map (old INTEGER PRIMARY KEY, new INTEGER, copy INTEGER)", err, errlen)) return -1;
     /* a run merged before (same host, start and configuration) is replaced, under its id here */
     snprintf(sql, sizeof sql,
              "SELECT o.id, (SELECT r.id FROM main.runs r WHERE r.host IS o.host AND r.started_at = o.started_at"
              " AND %s = %s), o.status = 'running' FROM other.runs o ORDER BY o.id", mine, theirs);
-    sqlite3_stmt *st, *ins_new, *ins_at, *map;
+    sqlite3_stmt *st, *ins_new, *ins_at, *map, *newer;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) { snprintf(err, errlen, "%s", sqlite3_errmsg(db)); return -1; }
     char ins[4400];
     snprintf(ins, sizeof ins, "INSERT INTO main.runs (%s) SELECT %s FROM other.runs WHERE id = ?1", cols, cols);
     int rc = sqlite3_prepare_v2(db, ins, -1, &ins_new, NULL);
     snprintf(ins, sizeof ins, "INSERT INTO main.runs (id, %s) SELECT ?2, %s FROM other.runs WHERE id = ?1", cols, cols);
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, ins, -1, &ins_at, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "INSERT INTO merge_map VALUES (?1, ?2)", -1, &map, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "INSERT INTO merge_map VALUES (?1, ?2, ?3)", -1, &map, NULL);
+    /* of two copies of one run, the other file's unless this db's is newer: finished where the
+     * other is not, or as finished and further on (an equal copy is replaced, as before) */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT NOT ((SELECT status = 'done' FROM main.runs WHERE id = ?2) >"
+                                " (SELECT status = 'done' FROM other.runs WHERE id = ?1) OR"
+                                " ((SELECT status = 'done' FROM other.runs WHERE id = ?1) ="
+                                "  (SELECT status = 'done' FROM main.runs WHERE id = ?2) AND"
+                                "  coalesce((SELECT max(step) FROM main.metrics WHERE run_id = ?2), -1) >"
+                                "  coalesce((SELECT max(step) FROM other.metrics WHERE run_id = ?1), -1)))", -1, &newer, NULL);
     if (rc != SQLITE_OK) { snprintf(err, errlen, "%s", sqlite3_errmsg(db)); sqlite3_finalize(st); return -1; }
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         sqlite3_int64 old = sqlite3_column_int64(st, 0), here = sqlite3_column_int64(st, 1), id;
         if (sqlite3_column_int(st, 2)) { count->running++; continue; } /* still being written there */
+        int copy = 1;
         if (here) {
+            sqlite3_bind_int64(newer, 1, old);
+            sqlite3_bind_int64(newer, 2, here);
+            if (sqlite3_step(newer) != SQLITE_ROW) rc = SQLITE_ERROR;
+            else copy = sqlite3_column_int(newer, 0);
+            sqlite3_reset(newer);
+        }
+        if (here && !copy) { /* an older copy of a run this db holds further on: kept as it is here */
+            id = here;
+            count->kept++;
+        } else if (here) {
             char del[512];
             for (int c = 0; c <= N_RUN_TABLES && rc == SQLITE_OK; c++) { /* its rows, then the run */
                 if (c < N_RUN_TABLES) snprintf(del, sizeof del, "DELETE FROM main.%s WHERE run_id = %lld", RUN_TABLES[c], (long long)here);
@@ -94,6 +116,7 @@ static int merge_runs(sqlite3 *db, const char *const *id_keys, int n_keys, Merge
         }
         sqlite3_bind_int64(map, 1, old);
         sqlite3_bind_int64(map, 2, id);
+        sqlite3_bind_int(map, 3, copy);
         if (rc == SQLITE_OK && sqlite3_step(map) != SQLITE_DONE) rc = SQLITE_ERROR;
         sqlite3_reset(map);
     }
@@ -102,6 +125,7 @@ static int merge_runs(sqlite3 *db, const char *const *id_keys, int n_keys, Merge
     sqlite3_finalize(ins_new);
     sqlite3_finalize(ins_at);
     sqlite3_finalize(map);
+    sqlite3_finalize(newer);
     return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -119,7 +143,7 @@ static int merge_children(sqlite3 *db, char *err, size_t errlen) {
             c += len;
             while (*c == ',' || *c == ' ') c++;
         }
-        snprintf(sql, sizeof sql, "INSERT INTO main.%s (%s) SELECT %s FROM other.%s o JOIN merge_map m ON m.old = o.run_id",
+        snprintf(sql, sizeof sql, "INSERT INTO main.%s (%s) SELECT %s FROM other.%s o JOIN merge_map m ON m.old = o.run_id AND m.copy",
                  RUN_TABLES[t], cols, pick, RUN_TABLES[t]);
         if (run_sql(db, sql, err, errlen)) return -1;
     }
@@ -138,7 +162,7 @@ static int remap_ids(sqlite3 *db, const char *const *id_keys, int n_keys, char *
             snprintf(sql, sizeof sql,
                      "UPDATE main.runs SET %s = json_set(%s, %s, (SELECT CASE json_type(%s, %s) WHEN 'text' THEN"
                      " CAST(m.new AS TEXT) ELSE m.new END FROM merge_map m WHERE m.old = CAST(json_extract(%s, %s) AS INTEGER)))"
-                     " WHERE id IN (SELECT new FROM merge_map) AND json_type(%s, %s) IN ('integer', 'text')"
+                     " WHERE id IN (SELECT new FROM merge_map WHERE copy) AND json_type(%s, %s) IN ('integer', 'text')"
                      " AND json_extract(%s, %s) != '' AND CAST(json_extract(%s, %s) AS TEXT) NOT GLOB '*[^0-9]*'"
                      " AND CAST(json_extract(%s, %s) AS INTEGER) IN (SELECT old FROM merge_map)",
                      col, col, path, col, path, col, path, col, path, col, path, col, path, col, path);

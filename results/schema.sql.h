@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 5
+#define RESULTS_SCHEMA_VERSION 6
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -79,7 +79,9 @@ static const char *RESULTS_VIEWS =
     "        coalesce(r.label, r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END"
     "                 || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END) AS label,"
     "        coalesce(r.comparable, json_remove(r.config, '$.seed', '$.name')) AS group_key"
-    " FROM runs r;"
+    /* a row whose stored text is not JSON (steps=+3 was stored as written before schema 6)
+     * is left out here, not allowed to fail every query above it; results_invalid_runs names it */
+    " FROM runs r WHERE json_valid(r.config) AND (r.comparable IS NULL OR json_valid(r.comparable));"
     /* every final number of a run under one name: SPLIT/METRIC from the metrics, BENCHMARK/METRIC
      * from the evals */
     "CREATE VIEW run_finals AS"
@@ -132,7 +134,7 @@ static const char *RESULTS_VIEWS =
      * each (configuration, seed) */
     "CREATE VIEW comparable_runs AS"
     " SELECT r.id AS run_id, r.task, r.seed, coalesce(r.label, r.model) AS label, r.comparable FROM runs r"
-    " WHERE r.status = 'done' AND r.comparable IS NOT NULL AND r.id = (SELECT max(r2.id) FROM runs r2"
+    " WHERE r.status = 'done' AND json_valid(r.comparable) AND r.id = (SELECT max(r2.id) FROM runs r2"
     "   WHERE r2.status = 'done' AND r2.comparable = r.comparable AND r2.seed IS r.seed);"
     /* two runs of one task and seed whose configurations differ in exactly one of the keys both
      * have (a key only one has -- the MoE keys beside dense -- does not count), ordered by

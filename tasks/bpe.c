@@ -228,8 +228,8 @@ int bpe_save(const Bpe *b, const char *path, char *err, size_t errlen) {
 }
 
 Bpe *bpe_load(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "r");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    FILE *f = file_open_regular(path, err, errlen);
+    if (!f) return NULL;
     int n;
     if (fscanf(f, "moeh-bpe 1 merges %d\n", &n) != 1 || n < 0 || n > 65536 - 256) {
         snprintf(err, errlen, "%s: line 1: expected 'moeh-bpe 1 merges N'", path);

@@ -228,4 +228,5 @@ const TaskKind task_captioning = {
     .name = "captioning",
     .help = "caption generation: greedy decoding scored with BLEU-4, CIDEr-D and ROUGE-L",
     .open = captioning_open,
+    .pretrained_by = "mmm", /* masked multimodal modelling, as BEiT-3 */
 };

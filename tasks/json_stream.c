@@ -92,6 +92,12 @@ int json_stream_arrays(const char *path, const JsonArrayHandler *h, int nh, void
         fail(&s, s.p, "expected , or } in the top-level object", err, errlen);
         goto done;
     }
+    s.p++; /* the closing } */
+    skip_space(&s);
+    if (s.p != s.end) { /* a second document, or junk: what it holds would be silently ignored */
+        fail(&s, s.p, "expected the end of the file after the top-level object", err, errlen);
+        goto done;
+    }
     for (int i = 0; i < nh; i++)
         if (!seen[i]) { snprintf(err, errlen, "%s: expected an object with an array \"%s\"", path, h[i].key); goto done; }
     rc = 0;

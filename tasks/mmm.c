@@ -235,9 +235,9 @@ static Task *mmm_open(const TaskOptions *opt, char *err, size_t errlen) {
 }
 
 static const KeyDef MMM_KEYS[] = {
-    {"mask_image", KEY_FLOAT, "0.4", NULL, 0, 1, "share of image patches masked"},
-    {"mask_text", KEY_FLOAT, "0.15", NULL, 0, 1, "share of text tokens masked (0.5 in image-text pairs, as BEiT-3)"},
-    {"codebook", KEY_INT, "128", NULL, 2, 65536, "visual tokens, k-means centres of training patches built at data preparation"},
+    {"mask_image", KEY_ROLE_TRAINING, KEY_FLOAT, "0.4", NULL, 0, 1, "share of image patches masked"},
+    {"mask_text", KEY_ROLE_TRAINING, KEY_FLOAT, "0.15", NULL, 0, 1, "share of text tokens masked (0.5 in image-text pairs, as BEiT-3)"},
+    {"codebook", KEY_ROLE_TRAINING, KEY_INT, "128", NULL, 2, 65536, "visual tokens, k-means centres of training patches built at data preparation"},
 };
 
 const TaskKind task_mmm = {

@@ -185,7 +185,7 @@ static Task *multilingual_open(const TaskOptions *opt, char *err, size_t errlen)
 }
 
 static const KeyDef MULTILINGUAL_KEYS[] = {
-    {"lang_alpha", KEY_FLOAT, "0.7", NULL, 0, 10, "sample languages with probability ~ size^lang_alpha"},
+    {"lang_alpha", KEY_ROLE_TRAINING, KEY_FLOAT, "0.7", NULL, 0, 10, "sample languages with probability ~ size^lang_alpha"},
 };
 
 const TaskKind task_multilingual = {

@@ -231,7 +231,7 @@ static Task *reasoning_open(const TaskOptions *opt, char *err, size_t errlen) {
 }
 
 static const KeyDef REASONING_KEYS[] = {
-    {"pair", KEY_ENUM, "separate", "separate|joint", 0, 0, "read each image with the statement as a sequence of its own and add the two sequences' true/false logits (as BEiT-3 reads NLVR2; batch counts sequences, two per pair), or both images and the statement as one sequence"},
+    {"pair", KEY_ROLE_TRAINING, KEY_ENUM, "separate", "separate|joint", 0, 0, "read each image with the statement as a sequence of its own and add the two sequences' true/false logits (as BEiT-3 reads NLVR2; batch counts sequences, two per pair), or both images and the statement as one sequence"},
 };
 /* over the size preset: with 16 sequences (8 pairs) at 2e-3 the statements stayed at chance
  * for 1,000+ steps; 64 at 1e-3 reaches 0.80 in the default 1,200 (README, Measured). A
@@ -242,6 +242,7 @@ const TaskKind task_reasoning = {
     .name = "reasoning",
     .help = "a statement about two images -> true or false (NLVR2), accuracy",
     .open = reasoning_open,
+    .pretrained_by = "mmm", /* masked multimodal modelling, as BEiT-3 */
     .TASK_KEYS(REASONING_KEYS),
     .TASK_PRESETS(REASONING_PRESETS),
 };

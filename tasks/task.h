@@ -103,6 +103,9 @@ typedef struct {
     /* (key, value) pairs over the size preset for the keys the user did not set */
     const char *const (*presets)[2];
     int n_presets;
+    /* the task a run of this one starts from (its pretraining stage: pretrain_steps= of that
+     * task, unless init= is given); NULL: from scratch */
+    const char *pretrained_by;
 } TaskKind;
 
 /* a TaskKind's keys and presets from static arrays: .TASK_KEYS(K), .TASK_PRESETS(P) */

@@ -1,3 +1,4 @@
+#include "util/atomic_file.h"
 #include "util/xalloc.h"
 #include "vision_data.h"
 #include "json_stream.h"
@@ -93,7 +94,11 @@ static int vqa_take_annotation(const cJSON *a, int index, void *ctx, char *err, 
     int64_t qid;
     if (get_id(a, "question_id", &qid)) { snprintf(err, errlen, "annotation %d: expected a question_id", index); return -1; }
     int i = id_map_get(&L->by_question, (uint64_t)qid);
-    if (i < 0 || L->items[i].n_answers) return 0; /* another split's question, or answered already */
+    if (i < 0) return 0; /* another split's question */
+    if (L->items[i].n_answers) {
+        snprintf(err, errlen, "annotation %d: question_id %lld is annotated twice", index, (long long)qid);
+        return -1;
+    }
     VqaItem *x = &L->items[i];
     char raw[256];
     get_str(a, "question_type", x->qtype, sizeof x->qtype);
@@ -132,11 +137,19 @@ int nlvr2_load(const char *path, int need_urls, Nlvr2Item **items, int *n, char 
     int cap = 0, k = 0, line = 0, oom = 0;
     Nlvr2Item *it = NULL;
     char *s = (char *)b.data;
+    const char *nul = memchr(s, 0, b.n);
+    if (nul) { /* the lines after it would be lost to the string functions */
+        for (const char *q = s; q < nul; q++) line += *q == '\n';
+        snprintf(err, errlen, "%s: line %d: a NUL byte (JSON Lines are text)", path, line + 1);
+        bytebuf_free(&b);
+        return -1;
+    }
     for (char *p = s; !oom && p && *p; line++) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
         if (*p && *p != '\r') {
-            cJSON *o = cJSON_Parse(p);
+            /* one object per line: anything after it but spaces is an error */
+            cJSON *o = cJSON_ParseWithOpts(p, NULL, 1);
             char label[16] = "";
             if (grow_array((void **)&it, &cap, k + 1, sizeof *it)) { oom = 1; cJSON_Delete(o); break; }
             Nlvr2Item *x = &it[k];
@@ -154,7 +167,7 @@ int nlvr2_load(const char *path, int need_urls, Nlvr2Item **items, int *n, char 
                       (need_urls ? !*x->left || !*x->right : !*x->identifier);
             cJSON_Delete(o);
             if (bad) {
-                snprintf(err, errlen, "%s: line %d: expected a JSON object with sentence, %s and label \"True\" or \"False\"",
+                snprintf(err, errlen, "%s: line %d: expected one JSON object with sentence, %s and label \"True\" or \"False\"",
                          path, line + 1, need_urls ? "left_url, right_url" : "identifier");
                 free(it);
                 bytebuf_free(&b);
@@ -211,6 +224,10 @@ static int coco_take_caption(const cJSON *o, int index, void *ctx, char *err, si
     char cap[256];
     if (get_id(o, "image_id", &id) || get_str(o, "caption", cap, sizeof cap)) {
         snprintf(err, errlen, "annotation %d: expected image_id (a whole number >= 0) and caption", index);
+        return -1;
+    }
+    if (!cap[strspn(cap, " \t\r\n")]) {
+        snprintf(err, errlen, "annotation %d: image_id %lld: an empty caption (a caption is the text a model learns)", index, (long long)id);
         return -1;
     }
     int i = id_map_get(&L->by_id, (uint64_t)id);
@@ -362,6 +379,7 @@ double vqa_accuracy(const char *pred, const VqaItem *it) {
 
 int image_load_patches(const char *path, int size, int patch, float *out, char *err, size_t errlen) {
     int w, h, ch;
+    if (file_check_regular(path, err, errlen)) return -1;
     unsigned char *img = stbi_load(path, &w, &h, &ch, 3);
     if (!img) { snprintf(err, errlen, "%s: cannot decode image: %s", path, stbi_failure_reason()); return -1; }
     unsigned char *rs = xmalloc((size_t)size * size * 3);

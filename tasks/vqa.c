@@ -316,12 +316,13 @@ static Task *vqa_open(const TaskOptions *opt, char *err, size_t errlen) {
 }
 
 static const KeyDef VQA_KEYS[] = {
-    {"answers", KEY_INT, "3129", NULL, 1, 1 << 20, "answer classes, the most frequent answers in training (3129 as usual for VQAv2); the share of questions they cover is stored as train/answer_coverage"},
+    {"answers", KEY_ROLE_TRAINING, KEY_INT, "3129", NULL, 1, 1 << 20, "answer classes, the most frequent answers in training (3129 as usual for VQAv2); the share of questions they cover is stored as train/answer_coverage"},
 };
 
 const TaskKind task_vqa = {
     .name = "vqa",
     .help = "question + image -> answer class (VQAv2), the official VQA accuracy",
     .open = vqa_open,
+    .pretrained_by = "mmm", /* masked multimodal modelling, as BEiT-3 */
     .TASK_KEYS(VQA_KEYS),
 };

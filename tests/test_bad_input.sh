@@ -43,6 +43,11 @@ bad "integer key given text"                "steps"                 "$H" run $ba
 bad "negative step count"                   "steps"                 "$H" run $base steps=-1
 bad "learning rate out of range"            "lr"                    "$H" run $base lr=100
 bad "unknown model"                         "model"                 "$H" run $base model=foo
+# numbers as JSON stores them: a stored config is always valid JSON
+bad "steps=+3: a sign JSON does not have"   "steps=\+3"             "$H" run $base steps=+3
+bad "steps=03: a leading zero"              "steps=03"              "$H" run $base steps=03
+bad "lr=0x1p-9: a hex float"                "lr=0x1p-9"             "$H" run $base lr=0x1p-9
+bad "moe_every beyond layers: no MoE layer" "moe_every"             "$H" run $base model=xmoe moe_every=3 layers=2 steps=1
 bad "unknown task"                          "task=nosuch"           "$H" run $base task=nosuch
 bad "a key given twice"                     "steps"                 "$H" run $base steps=3 steps=4
 bad "a word without ="                      "steps"                 "$H" run $base steps
@@ -70,6 +75,15 @@ bad "resume= a file that is not a checkpoint" "junk.ckpt.*not a harness checkpoi
 head -c 2000 t.runs/run-1.ckpt > cut.ckpt
 bad "resume= a truncated checkpoint"        "cut.ckpt"              "$H" run $base resume=cut.ckpt steps=10
 bad "resume= a finished run with nothing left" "nothing to do"      "$H" run $base resume=t.runs/run-1.ckpt
+# the header is checksummed too: one flipped bit of opt_step (at byte 1048) is caught
+cp t.runs/run-1.ckpt flip.ckpt
+printf '\x01' | dd of=flip.ckpt bs=1 seek=1048 conv=notrunc 2> /dev/null
+bad "resume= a checkpoint with a flipped header bit" "flip.ckpt: checksum" "$H" run $base resume=flip.ckpt steps=10
+mkfifo fifo.ckpt
+bad "resume= a FIFO: refused, not waited on" "fifo.ckpt: expected a regular file, found a FIFO" timeout 20 "$H" run $base resume=fifo.ckpt
+ln -s /dev/zero zero.ckpt
+bad "init= a link to a device"              "zero.ckpt: expected a regular file" timeout 20 "$H" run $base steps=1 init=zero.ckpt
+bad "data= a device"                        "/dev/zero: expected a regular file" timeout 20 "$H" run $base steps=1 data=/dev/zero
 # data files
 bad "english data= a missing path"          "/nonexistent/corpus"   "$H" run $base steps=1 data=/nonexistent/corpus
 : > empty.txt
@@ -82,6 +96,12 @@ vqa_set v3; sed -i 's/"image_id": 0/"image_id": 1e400/' v3/train/vqa_questions.j
 bad "vqa: image_id 1e400"                   "v3/train/vqa_questions.json.*image_id" "$H" run $vq data=v3
 vqa_set v4; echo '{"questions": [{"question_id": 1, "image_id": 0, "question": "a?"}, {"question_id": 1, "image_id": 0, "question": "b?"}]}' > v4/test/vqa_questions.json
 bad "vqa: a question_id given twice"        "given twice"           "$H" run $vq data=v4
+vqa_set v4a; cat v4a/train/vqa_questions.json v4a/train/vqa_questions.json > q2 && mv q2 v4a/train/vqa_questions.json
+bad "vqa: two JSON documents back to back"  "v4a/train/vqa_questions.json: line 2: expected the end of the file" "$H" run $vq data=v4a
+vqa_set v4b; echo '{"questions": [{"question_id": 1, "image_id": 0, "question": "a?"}]} junk' > v4b/valid/vqa_questions.json
+bad "vqa: junk after the closing brace"     "v4b/valid/vqa_questions.json: line 1: expected the end" "$H" run $vq data=v4b
+vqa_set v4c; echo '{"annotations": [{"question_id": 1, "answers": [{"answer": "yes"}]}, {"question_id": 1, "answers": [{"answer": "no"}]}]}' > v4c/train/vqa_annotations.json
+bad "vqa: a question annotated twice"       "question_id 1 is annotated twice" "$H" run $vq data=v4c
 vqa_set v5; echo '{"annotations": []}' > v5/train/vqa_annotations.json
 bad "vqa: a question without answers"       "no answers"            "$H" run $vq data=v5
 vqa_set v6; rm v6/test/images/0.png
@@ -97,6 +117,13 @@ bad "vqa: a missing annotation file"        "v10/valid/vqa_annotations.json" "$H
 mkdir -p n1/train n1/valid n1/test
 printf '%s\n' '{"sentence": "a", "left_url": "l.png", "right_url": "r.png", "label": "True"}' '{"sentence": "b", "left_url": "l.png", "right_url": "r.png", "label": "maybe"}' > n1/train/nlvr2.jsonl
 bad "nlvr2: a bad label, file and line"     "n1/train/nlvr2.jsonl: line 2" "$H" run task=reasoning size=tiny steps=1 pretrain_steps=0 db=t.db data=n1
+mkdir -p n3/train n3/valid n3/test
+{ printf '%s\n' '{"sentence": "a", "left_url": "l.png", "right_url": "r.png", "label": "True"}'; printf '{"sentence": "b",\0 "label": "True"}\n'; } > n3/train/nlvr2.jsonl
+bad "nlvr2: a NUL byte mid-file"            "n3/train/nlvr2.jsonl: line 2: a NUL byte" "$H" run task=reasoning size=tiny steps=1 pretrain_steps=0 db=t.db data=n3
+mkdir -p n4/train n4/valid n4/test
+o='{"sentence": "a", "left_url": "l.png", "right_url": "r.png", "label": "True"}'
+echo "$o $o" > n4/train/nlvr2.jsonl
+bad "nlvr2: two objects on one line"        "n4/train/nlvr2.jsonl: line 1: expected one JSON object" "$H" run task=reasoning size=tiny steps=1 pretrain_steps=0 db=t.db data=n4
 echo '{"sentence": "a", "label": "True", "identifier": "train-1-0"}' > n2.json; mkdir -p n2; mv n2.json n2/train.json
 bad "nlvr2 official: an identifier without its fields" "n2/train.json: line 1: identifier" "$H" run task=reasoning size=tiny steps=1 pretrain_steps=0 db=t.db data=n2
 mkdir -p c1/train c1/valid c1/test
@@ -105,6 +132,8 @@ bad "coco: an image without file_name"      "c1/train/captions.json.*file_name" 
 mkdir -p c2/train/im c2/valid c2/test; cp d/scenes/train/images/0.png c2/train/im/0.png
 for s in train valid test; do echo '{"images": [{"id": 1, "file_name": "im/0.png"}], "annotations": []}' > c2/$s/captions.json; done
 bad "coco: an image without a caption"      "has no caption"        "$H" run task=captioning size=tiny steps=1 pretrain_steps=0 db=t.db data=c2
+for s in train valid test; do echo '{"images": [{"id": 1, "file_name": "im/0.png"}], "annotations": [{"image_id": 1, "caption": " "}]}' > c2/$s/captions.json; done
+bad "coco: an empty caption"                "c2/train/captions.json: line 1: annotation 0: image_id 1: an empty caption" "$H" run task=captioning size=tiny steps=1 pretrain_steps=0 db=t.db data=c2
 bad "data check: a folder that is not there" "/nonexistent/vqa"     "$H" data check task=vqa data=/nonexistent/vqa
 bad "data check: an unknown task"           "task=nosuch"           "$H" data check task=nosuch data=v1
 bad "data prepare: an unknown set"          "nosuch"                "$H" data prepare nosuch data_dir=d
@@ -112,7 +141,28 @@ bad "data prepare: an unknown set"          "nosuch"                "$H" data pr
 echo "not a database" > text.db
 bad "db= a file that is not SQLite"         "text.db"               "$H" run $base steps=1 db=text.db
 bad "list: a missing db"                    "missing.db: no such file" "$H" list db=missing.db
-bad "show: not a run id"                    "needs a run id"        "$H" show abc db=t.db
+bad "show: not a run id"                    "expected a run id"     "$H" show abc db=t.db
+bad "show: a run id with junk after it"     "show 1abc: expected a run id" "$H" show 1abc db=t.db
+bad "show: a run the db does not hold"      "holds no run 999"      "$H" show 999 db=t.db
+bad "list: a key that is a part of db="     "'b=t.db': expected one of" "$H" list b=t.db
+bad "list: csv= neither 0 nor 1"            "csv=yes"               "$H" list csv=yes db=t.db
+bad "compare: a value no run has"           "holds no finished runs" "$H" compare by=model a=dense b=nosuch db=t.db
+bad "compare: a metric no run has"          "metric=valid/nosuch"   "$H" compare by=model metric=valid/nosuch db=t.db
+bad "sweep: seeds= not a number"            "seeds=abc"             "$H" sweep paper seeds=abc db=t.db
+bad "sweep: a value too long to hold"       "longer than"           "$H" sweep name=$(printf 'n%.0s' $(seq 5000)) db=t.db
+# another program's SQLite file: read and write commands refuse it and leave it as it was
+sqlite3 other.db "create table notes (a); insert into notes values (1)"
+other=$(sha256sum other.db)
+bad "list: an SQLite file that is not a results db" "other.db: not a results database" "$H" list db=other.db
+bad "run: an SQLite file that is not a results db" "other.db: not a results database" "$H" run size=tiny data_dir=d threads=2 steps=1 db=other.db
+ok "the other program's file is unchanged, no WAL switch or journal left" '[ "$(sha256sum other.db)" = "$other" ] && [ ! -e other.db-wal ] && [ "$(sqlite3 other.db "pragma journal_mode")" = delete ]'
+bad "list: a device"                        "expected a results database file" "$H" list db=/dev/null
+ok "list db=/dev/null leaves no /dev/null-journal" '[ ! -e /dev/null-journal ]'
+cp t.db newer.db; sqlite3 newer.db "pragma user_version = 99"
+bad "run: a db of a newer schema is not written" "newer harness" "$H" run size=tiny data_dir=d threads=2 steps=1 db=newer.db
+ok "list reads a db of a newer schema" '"$H" list db=newer.db | grep -q " ok "'
+chmod a-w t.db; ro=$("$H" list db=t.db 2>&1); chmod u+w t.db
+ok "a read-only db is listed" 'echo "$ro" | grep -q " ok "' 
 bad "query: empty"                          "query"                 "$H" query '' db=t.db
 bad "query: ATTACH"                         "ATTACH|not authorized|authori" "$H" query "ATTACH 'x.db' AS x" db=t.db
 bad "query: a write"                        "readonly|read-only|only SELECT|not authorized" "$H" query "DELETE FROM runs" db=t.db

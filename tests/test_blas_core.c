@@ -5,10 +5,11 @@
 #include "harness/blas_core.h"
 #include <string.h>
 
-static int tries(const BlasPlan *p, const char *a, const char *b, const char *c) {
-    const char *want[3] = {a, b, c};
+/* the plan tries exactly the kernels listed, in order */
+#define tries(p, ...) tries_list(p, (const char *const[]){__VA_ARGS__, NULL})
+static int tries_list(const BlasPlan *p, const char *const *want) {
     int n = 0;
-    while (n < 3 && want[n]) n++;
+    while (want[n]) n++;
     if (p->try_count != n) return 0;
     for (int i = 0; i < n; i++)
         if (strcmp(p->try_kernels[i], want[i])) return 0;
@@ -42,11 +43,11 @@ static void test_plans(void) {
     CHECK(tries(&p, "Cooperlake", "SkylakeX", "Haswell"), "generic kernel on a BF16 CPU: best first, %d", p.try_count);
     CHECK(strstr(p.why, "Prescott") && strstr(p.why, "BF16"), "the line names the kernel and the CPU: %s", p.why);
     blas_core_plan(NULL, NULL, 0, "Prescott", CPU_TIER_AVX512, &p);
-    CHECK(tries(&p, "SkylakeX", "Haswell", NULL), "no word means auto; AVX-512 without BF16");
+    CHECK(tries(&p, "SkylakeX", "Haswell"), "no word means auto; AVX-512 without BF16");
     blas_core_plan("auto", "", 0, "Prescott", CPU_TIER_AVX2, &p);
-    CHECK(tries(&p, "Haswell", NULL, NULL), "AVX2+FMA CPU; an empty OPENBLAS_CORETYPE is unset");
+    CHECK(tries(&p, "Haswell"), "AVX2+FMA CPU; an empty OPENBLAS_CORETYPE is unset");
     blas_core_plan("auto", NULL, 0, "Sandybridge", CPU_TIER_AVX2, &p);
-    CHECK(tries(&p, "Haswell", NULL, NULL), "an AVX kernel on an AVX2 CPU");
+    CHECK(tries(&p, "Haswell"), "an AVX kernel on an AVX2 CPU");
     blas_core_plan("auto", NULL, 0, "Prescott", CPU_TIER_BELOW_AVX2, &p);
     CHECK(p.try_count == 0, "nothing better for this CPU");
     blas_core_plan("auto", NULL, 0, "Haswell", CPU_TIER_AVX512_BF16, &p);
@@ -64,9 +65,15 @@ static void test_plans(void) {
     blas_core_plan("Prescott", NULL, 1, "Cooperlake", CPU_TIER_AVX512_BF16, &p);
     CHECK(p.try_count == 0, "nor does a sweep worker that inherited the choice");
     blas_core_plan("SkylakeX", "Haswell", 0, "Haswell", CPU_TIER_AVX512, &p);
-    CHECK(tries(&p, "SkylakeX", NULL, NULL), "a named kernel wins over OPENBLAS_CORETYPE");
+    CHECK(tries(&p, "SkylakeX"), "a named kernel wins over OPENBLAS_CORETYPE");
     blas_core_plan("haswell", NULL, 0, "Haswell", CPU_TIER_AVX2, &p);
     CHECK(p.try_count == 0, "the named kernel is already loaded (names compare in any case)");
+    blas_core_plan("Skylakx", NULL, 0, "Prescott", CPU_TIER_AVX512_BF16, &p);
+    CHECK(tries(&p, "Skylakx", "Cooperlake", "SkylakeX", "Haswell"),
+          "a named kernel that fails its check falls back to auto's choice, not to the generic one");
+    CHECK(strstr(p.why, "blas_core=Skylakx"), "the line names the word: %s", p.why);
+    blas_core_plan("Prescott", NULL, 0, "Zen", CPU_TIER_AVX2, &p);
+    CHECK(tries(&p, "Prescott"), "a named kernel where OpenBLAS's own choice is good: that choice is the fallback");
 }
 
 /* broken sgemms: each must be caught */

@@ -155,6 +155,11 @@ mv ck/run-$pre.ckpt ck/moved.ckpt
 "$H" run task=reasoning $mm pretrain_steps=5 steps=2 eval_every=0 name=nlvr_again > run9a.log 2>&1
 rc=$?
 ok "a pretraining run without its checkpoint is not reused; a new one is trained" '[ $rc -eq 0 ] && grep -q "run $pre has these settings but no usable checkpoint" run9a.log && [ "$(q "select count(*) from runs where task=\"mmm\" and status=\"done\"")" = 2 ]'
+# what pretraining must match comes from the keys' roles: micro_batches (a key the hand-kept list
+# missed) shapes the mmm run, so a finetune with another value pretrains again
+"$H" run task=reasoning $mm pretrain_steps=5 steps=2 eval_every=0 micro_batches=2 name=nlvr_mb > run9m.log 2>&1
+rc=$?
+ok "a finetune whose pretraining settings differ (micro_batches=2) is not given the other run" '[ $rc -eq 0 ] && ! grep -q "reusing run" run9m.log && [ "$(q "select count(*) from runs where task=\"mmm\" and status=\"done\"")" = 3 ]'
 
 # captioning: greedy decoding scored with BLEU-4, CIDEr-D, ROUGE-L beside blind baselines
 "$H" run task=captioning $mm pretrain_steps=0 steps=10 eval_every=0 final_eval_tokens=8192 name=cap > run10.log 2>&1
@@ -243,14 +248,19 @@ ok "router_norm=code trains, labelled, one temperature fewer per MoE layer" '[ $
 ok "a paper router refuses the code router's weights, naming router_norm" '[ $rc2 -ne 0 ] && grep -q router_norm fc.log'
 
 # the OpenBLAS kernel: recorded in every run; a named one is self-checked in a child process,
-# then the harness starts again with OPENBLAS_CORETYPE set (Prescott runs on every x86-64 CPU)
+# then the harness starts again with OPENBLAS_CORETYPE set. The kernels named here come from
+# what this machine's OpenBLAS loads (blas_core=keep), so the cases hold on any x86-64 CPU
 ok "every run records its BLAS kernel, library and threads" '[ "$(q "select count(*) from runs where json_extract(config, \"\$.blas_core\") is null or json_extract(config, \"\$.blas\") not like \"%OpenBLAS%threads\"")" = 0 ]'
 if [ "$(uname -m)" = x86_64 ]; then
-  "$H" run $(merged $common steps=4 eval_every=0 blas_core=Prescott name=prescott) > b1.log 2>&1; rc=$?
-  ok "blas_core=Prescott: self-checked, re-executed, recorded" '[ $rc -eq 0 ] && grep -q "OPENBLAS_CORETYPE=Prescott (sgemm self-check passed" b1.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"prescott\"")" = Prescott ] && [ "$(q "select json_extract(config, \"\$.blas\") like \"%chosen by the harness: blas_core=Prescott%\" from runs where name=\"prescott\"")" = 1 ]'
+  "$H" run $(merged $common steps=1 eval_every=0 blas_core=keep name=keep) > b0.log 2>&1
+  loaded=$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"keep\"")
+  # a kernel other than the loaded one that every x86-64 CPU runs (SSE3, SSSE3)
+  other=Prescott; [ "$loaded" = Prescott ] && other=Core2
+  "$H" run $(merged $common steps=4 eval_every=0 blas_core=$other name=named) > b1.log 2>&1; rc=$?
+  ok "blas_core=$other (OpenBLAS loads $loaded): self-checked, re-executed, recorded" '[ $rc -eq 0 ] && [ -n "$loaded" ] && grep -q "OPENBLAS_CORETYPE=$other (sgemm self-check passed" b1.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"named\"")" = $other ] && [ "$(q "select json_extract(config, \"\$.blas\") like \"%chosen by the harness: blas_core=$other%\" from runs where name=\"named\"")" = 1 ]'
   own=$(q "select json_extract(config, \"\$.blas_core\") from runs where id=1")
   "$H" run $(merged $common steps=4 eval_every=0 blas_core=NoSuchKernel name=nokernel) > b2.log 2>&1; rc=$?
-  ok "an unknown kernel fails its self-check and the loaded one is kept" '[ $rc -eq 0 ] && grep -q "kernel NoSuchKernel failed its self-check" b2.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"nokernel\"")" = "$own" ]'
+  ok "an unknown kernel fails its self-check and auto's choice runs ($own), not the generic one" '[ $rc -eq 0 ] && grep -q "kernel NoSuchKernel failed its self-check" b2.log && [ "$(q "select json_extract(config, \"\$.blas_core\") from runs where name=\"nokernel\"")" = "$own" ]'
 fi
 "$H" run $(merged $common blas=mine) > /dev/null 2> e7.log; rc=$?
 ok "the recorded blas key cannot be set" '[ $rc -eq 2 ] && grep -q "recorded by the harness" e7.log'
@@ -279,6 +289,27 @@ kill -HUP $pid; wait $pid; rc=$?
 ok "resume of a dead run continues its run id" '[ "$(sqlite3 k.db "select count(*) from runs")" = 1 ] && grep -q "resume: run 1 (dead) continues from step $at" k2.log'
 ok "SIGHUP behaves like Ctrl-C: exit 130, interrupted, checkpoint" '[ $rc -eq 130 ] && [ "$(sqlite3 k.db "select status from runs where id=1")" = interrupted ] && grep -q "resume=k.runs/run-1.ckpt" k2.log'
 ok "no training step is stored twice" '[ "$(sqlite3 k.db "select count(*) from (select step from metrics where run_id=1 and split=\"train\" and name=\"loss\" group by step having count(*) > 1)")" = 0 ]'
+# data-loss paths. A checkpoint's row is written before its file takes its name: a crash between
+# the two leaves a row whose file never arrived, and the previous file must still resume
+cp k.db kold.db
+ck=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
+sqlite3 k.db "insert into checkpoints(run_id, step, path, sha256) values (1, $((ck + 1000)), 'k.runs/run-1.ckpt', '$(printf '0%.0s' $(seq 64))')"
+"$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k6.log 2>&1 &
+pid=$!
+for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
+kill -INT $pid; wait $pid
+ok "a checkpoint row whose file never took its name does not block resume; the row is dropped" 'grep -q "resume: run 1 (interrupted) continues from step $ck" k6.log && [ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1 and step >= $((ck + 1000))")" = 0 ]'
+# an older copy of the same db merged back keeps the newer run
+n_metrics=$(sqlite3 k.db "select count(*) from metrics where run_id=1")
+"$H" merge kold.db db=k.db > k8.log 2>&1; rc=$?
+ok "merge of an older copy keeps the run that went further, and says so" '[ $rc -eq 0 ] && grep -q "1 older than the copy here" k8.log && [ "$(sqlite3 k.db "select count(*) from metrics where run_id=1")" = "$n_metrics" ] && [ "$(sqlite3 k.db "select count(*) from runs")" = 1 ]'
+# resumed into another db: the checkpoints go beside that db, not over the files of the first
+before=$(sha256sum k.runs/run-1.ckpt)
+"$H" run $f steps=100000 db=k2.db resume=k.runs/run-1.ckpt > k7.log 2>&1 &
+pid=$!
+for i in $(seq 600); do [ "$(sqlite3 k2.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
+kill -INT $pid; wait $pid
+ok "resume= into another db writes its checkpoints beside that db, the first db's file untouched" '[ "$(sha256sum k.runs/run-1.ckpt)" = "$before" ] && [ -s k2.runs/run-1.ckpt ] && [ "$(sqlite3 k2.db "select path from checkpoints where run_id=1 limit 1")" = k2.runs/run-1.ckpt ]'
 timeout 120 "$H" run $f steps=100000 db=k.db name=piped 2>&1 | head -1 > /dev/null
 ok "a closed stdout (| head) ends the run interrupted with a checkpoint" '[ "$(sqlite3 k.db "select status from runs where name=\"piped\"")" = interrupted ] && [ -s k.runs/run-2.ckpt ]'
 "$H" run $f steps=30 lr=10 warmup=0 db=k.db name=hot > /dev/null 2> k3.log; rc=$?

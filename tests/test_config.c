@@ -3,6 +3,7 @@
 #include "check.h"
 #include "harness/config.h"
 #include "harness/run.h"
+#include "harness/run_identity.h"
 #include "tasks/task.h"
 #include <string.h>
 
@@ -48,6 +49,53 @@ static void test_task_keys(void) {
     config_free(e);
 }
 
+/* every declared key (the harness's, each task's, each route's) has a role, and what the
+ * harness derives from the roles holds: recorded keys cannot be set, identity keys are in
+ * the comparable configuration and bookkeeping ones are not, a pretraining stage matches the
+ * route's and micro_batches but not another task's keys */
+static int count_role(const KeyDef *k, const char *owner, const void *ctx) {
+    (void)owner;
+    return k->role == *(const KeyRole *)ctx;
+}
+
+static void test_key_roles(void) {
+    char err[512];
+    int n = config_key_count();
+    CHECK(n > 60, "the key table: %d keys", n);
+    for (int i = 0; i < n; i++) {
+        const char *owner = NULL;
+        const KeyDef *k = config_key_at(i, &owner);
+        CHECK(k && k->role > KEY_ROLE_NONE && k->role < KEY_ROLE_COUNT, "key %s (declared by %s) has a role",
+              k ? k->key : "?", owner ? owner : "the harness or a route");
+        CHECK(k->help && *k->help, "key %s has help", k->key);
+        if (k->role == KEY_ROLE_RECORDED) {
+            char word[96];
+            snprintf(word, sizeof word, "%s=x", k->key);
+            Config *c = config_new();
+            CHECK(config_set(c, word, err, sizeof err) != 0 && strstr(err, "recorded"), "recorded %s refused: %s", k->key, err);
+            config_free(c);
+        }
+    }
+    const char *keys[256];
+    for (KeyRole r = KEY_ROLE_TRAINING; r < KEY_ROLE_COUNT; r++)
+        CHECK(config_keys_where(keys, 256, count_role, &r) > 0, "role %s is used", key_role_name(r));
+    /* the comparable configuration, from the roles */
+    Config *c = config_new();
+    CHECK(config_set(c, "model=xmoe", err, sizeof err) == 0 && config_set(c, "router=sinkhorn", err, sizeof err) == 0 &&
+          config_set(c, "sinkhorn_iterations=3", err, sizeof err) == 0 && config_set(c, "micro_batches=2", err, sizeof err) == 0 &&
+          config_set(c, "threads=3", err, sizeof err) == 0 && config_set(c, "name=x", err, sizeof err) == 0, "%s", err);
+    config_resolve(c);
+    char *cmp = run_comparable_json(c);
+    CHECK(strstr(cmp, "\"sinkhorn_iterations\":3") && strstr(cmp, "\"micro_batches\":2") && strstr(cmp, "\"router_dim\"") &&
+          !strstr(cmp, "\"threads\"") && !strstr(cmp, "\"name\"") && !strstr(cmp, "\"seed\"") && !strstr(cmp, "\"heads\"") &&
+          !strstr(cmp, "\"db\""), "comparable: identity keys in, bookkeeping out, mhmoe's keys out for xmoe: %s", cmp);
+    free(cmp);
+    config_free(c);
+    const char *ids[16];
+    int nids = run_id_keys(ids, 16);
+    CHECK(nids == 3 && !strcmp(ids[0], "init"), "keys naming runs: %d", nids);
+}
+
 int main(void) {
     char err[512];
     Config *c = config_new();
@@ -86,5 +134,11 @@ int main(void) {
     free(json); free(json2);
     config_free(c); config_free(d); config_free(e);
     test_task_keys();
+    test_key_roles();
+    CHECK(config_set(c = config_new(), "steps=+3", err, sizeof err) != 0 && config_set(c, "steps=03", err, sizeof err) != 0 &&
+          config_set(c, "steps=0", err, sizeof err) != 0 && config_set(c, "seed=0", err, sizeof err) == 0 &&
+          config_set(c, "lr=.5e-3", err, sizeof err) == 0 && config_set(c, "lr=0x1p-3", err, sizeof err) != 0 &&
+          config_set(c, "lr= 1", err, sizeof err) != 0, "numbers parsed strictly");
+    config_free(c);
     CHECK_FINISH();
 }

@@ -4,8 +4,12 @@
 # and a machine without gnuplot gets a clear error.
 source "$(dirname "$0")/shell_check.sh"
 
-sqlite3 k.db "create table t(x); drop table t"  # an empty database file ...
-"$H" query "select 1" db=k.db > /dev/null   # ... gets the schema
+# the schema from a one-step run (the read commands never write one), then the known rows
+mkdir fort
+for i in $(seq 1 200); do echo "The fox number $i jumps over the dog."; echo "%"; done > fort/animals
+"$H" data prepare english source=fort data_dir=d > /dev/null 2>&1
+"$H" run size=tiny steps=1 eval_every=0 eval_tokens=256 final_eval_tokens=256 data_dir=d db=k.db threads=1 > /dev/null 2>&1
+sqlite3 k.db "delete from activations; delete from metrics; delete from evals; delete from checkpoints; delete from runs"
 sqlite3 k.db <<'SQL'
 INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, params, flops_per_token, status, started_at)
 VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
@@ -59,6 +63,16 @@ ok "downstream markdown table: mean, interval, n; the step-0 score beside" 'grep
 ok "captioning in the table, CIDEr-D only there (not on the bars' scale)" 'grep -q "| captioning test cider | 2.790 (1) |" figs/downstream.md && grep -q "^captioning test bleu4" figs/downstream.dat && ! grep -q "cider" figs/downstream.dat'
 ok "ppl panels: the pretraining tasks (english, mmm), not the finetunes" 'grep -q "# task mmm series dense" figs/ppl.dat && ! grep -q "task captioning" figs/ppl.dat'
 ok "cost: params in millions" 'grep -q "^dense	1.0	2.0	15000" figs/cost.dat'
+
+# user values never reach a shell: a quote in out= is a folder name, not a command
+"$H" plot fig=cost db=k.db "out=figs';touch PWNED;'" > inj.log 2>&1
+ok "out= with a quote: no command run, the figure in that folder" '[ ! -e PWNED ] && [ -s "figs'"'"';touch PWNED;'"'"'/cost.png" ]'
+# a curve longer than any fixed cap is drawn whole, and the series after it too
+cp k.db long.db
+sqlite3 long.db "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 25001)
+  INSERT INTO metrics(run_id, step, split, name, value) SELECT r, 1000 + i, 'valid', 'ppl', 5.0 FROM s, (SELECT 2 AS r UNION SELECT 3)"
+"$H" plot fig=ppl db=long.db out=figs4 > long.log 2>&1
+ok "a 25,003-point curve is plotted whole, and the series after it" 'grep -A25010 "series xmoe-8$" figs4/ppl.dat | grep -q "^26001	5.0" && grep -q "series mhmoe-8h4" figs4/ppl.dat'
 
 # a db that lacks a series: the figure names what is missing and exits 2
 sqlite3 k.db "delete from runs where model = 'mhmoe'"

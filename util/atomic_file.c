@@ -3,9 +3,15 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err, size_t errlen) {
+    return atomic_write_then(path, parts, n_parts, NULL, NULL, err, errlen);
+}
+
+int atomic_write_then(const char *path, const FilePart *parts, int n_parts, BeforeRename before_rename, void *ctx,
+                      char *err, size_t errlen) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -14,7 +20,16 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
     for (int i = 0; i < n_parts && ok; i++) ok = parts[i].n == 0 || fwrite(parts[i].p, parts[i].n, 1, f) == 1;
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    if (before_rename && before_rename(ctx, err, errlen)) {
+        remove(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
         remove(tmp);
         return -1;
@@ -22,7 +37,26 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
     return 0;
 }
 
+int file_check_regular(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
+    const char *what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device" : S_ISDIR(st.st_mode) ? "a folder"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : "not a file";
+    snprintf(err, errlen, "%s: expected a regular file, found %s", path, what);
+    return -1;
+}
+
+FILE *file_open_regular(const char *path, char *err, size_t errlen) {
+    if (file_check_regular(path, err, errlen)) return NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return f;
+}
+
 int file_read_whole(const char *path, void **bytes, size_t *n) {
+    char why[64];
+    if (file_check_regular(path, why, sizeof why)) { errno = EINVAL; return -1; }
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     char *buf = NULL;

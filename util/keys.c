@@ -23,16 +23,20 @@ int key_check_value(const KeyDef *k, const char *v, char *err, size_t errlen) {
     errno = 0;
     switch (k->type) {
     case KEY_INT: {
+        /* JSON's integer syntax, as it is stored: no sign but '-', no leading zeros, no spaces */
+        const char *d = v + (*v == '-');
+        int canonical = *d >= '0' && *d <= '9' && (d[0] != '0' || d[1] == 0);
         long long x = strtoll(v, &end, 10);
-        if (!*v || *end || errno || x < k->min || x > k->max) {
+        if (!canonical || *end || errno || x < k->min || x > k->max) {
             snprintf(err, errlen, "%s=%s: expected a whole number from %.0f to %.0f", k->key, v, k->min, k->max);
             return -1;
         }
         return 0;
     }
     case KEY_FLOAT: {
+        /* decimal digits, point, sign and exponent only (no hex, inf or nan, no spaces) */
         double x = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(x) || x < k->min || x > k->max) {
+        if (!*v || v[strspn(v, "0123456789.-+eE")] || *end || errno || !isfinite(x) || x < k->min || x > k->max) {
             snprintf(err, errlen, "%s=%s: expected a number from %g to %g", k->key, v, k->min, k->max);
             return -1;
         }
@@ -45,7 +49,6 @@ int key_check_value(const KeyDef *k, const char *v, char *err, size_t errlen) {
         }
         return 0;
     case KEY_STR:
-    case KEY_RECORD:
         return 0;
     }
     return 0;
@@ -63,4 +66,22 @@ const char *key_join_names(char *buf, size_t n, const char *(*name)(int i), int 
         used += (size_t)w;
     }
     return buf;
+}
+
+int key_role_is_experiment(KeyRole r) {
+    return r == KEY_ROLE_TRAINING || r == KEY_ROLE_FINETUNE || r == KEY_ROLE_EVALUATION;
+}
+
+int key_role_is_pretraining(KeyRole r) {
+    return r == KEY_ROLE_TRAINING || r == KEY_ROLE_REPLICATE || r == KEY_ROLE_SOURCE;
+}
+
+int key_role_is_sweep_identity(KeyRole r) {
+    return r != KEY_ROLE_PLACE && r != KEY_ROLE_REQUEST && r != KEY_ROLE_RECORDED && r != KEY_ROLE_NONE;
+}
+
+const char *key_role_name(KeyRole r) {
+    static const char *const names[KEY_ROLE_COUNT] = {"none", "training", "finetune", "evaluation", "replicate",
+                                                      "source", "bookkeeping", "place", "request", "recorded"};
+    return r >= 0 && r < KEY_ROLE_COUNT ? names[r] : "none";
 }
