@@ -19,6 +19,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"task", KEY_ROLE_TRAINING, KEY_ENUM, "english", NULL, 0, 0, "what to train and evaluate (the tasks are listed below)", task_names},
     {"init", KEY_ROLE_TRAINING, KEY_STR, "", NULL, 0, 0, "start from the weights of run RUN_ID of db= (its last checkpoint) or a checkpoint path; the head keeps only outputs that mean the same", NULL, KEY_NAMES_RUN},
     {"pretrain_steps", KEY_ROLE_FINETUNE, KEY_INT, NULL, NULL, 0, BIG, "(size) vqa, reasoning, captioning without init=: steps of task=mmm run first (or reused when the db holds that run) to start from; 0: from scratch"},
+    {"pretrain_data", KEY_ROLE_FINETUNE, KEY_STR, "", NULL, 0, 0, "vqa, reasoning, captioning: the image-text folder the pretraining stage reads (a COCO captions folder: annotations/captions_train2014.json with train2014/ and val2014/, or the harness's layout); default: data=, which must then hold captions too", NULL, KEY_OMIT_AT_DEFAULT},
     TASK_KEYS_HERE("mmm"),
     TASK_KEYS_HERE("vqa"),
     TASK_KEYS_HERE("reasoning"),

@@ -463,6 +463,14 @@ static int pretrain_stage(Config *cfg) {
     if (!bad) bad = config_set(pre, word, err, sizeof err);
     snprintf(word, sizeof word, "name=pretraining for %s", config_str(cfg, "task"));
     if (!bad) bad = config_set(pre, word, err, sizeof err);
+    /* the stage's own data: pretrain_data= (an official VQAv2 or NLVR2 folder holds no captions) */
+    const char *pre_data = config_str(cfg, "pretrain_data");
+    char *data_word = NULL;
+    if (!bad && *pre_data) {
+        if (asprintf(&data_word, "data=%s", pre_data) < 0) data_word = NULL;
+        bad = !data_word || config_set(pre, data_word, err, sizeof err);
+        free(data_word);
+    }
     if (!bad) bad = config_merge_json(pre, json, err, sizeof err);
     free(json);
     if (bad) { fprintf(stderr, "error: pretraining: %s\n", err); config_free(pre); return 2; }
@@ -476,6 +484,12 @@ static int pretrain_stage(Config *cfg) {
     } else if (id == 0) {
         printf("pretraining: task=%s for %ld steps first; %s then starts from it\n", task, steps, config_str(cfg, "task"));
         int rc = harness_run(pre);
+        if (rc == 2) /* its input: most often a folder without image-text pairs */
+            fprintf(stderr, "error: pretraining: task=%s could not start on data=%s (said above). %s starts from a "
+                    "%s run, which needs image-text pairs: give pretrain_data=FOLDER (COCO captions: "
+                    "annotations/captions_train2014.json with its images), or init=RUN_ID|PATH (weights to start "
+                    "from), or pretrain_steps=0 (from scratch)\n", task, *config_str(pre, "data") ? config_str(pre, "data") : "(default)",
+                    config_str(cfg, "task"), task);
         if (rc) { free(pjson); config_free(pre); return rc; }
         id = find_pretraining(dbpath, task, pjson);
         if (id > 0) printf("pretraining: finished run %lld\n", (long long)id);

@@ -102,6 +102,11 @@ vqa_set v4b; echo '{"questions": [{"question_id": 1, "image_id": 0, "question": 
 bad "vqa: junk after the closing brace"     "v4b/valid/vqa_questions.json: line 1: expected the end" "$H" run $vq data=v4b
 vqa_set v4c; echo '{"annotations": [{"question_id": 1, "answers": [{"answer": "yes"}]}, {"question_id": 1, "answers": [{"answer": "no"}]}]}' > v4c/train/vqa_annotations.json
 bad "vqa: a question annotated twice"       "question_id 1 is annotated twice" "$H" run $vq data=v4c
+# a VQA folder holds no captions: its pretraining stage says what is missing and the ways out
+vqa_set v11
+bad "vqa: a folder without captions for the pretraining stage" "data=v11.*pretrain_data=FOLDER.*init=RUN_ID.*pretrain_steps=0" "$H" run task=vqa size=tiny steps=1 pretrain_steps=1 db=t.db threads=2 data=v11
+"$H" run task=vqa size=tiny steps=1 pretrain_steps=1 db=pd.db threads=2 data=v11 pretrain_data=d/scenes > pd.log 2>&1; rc=$?
+ok "pretrain_data= names the image-text folder of the pretraining stage" '[ $rc -eq 0 ] && [ "$(sqlite3 pd.db "select json_extract(config, \"\$.data\") from runs where task=\"mmm\"")" = d/scenes ] && [ "$(sqlite3 pd.db "select status from runs where task=\"vqa\"")" = done ]'
 vqa_set v5; echo '{"annotations": []}' > v5/train/vqa_annotations.json
 bad "vqa: a question without answers"       "no answers"            "$H" run $vq data=v5
 vqa_set v6; rm v6/test/images/0.png
