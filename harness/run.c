@@ -397,8 +397,6 @@ static int checkpoint_is_runs(ResultsDb *rdb, const char *path, const char *sha_
     return 0;
 }
 
-/* the settings that make two masked-multimodal pretraining runs interchangeable: these and the
- * keys task=mmm declares */
 /* the keys a reused pretraining run must match: the pretraining roles (util/keys.h), less the
  * keys other tasks declare (a vqa key does not shape the mmm stage) */
 static int pretraining_key(const KeyDef *k, const char *owner, const void *ctx) {
