@@ -41,6 +41,7 @@ void sha256_init(Sha256 *s) {
 }
 
 void sha256_update(Sha256 *s, const void *data, size_t n) {
+    if (n == 0) return; /* data may be NULL for an empty part; memcpy(NULL, 0) is undefined */
     const unsigned char *p = data;
     s->bytes += n;
     if (s->used) {
