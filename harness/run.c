@@ -17,6 +17,7 @@
 #include <omp.h>
 #include <signal.h>
 #include "util/sha256.h"
+#include "util/stop.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,7 @@
 #define MOEH_GIT_REV "unknown"
 #endif
 
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) { (void)sig; stop_request(); }
 
 /* a training loss this many times the run's first is divergence, not noise: an untrained model
  * starts at about ln(vocab), and lr=10 ended a run at 7x that with status done */
@@ -59,12 +59,15 @@ typedef struct {
     ActivationCount *rows;   /* (3, rows_cap) histogram rows: all, image, text; allocated with the run */
     size_t rows_cap;         /* sum over MoE layers of heads x experts */
     int write_failed;        /* a write to results.db failed: the run fails at the end of the step */
+    int evaluating;          /* inside an evaluation pass: once a stop is requested, what the task
+                                puts is from a pass cut short and is dropped */
 } StepMetrics;
 
 static int sink_flush(StepMetrics *m, long step);
 
 static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
     StepMetrics *m = (StepMetrics *)s;
+    if (m->evaluating && stop_requested()) return;
     if (m->n == SINK_MAX && sink_flush(m, m->step)) m->write_failed = 1; /* a full buffer is written, not dropped */
     snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
@@ -266,11 +269,13 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
 /* sink->section: the part of an evaluation pass since the last section, under its label */
 static void sink_section(MetricSink *s, const char *label) {
     StepMetrics *sm = (StepMetrics *)s;
+    if (stop_requested()) return; /* the section was cut short */
     if (write_moe_stats(sm->db, sm->run, sm->step, label, sm->model, sm, sm->base)) sm->write_failed = 1;
 }
 
 static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {
     StepMetrics *sm = (StepMetrics *)s;
+    if (stop_requested()) return; /* the benchmark was cut short */
     /* the suffix goes on the benchmark, before a language part: mc_step0/de */
     char name[96];
     const char *suffix = sm->bench_suffix ? sm->bench_suffix : "", *slash = strchr(benchmark, '/');
@@ -693,6 +698,9 @@ static int run_build(Run *r, Config *cfg) {
     if (!r->batch || model_build(&r->model, mc, seed) || model_alloc_batch(&r->model, B, T) ||
         adamw_init(&r->opt, &r->oc, r->model.n_params))
         return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
+    /* a signal cuts an evaluation forward short within one expert's work (a pass of experts=1024
+     * topk=1024 took minutes); training forwards run whole */
+    r->model.abandon = stop_requested;
     if (r->expert_parallel) {
         const char *why_not;
         if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
@@ -716,7 +724,8 @@ static int run_build(Run *r, Config *cfg) {
         r->start_step = (long)st.step;
         r->train_rng.s = st.rng_state;
         r->task->set_state(r->task, st.data_state);
-        if (r->start_step >= r->steps)
+        /* at steps itself only a run a signal stopped in its closing evaluation goes on (run_register) */
+        if (r->start_step > r->steps)
             return run_fail(r, "resume=%s is at step %ld, steps=%ld leaves nothing to do", resume, r->start_step, r->steps);
     }
     /* each layer's evaluation-section statistics */
@@ -758,6 +767,10 @@ static int run_register(Run *r, Config *cfg) {
                     .comparable = comparable, .label = label};
     r->run = *resume ? resume_run_id(r->db, resume, r->start_step, comparable, dbpath, r->host, r->err, sizeof r->err) : 0;
     if (r->run < 0) { free(comparable); return 2; } /* resume_run_id said why in r->err */
+    if (*resume && !r->run && r->start_step >= r->steps) {
+        free(comparable);
+        return run_fail(r, "resume=%s is at step %ld, steps=%ld leaves nothing to do", resume, r->start_step, r->steps);
+    }
     if (!r->run) r->run = results_run_begin(r->db, &info);
     free(comparable);
     if (r->run < 0) return run_fail(r, "db=%s: cannot add the run: %s", dbpath, results_error(r->db));
@@ -857,6 +870,41 @@ static int run_train_follower(Run *r, Config *cfg) {
     return parallel_broadcast_int(0);
 }
 
+/* An evaluation is due after `step` of `steps`: every eval_every steps and after the last. */
+static int evaluation_due(long step, long steps, long eval_every) {
+    return (eval_every && step % eval_every == 0) || step == steps;
+}
+
+/* The evaluations due after step (final: the closing pass, with the test split and the
+ * downstream benchmarks). 1 when a signal cut them short: the tasks return within a batch, what
+ * they put from then on is dropped, and the step's evaluation is done again on resume. */
+static int evaluate_step(Run *r, StepMetrics *sm, long step, int final, long max_tokens, long final_eval_tokens,
+                         float capacity, float balance) {
+    long from = sm->puts;
+    sm->evaluating = 1;
+    model_set_moe_options(&r->model, 0, capacity, balance); /* evaluation is dropless */
+    start_eval_pass(sm, step);
+    r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm->sink);
+    if (!stop_requested() && write_moe_stats(r->db, r->run, step, "valid", &r->model, sm, NULL)) sm->write_failed = 1;
+    if (final && !stop_requested()) {
+        start_eval_pass(sm, step);
+        r->task->evaluate(r->task, &r->model, r->batch, SPLIT_TEST, final_eval_tokens, 1, &sm->sink);
+        if (!stop_requested() && write_moe_stats(r->db, r->run, step, "test", &r->model, sm, NULL)) sm->write_failed = 1;
+        if (r->task->downstream && !stop_requested()) {
+            start_eval_pass(sm, step);
+            r->task->downstream(r->task, &r->model, r->batch, &sm->sink);
+            moe_stats_reset_all(&r->model);
+        }
+    }
+    sm->evaluating = 0;
+    if (stop_requested()) {
+        moe_stats_reset_all(&r->model);
+        return 1;
+    }
+    report_eval(sm, step, from);
+    return 0;
+}
+
 /* the training loop with its evaluations and checkpoints; the run's exit code: 0 done, 1
  * diverged or failed, 130 interrupted */
 static int run_train(Run *r, Config *cfg) {
@@ -875,15 +923,18 @@ static int run_train(Run *r, Config *cfg) {
     long ckpt_every = config_int(cfg, "checkpoint_every"), eval_tokens = config_int(cfg, "eval_tokens");
     long final_eval_tokens = config_int(cfg, "final_eval_tokens");
     float capacity = (float)config_float(cfg, "capacity"), balance = training_options(r, cfg);
-    r->task->describe(r->task, &sm.sink);
+    /* the data's description, once: at step 0 (a resumed run's are kept) */
+    if (start_step == 0) r->task->describe(r->task, &sm.sink);
     if (sink_flush(&sm, start_step)) sm.write_failed = 1; /* the first step's check fails the run */
     /* the zero-shot score of the model the run starts from (untrained, or init='s weights):
      * the floor each trained score is read against (a 3-step model scored 0.300 at tiny) */
-    if (r->task->downstream && start_step == 0) {
+    if (r->task->downstream && start_step == 0 && !stop_requested()) {
         model_set_moe_options(&r->model, 0, capacity, balance);
         start_eval_pass(&sm, 0);
         sm.bench_suffix = "_step0";
+        sm.evaluating = 1;
         r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
+        sm.evaluating = 0;
         sm.bench_suffix = NULL;
         moe_stats_reset_all(&r->model);
     }
@@ -897,75 +948,68 @@ static int run_train(Run *r, Config *cfg) {
     double comm_bytes0, comm_seconds0;
     parallel_traffic(&comm_bytes0, &comm_seconds0);
     long window_steps = 0;
-    while (step < steps) {
-        if (stop_requested) { status = "interrupted"; break; }
-        parallel_broadcast_int(1); /* the other processes: one more step */
-        double t0 = now_seconds();
-        train_step(r, capacity, balance, (step + 1) % log_every == 0 || step + 1 == steps);
-        float loss = r->step_loss;
-        if (!r->step_finite) {
-            status = "diverged";
-            snprintf(r->err, sizeof r->err, "training loss became %g at step %ld", loss, step + 1);
-            break;
-        }
-        if (step == start_step) first_loss = loss;
-        else if (loss > DIVERGE_FACTOR * first_loss) {
-            status = "diverged";
-            snprintf(r->err, sizeof r->err, "training loss %g at step %ld is over %gx its %g at step %ld (lower lr= or raise warmup=)",
-                     loss, step + 1, DIVERGE_FACTOR, first_loss, start_step + 1);
-            break;
-        }
-        double gnorm = adamw_step(&r->opt, &r->model);
-        model_balance_update(&r->model);
-        step++;
-        sm.step = step;
-        trained_steps++;
-        double dt = now_seconds() - t0;
-        train_time += dt;
-        window_time += dt;
-        window_tokens += (long)B * T;
-        window_steps++;
-        double tps = window_tokens / (window_time > 0 ? window_time : 1e-9);
-        progress_step(&progress, step, loss, tps);
-        if (step % log_every == 0 || step == steps) {
-            sink_put(&sm.sink, "train", "loss", loss);
-            sink_put(&sm.sink, "train", "lr", lr_at(&r->oc, step - 1));
-            sink_put(&sm.sink, "train", "grad_norm", gnorm);
-            sink_put(&sm.sink, "train", "tokens_per_s", tps);
-            if (r->ranks > 1) { /* what data parallelism sent and waited, per step of the window */
-                double bytes, seconds;
-                parallel_traffic(&bytes, &seconds);
-                sink_put(&sm.sink, "train", "comm_bytes_per_step", (bytes - comm_bytes0) / window_steps);
-                sink_put(&sm.sink, "train", "comm_seconds_per_step", (seconds - comm_seconds0) / window_steps);
-                comm_bytes0 = bytes;
-                comm_seconds0 = seconds;
+    /* resumed where an evaluation was due: it is done again before training goes on (resuming
+     * dropped its rows, as a signal may have cut it short), and at the last step it is all
+     * that is left */
+    int redo_evaluation = start_step > 0 && evaluation_due(start_step, steps, eval_every);
+    while (step < steps || redo_evaluation) {
+        if (stop_requested()) { status = "interrupted"; break; }
+        if (!redo_evaluation) {
+            parallel_broadcast_int(1); /* the other processes: one more step */
+            double t0 = now_seconds();
+            train_step(r, capacity, balance, (step + 1) % log_every == 0 || step + 1 == steps);
+            float loss = r->step_loss;
+            if (!r->step_finite) {
+                status = "diverged";
+                snprintf(r->err, sizeof r->err, "training loss became %g at step %ld", loss, step + 1);
+                break;
             }
-            window_time = 0;
-            window_tokens = 0;
-            window_steps = 0;
-            if (write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL)) sm.write_failed = 1;
-        }
-        int final = step == steps;
-        if ((eval_every && step % eval_every == 0) || final) {
-            long from = sm.puts;
-            long max_tokens = final ? final_eval_tokens : eval_tokens;
-            model_set_moe_options(&r->model, 0, capacity, balance); /* evaluation is dropless */
-            start_eval_pass(&sm, step);
-            r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm.sink);
-            if (write_moe_stats(r->db, r->run, step, "valid", &r->model, &sm, NULL)) sm.write_failed = 1;
-            if (final) {
-                start_eval_pass(&sm, step);
-                r->task->evaluate(r->task, &r->model, r->batch, SPLIT_TEST, final_eval_tokens, 1, &sm.sink);
-                if (write_moe_stats(r->db, r->run, step, "test", &r->model, &sm, NULL)) sm.write_failed = 1;
-                if (r->task->downstream) {
-                    start_eval_pass(&sm, step);
-                    r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
-                    moe_stats_reset_all(&r->model);
+            if (step == start_step) first_loss = loss;
+            else if (loss > DIVERGE_FACTOR * first_loss) {
+                status = "diverged";
+                snprintf(r->err, sizeof r->err, "training loss %g at step %ld is over %gx its %g at step %ld (lower lr= or raise warmup=)",
+                         loss, step + 1, DIVERGE_FACTOR, first_loss, start_step + 1);
+                break;
+            }
+            double gnorm = adamw_step(&r->opt, &r->model);
+            model_balance_update(&r->model);
+            step++;
+            sm.step = step;
+            trained_steps++;
+            double dt = now_seconds() - t0;
+            train_time += dt;
+            window_time += dt;
+            window_tokens += (long)B * T;
+            window_steps++;
+            double tps = window_tokens / (window_time > 0 ? window_time : 1e-9);
+            progress_step(&progress, step, loss, tps);
+            if (step % log_every == 0 || step == steps) {
+                sink_put(&sm.sink, "train", "loss", loss);
+                sink_put(&sm.sink, "train", "lr", lr_at(&r->oc, step - 1));
+                sink_put(&sm.sink, "train", "grad_norm", gnorm);
+                sink_put(&sm.sink, "train", "tokens_per_s", tps);
+                if (r->ranks > 1) { /* what data parallelism sent and waited, per step of the window */
+                    double bytes, seconds;
+                    parallel_traffic(&bytes, &seconds);
+                    sink_put(&sm.sink, "train", "comm_bytes_per_step", (bytes - comm_bytes0) / window_steps);
+                    sink_put(&sm.sink, "train", "comm_seconds_per_step", (seconds - comm_seconds0) / window_steps);
+                    comm_bytes0 = bytes;
+                    comm_seconds0 = seconds;
                 }
+                window_time = 0;
+                window_tokens = 0;
+                window_steps = 0;
+                if (write_moe_stats(r->db, r->run, step, "train", &r->model, &sm, NULL)) sm.write_failed = 1;
             }
-            report_eval(&sm, step, from);
         }
-        if (final) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);
+        redo_evaluation = 0;
+        int final = step == steps;
+        if (evaluation_due(step, steps, eval_every) &&
+            evaluate_step(r, &sm, step, final, final ? final_eval_tokens : eval_tokens, final_eval_tokens, capacity, balance)) {
+            status = "interrupted"; /* the training step's own metrics are flushed below */
+            break;
+        }
+        if (final && trained_steps) sink_put(&sm.sink, "train", "train_tokens_per_s", (double)trained_steps * B * T / train_time);
         if (sink_flush(&sm, step) || sm.write_failed ||
             (step % log_every == 0 && results_run_alive(r->db, r->run, (long)getpid(), r->host))) { /* the heartbeat */
             status = "failed";
@@ -978,6 +1022,10 @@ static int run_train(Run *r, Config *cfg) {
     }
     progress_end(&progress);
     parallel_broadcast_int(0); /* the other processes: no more steps */
+    if (!strcmp(status, "interrupted") && (sink_flush(&sm, step) || sm.write_failed)) {
+        status = "failed";
+        snprintf(r->err, sizeof r->err, "db=%s: cannot write metrics: %s", dbpath, results_error(r->db));
+    }
     if (!strcmp(status, "interrupted") && save_checkpoint(r, cfg, step, &r->train_rng) == 0)
         printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r->run);
     int done = !strcmp(status, "done");

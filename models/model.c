@@ -418,10 +418,18 @@ float model_forward(Model *m, const Batch *batch) {
     const ModelConfig *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
     m->last = batch;
+    /* the activations hold alloc_B x alloc_T positions, laid out with stride T */
+    INVARIANT(B <= m->alloc_B && T <= m->alloc_T && batch->B >= B && batch->T == T);
     double aux = 0, zl = 0;
     if (c->patch_dim > 0) image_encoder_forward(m, batch);
     else encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
+    int (*abandon)(void) = m->training ? NULL : m->abandon;
     for (int l = 0; l < c->layers; l++) {
+        if (abandon && abandon()) {
+            m->loss = 0;
+            m->loss_count = 0;
+            return 0;
+        }
         const BlockParams *p = &m->bp[l];
         const BlockActs *a = &m->ba[l];
         layernorm_forward(A(a->ln1), A(a->ln1_mean), A(a->ln1_rstd), A(a->res_in), P(p->ln1w), P(p->ln1b), N, C);
@@ -435,6 +443,7 @@ float model_forward(Model *m, const Batch *batch) {
             m->moe[l].seq_T = T;
             m->moe[l].image_NP = batch->patches ? c->n_patches : 0;
             m->moe[l].real = batch->key_mask;
+            m->moe[l].abandon = abandon;
             moe_forward(&m->moe[l], m->params, A(a->fcproj), A(a->ln2), m->training);
             aux += m->moe[l].aux;
             zl += m->moe[l].z_loss;

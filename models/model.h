@@ -131,6 +131,9 @@ typedef struct {
     int loss_count;    /* number of scored positions in the last forward */
     int loss_denominator; /* backward divides the loss gradient by this (the scored positions of
                              every slice of a step); 0: by loss_count */
+    int (*abandon)(void); /* evaluation forwards only (training never asks): once it returns
+                             nonzero, a forward skips its remaining layers and experts and scores
+                             nothing (loss_count 0); the caller discards such a pass */
 } Model;
 
 /* NULL when the config is usable, else a message that says what is wrong. */

@@ -2,6 +2,7 @@
 #include "moe_experts.h"
 #include "layers.h"
 #include "moe_route.h"
+#include "util/invariant.h"
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -12,7 +13,10 @@
 static int is_cosine(const MoeShape *s) { return s->kind == MOE_XMOE || s->kind == MOE_MHMOE; }
 static int n_heads(const MoeShape *s) { return s->kind == MOE_MHMOE ? s->heads : 1; }
 static int sub_dim(const MoeShape *s) { return s->C / n_heads(s); }
-static const MoeRoute *route_of(const MoeShape *s) { return MOE_ROUTES[s->route]; }
+static const MoeRoute *route_of(const MoeShape *s) {
+    INVARIANT(s->route >= 0 && s->route < MOE_ROUTE_COUNT);
+    return MOE_ROUTES[s->route];
+}
 
 const char *moe_shape_check(const MoeShape *s) {
     if (s->kind < MOE_SMOE || s->kind > MOE_MHMOE) return "model: not an MoE variant";
@@ -93,7 +97,7 @@ int moe_alloc(MoeLayer *L, int Ntok) {
     const MoeShape *s = &L->s;
     moe_free(L);
     L->D = sub_dim(s);
-    L->Ntok = Ntok;
+    L->Ntok = L->Ntok_alloc = Ntok;
     L->S = Ntok * n_heads(s);
     L->A = (int)(route_of(s)->max_assignments(s, L->S) + (long)s->shared * L->S);
     Workspace w = {0};
@@ -115,6 +119,7 @@ int moe_set_exchange(MoeLayer *L, const MoeExchange *x, int max_tokens) {
 }
 
 void moe_set_tokens(MoeLayer *L, int Ntok) {
+    INVARIANT(Ntok >= 1 && Ntok <= L->Ntok_alloc); /* the buffers hold Ntok_alloc tokens' rows */
     L->Ntok = Ntok;
     L->S = Ntok * n_heads(&L->s);
 }
@@ -310,6 +315,7 @@ static const float *router_logits(const MoeLayer *L, const float *P, float *scal
  * assignments listed in order (tok_offset, tok_asg: a counting sort by sub-token). */
 static void place_assignments(MoeLayer *L, int n) {
     int N = L->s.experts, K = L->s.shared, S = L->S;
+    INVARIANT(n >= 0 && (long)n + (long)K * S <= L->A); /* a route's assignments fit moe_alloc's slots */
     for (int j = 0; j < K; j++) {
         for (int s = 0; s < S; s++) {
             int a = n + j * S + s;
@@ -324,8 +330,10 @@ static void place_assignments(MoeLayer *L, int n) {
     L->n_asg = n + K * S;
     L->offset[0] = 0;
     for (int e = 0; e < N + K; e++) L->offset[e + 1] = L->offset[e] + L->count[e];
-    for (int a = 0; a < L->n_asg; a++)
+    for (int a = 0; a < L->n_asg; a++) {
+        INVARIANT((unsigned)L->choice[a] < (unsigned)(N + K) && (unsigned)L->asg_token[a] < (unsigned)S);
         if (L->slot[a] >= 0) L->slot[a] += L->offset[L->choice[a]];
+    }
     int *fill = L->scratch;
     memset(L->tok_offset, 0, sizeof(int) * (S + 1));
     for (int a = 0; a < L->n_asg; a++) L->tok_offset[L->asg_token[a] + 1]++;
@@ -417,11 +425,13 @@ static void expert_block_backward(MoeLayer *L, const float *P, float *G, int e) 
 /* experts first .. N + K - 1 on this process's rows */
 static void experts_forward(MoeLayer *L, const float *P, int first) {
     int n = L->s.experts + L->s.shared;
+    int (*abandon)(void) = L->abandon;
     if (experts_side_by_side(n - first)) {
 #pragma omp parallel for schedule(dynamic)
-        for (int e = first; e < n; e++) expert_block_forward(L, P, e);
+        for (int e = first; e < n; e++)
+            if (!abandon || !abandon()) expert_block_forward(L, P, e);
     } else
-        for (int e = first; e < n; e++) expert_block_forward(L, P, e);
+        for (int e = first; e < n && (!abandon || !abandon()); e++) expert_block_forward(L, P, e);
 }
 
 static void experts_backward(MoeLayer *L, const float *P, float *G, int first) {

@@ -95,6 +95,7 @@ typedef struct {
     MoeParams p;
     int D;             /* sub-token width C / H */
     int Ntok, S, A;    /* tokens, sub-tokens (Ntok * H), assignment slots the buffers hold */
+    int Ntok_alloc;    /* the tokens moe_alloc sized the buffers for (Ntok may run fewer) */
     int n_routed, n_asg; /* the last forward's routed assignments, and with the shared ones */
     /* training-time knobs, set by the caller */
     float capacity;    /* capacity factor; 0: dropless (token choice) */
@@ -107,6 +108,8 @@ typedef struct {
     const unsigned char *real; /* set by the model each forward: (Ntok) 0 = padding, which is
                           routed like any token but left out of the statistics (histograms,
                           router entropy, experts per token); NULL: every token is real */
+    int (*abandon)(void); /* set by the model each forward, NULL in training: once it returns
+                          nonzero the remaining experts are skipped (an evaluation cut short) */
     int freeze_routing;/* tests: reuse the last forward's assignments and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
     /* every buffer below (forward state, backward work space, stats counts) is a piece of one

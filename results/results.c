@@ -411,9 +411,12 @@ int results_run_alive(ResultsDb *db, int64_t run, long pid, const char *host) {
 
 int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const char *host) {
     static const char *const SQL[] = {
-        "DELETE FROM metrics WHERE run_id = ?1 AND step > ?2",
-        "DELETE FROM activations WHERE run_id = ?1 AND step > ?2",
-        "DELETE FROM evals WHERE run_id = ?1 AND benchmark NOT LIKE '%\\_step0%' ESCAPE '\\'",
+        /* and the step's own evaluation, which the resumed run does again (a signal may have
+         * cut it short); at step 0 that is all of it (the data's description, the step-0
+         * downstream scores) */
+        "DELETE FROM metrics WHERE run_id = ?1 AND (step > ?2 OR (step = ?2 AND (?2 = 0 OR split <> 'train')))",
+        "DELETE FROM activations WHERE run_id = ?1 AND (step > ?2 OR (step = ?2 AND (?2 = 0 OR split <> 'train')))",
+        "DELETE FROM evals WHERE run_id = ?1 AND (?2 = 0 OR benchmark NOT LIKE '%\\_step0%' ESCAPE '\\')",
         /* rows of checkpoints after the one resumed (a crash between a row and its file's
          * rename leaves one whose file never took its name) */
         "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2",

@@ -59,8 +59,10 @@ int results_checkpoint_recorded(ResultsDb *db, int64_t run, const char *sha256);
 /* The process running run, for telling a live run from a dead one (pid, this host). */
 int results_run_alive(ResultsDb *db, int64_t run, long pid, const char *host);
 /* Continues run (not done) from a checkpoint at step: status running again, this process
- * recorded, and the rows it logged after step (metrics, activations, final evals) removed, so
- * the resumed steps are not stored twice. One transaction. 0, or -1. */
+ * recorded, and the rows it logged after step (metrics, activations, final evals) removed with
+ * step's evaluation rows (everything of step but the training step's; all of step 0), so the
+ * resumed steps and the evaluation the resumed run does again are not stored twice. One
+ * transaction. 0, or -1. */
 int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const char *host);
 /* The run's status (as list shows it: a running row whose process is gone is "dead"), and its
  * comparable configuration (malloc'd, may be NULL) */

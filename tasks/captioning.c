@@ -10,6 +10,7 @@
 #include "caption_set.h"
 #include "util/rng.h"
 #include "util/hash_map.h"
+#include "util/stop.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static void decode_batch(Captioning *v, Model *m, Batch *b, const CaptionSplit *
         out[r][0] = 0;
     }
     memcpy(view->patches, b->patches, sizeof(float) * (size_t)b->B * NP * v->PD);
-    for (int p = 0; p < MAX_TEXT; p++) {
+    for (int p = 0; p < MAX_TEXT && !stop_requested(); p++) {
         int open = 0, Tp = NP + p + 1;
         for (int r = 0; r < b->B; r++) open += !done[r];
         if (!open) break;
@@ -113,7 +114,7 @@ static int cap_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     if (max_tokens > 0 && max_tokens / b->T < n) n = (int)(max_tokens / b->T) > 0 ? (int)(max_tokens / b->T) : 1;
     double loss = 0;
     long scored = 0;
-    for (int base = 0; base < n; base += b->B) {
+    for (int base = 0; base < n && !stop_requested(); base += b->B) {
         for (int r = 0; r < b->B; r++) {
             int i = base + r < n ? base + r : base;
             fill_row(v, sp, i, sp->images[i].captions[0], b, r);
@@ -135,13 +136,15 @@ static int cap_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     char (*text)[MAX_TEXT + 1] = xmalloc(sizeof *text * (size_t)(nd + b->B));
     CaptionPair *pairs = xmalloc(sizeof *pairs * nd);
     const char **refs = xmalloc(sizeof *refs * (size_t)nd * COCO_MAX_CAPTIONS);
-    for (int base = 0; base < nd; base += b->B) decode_batch(v, m, b, sp, base, nd, text + base);
-    for (int i = 0; i < nd; i++) {
+    for (int base = 0; base < nd && !stop_requested(); base += b->B) decode_batch(v, m, b, sp, base, nd, text + base);
+    for (int i = 0; i < nd && !stop_requested(); i++) { /* cut short: texts not decoded are not read */
         for (int k = 0; k < sp->images[i].n_captions; k++) refs[i * COCO_MAX_CAPTIONS + k] = sp->images[i].captions[k];
         pairs[i] = (CaptionPair){text[i], refs + i * COCO_MAX_CAPTIONS, sp->images[i].n_captions};
     }
-    put_scores(sink, s, "", pairs, nd, split == SPLIT_TEST);
-    sink->put(sink, s, "decoded", nd);
+    if (!stop_requested()) {
+        put_scores(sink, s, "", pairs, nd, split == SPLIT_TEST);
+        sink->put(sink, s, "decoded", nd);
+    }
     free(text);
     free(pairs);
     free(refs);

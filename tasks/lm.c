@@ -1,5 +1,6 @@
 #include "util/xalloc.h"
 #include "lm.h"
+#include "util/stop.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ long lm_eval_loss(LmData *d, Model *m, Batch *batch, Split split, long max_token
     if (max_tokens > 0 && max_tokens < limit) limit = max_tokens;
     double total = 0, nbytes = 0;
     long scored = 0;
-    for (long pos = 0; pos < limit;) {
+    for (long pos = 0; pos < limit && !stop_requested();) {
         /* fill a batch of consecutive windows; positions past the limit are not scored */
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++, pos++) {

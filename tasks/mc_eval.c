@@ -1,6 +1,7 @@
 #include "util/xalloc.h"
 #include "mc_eval.h"
 #include "util/rng.h"
+#include "util/stop.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,7 +98,7 @@ McScore mc_score(const ByteBuf *held, const McItem *items, int n_items, Model *m
     int *ctx_ids = xmalloc(sizeof(int) * 4096), *cand_ids = xmalloc(sizeof(int) * 4096);
     double *ll = xcalloc(total ? total : 1, sizeof(double));
     int *nbytes = xcalloc(total ? total : 1, sizeof(int));
-    for (int base = 0; base < total; base += B) {
+    for (int base = 0; base < total && !stop_requested(); base += B) {
         for (int b = 0; b < B; b++) {
             int q = base + b, *tok = batch->tokens + b * T, *tgt = batch->targets + b * T;
             for (int t = 0; t < T; t++) { tok[t] = 0; tgt[t] = -1; }

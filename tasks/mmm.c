@@ -10,6 +10,7 @@
 #include "codebook.h"
 #include "util/rng.h"
 #include "util/hash_map.h"
+#include "util/stop.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ static int mmm_evaluate(Task *t, Model *m, Batch *b, Split split, long max_token
     rng_seed(&r, 90001 + (uint64_t)split);
     double loss[2] = {0, 0}, hit[2] = {0, 0};
     long count[2] = {0, 0};
-    for (int base = 0; base < n; base += b->B) {
+    for (int base = 0; base < n && !stop_requested(); base += b->B) {
         for (int row = 0; row < b->B; row++) {
             int i = base + row < n ? base + row : base;
             fill_row(v, split, i, i % sp->images[i].n_captions, ROW_PAIR, &r, b, row);

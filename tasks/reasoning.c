@@ -10,6 +10,7 @@
 #include "vision_data.h"
 #include "util/rng.h"
 #include "util/hash_map.h"
+#include "util/stop.h"
 #include <sys/stat.h>
 #include <unistd.h>
 #include <math.h>
@@ -67,7 +68,7 @@ static int reason_evaluate(Task *t, Model *m, Batch *b, Split split, long max_it
     int NP = v->NP, rows = v->rows;
     double right = 0, loss = 0;
     long scored = 0;
-    for (int base = 0; base < n; base += E) {
+    for (int base = 0; base < n && !stop_requested(); base += E) {
         for (int e = 0; e < E; e++) fill_example(v, s, base + e < n ? base + e : base, b, e);
         for (int e = n - base; e < E; e++) b->targets[e * rows * b->T + NP] = -1;
         model_forward(m, b);

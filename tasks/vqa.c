@@ -10,6 +10,7 @@
 #include "vision_data.h"
 #include "util/rng.h"
 #include "util/hash_map.h"
+#include "util/stop.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ static int vqa_evaluate(Task *t, Model *m, Batch *b, Split split, long max_items
     int n = max_items > 0 && max_items < s->n ? (int)max_items : s->n;
     double acc = 0, loss = 0;
     long scored = 0;
-    for (int base = 0; base < n; base += b->B) {
+    for (int base = 0; base < n && !stop_requested(); base += b->B) {
         for (int r = 0; r < b->B; r++) fill_row(v, s, base + r < n ? base + r : base, b, r);
         for (int r = n - base; r < b->B; r++) b->targets[r * b->T + v->n_patches] = -1; /* padding rows */
         model_forward(m, b);

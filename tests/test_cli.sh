@@ -50,6 +50,33 @@ at=$(q "select max(step) from checkpoints where run_id=3")
 ok "resumed run finishes with the stored config" '[ "$(q "select status from runs where id=4")" = done ] && [ "$(q "select json_extract(config, \"$.name\") from runs where id=4")" = long ]'
 ok "resumed run logs from the checkpoint's step on" '[ "$(q "select min(step) from metrics where run_id=4 and split=\"train\" and name=\"loss\"")" -gt "$at" ] && [ "$(q "select max(step) from metrics where run_id=4")" = $((at + 10)) ]'
 
+# a signal during an evaluation is acted on within a batch: the pass it cut short is not stored,
+# and the resumed run does that evaluation again, so its numbers are those of a run never
+# interrupted. The default corpus makes the closing evaluation (whole splits, then the
+# multiple-choice benchmark) take about 20x a training step, and the step-0 one about 6x.
+"$H" data prepare english data_dir=dbig > /dev/null 2>&1
+ev="size=tiny threads=2 eval_every=0 checkpoint_every=1 final_eval_tokens=0 steps=2 model=xmoe experts=8 topk=8 data_dir=dbig db=ev.db"
+"$H" run $ev name=whole > ev1.log 2>&1
+"$H" run $ev name=cut > ev2.log 2>&1 &
+pid=$!
+# step 1's checkpoint row is written just before step 2 trains, and the closing evaluation follows
+for i in $(seq 600); do [ "$(sqlite3 ev.db "select count(*) from checkpoints where run_id=2 and step=1" 2> /dev/null)" = 1 ] 2> /dev/null && break; sleep 0.05; done
+sleep 0.3
+kill -TERM $pid; wait $pid; rc=$?
+ok "a signal in the closing evaluation: exit 130, interrupted, checkpoint at the last step, no benchmark of the cut pass stored" '[ $rc -eq 130 ] && [ "$(sqlite3 ev.db "select status from runs where id=2")" = interrupted ] && [ "$(sqlite3 ev.db "select max(step) from checkpoints where run_id=2")" = 2 ] && [ "$(sqlite3 ev.db "select count(*) from evals where run_id=2 and benchmark=\"mc\"")" = 0 ]'
+"$H" run resume=ev.runs/run-2.ckpt > ev3.log 2>&1; rc=$?
+same_finals="select count(*) from (select split, metric, value from final_metrics where run_id=1 and metric not like '%%tokens_per_s' except select split, metric, value from final_metrics where run_id=%d) union all select count(*) from (select benchmark, metric, value from evals where run_id=1 except select benchmark, metric, value from evals where run_id=%d) union all select count(*) from evals where run_id=%d"
+ok "resumed at the last step, the run does its closing evaluation alone: done, numbers bit-identical to the uninterrupted run, stored once" '[ $rc -eq 0 ] && grep -q "resume: run 2 (interrupted) continues from step 2" ev3.log && [ "$(sqlite3 ev.db "select status from runs where id=2")" = done ] && [ "$(sqlite3 ev.db "$(printf "$same_finals" 2 2 2)" | tr "\n" " ")" = "0 0 6 " ] && [ "$(sqlite3 ev.db "select count(*) from metrics where run_id=2 and split=\"valid\" and name=\"loss\"")" = 1 ]'
+"$H" run $ev name=cut0 > ev4.log 2>&1 &
+pid=$!
+# the data's description is written just before the step-0 benchmark starts
+for i in $(seq 600); do [ "$(sqlite3 ev.db "select count(*) from metrics where run_id=3 and name=\"unigram_bpb\"" 2> /dev/null)" = 1 ] 2> /dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -TERM $pid; wait $pid; rc=$?
+ok "a signal in the step-0 benchmark: exit 130, checkpoint at step 0, none of its scores stored" '[ $rc -eq 130 ] && [ "$(sqlite3 ev.db "select max(step) from checkpoints where run_id=3")" = 0 ] && [ "$(sqlite3 ev.db "select count(*) from evals where run_id=3")" = 0 ]'
+"$H" run resume=ev.runs/run-3.ckpt > ev5.log 2>&1; rc=$?
+ok "resumed at step 0: described and scored again, once, numbers bit-identical to the uninterrupted run" '[ $rc -eq 0 ] && [ "$(sqlite3 ev.db "$(printf "$same_finals" 3 3 3)" | tr "\n" " ")" = "0 0 6 " ] && [ "$(sqlite3 ev.db "select count(*) from metrics where run_id=3 and name=\"unigram_bpb\"")" = 1 ]'
+
 # an MH-MoE run: activation histograms, routing metrics and the MoE columns of its run row
 "$H" run $(merged $common model=mhmoe experts=4 heads=2 steps=20 eval_every=10 name=moe) > run5.log 2>&1
 ok "mhmoe run finishes" '[ "$(q "select status from runs where id=5")" = done ]'

@@ -11,8 +11,12 @@
 #include "models/moe_route.h"
 #include "util/rng.h"
 #include <math.h>
+#include <fcntl.h>
 #include <omp.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifndef GC_EPS
 #define GC_EPS 5e-3f
@@ -471,7 +475,79 @@ static void test_counts_new_options(void) {
     CHECK(fabs(model_flops_per_token(&c, 6) - model_flops_per_token(&plain, 6) - extra) < 1e-6 * extra, "shared experts' FLOPs");
 }
 
+/* Model.abandon: an evaluation forward stops at the next layer or expert once it returns
+ * nonzero and scores nothing; a training forward never asks; one that never fires changes no
+ * number */
+static int abandon_calls, abandon_after;
+static int abandon_now(void) { return ++abandon_calls > abandon_after; }
+static void test_abandon(void) {
+    ModelConfig cfg = tiny(MOE_XMOE, 2);
+    Model m;
+    CHECK(model_build(&m, &cfg, 5) == 0 && model_alloc_batch(&m, 2, 6) == 0, "abandon: build");
+    Batch *b = batch_alloc(2, 6, 0);
+    for (int i = 0; i < 12; i++) { b->tokens[i] = (i * 7) % 11; b->targets[i] = (i * 3) % 11; }
+    model_set_moe_options(&m, 0, 0, 0.01f);
+    float whole = model_forward(&m, b);
+    int count = m.loss_count;
+    abandon_after = 1 << 30;
+    abandon_calls = 0;
+    m.abandon = abandon_now;
+    CHECK(model_forward(&m, b) == whole && m.loss_count == count, "abandon that never fires changed the loss");
+    CHECK(abandon_calls >= cfg.layers + cfg.experts, "abandon asked %d times: not between layers and experts", abandon_calls);
+    for (abandon_after = 0; abandon_after < 4; abandon_after++) { /* in the first layer, and among its experts */
+        abandon_calls = 0;
+        model_forward(&m, b);
+        CHECK(m.loss_count == 0, "abandon after %d calls: the forward still scored %d positions", abandon_after, m.loss_count);
+    }
+    abandon_after = 0;
+    model_set_moe_options(&m, 1, 0, 0.01f);
+    abandon_calls = 0;
+    float trained = model_forward(&m, b);
+    CHECK(abandon_calls == 0 && m.loss_count == count && trained == whole, "a training forward asked abandon or was cut");
+    batch_free(b);
+    model_free(&m);
+}
+
+/* the INVARIANTs that guard the MoE buffers: each broken on purpose in a child process, which
+ * must die of SIGABRT (quietly: its message goes to /dev/null) */
+typedef struct { Model *m; Batch *b; int tokens, route, T; } Breach;
+static void breach(void *p) {
+    Breach *x = p;
+    if (x->tokens) moe_set_tokens(&x->m->moe[0], x->tokens);
+    if (x->route) x->m->moe[0].s.route = x->route;
+    if (x->T) x->b->T = x->T;
+    model_forward(x->m, x->b);
+}
+static int aborts(Breach x) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) dup2(fd, 2);
+        breach(&x);
+        _exit(0);
+    }
+    int st = 0;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+static void test_invariants(void) {
+    ModelConfig cfg = tiny(MOE_XMOE, 2);
+    Model m;
+    CHECK(model_build(&m, &cfg, 5) == 0 && model_alloc_batch(&m, 2, 6) == 0, "invariants: build");
+    Batch *b = batch_alloc(2, 6, 0);
+    for (int i = 0; i < 12; i++) { b->tokens[i] = i % 11; b->targets[i] = (i + 1) % 11; }
+    int all = m.moe[0].Ntok_alloc;
+    CHECK(!aborts((Breach){&m, b, all, 0, 0}), "the allocated token count aborted");
+    CHECK(aborts((Breach){&m, b, all + 1, 0, 0}), "tokens beyond the MoE buffers did not abort");
+    CHECK(aborts((Breach){&m, b, 0, MOE_ROUTE_COUNT, 0}), "a route index past the table did not abort");
+    CHECK(aborts((Breach){&m, b, 0, 0, 5}), "a batch of another length than the model's did not abort");
+    batch_free(b);
+    model_free(&m);
+}
+
 int main(void) {
+    test_invariants();
+    test_abandon();
     gradcheck_variant("smoe k=1", tiny(MOE_SMOE, 1), 0);
     gradcheck_variant("smoe k=2", tiny(MOE_SMOE, 2), 0);
     gradcheck_variant("xmoe k=1 softmax", tiny(MOE_XMOE, 1), 0);
