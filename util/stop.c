@@ -5,4 +5,3 @@ static volatile sig_atomic_t requested = 0;
 
 void stop_request(void) { requested = 1; }
 int stop_requested(void) { return requested != 0; }
-void stop_clear(void) { requested = 0; }

@@ -9,7 +9,5 @@
 /* async-signal-safe: only sets a flag */
 void stop_request(void);
 int stop_requested(void);
-/* tests: forget a request */
-void stop_clear(void);
 
 #endif
