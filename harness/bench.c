@@ -3,7 +3,10 @@
  * Each configuration runs in a child process so that its peak memory (max RSS) is its own,
  * on random tokens (data loading is not what is measured): a few warm-up steps, then timed
  * training steps (forward, backward, AdamW) and timed evaluation forwards (dropless). */
+#include "bench_profile.h"
 #include "blas_core.h"
+#include "gemm_tune.h"
+#include "models/gemm_plan.h"
 #include "config.h"
 #include "progress.h"
 #include "run.h"
@@ -23,6 +26,7 @@ typedef struct {
     double flops_per_token, train_tps, eval_tps, route_s, experts_s, mh_s, step_s;
     double state_bytes; /* what training must hold: parameters, gradients, AdamW's two moments,
                            activations and their gradients, the MoE workspaces, the batch */
+    StepProfile profile; /* the same steps again with the op timers on */
 } BenchResult;
 
 typedef struct { const char *model, *parity; int experts, threads; } Variant;
@@ -32,6 +36,19 @@ static int configure(Config *cfg, const char *const *words, int n, char *err, si
         if (config_set(cfg, words[i], err, errlen)) return -1;
     config_resolve(cfg);
     return 0;
+}
+
+/* n training steps (forward, backward, AdamW) on one batch; seconds per step */
+static double training_steps(Model *m, AdamW *opt, const Batch *b, int n, float capacity, float balance) {
+    double t0 = now_seconds();
+    for (int i = 0; i < n; i++) {
+        model_set_moe_options(m, 1, capacity, balance);
+        model_forward(m, b);
+        model_zero_grad(m);
+        model_backward(m);
+        adamw_step(opt, m);
+    }
+    return (now_seconds() - t0) / n;
 }
 
 static void bench_child(const Config *base_json_cfg, const Variant *v, int steps, int fd) {
@@ -67,28 +84,30 @@ static void bench_child(const Config *base_json_cfg, const Variant *v, int steps
     if (why) { fprintf(stderr, "bench %s: %s\n", v->model, why); goto out; }
     if (model_build(&m, &mc, 1) || model_alloc_batch(&m, B, T) || adamw_init(&opt, &oc, m.n_params)) goto out;
     Batch *b = batch_alloc(B, T, 0);
+    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
+    const char *g = config_str(cfg, "gemm");
+    if (!b || (!strcmp(g, "auto") ? gemm_tune(&mc, b, B, 0, 0, capacity, err, sizeof err) : gemm_plan_parse(g, err, sizeof err))) {
+        fprintf(stderr, "bench %s: %s\n", v->model, b ? err : "out of memory");
+        goto out;
+    }
     Rng r;
     rng_seed(&r, 5);
     for (int i = 0; i < B * T; i++) { b->tokens[i] = (int)rng_below(&r, 256); b->targets[i] = (int)rng_below(&r, 256); }
-    float capacity = (float)config_float(cfg, "capacity"), balance = (float)config_float(cfg, "balance");
     for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up, pass 1 is timed */
-        int n = pass ? steps : 3;
         for (int l = 0; l < mc.layers; l++) m.moe[l].t_route = m.moe[l].t_experts = m.moe[l].t_mh = 0;
-        double t0 = now_seconds();
-        for (int i = 0; i < n; i++) {
-            model_set_moe_options(&m, 1, capacity, balance);
-            model_forward(&m, b);
-            model_zero_grad(&m);
-            model_backward(&m);
-            adamw_step(&opt, &m);
-        }
-        res.step_s = (now_seconds() - t0) / n;
+        res.step_s = training_steps(&m, &opt, b, pass ? steps : 3, capacity, balance);
     }
     for (int l = 0; l < mc.layers; l++) {
         res.route_s += m.moe[l].t_route / steps;
         res.experts_s += m.moe[l].t_experts / steps;
         res.mh_s += m.moe[l].t_mh / steps;
     }
+    /* the map: the same steps once more with the op timers on (after the timed pass, which
+     * they would slow) */
+    profile_reset();
+    profile_enable(1);
+    double profiled_s = training_steps(&m, &opt, b, steps, capacity, balance);
+    step_profile_collect(&res.profile, steps, profiled_s);
     model_set_moe_options(&m, 0, capacity, balance);
     model_forward(&m, b);
     double t0 = now_seconds();
@@ -209,7 +228,8 @@ int harness_bench(int argc, char **argv) {
     char blas[1024];
     blas_describe(blas, sizeof blas, max_threads);
     printf("BLAS: %s\n", blas);
-    double ceiling = sgemm_ceiling(max_threads);
+    double ceiling = sgemm_ceiling(max_threads), bandwidth = memory_bandwidth(max_threads);
+    printf("memory bandwidth (triad, 3 x 32 MB, threads=%d): %.1f GB/s\n\n", max_threads, bandwidth);
     printf("| threads | model | parity | experts | topk | expert_dim | params | MFLOP/token | train tok/s | eval tok/s | "
            "train GFLOP/s | of sgemm | routing+dispatch+combine | experts | MH layers | peak MB | state MB | peak / state |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -223,7 +243,8 @@ int harness_bench(int argc, char **argv) {
         close(fds[1]);
         BenchResult res;
         memset(&res, 0, sizeof res);
-        ssize_t got = read(fds[0], &res, sizeof res);
+        size_t got = 0; /* larger than a pipe's atomic write: read until it is all here */
+        for (ssize_t r; got < sizeof res && (r = read(fds[0], (char *)&res + got, sizeof res - got)) > 0;) got += (size_t)r;
         close(fds[0]);
         int status;
         struct rusage ru;
@@ -238,6 +259,13 @@ int harness_bench(int argc, char **argv) {
                100 * res.route_s / res.step_s, 100 * res.experts_s / res.step_s, 100 * res.mh_s / res.step_s,
                peak / 1048576, res.state_bytes / 1048576, peak / res.state_bytes);
         fflush(stdout);
+    }
+    for (int i = 0; i < nv; i++) {
+        if (!results[i].ok) continue;
+        char label[128];
+        snprintf(label, sizeof label, "%s%s%s experts=%d threads=%d", vs[i].model, !strcmp(vs[i].model, "mhmoe") ? " parity=" : "",
+                 !strcmp(vs[i].model, "mhmoe") ? vs[i].parity : "", vs[i].experts, vs[i].threads);
+        step_profile_print(&results[i].profile, label, ceiling, bandwidth);
     }
     /* the targets, as ratios of step times */
     printf("\n");

@@ -67,6 +67,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"seed", KEY_ROLE_REPLICATE, KEY_INT, "1", NULL, 0, BIG, "seed of initialisation and data order"},
     {"threads", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, 4096, "OpenMP and OpenBLAS threads; 0: all cores"},
     {"blas_core", KEY_ROLE_REQUEST, KEY_STR, "auto", NULL, 0, 0, "OpenBLAS kernel: auto (replace OpenBLAS's generic fallback by the kernel the CPU can run, after a self-check), keep (OpenBLAS's choice), or a kernel name (Haswell, SkylakeX, Cooperlake, ...); the stored config holds the kernel that ran"},
+    {"gemm", KEY_ROLE_REQUEST, KEY_STR, "openblas", NULL, 0, 0, "the library the matrix products run on: openblas, onednn (oneDNN, in a build that found libdnnl-dev), or auto (each of the model's GEMM shapes timed with both at start-up, the faster kept); the stored config holds the plan that ran (a backend, then BACKEND@SHAPE exceptions), which from= and resume= follow"},
     {"blas", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) the BLAS library, version, kernel, how it was chosen, and the thread count"},
     {"topk_used", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) MoE: the experts per (sub-)token topk=0 resolved to"},
     {"expert_dim_used", KEY_ROLE_RECORDED, KEY_STR, NULL, NULL, 0, 0, "(recorded) MoE: the expert inner size M expert_dim=0 resolved to (MH-MoE: solved for parity)"},

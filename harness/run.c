@@ -2,6 +2,9 @@
 #include "progress.h"
 #include "parallel.h"
 #include "blas_core.h"
+#include "gemm_tune.h"
+#include "models/gemm.h"
+#include "models/gemm_plan.h"
 #include "run_identity.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
@@ -647,6 +650,12 @@ static int run_environment(Run *r, Config *cfg) {
     blas_describe(blas, sizeof blas, r->threads);
     config_record(cfg, "blas_core", blas_core_name());
     config_record(cfg, "blas", blas);
+    /* gemm=auto is measured once the model's shapes are known (run_build) */
+    if (strcmp(config_str(cfg, "gemm"), "auto")) {
+        char why[600];
+        if (gemm_plan_parse(config_str(cfg, "gemm"), why, sizeof why))
+            return run_fail(r, "%s%s", why, gemm_backend_count() == 1 ? " (oneDNN: apt-get install libdnnl-dev, then build again)" : "");
+    }
     /* everything that can be wrong with the input is found before the run row is written */
     if (!*config_str(cfg, "db")) return run_fail(r, "db=: expected the path of a results database");
     if (!*config_str(cfg, "out")) { /* beside the db and named by it: two dbs never share a checkpoint */
@@ -664,6 +673,8 @@ static int run_environment(Run *r, Config *cfg) {
 }
 
 /* the task's data, the model (initialised, or from init= or resume=) and its optimizer */
+static int gemm_auto(Run *r, Config *cfg);
+
 static int run_build(Run *r, Config *cfg) {
     char why[sizeof r->err];
     r->B = (int)config_int(cfg, "batch");
@@ -701,6 +712,7 @@ static int run_build(Run *r, Config *cfg) {
     /* a signal cuts an evaluation forward short within one expert's work (a pass of experts=1024
      * topk=1024 took minutes); training forwards run whole */
     r->model.abandon = stop_requested;
+    if (!strcmp(config_str(cfg, "gemm"), "auto") && gemm_auto(r, cfg)) return 2;
     if (r->expert_parallel) {
         const char *why_not;
         if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
@@ -734,6 +746,33 @@ static int run_build(Run *r, Config *cfg) {
     for (int l = 0; l < mc->layers; l++)
         if (moe_stats_snapshot_alloc(&r->model.moe[l], &r->base[l]))
             return run_fail(r, "out of memory for the MoE statistics");
+    return 0;
+}
+
+/* gemm=auto: process 0 times the shapes and every process follows its plan (the same bits
+ * whatever the process); the plan is stored as the run's gemm= */
+static int gemm_auto(Run *r, Config *cfg) {
+    char plan[4096], why[512];
+    int len = 0;
+    double t0 = now_seconds();
+    if (r->rank == 0) {
+        if (gemm_tune(&r->mc, r->batch, r->slices > 1 ? r->slice_rows : r->B, r->spec.n_patches, r->spec.patch_dim,
+                      (float)config_float(cfg, "capacity"), why, sizeof why)) {
+            run_fail(r, "%s", why);
+            len = -1;
+        } else if ((len = (int)gemm_plan_text(plan, sizeof plan)) >= (int)sizeof plan) {
+            run_fail(r, "gemm=auto: the plan is %d bytes, more than a checkpoint's configuration holds", len);
+            len = -1;
+        }
+    }
+    if ((len = parallel_broadcast_int(len)) < 0) return -1;
+    for (int i = 0; i <= len; i++) plan[i] = (char)parallel_broadcast_int(r->rank == 0 ? plan[i] : 0);
+    if (r->rank != 0 && gemm_plan_parse(plan, why, sizeof why)) {
+        run_fail(r, "%s", why);
+        return -1;
+    }
+    config_record(cfg, "gemm", plan);
+    if (r->rank == 0) printf("gemm=auto: %s (%.1f s to measure)\n", plan, now_seconds() - t0);
     return 0;
 }
 

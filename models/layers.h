@@ -34,8 +34,9 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
  * that key position from every query (padding). A query that can see no key gets a zero output. */
 void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
                        int causal, int prefix, int B, int T, int C, int NH);
-/* dqkv (B,T,3C) += ...; scratch (T,T) is work space for one (b,h) at a time */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+/* dqkv (B,T,3C) += ...; scratch (scratch_slots, T, T) is work space, one (T, T) slot per
+ * thread (at most scratch_slots threads run it) */
+void attention_backward(float *dqkv, float *scratch, int scratch_slots, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH);
 
 /* GELU, tanh approximation (GPT-2, PyTorch approximate='tanh'); N elements */

@@ -1,9 +1,11 @@
 #include "model.h"
+#include "profile.h"
 #include "util/invariant.h"
 #include "layers.h"
 #include "moe_route.h"
 #include "util/rng.h"
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,34 +263,47 @@ int model_alloc_batch(Model *m, int B, int T) {
     size_t N = (size_t)B * T, C = c->d_model, F = (size_t)c->ffn_mult * C, n = 0;
     m->ba = calloc(c->layers ? c->layers : 1, sizeof(BlockActs));
     if (!m->ba) return -1;
+    /* two regions: the activations whose gradients backward accumulates (+=), which it zeroes
+     * every step, first; then the ones without a gradient buffer of their own (softmax
+     * probabilities, norms' statistics, logits, whose gradient is overwritten whole, scratch):
+     * offsets `k` counted from the second region's start, moved past the first at the end */
+    size_t k = 0;
     m->patch_proj = add_act(&n, c->patch_dim > 0 ? (size_t)B * c->n_patches * C : 0);
     m->encoded = add_act(&n, N * C);
     for (int l = 0; l < c->layers; l++) {
         BlockActs *a = &m->ba[l];
         a->res_in = l == 0 ? m->encoded : m->ba[l - 1].res3;
         a->ln1 = add_act(&n, N * C);
-        a->ln1_mean = add_act(&n, N);
-        a->ln1_rstd = add_act(&n, N);
+        a->ln1_mean = add_act(&k, N);
+        a->ln1_rstd = add_act(&k, N);
         a->qkv = add_act(&n, N * 3 * C);
         a->atty = add_act(&n, N * C);
-        a->att = add_act(&n, (size_t)B * c->attn_heads * T * T);
+        a->att = add_act(&k, (size_t)B * c->attn_heads * T * T);
         a->attproj = add_act(&n, N * C);
         a->res2 = add_act(&n, N * C);
         a->ln2 = add_act(&n, N * C);
-        a->ln2_mean = add_act(&n, N);
-        a->ln2_rstd = add_act(&n, N);
+        a->ln2_mean = add_act(&k, N);
+        a->ln2_rstd = add_act(&k, N);
         a->fch = add_act(&n, N * F);
         a->fch_gelu = add_act(&n, N * F);
         a->fcproj = add_act(&n, N * C);
         a->res3 = add_act(&n, N * C);
     }
     m->lnf = add_act(&n, N * C);
-    m->lnf_mean = add_act(&n, N);
-    m->lnf_rstd = add_act(&n, N);
-    m->logits = add_act(&n, N * c->n_out);
-    m->probs = add_act(&n, N * c->n_out);
-    m->losses = add_act(&n, N);
-    m->scratch = add_act(&n, (size_t)T * T);
+    m->lnf_mean = add_act(&k, N);
+    m->lnf_rstd = add_act(&k, N);
+    m->logits = add_act(&k, N * c->n_out);
+    m->probs = add_act(&k, N * c->n_out);
+    m->losses = add_act(&k, N);
+    m->scratch_slots = omp_get_max_threads(); /* attention backward: one (T, T) slot per thread */
+    m->scratch = add_act(&k, (size_t)m->scratch_slots * T * T);
+    m->n_grad_acts = n;
+    for (int l = 0; l < c->layers; l++) {
+        BlockActs *a = &m->ba[l];
+        a->ln1_mean += n; a->ln1_rstd += n; a->att += n; a->ln2_mean += n; a->ln2_rstd += n;
+    }
+    m->lnf_mean += n; m->lnf_rstd += n; m->logits += n; m->probs += n; m->losses += n; m->scratch += n;
+    n += k;
     for (int l = 0; l < c->layers; l++)
         if (m->moe[l].s.kind != MOE_NONE && moe_alloc(&m->moe[l], (int)N)) return -1;
     m->n_acts = n;
@@ -421,8 +436,11 @@ float model_forward(Model *m, const Batch *batch) {
     /* the activations hold alloc_B x alloc_T positions, laid out with stride T */
     INVARIANT(B <= m->alloc_B && T <= m->alloc_T && batch->B >= B && batch->T == T);
     double aux = 0, zl = 0;
-    if (c->patch_dim > 0) image_encoder_forward(m, batch);
-    else encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
+    if (c->patch_dim > 0) {
+        OpTimer t = op_begin(OP_EMBED);
+        image_encoder_forward(m, batch);
+        op_end(t, 0, 0);
+    } else encoder_forward(A(m->encoded), batch->tokens, P(m->wte), P(m->wpe), B, T, C);
     int (*abandon)(void) = m->training ? NULL : m->abandon;
     for (int l = 0; l < c->layers; l++) {
         if (abandon && abandon()) {
@@ -474,13 +492,26 @@ const float *model_position_losses(const Model *m) { return m->acts + m->losses;
 
 float model_objective(const Model *m) { return m->loss + m->balance * m->aux_loss + m->z_coef * m->z_loss; }
 
-void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+/* memset split over the threads: one core alone does not reach the memory's write bandwidth */
+static void zero_floats(float *x, size_t n) {
+    size_t chunk = (size_t)1 << 16, chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < chunks; i++) memset(x + i * chunk, 0, sizeof(float) * (i + 1 < chunks ? chunk : n - i * chunk));
+}
+
+void model_zero_grad(Model *m) {
+    OpTimer t = op_begin(OP_ZERO);
+    zero_floats(m->grads, m->n_params);
+    op_end(t, 0, 4.0 * m->n_params);
+}
 
 void model_backward(Model *m) {
     const ModelConfig *c = &m->cfg;
     const Batch *batch = m->last;
     int B = m->B, T = m->T, C = c->d_model, F = c->ffn_mult * C, N = B * T;
-    memset(m->dacts, 0, m->n_acts * sizeof(float));
+    OpTimer tz = op_begin(OP_ZERO);
+    zero_floats(m->dacts, m->n_grad_acts);
+    op_end(tz, 0, 4.0 * m->n_grad_acts);
     int denominator = m->loss_denominator ? m->loss_denominator : m->loss_count;
     float scale = denominator ? 1.0f / denominator : 0.0f;
     crossentropy_backward(DA(m->logits), A(m->probs), batch->targets, N, c->n_out, scale);
@@ -504,13 +535,16 @@ void model_backward(Model *m) {
                            A(a->ln2_mean), A(a->ln2_rstd), N, C);
         residual_backward(DA(a->res_in), DA(a->attproj), DA(a->res2), (size_t)N * C);
         matmul_backward(DA(a->atty), G(p->projw), G(p->projb), DA(a->attproj), A(a->atty), P(p->projw), N, C, C);
-        attention_backward(DA(a->qkv), A(m->scratch), DA(a->atty), A(a->qkv), A(a->att), B, T, C, c->attn_heads);
+        attention_backward(DA(a->qkv), A(m->scratch), m->scratch_slots, DA(a->atty), A(a->qkv), A(a->att), B, T, C, c->attn_heads);
         matmul_backward(DA(a->ln1), G(p->qkvw), G(p->qkvb), DA(a->qkv), A(a->ln1), P(p->qkvw), N, C, 3 * C);
         layernorm_backward(DA(a->res_in), G(p->ln1w), G(p->ln1b), DA(a->ln1), A(a->res_in), P(p->ln1w),
                            A(a->ln1_mean), A(a->ln1_rstd), N, C);
     }
-    if (c->patch_dim > 0) image_encoder_backward(m, batch);
-    else encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
+    if (c->patch_dim > 0) {
+        OpTimer t = op_begin(OP_EMBED);
+        image_encoder_backward(m, batch);
+        op_end(t, 0, 0);
+    } else encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
 }
 
 size_t model_num_params(const Model *m) { return m->n_params; }

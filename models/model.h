@@ -115,6 +115,8 @@ typedef struct {
     int alloc_B;       /* B of model_alloc_batch; model_set_rows may run fewer sequences */
     float *acts, *dacts;
     size_t n_acts;
+    size_t n_grad_acts; /* acts [0, n_grad_acts) have gradients that backward accumulates (it
+                           zeroes them first); the rest have none (their dacts stay unused) */
     BlockActs *ba;
     MoeLayer *moe;     /* (layers): moe[l].s.kind == MOE_NONE for a dense block */
     int n_moe;         /* MoE blocks */
@@ -126,6 +128,7 @@ typedef struct {
     float z_coef;      /* weight of the mean router z-loss in the objective */
     float z_loss;      /* mean router z-loss over MoE blocks, last forward */
     size_t patch_proj, encoded, lnf, lnf_mean, lnf_rstd, logits, probs, losses, scratch;
+    int scratch_slots; /* (T, T) slots in scratch: the threads attention backward may use */
     const Batch *last; /* the batch of the last forward, for backward */
     float loss;        /* mean loss of the last forward (0 when no targets) */
     int loss_count;    /* number of scored positions in the last forward */

@@ -3,7 +3,8 @@
 #include "layers.h"
 #include "moe_route.h"
 #include "util/invariant.h"
-#include <cblas.h>
+#include "gemm.h"
+#include "profile.h"
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -478,6 +479,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         t0 = th;
         U = L->h; /* (Ntok, C) read as (S, D): sub-tokens in token order, no copy */
     }
+    OpTimer op = op_begin(OP_ROUTE);
     /* router */
     if (sh->kind == MOE_SMOE) {
         matmul_forward(L->z, U, P + L->p.router_w, NULL, S, D, N);
@@ -487,7 +489,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         matmul_forward(L->r, U, P + L->p.router_w, NULL, S, D, de);
         if (!sh->code_router) normalize_rows(L->r, L->rnorm, L->r, S, de); /* r now holds the unit vectors */
         normalize_rows(L->ehat, L->enorm, P + L->p.expert_emb, N, de);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, N, de, 1.0f, L->r, de, L->ehat, de,
+        gemm(0, 1, S, N, de, 1.0f, L->r, de, L->ehat, de,
                     0.0f, L->cosv, N);
         if (sh->code_router) { /* cosv holds the raw scores, which are the logits */
             gate_probs(L->probs, L->cosv, 1.0f, S, N, sh->sigmoid_gate);
@@ -524,16 +526,23 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
             aux += L->frac[e] * Pe / S;
         }
     L->aux = (float)(N * aux);
+    op_end(op, 0, 4.0 * 4 * S * N); /* logits, probabilities (two), selection: each written and read once */
     /* dispatch: gather each assignment's input row into its expert's contiguous block */
+    double rows = L->offset[N + sh->shared], M = sh->expert_dim;
+    op = op_begin(OP_DISPATCH);
 #pragma omp parallel for
     for (int a = 0; a < L->n_asg; a++)
         if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)L->asg_token[a] * D, sizeof(float) * D);
+    op_end(op, 0, 8.0 * rows * D);
     double t1 = omp_get_wtime();
     /* the routed experts on their owners (training under expert parallelism), the rest here */
     L->exchanged = training && L->exchange;
     if (L->exchanged) moe_exchange_forward(L, P);
+    op = op_begin(OP_EXPERTS);
     experts_forward(L, P, L->exchanged ? N : 0);
+    op_end(op, 4.0 * rows * D * M, 0);
     double t2 = omp_get_wtime();
+    op = op_begin(OP_DISPATCH);
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
     float *o = mh ? L->o : out;
 #pragma omp parallel for
@@ -549,10 +558,13 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
             for (int d = 0; d < D; d++) os[d] += g * x[d];
         }
     }
+    op_end(op, 2.0 * rows * D, 4.0 * (rows + S) * D);
     double t3 = omp_get_wtime();
     if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
     double t4 = omp_get_wtime();
+    op = op_begin(OP_ROUTE);
     update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : sh->code_router ? 1.0f : temperature(L, P));
+    op_end(op, 0, 4.0 * S * N + 4.0 * Ntok * C);
     L->t_experts += t2 - t1;
     L->t_mh += t4 - t3;
     L->t_route += (t1 - t0) + (t3 - t2) + (omp_get_wtime() - t4);
@@ -577,6 +589,8 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         memset(dU, 0, sizeof(float) * S * D);
     }
     /* combine backward: gate gradients and the experts' output gradients */
+    double rows = L->offset[N + K];
+    OpTimer op = op_begin(OP_DISPATCH);
 #pragma omp parallel for
     for (int a = 0; a < A; a++) {
         int slot = L->slot[a];
@@ -587,7 +601,9 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         for (int j = 0; j < D; j++) { dot += (double)d[j] * x[j]; dx[j] = g * d[j]; }
         L->dgate[a] = (float)dot;
     }
+    op_end(op, 3.0 * rows * D, 12.0 * rows * D);
     double t1 = omp_get_wtime();
+    op = op_begin(OP_EXPERTS);
     /* the rows computed here (the owners return the routed rows' dxin whole) */
     size_t first_row = L->exchanged ? L->offset[N] : 0, rows_here = L->offset[N + K] - first_row;
     memset(L->dxin + first_row * D, 0, sizeof(float) * rows_here * D);
@@ -595,8 +611,10 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     memset(L->dh1 + first_row * M, 0, sizeof(float) * rows_here * M);
     if (L->exchanged) moe_exchange_backward(L, P, G);
     experts_backward(L, P, G, L->exchanged ? N : 0);
+    op_end(op, 8.0 * rows * D * M, 4.0 * rows * (2 * D + 2.0 * M)); /* and the zeroing of its buffers */
     double t2 = omp_get_wtime();
     /* dispatch backward: each sub-token gathers its assignments' input gradients */
+    op = op_begin(OP_DISPATCH);
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
         float *du = dU + (size_t)s * D;
@@ -609,6 +627,8 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
             for (int j = 0; j < D; j++) du[j] += dx[j];
         }
     }
+    op_end(op, rows * D, 4.0 * (rows + 2.0 * S) * D);
+    op = op_begin(OP_ROUTE);
     /* the balance loss's gradient, then the route's: gates -> probabilities */
     float coef = R->balanced ? 0.0f : L->aux_coef * N / S;
     /* smoe's and the code router's balance probabilities are their gate probabilities */
@@ -632,8 +652,8 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         gate_probs_backward(L->dcos, L->probs, L->dprobs, S, N, sh->sigmoid_gate);
         if (L->z_coef > 0) zloss_backward(L->dcos, zx, zscale, L->lse, S, N, L->z_coef);
         /* scores = r ehat^T with r the raw projection */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dr, de);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
+        gemm(0, 0, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->dr, de);
+        gemm(1, 0, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
         normalize_rows_backward(G + L->p.expert_emb, L->dehat, L->ehat, L->enorm, N, de);
         matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);
     } else {
@@ -650,14 +670,15 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
         }
         if (P[L->p.tau] >= 1e-2f) G[L->p.tau] += (float)(dtau / ((double)tau * tau));
         /* cos = rhat ehat^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->drhat, de);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
+        gemm(0, 0, S, de, N, 1.0f, L->dcos, N, L->ehat, de, 0.0f, L->drhat, de);
+        gemm(1, 0, N, de, S, 1.0f, L->dcos, N, L->r, de, 0.0f, L->dehat, de);
         memset(L->dr, 0, sizeof(float) * S * de);
         normalize_rows_backward(L->dr, L->drhat, L->r, L->rnorm, S, de);
         normalize_rows_backward(G + L->p.expert_emb, L->dehat, L->ehat, L->enorm, N, de);
         /* the projection's input was U, its output the raw r (overwritten; only its norm is needed) */
         matmul_backward(dU, G + L->p.router_w, NULL, L->dr, U, P + L->p.router_w, S, D, de);
     }
+    op_end(op, 0, 4.0 * 6 * S * N);
     double t3 = omp_get_wtime();
     if (mh) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
     L->t_experts += t2 - t1;

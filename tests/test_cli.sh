@@ -407,4 +407,26 @@ sqlite3 e.db .dump > e_before.txt
 "$H" merge prep.log db=e.db > /dev/null 2> mg3.log; rc=$?
 ok "merging a file that is not a results db: refused, db unchanged" '[ $rc -eq 2 ] && grep -q "prep.log" mg3.log && sqlite3 e.db .dump | cmp -s - e_before.txt'
 
+# gemm=: every matrix product on oneDNN (a build without libdnnl-dev refuses it by name): the same
+# numbers twice, close to OpenBLAS's, the backend stored; an unknown backend refused
+g="size=tiny steps=20 eval_every=10 log_every=10 eval_tokens=2048 data_dir=d db=g.db threads=2 model=xmoe experts=4"
+"$H" run $g name=blas > g0.log 2>&1
+"$H" run $g name=dnnl1 gemm=onednn > g1.log 2>&1; rc=$?
+if grep -q "this build has no onednn" g1.log; then
+  ok "gemm=onednn in a build without oneDNN: refused by name" '[ $rc -eq 2 ]'
+else
+  "$H" run $g name=dnnl2 gemm=onednn > g2.log 2>&1
+  gq() { sqlite3 g.db "$1"; }
+  ok "gemm=onednn: finishes, the same numbers twice, stored as asked" '[ $rc -eq 0 ] && [ "$(gq "select count(distinct value) from final_metrics where name in (\"dnnl1\",\"dnnl2\") and split=\"valid\" and metric=\"loss\"")" = 1 ] && [ "$(gq "select json_extract(config, \"\$.gemm\") from runs where name=\"dnnl1\"")" = onednn ]'
+  ok "gemm=onednn and gemm=openblas agree to 1e-3 in validation loss after 20 steps" '[ "$(gq "select abs(a.value - b.value) < 1e-3 * a.value from final_metrics a, final_metrics b where a.name=\"blas\" and b.name=\"dnnl1\" and a.split=\"valid\" and b.split=\"valid\" and a.metric=\"loss\" and b.metric=\"loss\"")" = 1 ]'
+fi
+"$H" run $g name=auto1 gemm=auto > g4.log 2>&1; rc=$?
+plan=$(sqlite3 g.db "select json_extract(config, '$.gemm') from runs where name='auto1'")
+"$H" run from=$(sqlite3 g.db "select id from runs where name='auto1'") name=auto2 db=g.db > g5.log 2>&1
+ok "gemm=auto: the plan it measured is stored and said, and from= runs that plan again to the same bits" '[ $rc -eq 0 ] && grep -qF "gemm=auto: $plan (" g4.log && [ "$(sqlite3 g.db "select json_extract(config, \"\$.gemm\") from runs where name=\"auto2\"")" = "$plan" ] && [ "$(sqlite3 g.db "select count(distinct value) from final_metrics where name in (\"auto1\",\"auto2\") and split=\"valid\" and metric=\"loss\"")" = 1 ]'
+"$H" run $g name=bad2 gemm=openblas,onednn@NT1x2 > /dev/null 2> g6.log; rc=$?
+ok "gemm= of a malformed plan is refused, saying what a plan is" '[ $rc -eq 2 ] && grep -q "BACKEND@SHAPE" g6.log'
+"$H" run $g name=bad gemm=mkl > /dev/null 2> g3.log; rc=$?
+ok "gemm= of an unknown backend is refused with the choices" '[ $rc -eq 2 ] && grep -q "gemm" g3.log && grep -q "onednn" g3.log'
+
 finish

@@ -4,7 +4,11 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "models/layers.h"
+#include "models/gemm.h"
+#include "models/gemm_plan.h"
+#include "models/profile.h"
 #include "util/rng.h"
+#include <omp.h>
 #include <string.h>
 
 #define EPS 1e-2f
@@ -78,9 +82,10 @@ static void test_attention(int causal, int prefix, int masked) {
     unsigned char mask[10] = {1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
     if (masked) c.mask = mask;
     c.out = zeros(no); c.att = zeros((size_t)c.B * c.NH * c.T * c.T); c.qkv = randn(nq, 1); c.R = randn(no, 1);
-    float *dqkv = zeros(nq), *scratch = zeros((size_t)c.T * c.T);
+    int slots = omp_get_max_threads();
+    float *dqkv = zeros(nq), *scratch = zeros((size_t)slots * c.T * c.T);
     att_loss(&c);
-    attention_backward(dqkv, scratch, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH);
+    attention_backward(dqkv, scratch, slots, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH);
     printf("attention B=%d T=%d C=%d NH=%d causal=%d prefix=%d key_mask=%d\n", c.B, c.T, c.C, c.NH, causal, prefix, masked);
     CHECK(!gradcheck("dqkv", c.qkv, nq, dqkv, att_loss, &c, EPS, ATOL, RTOL, 1000), "attention causal=%d prefix=%d mask=%d", causal, prefix, masked);
     if (causal) { /* a query must not see the future past the prefix, and sees all of the prefix */
@@ -177,8 +182,124 @@ static void test_crossentropy(void) {
     CHECK(isfinite(loss), "loss not finite for large logits: %g", loss);
 }
 
+/* the op profile: each class gets its own time (an op timed inside another is taken out of
+ * the outer one's, so the classes add up to the outer op's elapsed time), a GEMM's shape is
+ * counted with the beta it was called with, and an op inside a parallel region is not timed
+ * but its shape is still counted */
+static void test_profile(void) {
+    int N = 64, IC = 32, OC = 48;
+    float *inp = randn((size_t)N * IC, 1), *w = randn((size_t)OC * IC, 1), *bias = randn(OC, 1), *out = zeros((size_t)N * OC);
+    profile_reset();
+    profile_enable(1);
+    double t0 = omp_get_wtime();
+    OpTimer outer = op_begin(OP_EXPERTS);
+    matmul_forward(out, inp, w, bias, N, IC, OC);
+    matmul_forward(out, inp, w, NULL, N, IC, OC);
+    op_end(outer, 0, 0);
+    double elapsed = omp_get_wtime() - t0;
+    int team = 1;
+#pragma omp parallel num_threads(2)
+    {
+        matmul_forward(out, inp, w, NULL, N, IC, OC); /* one call per thread, untimed in a team of 2 */
+#pragma omp single
+        team = omp_get_num_threads();
+    }
+    profile_enable(0);
+    matmul_forward(out, inp, w, NULL, N, IC, OC); /* off: nothing counted */
+    const OpTotals *t = profile_totals();
+    double sum = 0;
+    for (int c = 0; c < OP_COUNT; c++) sum += t[c].seconds;
+    CHECK(t[OP_GEMM].calls == 2 && t[OP_BIAS].calls == 1 && t[OP_EXPERTS].calls == 1, "profile calls gemm %ld bias %ld experts %ld",
+          t[OP_GEMM].calls, t[OP_BIAS].calls, t[OP_EXPERTS].calls);
+    CHECK(sum <= elapsed + 1e-9 && sum >= 0.5 * elapsed, "profile: classes add to %g s of %g s elapsed", sum, elapsed);
+    CHECK(t[OP_EXPERTS].seconds >= 0 && t[OP_EXPERTS].seconds < elapsed, "profile: the outer op kept its inner ops' time");
+    CHECK(fabs(t[OP_GEMM].flops - 2 * 2.0 * N * IC * OC) < 1, "profile: gemm flops %g", t[OP_GEMM].flops);
+    int n;
+    const GemmShape *sh = profile_shapes(&n);
+    int with_bias = -1, without = -1;
+    for (int i = 0; i < n; i++)
+        if (sh[i].M == N && sh[i].N == OC && sh[i].K == IC && !sh[i].trans_a && sh[i].trans_b) {
+            if (sh[i].accumulate) with_bias = i; else without = i;
+        }
+    CHECK(n == 2 && with_bias >= 0 && without >= 0, "profile: %d shapes, expected the product with and without beta", n);
+    if (with_bias >= 0 && without >= 0) {
+        CHECK(sh[with_bias].calls == 1 && sh[with_bias].timed_calls == 1, "profile: the bias product counted %ld", sh[with_bias].calls);
+        CHECK(sh[without].calls == 1 + team && sh[without].timed_calls == 1 + (team == 1),
+              "profile: %ld calls (%ld timed) of the product without beta; expected %d (%d)", sh[without].calls,
+              sh[without].timed_calls, 1 + team, 1 + (team == 1));
+    }
+    free(inp); free(w); free(bias); free(out);
+}
+
+/* every backend of the build against a plain triple loop: each transpose, beta 0 and 1, and
+ * leading dimensions wider than the matrices (the strided views attention uses) */
+static void test_gemm_backends(void) {
+    int M = 37, N = 29, K = 23, pad = 5;
+    for (int be = 0; be < gemm_backend_count(); be++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int acc = 0; acc < 2; acc++) {
+                    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+                    float *A = randn((size_t)(ta ? K : M) * lda, 1), *B = randn((size_t)(tb ? N : K) * ldb, 1);
+                    float *C = randn((size_t)M * ldc, 1), *R = malloc(sizeof(float) * (size_t)M * ldc);
+                    memcpy(R, C, sizeof(float) * (size_t)M * ldc);
+                    float alpha = 0.75f, beta = acc ? 1.0f : 0.0f;
+                    gemm_use(be);
+                    gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                    gemm_use(0);
+                    double worst = 0;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            double sum = 0;
+                            for (int k = 0; k < K; k++)
+                                sum += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                            double want = alpha * sum + beta * R[(size_t)i * ldc + j], d = fabs(C[(size_t)i * ldc + j] - want);
+                            if (d > worst) worst = d;
+                        }
+                    int pad_kept = 1; /* columns past N belong to someone else */
+                    for (int i = 0; i < M; i++)
+                        for (int j = N; j < ldc; j++) pad_kept &= C[(size_t)i * ldc + j] == R[(size_t)i * ldc + j];
+                    CHECK(worst < 1e-4 && pad_kept, "gemm backend %s trans %d%d beta %d: worst |C - reference| %g, padding kept %d",
+                          gemm_backend_name(be), ta, tb, acc, worst, pad_kept);
+                    free(A); free(B); free(C); free(R);
+                }
+    printf("gemm: %d backend(s) of this build checked against a triple loop\n", gemm_backend_count());
+}
+
+/* gemm= plans: the text goes round unchanged, a side-by-side class matches whatever its rows
+ * (M, or K of a transposed A), a timed shape only itself, and malformed plans are refused */
+static void test_gemm_plan(void) {
+    int two = gemm_backend_count() > 1;
+    const char *plan = two ? "onednn,openblas@NT*x1965x32+,openblas@TN1965x32x*+,openblas@NN2048x128x256+"
+                           : "openblas,openblas@NT*x1965x32+,openblas@TN1965x32x*+,openblas@NN2048x128x256+";
+    char err[512], text[512];
+    CHECK(gemm_plan_parse(plan, err, sizeof err) == 0, "plan refused: %s", err);
+    gemm_plan_text(text, sizeof text);
+    CHECK(!strcmp(text, plan), "plan text %s, parsed from %s", text, plan);
+    int def = two ? 1 : 0;
+    CHECK(gemm_plan_backend(0, 1, 999, 1965, 32, 1, 1) == 0 && gemm_plan_backend(0, 1, 5, 1965, 32, 1, 1) == 0,
+          "a side-by-side class did not match other rows");
+    CHECK(gemm_plan_backend(0, 1, 999, 1965, 32, 1, 0) == def, "a side-by-side class matched a product outside a parallel region");
+    CHECK(gemm_plan_backend(1, 0, 1965, 32, 777, 1, 1) == 0, "a weight-gradient class did not match its rows in K");
+    CHECK(gemm_plan_backend(0, 0, 2048, 128, 256, 1, 0) == 0 && gemm_plan_backend(0, 0, 2047, 128, 256, 1, 0) == def &&
+          gemm_plan_backend(0, 0, 2048, 128, 256, 0, 0) == def, "an exact shape matched another");
+    const char *bad[] = {"", "mkl", "openblas,openblas", "openblas@NN1x2x3", "openblas,openblas@XT1x2x3",
+                         "openblas,openblas@NT*x2x*", "openblas,openblas@TN*x2x3", "openblas,openblas@NN1x2x*",
+                         "openblas,openblas@NN01x2x3", "openblas,openblas@NN1x2x3++", "openblas,openblas@NN1x2", ",openblas",
+                         "openblas,", "openblas,mkl@NN1x2x3", "openblas,openblas@NN1x-2x3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        CHECK(gemm_plan_parse(bad[i], err, sizeof err) == -1 && strstr(err, "gemm="), "plan \"%s\" accepted (or no message)", bad[i]);
+    }
+    gemm_use(0);
+}
+
 int main(void) {
     rng_seed(&rng, 1234);
+    test_gemm_plan();
+    test_gemm_backends();
+    test_profile();
     test_layernorm();
     test_matmul();
     test_attention(0, 0, 0);
