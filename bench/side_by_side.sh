@@ -2,14 +2,16 @@
 # The harness against PyTorch on the same shapes, the same BLAS and thread count, one after the
 # other on this machine: `harness bench` and `bench/reference.py --bench`, then the ratio of
 # training tokens/s per variant (README, Performance notes).
-#   [STEPS=30 TORCH_STEPS=15] bench/side_by_side.sh [SIZE=small] [THREADS=2] [HARNESS=build/harness]
+#   [STEPS=30 TORCH_STEPS=15 GEMM=openblas] bench/side_by_side.sh [SIZE=small] [THREADS=2] [HARNESS=build/harness]
+# (GEMM: the harness's gemm= -- openblas, onednn or auto; PyTorch keeps its own)
 set -eu
 size=${1:-small}; threads=${2:-2}; h=${3:-build/harness}
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
-"$h" bench size=$size experts=8,32 steps=${STEPS:-30} threads=$threads > "$out/harness.txt"
+"$h" bench size=$size experts=8,32 steps=${STEPS:-30} threads=$threads gemm=${GEMM:-openblas} > "$out/harness.txt"
 /usr/bin/python3 "$here/reference.py" --bench "$size" "$threads" ${TORCH_STEPS:-15} > "$out/torch.txt"
 grep -E "^BLAS|^sgemm" "$out/harness.txt"
+echo "harness gemm=${GEMM:-openblas}"
 head -1 "$out/torch.txt"
 echo
 echo "| $size, threads=$threads | params | harness tokens/s | PyTorch tokens/s | harness / PyTorch |"

@@ -87,18 +87,14 @@ int harness_compare(int argc, char **argv) {
     put(sql, sizeof sql,
         "WITH both_ways AS ("
         " SELECT task, metric, by_key, a, b, a_label, b_label, n, mean_a, mean_b, diff, ci_low, ci_high,"
-        "        min_detectable, verdict, a_key, b_key, 0 AS turned FROM verdicts"
+        "        min_detectable, verdict, sd_diff, a_key, b_key, 0 AS turned FROM verdicts"
         " UNION ALL SELECT task, metric, by_key, b, a, b_label, a_label, n, mean_b, mean_a, -diff, -ci_high, -ci_low,"
         "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
-        "        ELSE verdict END, b_key, a_key, 1 FROM verdicts)"
-        " SELECT task, json_extract(a_key, '$.size') || ' ' || json_extract(a_key, '$.steps') AS size_steps,"
-        " metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
-        " printf('%.4f', mean_b) AS mean_b, printf('%+.4f', diff) AS diff_b_minus_a,"
-        " CASE WHEN ci_low IS NULL THEN 'n<2' ELSE printf('[%+.4f, %+.4f]', ci_low, ci_high) END AS ci95,"
-        " CASE WHEN min_detectable IS NULL THEN '' ELSE printf('%.4f', min_detectable) END AS min_detectable,"
-        " CASE verdict WHEN 'a better' THEN a_label || ' better' WHEN 'b better' THEN b_label || ' better'"
-        " ELSE verdict END AS verdict"
-        " FROM both_ways WHERE by_key = ");
+        "        ELSE verdict END, sd_diff, b_key, a_key, 1 FROM verdicts),"
+        /* the family: the rows this call shows, each with its paired t test's p-value */
+        " family AS (SELECT *, CASE WHEN n < 2 THEN NULL WHEN sd_diff > 0 THEN student_p(diff / (sd_diff / sqrt(n)), n - 1)"
+        "                       WHEN diff = 0 THEN 1.0 ELSE 0.0 END AS p"
+        "  FROM both_ways WHERE by_key = ");
     put_literal(sql, sizeof sql, by);
     if (a) { put(sql, sizeof sql, " AND CAST(a AS TEXT) = "); put_literal(sql, sizeof sql, a); }
     if (b) { put(sql, sizeof sql, " AND CAST(b AS TEXT) = "); put_literal(sql, sizeof sql, b); }
@@ -121,7 +117,28 @@ int harness_compare(int argc, char **argv) {
             put(sql, sizeof sql, ")");
         }
     }
-    put(sql, sizeof sql, " ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
+    /* Holm's step-down over the family: the i-th smallest of m p-values is multiplied by
+     * m - i + 1, made no smaller than those before it, capped at 1; a row without a p-value
+     * (one seed) counts as p = 1 */
+    put(sql, sizeof sql,
+        "), ranked AS (SELECT *, row_number() OVER (ORDER BY coalesce(p, 1), task, metric, a_label, b_label) AS i,"
+        "                     count(*) OVER () AS m FROM family),"
+        " adjusted AS (SELECT *, min(1.0, max((m - i + 1) * coalesce(p, 1)) OVER (ORDER BY i ROWS UNBOUNDED PRECEDING))"
+        "              AS p_holm FROM ranked)"
+        " SELECT task, json_extract(a_key, '$.size') || ' ' || json_extract(a_key, '$.steps') AS size_steps,"
+        " metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
+        " printf('%.4f', mean_b) AS mean_b, printf('%+.4f', diff) AS diff_b_minus_a,"
+        " CASE WHEN ci_low IS NULL THEN 'n<2' ELSE printf('[%+.4f, %+.4f]', ci_low, ci_high) END AS ci95,"
+        " CASE WHEN min_detectable IS NULL THEN '' ELSE printf('%.4f', min_detectable) END AS min_detectable,"
+        " CASE verdict WHEN 'a better' THEN a_label || ' better' WHEN 'b better' THEN b_label || ' better'"
+        " ELSE verdict END AS verdict,"
+        " CASE WHEN p IS NULL THEN '' ELSE printf('%.3g', p) END AS p,"
+        " printf('%.3g', p_holm) AS p_holm,"
+        /* never more than the raw verdict: an interval holding 0 stays no difference */
+        " CASE WHEN p_holm < 0.05 AND verdict = 'a better' THEN a_label || ' better'"
+        "      WHEN p_holm < 0.05 AND verdict = 'b better' THEN b_label || ' better'"
+        "      ELSE 'no difference detected' END AS verdict_holm"
+        " FROM adjusted ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
     ResultsDb *rdb = results_open_read(db, err, sizeof err);
@@ -141,7 +158,9 @@ int harness_compare(int argc, char **argv) {
         return 1;
     }
     printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"
-           "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread\n\n", by);
+           "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread;\n"
+           "p: the paired t test's; the family is the %ld row%s below: p_holm and verdict_holm are Holm-adjusted over\n"
+           "them (family-wise error 0.05), verdict is each row alone\n\n", by, rows, rows == 1 ? "" : "s");
     int rc = results_print_query(rdb, sql, csv, err, sizeof err);
     if (rc) fprintf(stderr, "error: compare: %s\n", err);
     results_close(rdb);

@@ -1,4 +1,5 @@
 #include "results.h"
+#include "stats.h"
 #include "schema.sql.h"
 #include "results_db.h"
 #include "util/atomic_file.h"
@@ -97,6 +98,18 @@ static void sql_run_state(sqlite3_context *ctx, int argc, sqlite3_value **v) {
     sqlite3_result_text(ctx, dead ? "dead" : status, -1, SQLITE_TRANSIENT);
 }
 
+/* student_p(t, df): the two-sided p-value of a t statistic (results/stats.h); NULL for a NULL
+ * argument or df < 1 */
+static void sql_student_p(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL ||
+        sqlite3_value_double(argv[1]) < 1) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_double(ctx, student_t_p(sqlite3_value_double(argv[0]), sqlite3_value_double(argv[1])));
+}
+
 /* 1 if the file holds a runs table, 0 if it holds no table at all, -1 if it holds other
  * tables (another program's SQLite file) or cannot be read */
 static int holds_results(ResultsDb *db) {
@@ -122,6 +135,7 @@ static ResultsDb *connect(const char *path, int flags, char *err, size_t errlen)
     /* a sweep and a plot may touch the file at once: wait for a lock instead of failing */
     sqlite3_busy_timeout(db->db, 10000);
     sqlite3_create_function(db->db, "run_state", 4, SQLITE_UTF8, NULL, sql_run_state, NULL, NULL);
+    sqlite3_create_function(db->db, "student_p", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_student_p, NULL, NULL);
     return db;
 }
 

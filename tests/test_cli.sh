@@ -141,6 +141,13 @@ ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) f
 ok "two runs side by side prepare a missing data set once, and both finish" '[ "$(sqlite3 fresh.db "select count(*) from runs where status=\"done\"")" = 2 ] && [ "$(cat plogs/*.log | grep -c "^data prepare")" = 1 ]'
 "$H" compare by=model steps=12 metric=valid/bpb db=t.db > cmp.log 2>&1; rc=$?
 ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +tiny 12 +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
+# Holm over the family a call shows: one row alone is its own family (p_holm = p); over all the
+# metrics the smallest p is multiplied by the number of rows, and the header says how many
+"$H" compare by=model steps=12 metric=valid/bpb db=t.db csv=1 > cmp_one.csv 2>&1
+ok "compare: one row is a family of one, its Holm p its own p" 'grep -q "the family is the 1 row below" cmp.log && tail -1 cmp_one.csv | awk -F, "{ exit !(\$(NF - 2) != \"\" && \$(NF - 2) == \$(NF - 1)) }"'
+"$H" compare by=model steps=12 db=t.db csv=1 > cmp_all.csv 2>&1
+fam=$(($(wc -l < cmp_all.csv) - 6)) # four lines of header text, a blank line, the column names
+ok "compare: the family is every row shown, and Holm multiplies the smallest p by their number" '[ $fam -gt 1 ] && grep -q "the family is the $fam rows below" cmp_all.csv && tail -n $fam cmp_all.csv | awk -F, -v m=$fam "{ if (\$(NF - 2) != \"\" && (min == \"\" || \$(NF - 2) + 0 < min)) { min = \$(NF - 2) + 0; adj = \$(NF - 1) + 0 } } END { want = m * min; if (want > 1) want = 1; d = adj - want; if (d < 0) d = -d; exit !(min != \"\" && d <= 0.005 * want + 1e-9) }"'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
 ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
 "$H" compare by=model expert=8 db=t.db > /dev/null 2> cmp2.err; rc=$?

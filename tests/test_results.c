@@ -2,6 +2,7 @@
  * read-only query guard, and a clear error on a file that is not a database. */
 #include "check.h"
 #include "results/results.h"
+#include "results/stats.h"
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +41,23 @@ static int64_t add_comparable(ResultsDb *db, const char *model, const char *comp
     results_eval(db, id, "mc", "acc", acc);
     results_run_finish(db, id, "done", NULL, 1);
     return id;
+}
+
+/* the t test's p-values against closed forms: df 1 is the Cauchy law (P(|T| >= 1) = 1/2) and
+ * df 2 has P(|T| >= t) = 1 - t / sqrt(2 + t^2); large df approaches the normal law */
+static void test_student_p(void) {
+    CHECK(fabs(student_t_p(1, 1) - 0.5) < 1e-12, "df 1, t 1: %.15g", student_t_p(1, 1));
+    CHECK(fabs(student_t_p(-1, 1) - 0.5) < 1e-12, "the sign of t does not matter");
+    double ts[] = {0.1, 0.5, 1.412, 4.303, 9, 40};
+    for (int i = 0; i < 6; i++) {
+        double t = ts[i], want = 1 - t / sqrt(2 + t * t);
+        CHECK(fabs(student_t_p(t, 2) - want) < 1e-12 * (1 + 1 / want), "df 2, t %g: %.15g, want %.15g", t, student_t_p(t, 2), want);
+    }
+    CHECK(fabs(student_t_p(4.302653, 2) - 0.05) < 1e-6, "the table's t(0.975, 2) gives 0.05");
+    CHECK(fabs(student_t_p(2.262157, 9) - 0.05) < 1e-6, "t(0.975, 9) gives 0.05: %.9g", student_t_p(2.262157, 9));
+    CHECK(fabs(student_t_p(1.959964, 1e7) - 0.05) < 1e-5, "large df: the normal law's 1.96");
+    CHECK(student_t_p(0, 5) == 1, "t 0: p 1");
+    CHECK(fabs(incomplete_beta(2.5, 0.5, 0.3) + incomplete_beta(0.5, 2.5, 0.7) - 1) < 1e-12, "I_x(a, b) = 1 - I_(1-x)(b, a)");
 }
 
 /* the verdicts view on hand-computed numbers */
@@ -139,6 +157,7 @@ static void test_upgrade(void) {
 
 int main(void) {
     test_upgrade();
+    test_student_p();
     test_verdicts();
     const char *path = "test_results.db";
     char err[512];

@@ -1,0 +1,12 @@
+/* Distributions the verdicts need beyond the student_t table: the two-sided p-value of a
+ * paired t statistic, so a family of verdicts can be adjusted for multiplicity (Holm). Also an
+ * SQL function on every connection the harness opens: student_p(t, df). */
+#ifndef MOEH_STATS_H
+#define MOEH_STATS_H
+
+/* I_x(a, b), the regularized incomplete beta function; x in [0, 1], a, b > 0 */
+double incomplete_beta(double a, double b, double x);
+/* P(|T| >= |t|) for Student's t with df degrees of freedom (df > 0); 1 at t = 0 */
+double student_t_p(double t, double df);
+
+#endif
