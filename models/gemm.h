@@ -20,8 +20,7 @@ int gemm_backend_find(const char *name); /* its index, or -1 */
 /* every product on one backend from now on (process-wide; set before training, not during
  * it); models/gemm_plan.h chooses per shape */
 void gemm_use(int backend);
-/* the names of every backend known to the program, built or not: "openblas|onednn" */
-#define GEMM_BACKEND_NAMES "openblas|onednn"
+/* at most this many backends in a build (bench's tables are sized by it) */
 #define GEMM_MAX_BACKENDS 2
 
 #endif

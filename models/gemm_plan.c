@@ -76,9 +76,12 @@ int gemm_plan_parse(const char *text, char *err, size_t errlen) {
         memcpy(name, p, name_len);
         name[name_len] = 0;
         int backend = gemm_backend_find(name);
-        if (backend < 0) {
-            snprintf(err, errlen, "gemm=%.200s: item %d: backend \"%s\" is not in this build (it has %s%s)", text, item + 1,
-                     name, gemm_backend_name(0), gemm_backend_count() > 1 ? " and onednn" : " only");
+        if (backend < 0) { /* the backends this build has, named from the table */
+            char have[128] = "";
+            for (int b = 0; b < gemm_backend_count(); b++)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", b ? ", " : "", gemm_backend_name(b));
+            snprintf(err, errlen, "gemm=%.200s: item %d: backend \"%s\" is not in this build (it has %s)", text, item + 1,
+                     name, have);
             return -1;
         }
         if (item == 0) {
