@@ -100,6 +100,23 @@ int parallel_send(int to, int tag, const void *bytes, size_t n) {
     return rc;
 }
 
+/* in messages of at most 2^24 floats (MPI counts are ints) */
+#define FLOAT_MESSAGE ((size_t)1 << 24)
+void parallel_send_floats(int to, const float *v, size_t n) {
+    double t0 = now_seconds();
+    for (size_t at = 0; at < n; at += FLOAT_MESSAGE)
+        MPI_Send(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, to, 7, MPI_COMM_WORLD);
+    sent_bytes += sizeof(float) * (double)n;
+    comm_seconds += now_seconds() - t0;
+}
+
+void parallel_receive_floats(int from, float *v, size_t n) {
+    double t0 = now_seconds();
+    for (size_t at = 0; at < n; at += FLOAT_MESSAGE)
+        MPI_Recv(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, from, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    comm_seconds += now_seconds() - t0;
+}
+
 int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
     MPI_Status st;
     int count;
@@ -134,6 +151,8 @@ void parallel_sum_doubles(double *v, int n) { (void)v; (void)n; }
 void parallel_sum_longs(long long *v, int n) { (void)v; (void)n; }
 int parallel_broadcast_int(int v) { return v; }
 int parallel_send(int to, int tag, const void *bytes, size_t n) { (void)to; (void)tag; (void)bytes; (void)n; return -1; }
+void parallel_send_floats(int to, const float *v, size_t n) { (void)to; (void)v; (void)n; }
+void parallel_receive_floats(int from, float *v, size_t n) { (void)from; (void)v; (void)n; }
 int parallel_receive(int tag, int from, void **bytes, size_t *n, int *sender) {
     (void)tag; (void)from; (void)bytes; (void)n; (void)sender;
     return -1;

@@ -26,6 +26,10 @@ void parallel_sum_longs(long long *v, int n);
 void parallel_alltoall_ints(const int *send, int *recv, int n);
 void parallel_alltoallv_floats(const float *send, const int *send_count, const int *send_at, float *recv,
                                const int *recv_count, const int *recv_at);
+/* n floats to process `to`, and from process `from` into v, in order (expert sharding's
+ * checkpoint blocks) */
+void parallel_send_floats(int to, const float *v, size_t n);
+void parallel_receive_floats(int from, float *v, size_t n);
 /* rank 0's value on every process */
 int parallel_broadcast_int(int v);
 

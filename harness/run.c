@@ -325,11 +325,16 @@ typedef struct {
      * this process runs slices rank * per_rank .. + per_rank - 1 of `slices`, slice_rows each */
     int rank, ranks, slices, per_rank, slice_rows, ordered;
     int expert_parallel;   /* parallel=expert: the MoE layers exchange rows through `exchange` */
+    int sharded;           /* ... over several processes: each holds only its experts (ModelShard) */
     MoeExchange exchange;
+    CheckpointGather gather; /* process 0 of a sharded run: the other processes' expert blocks */
     float *grad_sum;  /* (n_params) the slices' gradients added up, when a process runs several */
     float step_loss;  /* the last step's mean loss over its scored positions, every slice */
     int step_finite;  /* its objective was finite in every slice */
 } Run;
+
+/* What process 0 tells the others before each thing they do together (run_train_follower) */
+enum { FOLLOW_END = 0, FOLLOW_STEP = 1, FOLLOW_EVALUATE = 2, FOLLOW_CHECKPOINT = 3 };
 
 static void run_free(Run *r) {
     if (r->task) r->task->close(r->task);
@@ -339,6 +344,7 @@ static void run_free(Run *r) {
     results_close(r->db);
     free(r->config_json);
     free(r->grad_sum);
+    free(r->gather.buf);
     for (int l = 0; r->base && l < r->mc.layers; l++) moe_stats_snapshot_free(&r->base[l]);
     free(r->base);
 }
@@ -385,7 +391,9 @@ static int save_checkpoint(Run *r, const Config *cfg, long step, Rng *train_rng)
      * file another db's run overwrote is refused instead of loaded */
     char sha[65];
     CheckpointRow row = {r, step, path, sha};
-    return checkpoint_save_then(path, &r->model, &r->opt, &st, sha, record_checkpoint, &row, r->err, sizeof r->err);
+    if (r->sharded) parallel_broadcast_int(FOLLOW_CHECKPOINT); /* the others send their experts */
+    return checkpoint_save_gathered(path, &r->model, &r->opt, &st, r->sharded ? &r->gather : NULL, sha, record_checkpoint,
+                                    &row, r->err, sizeof r->err);
 }
 
 /* 0 if path is a file run wrote (the sha256 of its latest row, or of any of its rows: a crash
@@ -582,6 +590,15 @@ static void alltoallv_floats(void *ctx, const float *send, const int *send_count
     parallel_alltoallv_floats(send, send_count, send_at, recv, recv_count, recv_at);
 }
 
+/* a sharded run's evaluation forwards: process 0 names each MoE layer whose rows it sends */
+static void announce_layer(void *ctx, const MoeLayer *L) {
+    const Run *r = ctx;
+    parallel_broadcast_int((int)(L - r->model.moe));
+}
+static void sum_doubles_shard(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
+static void fetch_block(void *ctx, int process, float *into, size_t n) { (void)ctx; parallel_receive_floats(process, into, n); }
+static void send_block(void *ctx, const float *p, size_t n) { (void)ctx; parallel_send_floats(0, p, n); }
+
 /* processes and slices: parallel=, reduce=, micro_batches= against how the program was started */
 static int run_configure_parallel(Run *r, Config *cfg) {
     r->rank = parallel_rank();
@@ -589,6 +606,7 @@ static int run_configure_parallel(Run *r, Config *cfg) {
     const char *how = config_str(cfg, "parallel");
     int data = strcmp(how, "none") != 0; /* expert parallelism slices the batch as data does */
     r->expert_parallel = !strcmp(how, "expert");
+    r->sharded = r->expert_parallel && r->ranks > 1;
     if (data && !parallel_built())
         return run_fail(r, "parallel=%s: this build has no MPI (cmake -DHARNESS_MPI=ON, with libopenmpi-dev)", how);
     if (r->ranks > 1 && !data)
@@ -706,7 +724,14 @@ static int run_build(Run *r, Config *cfg) {
     const ModelConfig *mc = &r->mc;
     r->batch = batch_alloc_images(B, T, r->spec.needs_mask, r->spec.n_patches, r->spec.patch_dim);
     if (r->batch && r->spec.group > 1) r->batch->group = r->spec.group;
-    if (!r->batch || model_build(&r->model, mc, seed) || model_alloc_batch(&r->model, B, T) ||
+    if (r->expert_parallel) {
+        const char *why_not = moe_exchange_check(&(MoeShape){.experts = mc->experts}, r->ranks);
+        if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
+        if (why_not) return run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not);
+    }
+    /* sharded: this process holds its block of every MoE layer's routed experts */
+    ModelShard shard = {r->rank, r->ranks, sum_doubles_shard, NULL};
+    if (!r->batch || model_build_sharded(&r->model, mc, seed, r->sharded ? &shard : NULL) || model_alloc_batch(&r->model, B, T) ||
         adamw_init(&r->opt, &r->oc, r->model.n_params))
         return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
     /* a signal cuts an evaluation forward short within one expert's work (a pass of experts=1024
@@ -715,12 +740,20 @@ static int run_build(Run *r, Config *cfg) {
     if (!strcmp(config_str(cfg, "gemm"), "auto") && gemm_auto(r, cfg)) return 2;
     if (r->expert_parallel) {
         const char *why_not;
-        if (!mc->moe) return run_fail(r, "parallel=expert: model=%s has no experts to split (parallel=data slices the batch)", config_str(cfg, "model"));
         r->exchange = (MoeExchange){.rank = r->rank, .ranks = r->ranks, .slice_tokens = r->slice_rows * T, .ordered = r->ordered, .alltoall_ints = alltoall_ints,
-                                    .alltoallv_floats = alltoallv_floats};
+                                    .alltoallv_floats = alltoallv_floats, .sharded = r->sharded, .announce = announce_layer, .ctx = r};
         if (model_set_exchange(&r->model, &r->exchange, &why_not))
             return why_not ? run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not)
                            : run_fail(r, "out of memory for parallel=expert's exchange buffers");
+    }
+    if (r->sharded) {
+        int E = mc->experts / r->ranks;
+        printf("process %d holds %zu of %zu parameters (experts %d-%d of %d in each MoE layer, with their gradients and "
+               "optimizer state)\n", r->rank, r->model.n_params, r->model.n_params_full, r->rank * E, r->rank * E + E - 1, mc->experts);
+    }
+    if (r->sharded && r->rank == 0) {
+        r->gather = (CheckpointGather){fetch_block, NULL, malloc(sizeof(float) * checkpoint_gather_floats(&r->model))};
+        if (!r->gather.buf) return run_fail(r, "out of memory for gathering the experts into a checkpoint");
     }
     if (r->per_rank > 1 && !(r->grad_sum = malloc(sizeof(float) * r->model.n_params)))
         return run_fail(r, "out of memory for the gradient sum of micro_batches=%d", r->slices);
@@ -816,7 +849,7 @@ static int run_register(Run *r, Config *cfg) {
     if (results_run_alive(r->db, r->run, (long)getpid(), r->host))
         return run_fail(r, "db=%s: cannot record this process for run %lld: %s", dbpath, (long long)r->run, results_error(r->db));
     printf("run %lld: task=%s model=%s params=%zu flops/token=%.3g threads=%d steps=%ld batch=%dx%d db=%s\n",
-           (long long)r->run, info.task, info.model, r->model.n_params, r->flops_per_token, r->threads,
+           (long long)r->run, info.task, info.model, model_num_params(&r->model), r->flops_per_token, r->threads,
            r->steps, r->B, r->T, dbpath);
     if (mc->moe)
         printf("  experts=%d topk=%d heads=%d expert_dim=%d router_dim=%d moe_every=%d capacity=%g balance=%g\n",
@@ -837,6 +870,18 @@ static float training_options(Run *r, const Config *cfg) {
 
 static void sum_longs(void *ctx, long long *v, int n) { (void)ctx; parallel_sum_longs(v, n); }
 static void sum_doubles(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
+
+/* the gradients over processes: all of them; sharded, those of the tensors every process
+ * holds (each runs of consecutive ones summed at once), an expert's being its owner's alone */
+static void sum_replicated_grads(Model *m, int ordered) {
+    if (m->shard.ranks == 1) { parallel_sum_floats(m->grads, m->n_params, ordered); return; }
+    size_t from = 0, to = 0;
+    for (int i = 0; i <= m->n_tensors; i++) {
+        if (i < m->n_tensors && !m->tensors[i].expert_unit) { to = m->tensors[i].off + m->tensors[i].n; continue; }
+        if (to > from) parallel_sum_floats(m->grads + from, to - from, ordered);
+        if (i < m->n_tensors) from = to = m->tensors[i].off + m->tensors[i].n;
+    }
+}
 
 /* One training step up to the optimizer: the next batch, then this process's slices, each a
  * forward and backward, their gradients added in slice order; over processes, the gradients,
@@ -875,7 +920,7 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
     }
     if (r->per_rank > 1) memcpy(m->grads, r->grad_sum, sizeof(float) * m->n_params);
     if (r->ranks > 1) {
-        parallel_sum_floats(m->grads, m->n_params, r->ordered);
+        sum_replicated_grads(m, r->ordered);
         double v[2] = {loss_sum, !finite};
         parallel_sum_doubles(v, 2);
         loss_sum = v[0];
@@ -893,12 +938,21 @@ static void train_step(Run *r, float capacity, float balance, int log_window) {
     r->step_finite = finite;
 }
 
-/* processes 1 .. P-1 of parallel=data: the steps, as long as process 0 says go on, with no
+/* processes 1 .. P-1 of parallel=data or expert: the steps (and, sharded, their experts' part
+ * of process 0's evaluations and checkpoints), as long as process 0 says go on, with no
  * evaluation, db or checkpoint (process 0 has them); the run's exit code as process 0 tells */
 static int run_train_follower(Run *r, Config *cfg) {
     float capacity = (float)config_float(cfg, "capacity"), balance = training_options(r, cfg);
     long log_every = config_int(cfg, "log_every"), step = r->start_step;
-    while (parallel_broadcast_int(0)) {
+    for (int what; (what = parallel_broadcast_int(0)) != FOLLOW_END;) {
+        if (what == FOLLOW_EVALUATE) { /* sharded: the experts of each layer process 0 names */
+            for (int l; (l = parallel_broadcast_int(0)) >= 0;) moe_exchange_serve(&r->model.moe[l], r->model.params);
+            continue;
+        }
+        if (what == FOLLOW_CHECKPOINT) {
+            checkpoint_send_blocks(&r->model, &r->opt, send_block, NULL);
+            continue;
+        }
         int log_window = (step + 1) % log_every == 0 || step + 1 == r->steps;
         train_step(r, capacity, balance, log_window);
         adamw_step(&r->opt, &r->model);
@@ -908,6 +962,10 @@ static int run_train_follower(Run *r, Config *cfg) {
     }
     return parallel_broadcast_int(0);
 }
+
+/* process 0's evaluation: a sharded run's other processes serve their experts meanwhile */
+static void evaluation_begin(const Run *r) { if (r->sharded) parallel_broadcast_int(FOLLOW_EVALUATE); }
+static void evaluation_end(const Run *r) { if (r->sharded) parallel_broadcast_int(-1); }
 
 /* An evaluation is due after `step` of `steps`: every eval_every steps and after the last. */
 static int evaluation_due(long step, long steps, long eval_every) {
@@ -921,6 +979,7 @@ static int evaluate_step(Run *r, StepMetrics *sm, long step, int final, long max
                          float capacity, float balance) {
     long from = sm->puts;
     sm->evaluating = 1;
+    evaluation_begin(r);
     model_set_moe_options(&r->model, 0, capacity, balance); /* evaluation is dropless */
     start_eval_pass(sm, step);
     r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm->sink);
@@ -936,6 +995,7 @@ static int evaluate_step(Run *r, StepMetrics *sm, long step, int final, long max
         }
     }
     sm->evaluating = 0;
+    evaluation_end(r);
     if (stop_requested()) {
         moe_stats_reset_all(&r->model);
         return 1;
@@ -972,7 +1032,9 @@ static int run_train(Run *r, Config *cfg) {
         start_eval_pass(&sm, 0);
         sm.bench_suffix = "_step0";
         sm.evaluating = 1;
+        evaluation_begin(r);
         r->task->downstream(r->task, &r->model, r->batch, &sm.sink);
+        evaluation_end(r);
         sm.evaluating = 0;
         sm.bench_suffix = NULL;
         moe_stats_reset_all(&r->model);
@@ -994,7 +1056,7 @@ static int run_train(Run *r, Config *cfg) {
     while (step < steps || redo_evaluation) {
         if (stop_requested()) { status = "interrupted"; break; }
         if (!redo_evaluation) {
-            parallel_broadcast_int(1); /* the other processes: one more step */
+            parallel_broadcast_int(FOLLOW_STEP); /* the other processes: one more step */
             double t0 = now_seconds();
             train_step(r, capacity, balance, (step + 1) % log_every == 0 || step + 1 == steps);
             float loss = r->step_loss;
@@ -1060,13 +1122,13 @@ static int run_train(Run *r, Config *cfg) {
         }
     }
     progress_end(&progress);
-    parallel_broadcast_int(0); /* the other processes: no more steps */
     if (!strcmp(status, "interrupted") && (sink_flush(&sm, step) || sm.write_failed)) {
         status = "failed";
         snprintf(r->err, sizeof r->err, "db=%s: cannot write metrics: %s", dbpath, results_error(r->db));
     }
     if (!strcmp(status, "interrupted") && save_checkpoint(r, cfg, step, &r->train_rng) == 0)
         printf("interrupted at step %ld; continue with resume=%s/run-%lld.ckpt\n", step, config_str(cfg, "out"), (long long)r->run);
+    parallel_broadcast_int(FOLLOW_END); /* the other processes: no more steps */
     int done = !strcmp(status, "done");
     if (results_run_finish(r->db, r->run, status, done ? NULL : (*r->err ? r->err : status), now_seconds() - wall0)) {
         fprintf(stderr, "error: db=%s: cannot record run %lld as %s: %s\n", dbpath, (long long)r->run, status,

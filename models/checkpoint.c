@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 #include "util/atomic_file.h"
+#include "util/invariant.h"
 #include "util/sha256.h"
 #include <errno.h>
 #include <stdio.h>
@@ -123,28 +124,91 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
 
 int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
                          char sha256[65], BeforeRename before_rename, void *ctx, char *err, size_t errlen) {
+    return checkpoint_save_gathered(path, m, opt, st, NULL, sha256, before_rename, ctx, err, errlen);
+}
+
+/* The file's bytes after the header go through emit twice: the first pass sums them for the
+ * header's checksum, the second writes header and all and takes the file's sha256. */
+typedef struct {
+    int writing;
+    uint64_t fnv;
+    Sha256 sha;
+    FILE *f;
+    int ok;
+} Emit;
+
+static void emit(Emit *w, const void *p, size_t n) {
+    if (!w->writing) { w->fnv = fnv1a(w->fnv, p, n); return; }
+    sha256_update(&w->sha, p, n);
+    if (w->ok && n) w->ok = fwrite(p, n, 1, w->f) == 1;
+}
+
+/* arrays: the parameters, then AdamW's moments m and v */
+static const float *checkpoint_array(const Model *m, const AdamW *opt, int a) {
+    return a == 0 ? m->params : a == 1 ? opt->m : opt->v;
+}
+
+/* the parameters (and moments) in the whole model's order: a sharded tensor's blocks in
+ * process order, the others' fetched into buf */
+static void emit_arrays(Emit *w, const Model *m, const AdamW *opt, const CheckpointGather *gather, float *buf) {
+    for (int a = 0; a < (opt ? 3 : 1); a++) {
+        const float *base = checkpoint_array(m, opt, a);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *t = &m->tensors[i];
+            if (!t->expert_unit || m->shard.ranks == 1) { emit(w, base + t->off, sizeof(float) * t->n); continue; }
+            for (int q = 0; q < m->shard.ranks; q++) {
+                if (q == m->shard.rank) { emit(w, base + t->off, sizeof(float) * t->n); continue; }
+                gather->fetch(gather->ctx, q, buf, t->n);
+                emit(w, buf, sizeof(float) * t->n);
+            }
+        }
+    }
+}
+
+int checkpoint_save_gathered(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
+                             const CheckpointGather *gather, char sha256[65], BeforeRename before_rename, void *ctx,
+                             char *err, size_t errlen) {
+    INVARIANT(m->shard.ranks == 1 || (gather && m->shard.rank == 0));
     Header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MAGIC, 8);
     h.version = CHECKPOINT_VERSION;
     h.has_optimizer = opt != NULL;
     config_to_text(&m->cfg, h.cfg);
-    h.n_params = m->n_params;
+    h.n_params = m->n_params_full;
     h.opt_step = opt ? opt->step : 0;
     CheckpointState zero;
     if (!st) { memset(&zero, 0, sizeof zero); st = &zero; }
-    size_t pbytes = m->n_params * sizeof(float);
-    FilePart parts[5] = {{&h, sizeof h}, {st, sizeof *st}, {m->params, pbytes},
-                         {opt ? opt->m : NULL, opt ? pbytes : 0}, {opt ? opt->v : NULL, opt ? pbytes : 0}};
-    uint64_t sum = checksum_start(&h);
-    for (int i = 1; i < 5; i++) sum = fnv1a(sum, parts[i].p, parts[i].n);
-    h.checksum = sum;
-    /* the file's sha256 from the bytes written, known before the file takes its name */
-    Sha256 s;
-    sha256_init(&s);
-    for (int i = 0; i < 5; i++) sha256_update(&s, parts[i].p, parts[i].n);
-    sha256_hex(&s, sha256);
-    return atomic_write_then(path, parts, 5, before_rename, ctx, err, errlen);
+    float *buf = gather ? gather->buf : NULL;
+    Emit w = {.fnv = checksum_start(&h)};
+    emit(&w, st, sizeof *st);
+    emit_arrays(&w, m, opt, gather, buf);
+    h.checksum = w.fnv;
+    /* the second pass writes PATH.tmp (the blocks are fetched again even if it cannot be
+     * opened: the other processes send them either way) */
+    w = (Emit){.writing = 1, .f = atomic_open(path, err, errlen)};
+    w.ok = w.f != NULL;
+    sha256_init(&w.sha);
+    emit(&w, &h, sizeof h);
+    emit(&w, st, sizeof *st);
+    emit_arrays(&w, m, opt, gather, buf);
+    sha256_hex(&w.sha, sha256);
+    if (!w.f) return -1;
+    return atomic_close_then(w.f, w.ok, path, before_rename, ctx, err, errlen);
+}
+
+size_t checkpoint_gather_floats(const Model *m) {
+    size_t largest = 1;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].expert_unit && m->tensors[i].n > largest) largest = m->tensors[i].n;
+    return largest;
+}
+
+void checkpoint_send_blocks(const Model *m, const AdamW *opt, void (*send)(void *ctx, const float *p, size_t n), void *ctx) {
+    for (int pass = 0; pass < 2; pass++)
+        for (int a = 0; a < (opt ? 3 : 1); a++)
+            for (int i = 0; i < m->n_tensors; i++)
+                if (m->tensors[i].expert_unit) send(ctx, checkpoint_array(m, opt, a) + m->tensors[i].off, m->tensors[i].n);
 }
 
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
@@ -154,7 +218,7 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
     Header h;
     CheckpointState local;
     int rc = -1;
-    float *buf = NULL;
+    float *buf = NULL, *chunk = NULL;
     if (read_header(f, path, &h, err, errlen)) goto done;
     ModelConfig cfg;
     char bad[160];
@@ -170,35 +234,45 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
         snprintf(err, errlen, "%s: out of memory building the model", path);
         goto done;
     }
-    if (h.n_params != m->n_params) {
+    if (h.n_params != m->n_params_full) {
         snprintf(err, errlen, "%s: %llu parameters stored, model has %zu", path,
-                 (unsigned long long)h.n_params, m->n_params);
+                 (unsigned long long)h.n_params, m->n_params_full);
         goto done;
     }
     if (opt && !h.has_optimizer) { snprintf(err, errlen, "%s: holds no optimizer state", path); goto done; }
     if (opt && opt->n != m->n_params) { snprintf(err, errlen, "%s: optimizer size mismatch", path); goto done; }
-    /* read everything into scratch first: a bad file must not leave a half-loaded model */
-    size_t pbytes = m->n_params * sizeof(float), n_arrays = h.has_optimizer ? 3 : 1;
-    buf = malloc(pbytes * n_arrays);
-    if (!buf) { snprintf(err, errlen, "%s: out of memory", path); goto done; }
-    if (fread(&local, sizeof local, 1, f) != 1 || fread(buf, pbytes, n_arrays, f) != n_arrays) {
-        snprintf(err, errlen, "%s: truncated checkpoint", path);
-        goto done;
-    }
+    /* read into scratch first, checksum whole: a bad file must not leave a half-loaded model.
+     * The file holds every value; a sharded model keeps those it holds. */
+    size_t held = m->n_params, n_arrays = h.has_optimizer ? 3 : 1, chunk_n = 1 << 16;
+    buf = malloc(sizeof(float) * held * n_arrays);
+    chunk = malloc(sizeof(float) * chunk_n);
+    if (!buf || !chunk) { snprintf(err, errlen, "%s: out of memory", path); goto done; }
+    if (fread(&local, sizeof local, 1, f) != 1) { snprintf(err, errlen, "%s: truncated checkpoint", path); goto done; }
     uint64_t sum = fnv1a(checksum_start(&h), &local, sizeof local);
-    sum = fnv1a(sum, buf, pbytes * n_arrays);
+    for (size_t a = 0; a < n_arrays; a++)
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *t = &m->tensors[i];
+            for (size_t at = 0; at < t->full; at += chunk_n) {
+                size_t n = t->full - at < chunk_n ? t->full - at : chunk_n;
+                if (fread(chunk, sizeof(float), n, f) != n) { snprintf(err, errlen, "%s: truncated checkpoint", path); goto done; }
+                sum = fnv1a(sum, chunk, sizeof(float) * n);
+                size_t lo = at > t->lo ? at : t->lo, hi = at + n < t->lo + t->n ? at + n : t->lo + t->n;
+                if (lo < hi) memcpy(buf + a * held + t->off + (lo - t->lo), chunk + (lo - at), sizeof(float) * (hi - lo));
+            }
+        }
     if (sum != h.checksum) { snprintf(err, errlen, "%s: checksum mismatch (corrupt file)", path); goto done; }
     if (h.opt_step < 0 || local.step < 0) { snprintf(err, errlen, "%s: negative step count (corrupt file)", path); goto done; }
-    memcpy(m->params, buf, pbytes);
+    memcpy(m->params, buf, sizeof(float) * held);
     if (opt) {
-        memcpy(opt->m, (char *)buf + pbytes, pbytes);
-        memcpy(opt->v, (char *)buf + 2 * pbytes, pbytes);
+        memcpy(opt->m, buf + held, sizeof(float) * held);
+        memcpy(opt->v, buf + 2 * held, sizeof(float) * held);
         opt->step = h.opt_step;
     }
     if (st) *st = local;
     rc = 0;
 done:
     free(buf);
+    free(chunk);
     fclose(f);
     return rc;
 }

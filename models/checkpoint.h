@@ -27,9 +27,27 @@ int checkpoint_save(const char *path, const Model *m, const AdamW *opt, const Ch
  * none; see atomic_write_then) while the file is whole under PATH.tmp, before it takes its name */
 int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
                          char sha256[65], BeforeRename before_rename, void *ctx, char *err, size_t errlen);
+/* A sharded model's checkpoint (expert parallelism) is the file the unsharded model writes:
+ * process 0 writes it, fetching each other process's block of every routed-expert tensor (of
+ * the parameters, then of AdamW's m and v) in the file's order, twice (the checksum, then the
+ * file); the other processes call checkpoint_send_blocks at the same time, which sends them in
+ * that order. fetch(ctx, process, into, n) receives n floats from that process into buf, which
+ * holds checkpoint_gather_floats(m) (allocated once, beforehand: a checkpoint allocates no
+ * model-sized memory). */
+typedef struct {
+    void (*fetch)(void *ctx, int process, float *into, size_t n);
+    void *ctx;
+    float *buf;
+} CheckpointGather;
+size_t checkpoint_gather_floats(const Model *m);
+int checkpoint_save_gathered(const char *path, const Model *m, const AdamW *opt, const CheckpointState *st,
+                             const CheckpointGather *gather, char sha256[65], BeforeRename before_rename, void *ctx,
+                             char *err, size_t errlen);
+void checkpoint_send_blocks(const Model *m, const AdamW *opt, void (*send)(void *ctx, const float *p, size_t n), void *ctx);
 /* Loads into m: if m->params is NULL the model is built from the stored config, otherwise the
  * stored config must equal m->cfg. opt may be NULL (weights only); if given it must be
- * initialised for the same number of parameters. st may be NULL. */
+ * initialised for the same number of parameters. st may be NULL. A sharded m keeps the values it
+ * holds (the file has them all, whatever the processes that wrote it). */
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,
                     char *err, size_t errlen);
 

@@ -69,15 +69,30 @@ static size_t add_tensor(Model *m, const char *name, int layer, size_t n, int de
     if (layer >= 0) snprintf(t->name, sizeof t->name, "h%d.%s", layer, name);
     else snprintf(t->name, sizeof t->name, "%s", name);
     t->off = m->n_params;
-    t->n = n;
+    t->n = t->full = n;
+    t->lo = t->expert_unit = 0;
     t->decay = decay;
     t->init = init;
     t->init_a = a;
     m->n_params += n;
+    m->n_params_full += n;
     return t->off;
 }
 
-#define MAX_TENSORS_PER_BLOCK 20
+/* a routed-expert tensor of `experts` experts of `unit` values each: this process holds the
+ * shard's block of them */
+static size_t add_expert_tensor(Model *m, const char *name, int layer, int experts, size_t unit, int decay, int init, float a) {
+    int E = experts / m->shard.ranks;
+    size_t off = add_tensor(m, name, layer, (size_t)E * unit, decay, init, a);
+    ParamTensor *t = &m->tensors[m->n_tensors - 1];
+    t->full = (size_t)experts * unit;
+    t->lo = (size_t)m->shard.rank * E * unit;
+    t->expert_unit = unit;
+    m->n_params_full += t->full - t->n;
+    return off;
+}
+
+#define MAX_TENSORS_PER_BLOCK 28 /* MH-MoE with a balance bias and shared experts: 24 */
 /* X-MoE's temperature: the learnable one's start and the balance loss's fixed tau0 (X-MoE
  * paper: 0.3 for softmax gates, 0.07 for sigmoid ones) */
 #define XMOE_TAU_SOFTMAX 0.3f
@@ -91,7 +106,7 @@ static void layout_params(Model *m) {
     const ModelConfig *c = &m->cfg;
     size_t C = c->d_model, F = (size_t)c->ffn_mult * C;
     float resid_std = 0.02f / sqrtf(2.0f * (c->layers > 0 ? c->layers : 1));
-    m->n_params = 0;
+    m->n_params = m->n_params_full = 0;
     m->n_tensors = 0;
     m->n_moe = 0;
     m->wte = add_tensor(m, "wte", -1, (size_t)c->vocab * C, 1, INIT_NORMAL, 0.02f);
@@ -142,11 +157,20 @@ static void layout_params(Model *m) {
             if (!c->router_code) p->tau = add_tensor(m, "router.tau", l, 1, 0, INIT_CONST, tau_start);
             L->tau0 = tau_start;
         }
-        N += (size_t)c->shared_experts; /* the shared experts follow the routed ones */
-        p->w1 = add_tensor(m, "experts.fc.w", l, N * M * D, 1, INIT_NORMAL, 0.02f);
-        p->b1 = add_tensor(m, "experts.fc.b", l, N * M, 0, INIT_ZEROS, 0);
-        p->w2 = add_tensor(m, "experts.proj.w", l, N * D * M, 1, INIT_NORMAL, resid_std);
-        p->b2 = add_tensor(m, "experts.proj.b", l, N * D, 0, INIT_ZEROS, 0);
+        /* each tensor's shared experts follow its routed ones (the layout of one (N + K)-expert
+         * tensor, as checkpoints store it), so a process's routed block and the shared
+         * experts are two tensors */
+        size_t K = (size_t)c->shared_experts;
+        p->first_expert = m->shard.rank * (c->experts / m->shard.ranks);
+        p->experts_held = c->experts / m->shard.ranks;
+        p->w1 = add_expert_tensor(m, "experts.fc.w", l, c->experts, M * D, 1, INIT_NORMAL, 0.02f);
+        if (K) p->sw1 = add_tensor(m, "shared.fc.w", l, K * M * D, 1, INIT_NORMAL, 0.02f);
+        p->b1 = add_expert_tensor(m, "experts.fc.b", l, c->experts, M, 0, INIT_ZEROS, 0);
+        if (K) p->sb1 = add_tensor(m, "shared.fc.b", l, K * M, 0, INIT_ZEROS, 0);
+        p->w2 = add_expert_tensor(m, "experts.proj.w", l, c->experts, D * M, 1, INIT_NORMAL, resid_std);
+        if (K) p->sw2 = add_tensor(m, "shared.proj.w", l, K * D * M, 1, INIT_NORMAL, resid_std);
+        p->b2 = add_expert_tensor(m, "experts.proj.b", l, c->experts, D, 0, INIT_ZEROS, 0);
+        if (K) p->sb2 = add_tensor(m, "shared.proj.b", l, K * D, 0, INIT_ZEROS, 0);
     }
     m->lnfw = add_tensor(m, "lnf.w", -1, C, 0, INIT_ONES, 0);
     m->lnfb = add_tensor(m, "lnf.b", -1, C, 0, INIT_ZEROS, 0);
@@ -158,15 +182,18 @@ static void init_params(Model *m, uint64_t seed) {
     rng_seed(&r, seed);
     for (int i = 0; i < m->n_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
-        float *p = P(t->off), a = t->init_a;
-        for (size_t j = 0; j < t->n; j++) {
+        float *p = P(t->off) - t->lo, a = t->init_a, v;
+        /* every value is drawn, those another process holds too: the same values whatever
+         * the sharding */
+        for (size_t j = 0; j < t->full; j++) {
             switch (t->init) {
-            case INIT_NORMAL: p[j] = a * rng_normal(&r); break;
-            case INIT_UNIFORM: p[j] = a * (2.0f * rng_uniform(&r) - 1.0f); break;
-            case INIT_ONES: p[j] = 1.0f; break;
-            case INIT_CONST: p[j] = a; break;
-            default: p[j] = 0.0f;
+            case INIT_NORMAL: v = a * rng_normal(&r); break;
+            case INIT_UNIFORM: v = a * (2.0f * rng_uniform(&r) - 1.0f); break;
+            case INIT_ONES: v = 1.0f; break;
+            case INIT_CONST: v = a; break;
+            default: v = 0.0f;
             }
+            if (j >= t->lo && j < t->lo + t->n) p[j] = v;
         }
     }
 }
@@ -174,6 +201,7 @@ static void init_params(Model *m, uint64_t seed) {
 static int alloc_tables(Model *m, const ModelConfig *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
+    m->shard.ranks = 1;
     size_t L = cfg->layers ? cfg->layers : 1;
     m->cap_tensors = (int)(8 + MAX_TENSORS_PER_BLOCK * L);
     m->tensors = calloc((size_t)m->cap_tensors, sizeof(ParamTensor));
@@ -211,17 +239,75 @@ size_t model_param_count(const ModelConfig *cfg) {
     return n;
 }
 
-int model_build(Model *m, const ModelConfig *cfg, uint64_t seed) {
+/* the gradient norm's pieces and the chunks of those held here (NormChunk) */
+#define NORM_CHUNK 65536
+static int plan_norm(Model *m) {
+    int pieces = 0, chunks = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        pieces = chunks = 0;
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *t = &m->tensors[i];
+            size_t unit = t->expert_unit ? t->expert_unit : t->full;
+            for (size_t at = 0; at < t->full; at += unit, pieces++) {
+                if (pass) m->norm_piece_everywhere[pieces] = !t->expert_unit;
+                if (at < t->lo || at >= t->lo + t->n) continue; /* another process's expert */
+                for (size_t c = 0; c < unit; c += NORM_CHUNK, chunks++)
+                    if (pass) m->norm_chunks[chunks] = (NormChunk){t->off + (at - t->lo) + c, unit - c < NORM_CHUNK ? unit - c : NORM_CHUNK, pieces};
+            }
+        }
+        if (pass) break;
+        m->norm_chunks = calloc((size_t)chunks + 1, sizeof *m->norm_chunks);
+        m->norm_chunk_sum = calloc((size_t)chunks + 1, sizeof(double));
+        m->norm_piece_sum = calloc((size_t)pieces + 1, sizeof(double));
+        m->norm_piece_everywhere = calloc((size_t)pieces + 1, 1);
+        if (!m->norm_chunks || !m->norm_chunk_sum || !m->norm_piece_sum || !m->norm_piece_everywhere) return -1;
+    }
+    m->n_norm_chunks = chunks;
+    m->n_norm_pieces = pieces;
+    return 0;
+}
+
+double model_grad_norm(Model *m) {
+    const float *g = m->grads;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int k = 0; k < m->n_norm_chunks; k++) {
+        const NormChunk *c = &m->norm_chunks[k];
+        double s = 0;
+        for (size_t i = c->off; i < c->off + c->n; i++) s += (double)g[i] * g[i];
+        m->norm_chunk_sum[k] = s;
+    }
+    memset(m->norm_piece_sum, 0, sizeof(double) * m->n_norm_pieces);
+    for (int k = 0; k < m->n_norm_chunks; k++) m->norm_piece_sum[m->norm_chunks[k].piece] += m->norm_chunk_sum[k];
+    if (m->shard.ranks > 1) { /* each piece from one process only: the sum over processes is exact */
+        if (m->shard.rank != 0)
+            for (int p = 0; p < m->n_norm_pieces; p++)
+                if (m->norm_piece_everywhere[p]) m->norm_piece_sum[p] = 0;
+        m->shard.sum_doubles(m->shard.ctx, m->norm_piece_sum, m->n_norm_pieces);
+    }
+    double total = 0;
+    for (int p = 0; p < m->n_norm_pieces; p++) total += m->norm_piece_sum[p];
+    return sqrt(total);
+}
+
+int model_build_sharded(Model *m, const ModelConfig *cfg, uint64_t seed, const ModelShard *shard) {
     if (model_config_check(cfg)) { memset(m, 0, sizeof *m); return -1; }
     if (alloc_tables(m, cfg)) return -1;
+    if (shard) {
+        INVARIANT(shard->ranks >= 1 && shard->rank >= 0 && shard->rank < shard->ranks);
+        INVARIANT(cfg->moe == MOE_NONE || cfg->experts % shard->ranks == 0);
+        INVARIANT(shard->ranks == 1 || shard->sum_doubles);
+        m->shard = *shard;
+    }
     layout_params(m);
     m->params = malloc(m->n_params * sizeof(float));
     m->grads = calloc(m->n_params, sizeof(float));
-    if (!m->params || !m->grads) return -1;
+    if (!m->params || !m->grads || plan_norm(m)) return -1;
     init_params(m, seed);
     model_set_moe_options(m, 0, 0.0f, 0.01f);
     return 0;
 }
+
+int model_build(Model *m, const ModelConfig *cfg, uint64_t seed) { return model_build_sharded(m, cfg, seed, NULL); }
 
 void model_set_moe_options(Model *m, int training, float capacity, float balance) {
     m->training = training;
@@ -354,6 +440,7 @@ void model_free(Model *m) {
     for (int l = 0; m->moe && l < m->cfg.layers; l++) moe_free(&m->moe[l]);
     free(m->moe);
     free(m->tensors); free(m->bp); free(m->params); free(m->grads);
+    free(m->norm_chunks); free(m->norm_chunk_sum); free(m->norm_piece_sum); free(m->norm_piece_everywhere);
     free(m->acts); free(m->dacts); free(m->ba);
     memset(m, 0, sizeof *m);
 }
@@ -547,7 +634,7 @@ void model_backward(Model *m) {
     } else encoder_backward(G(m->wte), G(m->wpe), DA(m->encoded), batch->tokens, B, T, C);
 }
 
-size_t model_num_params(const Model *m) { return m->n_params; }
+size_t model_num_params(const Model *m) { return m->n_params_full; }
 
 double model_flops_per_token(const ModelConfig *c, int T) {
     double C = c->d_model, F = (double)c->ffn_mult * C;

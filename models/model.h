@@ -84,7 +84,11 @@ typedef enum { INIT_NORMAL, INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_CONST } In
 
 typedef struct {
     char name[32];
-    size_t off, n;
+    size_t off, n; /* where in the buffers, and how many of its values this process holds */
+    size_t full;   /* its values in the whole model (n, unless its experts are sharded) */
+    size_t lo;     /* the first of them held here: values lo .. lo + n - 1 of the whole tensor */
+    size_t expert_unit; /* a routed-expert tensor: values per expert (experts shard over
+                           processes in blocks of these); 0: every process holds all of it */
     int decay;     /* weight decay applies (matrices), or not (biases, norms, positions) */
     int init;      /* InitKind */
     float init_a;  /* std (normal), half-width (uniform, Xavier), or the constant */
@@ -99,13 +103,33 @@ typedef struct {
         ln2, ln2_mean, ln2_rstd, fch, fch_gelu, fcproj, res3;
 } BlockActs;
 
+/* The gradient norm in pieces whose sums do not depend on how the experts are sharded: one
+ * piece per tensor, but one per expert of a routed-expert tensor; each held piece summed in
+ * chunks of a fixed length and order; the pieces then added in the whole model's order. */
+typedef struct { size_t off, n; int piece; } NormChunk; /* values off .. off + n - 1 of the buffer */
+
+/* Expert sharding (parallel=expert over P processes): this process holds the routed experts
+ * rank E .. rank E + E - 1 of every MoE layer (E = experts / ranks), their gradients and
+ * their optimizer state; everything else on every process. sum_doubles sums over processes. */
+typedef struct {
+    int rank, ranks;
+    void (*sum_doubles)(void *ctx, double *v, int n);
+    void *ctx;
+} ModelShard;
+
 typedef struct {
     ModelConfig cfg;
     /* parameters */
     ParamTensor *tensors;
     int n_tensors, cap_tensors;
     float *params, *grads;
-    size_t n_params;
+    size_t n_params;   /* held by this process (all of them unless sharded) */
+    size_t n_params_full; /* the whole model's */
+    ModelShard shard;  /* ranks 1: not sharded */
+    NormChunk *norm_chunks;
+    int n_norm_chunks, n_norm_pieces;
+    double *norm_chunk_sum, *norm_piece_sum;  /* (n_norm_chunks), (n_norm_pieces) */
+    unsigned char *norm_piece_everywhere;     /* (n_norm_pieces) 1: every process holds it */
     BlockParams *bp;
     size_t wte, wpe, lnfw, lnfb, headw;
     size_t patchw, patchb, modality; /* images: (C, patch_dim), (C), (3, C): image, text, second image */
@@ -143,6 +167,12 @@ typedef struct {
 const char *model_config_check(const ModelConfig *cfg);
 /* Allocates parameters and initialises them (GPT-2 style) from seed. 0 on success. */
 int model_build(Model *m, const ModelConfig *cfg, uint64_t seed);
+/* model_build holding only shard's routed experts (shard->ranks must divide experts): the same
+ * values as model_build's for those it holds */
+int model_build_sharded(Model *m, const ModelConfig *cfg, uint64_t seed, const ModelShard *shard);
+/* the gradient's L2 norm over the whole model (over processes when sharded: every process
+ * calls it at once), in a fixed order that does not depend on threads or processes */
+double model_grad_norm(Model *m);
 /* Allocates activations for batches of B sequences of T tokens (T <= max_seq). */
 int model_alloc_batch(Model *m, int B, int T);
 void model_free(Model *m);

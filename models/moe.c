@@ -86,6 +86,9 @@ static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     /* an owner receives at most every process's routed slots for a slice */
     size_t ranks = L->exchange ? (size_t)L->exchange->ranks : 0;
     size_t R = ranks ? ranks * (size_t)route_of(s)->max_assignments(s, L->exchange->slice_tokens * (int)H) : 0;
+    /* sharded: process 0's evaluation batches (every token, no capacity) come to the owners too */
+    size_t R_eval = ranks && L->exchange->sharded ? (size_t)route_of(s)->max_assignments(s, (int)S) : 0;
+    if (R_eval > R) R = R_eval;
     L->ep_rows_max = R;
     CARVE(w, L->ep_send_count, ranks); CARVE(w, L->ep_send_at, ranks);
     CARVE(w, L->ep_recv_count, ranks); CARVE(w, L->ep_recv_at, ranks); CARVE(w, L->ep_rows, ranks ? N : 0);
@@ -444,25 +447,38 @@ static void experts_backward(MoeLayer *L, const float *P, float *G, int first) {
         for (int e = first; e < n; e++) expert_block_backward(L, P, G, e);
 }
 
+/* expert e's tensors in the buffer B (parameters or gradients): a routed expert is held here
+ * (sharded: one of this process's block), a shared one (e >= N) always is */
+static ExpertGrads expert_tensors(const MoeLayer *L, float *B, int e) {
+    size_t D = L->D, M = L->s.expert_dim, N = (size_t)L->s.experts, i = (size_t)e;
+    const MoeParams *p = &L->p;
+    if (i >= N) {
+        i -= N;
+        return (ExpertGrads){B + p->sw1 + i * M * D, B + p->sb1 + i * M, B + p->sw2 + i * D * M, B + p->sb2 + i * D};
+    }
+    INVARIANT(e >= p->first_expert && e < p->first_expert + p->experts_held);
+    i -= (size_t)p->first_expert;
+    return (ExpertGrads){B + p->w1 + i * M * D, B + p->b1 + i * M, B + p->w2 + i * D * M, B + p->b2 + i * D};
+}
+
 void moe_expert_forward(const MoeLayer *L, const float *P, int e, int rows, const float *x, float *h1, float *a1,
                         float *y) {
     int D = L->D, M = L->s.expert_dim;
-    matmul_forward(h1, x, P + L->p.w1 + (size_t)e * M * D, P + L->p.b1 + (size_t)e * M, rows, D, M);
+    ExpertGrads w = expert_tensors(L, (float *)P, e);
+    matmul_forward(h1, x, w.w1, w.b1, rows, D, M);
     gelu_forward(a1, h1, (size_t)rows * M);
-    matmul_forward(y, a1, P + L->p.w2 + (size_t)e * D * M, P + L->p.b2 + (size_t)e * D, rows, M, D);
+    matmul_forward(y, a1, w.w2, w.b2, rows, M, D);
 }
 
-ExpertGrads moe_expert_grads(const MoeLayer *L, float *G, int e) {
-    size_t D = L->D, M = L->s.expert_dim;
-    return (ExpertGrads){G + L->p.w1 + e * M * D, G + L->p.b1 + e * M, G + L->p.w2 + e * D * M, G + L->p.b2 + e * D};
-}
+ExpertGrads moe_expert_grads(const MoeLayer *L, float *G, int e) { return expert_tensors(L, G, e); }
 
 void moe_expert_backward(const MoeLayer *L, const float *P, ExpertGrads g, int e, int rows, const float *dy,
                          const float *x, const float *h1, const float *a1, float *da1, float *dh1, float *dx) {
     int D = L->D, M = L->s.expert_dim;
-    matmul_backward(da1, g.w2, g.b2, dy, a1, P + L->p.w2 + (size_t)e * D * M, rows, M, D);
+    ExpertGrads w = expert_tensors(L, (float *)P, e);
+    matmul_backward(da1, g.w2, g.b2, dy, a1, w.w2, rows, M, D);
     gelu_backward(dh1, h1, da1, (size_t)rows * M);
-    matmul_backward(dx, g.w1, g.b1, dh1, x, P + L->p.w1 + (size_t)e * M * D, rows, D, M);
+    matmul_backward(dx, g.w1, g.b1, dh1, x, w.w1, rows, D, M);
 }
 
 void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int training) {
@@ -535,8 +551,10 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
         if (L->slot[a] >= 0) memcpy(L->xin + (size_t)L->slot[a] * D, U + (size_t)L->asg_token[a] * D, sizeof(float) * D);
     op_end(op, 0, 8.0 * rows * D);
     double t1 = omp_get_wtime();
-    /* the routed experts on their owners (training under expert parallelism), the rest here */
-    L->exchanged = training && L->exchange;
+    /* the routed experts on their owners (training under expert parallelism; evaluation too
+     * when they are sharded, process 0 announcing the layer to the others), the rest here */
+    L->exchanged = L->exchange && (training || L->exchange->sharded);
+    if (L->exchanged && !training) L->exchange->announce(L->exchange->ctx, L);
     if (L->exchanged) moe_exchange_forward(L, P);
     op = op_begin(OP_EXPERTS);
     experts_forward(L, P, L->exchanged ? N : 0);

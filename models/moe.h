@@ -44,8 +44,13 @@ typedef struct {
     size_t router_w;                         /* smoe (N, D); xmoe/mhmoe projection (d_e, D) */
     size_t expert_emb, tau;                  /* xmoe/mhmoe (N, d_e), (1) */
     size_t bias;                             /* bias_balance (N): no gradient, moe_bias_update moves it */
-    size_t w1, b1, w2, b2;                   /* experts, routed then shared: (N+K,M,D) (N+K,M) (N+K,D,M) (N+K,D) */
+    size_t w1, b1, w2, b2;                   /* the routed experts held here (all N unless sharded:
+                                                first_expert ..): (E,M,D) (E,M) (E,D,M) (E,D) */
+    size_t sw1, sb1, sw2, sb2;               /* the shared experts: (K,M,D) (K,M) (K,D,M) (K,D) */
+    int first_expert, experts_held;          /* E = experts_held */
 } MoeParams;
+
+typedef struct MoeLayer MoeLayer;
 
 /* Expert parallelism: the routed experts of a layer split over `ranks` processes in contiguous
  * blocks (process r owns experts r N/ranks .. (r+1) N/ranks - 1 and runs them on every
@@ -65,6 +70,11 @@ typedef struct {
     /* send_count[q] floats from send + send_at[q] go to process q; recv likewise */
     void (*alltoallv_floats)(void *ctx, const float *send, const int *send_count, const int *send_at,
                              float *recv, const int *recv_count, const int *recv_at);
+    /* sharded: each process holds only its experts' weights, so process 0's evaluation
+     * forwards send their rows to the owners too; announce(ctx, L) tells the other processes
+     * (serving, moe_exchange_serve) which layer's rows come next */
+    int sharded;
+    void (*announce)(void *ctx, const MoeLayer *L);
     void *ctx;
 } MoeExchange;
 
@@ -90,7 +100,7 @@ typedef struct {
     double max_violation; /* max load / mean load - 1 (DeepSeek-V3's MaxVio) */
 } MoeImbalance;
 
-typedef struct {
+struct MoeLayer {
     MoeShape s;
     MoeParams p;
     int D;             /* sub-token width C / H */
@@ -156,7 +166,7 @@ typedef struct {
     float *ep_dy, *ep_dh1, *ep_da1, *ep_dx;           /* (R, D) (R, M) (R, M) (R, D) */
     float *ep_grad;              /* (2 M D + M + D) one block's expert gradients (ordered) */
     size_t ep_rows_max;          /* R */
-} MoeLayer;
+};
 
 /* number of parameters of one MoE layer */
 size_t moe_param_count(const MoeShape *s);
@@ -177,6 +187,9 @@ void moe_set_tokens(MoeLayer *L, int Ntok);
 int moe_set_exchange(MoeLayer *L, const MoeExchange *x, int max_tokens);
 /* NULL if the shape's routed experts split over ranks processes, else why */
 const char *moe_exchange_check(const MoeShape *s, int ranks);
+/* a process other than 0 while process 0 evaluates: runs its experts on the rows of the
+ * forward process 0 announced for this layer */
+void moe_exchange_serve(MoeLayer *L, const float *params);
 
 /* out (Ntok, C) = MoE(in (Ntok, C)); training selects capacity limits */
 void moe_forward(MoeLayer *L, const float *params, float *out, const float *in, int training);

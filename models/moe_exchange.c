@@ -125,3 +125,10 @@ void moe_exchange_backward(MoeLayer *L, const float *P, float *G) {
     if (!x->ordered) exchange_regroup(L, L->ep_in, L->ep_dx, 0), back = L->ep_in;
     x->alltoallv_floats(x->ctx, back, L->ep_recv_count, L->ep_recv_at, L->dxin, L->ep_send_count, L->ep_send_at);
 }
+
+void moe_exchange_serve(MoeLayer *L, const float *P) {
+    /* no rows of its own: it sends none and computes what process 0 sends */
+    memset(L->count, 0, sizeof(int) * (size_t)(L->s.experts + L->s.shared));
+    memset(L->offset, 0, sizeof(int) * (size_t)(L->s.experts + L->s.shared + 1));
+    moe_exchange_forward(L, P);
+}

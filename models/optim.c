@@ -24,30 +24,10 @@ float lr_at(const OptimConfig *c, long step) {
     return (float)(lo + (c->lr - lo) * decay);
 }
 
-/* fixed-size chunks summed in a fixed order: parallel yet bit-identical for any thread count */
-#define NORM_CHUNK 65536
-double grad_global_norm(const float *g, size_t n) {
-    size_t nchunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
-    double total = 0;
-    double part[64];
-    for (size_t base = 0; base < nchunks; base += 64) {
-        size_t cnt = nchunks - base < 64 ? nchunks - base : 64;
-#pragma omp parallel for
-        for (size_t k = 0; k < cnt; k++) {
-            size_t lo = (base + k) * NORM_CHUNK, hi = lo + NORM_CHUNK < n ? lo + NORM_CHUNK : n;
-            double s = 0;
-            for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-            part[k] = s;
-        }
-        for (size_t k = 0; k < cnt; k++) total += part[k];
-    }
-    return sqrt(total);
-}
-
 double adamw_step(AdamW *o, Model *m) {
     OpTimer timer = op_begin(OP_OPTIMIZER);
     const OptimConfig *c = &o->cfg;
-    double norm = grad_global_norm(m->grads, m->n_params);
+    double norm = model_grad_norm(m);
     float clip = (c->grad_clip > 0 && norm > c->grad_clip) ? (float)(c->grad_clip / norm) : 1.0f;
     float lr = lr_at(c, o->step);
     o->step++;

@@ -22,10 +22,9 @@ int adamw_init(AdamW *o, const OptimConfig *cfg, size_t n_params);
 void adamw_free(AdamW *o);
 /* learning rate for update number step (0-based) */
 float lr_at(const OptimConfig *cfg, long step);
-/* L2 norm of all gradients (double accumulation, fixed order) */
-double grad_global_norm(const float *grads, size_t n);
 /* One update of the model's parameters from its gradients. Clips to grad_clip (if > 0)
- * first; returns the gradient norm before clipping. */
+ * first; returns the gradient norm before clipping (model_grad_norm: a sharded model's
+ * processes call it at once). */
 double adamw_step(AdamW *o, Model *m);
 
 #endif

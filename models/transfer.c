@@ -44,8 +44,8 @@ int model_init_from(Model *dst, const char *path, int shared_out, char *note, si
             rows = (size_t)shared_out;
             if (rows * C > s->n) rows = s->n / C;
             if (rows * C > t->n) rows = t->n / C;
-        } else if (s->n == t->n) {
-            memcpy(dst->params + t->off, src.params + s->off, sizeof(float) * t->n);
+        } else if (s->full == t->full) { /* a sharded dst keeps its block of the experts */
+            memcpy(dst->params + t->off, src.params + s->off + t->lo, sizeof(float) * t->n);
             copied++;
             continue;
         }

@@ -206,9 +206,64 @@ static void test_schedule(void) {
     CHECK(fabsf(lr_at(&c, 110) - 3e-4f) < 1e-9f, "ends at min_lr_frac * lr: %g", lr_at(&c, 110));
     c.cosine = 0;
     CHECK(fabsf(lr_at(&c, 35) - (3e-3f - 2.7e-3f * 0.25f)) < 1e-6f, "linear quarter: %g", lr_at(&c, 35));
-    /* clipping: the norm is reported before clipping, and the update uses the clipped one */
-    float g[3] = {3, 4, 0};
-    CHECK(fabs(grad_global_norm(g, 3) - 5.0) < 1e-12, "norm of (3,4,0)");
+}
+
+/* Expert sharding (parallel=expert): a process's model holds its block of routed experts,
+ * initialised to the unsharded model's values, and the gradient norm over its pieces, summed
+ * over the processes, is the unsharded norm to the bit. Two shards of one process stand in for
+ * two processes: shard 1's sum leaves its pieces where shard 0's then adds them. */
+static double shard1_pieces[4096];
+static void sum_from_shard1(void *ctx, double *v, int n) {
+    int add = *(int *)ctx;
+    for (int i = 0; i < n; i++) {
+        if (add) v[i] += shard1_pieces[i];
+        else shard1_pieces[i] = v[i];
+    }
+}
+
+static void test_sharding(void) {
+    ModelConfig cfg = {.vocab = 11, .n_out = 11, .max_seq = 6, .d_model = 8, .layers = 2, .attn_heads = 2,
+                       .ffn_mult = 4, .causal = 1, .moe = MOE_XMOE, .experts = 4, .topk = 2, .moe_every = 1,
+                       .expert_dim = 8, .router_dim = 4, .shared_experts = 1};
+    Model whole, part[2];
+    int add[2] = {1, 0};
+    CHECK(model_build(&whole, &cfg, 5) == 0, "build the whole model");
+    for (int r = 0; r < 2; r++)
+        CHECK(model_build_sharded(&part[r], &cfg, 5, &(ModelShard){r, 2, sum_from_shard1, &add[r]}) == 0, "build shard %d", r);
+    size_t routed = 0;
+    for (int i = 0; i < whole.n_tensors; i++) routed += whole.tensors[i].expert_unit ? whole.tensors[i].full : 0;
+    CHECK(routed > 0 && part[0].n_params == whole.n_params - routed / 2 && part[1].n_params == part[0].n_params &&
+          model_num_params(&part[0]) == whole.n_params,
+          "a shard holds half the routed experts (%zu of %zu values) and counts them all", part[0].n_params, whole.n_params);
+    int same = 1, blocks = 0;
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < whole.n_tensors; i++) {
+            const ParamTensor *w = &whole.tensors[i], *t = &part[r].tensors[i];
+            same &= !strcmp(w->name, t->name) && w->full == t->full;
+            if (t->expert_unit) blocks += t->lo == (size_t)r * t->n && t->n * 2 == t->full;
+            same &= !memcmp(part[r].params + t->off, whole.params + w->off + t->lo, sizeof(float) * t->n);
+        }
+    CHECK(same, "every value a shard holds is the whole model's");
+    CHECK(blocks == 2 * 2 * 4, "each of the 2 layers' 4 routed-expert tensors in halves (%d)", blocks);
+    /* gradients: the whole model's values, each shard its part */
+    Rng rng;
+    rng_seed(&rng, 3);
+    for (size_t i = 0; i < whole.n_params; i++) whole.grads[i] = rng_normal(&rng) * (i % 7 ? 1.0f : 1e-3f);
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < whole.n_tensors; i++) {
+            const ParamTensor *t = &part[r].tensors[i];
+            memcpy(part[r].grads + t->off, whole.grads + whole.tensors[i].off + t->lo, sizeof(float) * t->n);
+        }
+    double direct = 0;
+    for (size_t i = 0; i < whole.n_params; i++) direct += (double)whole.grads[i] * whole.grads[i];
+    double n_whole = model_grad_norm(&whole);
+    (void)model_grad_norm(&part[1]);
+    double n_parts = model_grad_norm(&part[0]);
+    CHECK(fabs(n_whole - sqrt(direct)) < 1e-9 * sqrt(direct), "the norm (%.12g) is the L2 norm (%.12g)", n_whole, sqrt(direct));
+    CHECK(n_parts == n_whole, "over two shards the same bits: %.17g vs %.17g", n_parts, n_whole);
+    model_free(&whole);
+    model_free(&part[0]);
+    model_free(&part[1]);
 }
 
 /* A prefix LM with image patches and MH-MoE run on its first Tp positions (model_set_length,
@@ -338,5 +393,6 @@ int main(void) {
     test_checkpoint_and_determinism();
     test_checkpoint_formats();
     test_schedule();
+    test_sharding();
     CHECK_FINISH();
 }

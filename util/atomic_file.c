@@ -10,15 +10,19 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
     return atomic_write_then(path, parts, n_parts, NULL, NULL, err, errlen);
 }
 
-int atomic_write_then(const char *path, const FilePart *parts, int n_parts, BeforeRename before_rename, void *ctx,
-                      char *err, size_t errlen) {
+FILE *atomic_open(const char *path, char *err, size_t errlen) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
-    int ok = 1;
-    for (int i = 0; i < n_parts && ok; i++) ok = parts[i].n == 0 || fwrite(parts[i].p, parts[i].n, 1, f) == 1;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (!f) snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    return f;
+}
+
+int atomic_close_then(FILE *f, int written, const char *path, BeforeRename before_rename, void *ctx, char *err,
+                      size_t errlen) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int ok = written && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
@@ -35,6 +39,15 @@ int atomic_write_then(const char *path, const FilePart *parts, int n_parts, Befo
         return -1;
     }
     return 0;
+}
+
+int atomic_write_then(const char *path, const FilePart *parts, int n_parts, BeforeRename before_rename, void *ctx,
+                      char *err, size_t errlen) {
+    FILE *f = atomic_open(path, err, errlen);
+    if (!f) return -1;
+    int ok = 1;
+    for (int i = 0; i < n_parts && ok; i++) ok = parts[i].n == 0 || fwrite(parts[i].p, parts[i].n, 1, f) == 1;
+    return atomic_close_then(f, ok, path, before_rename, ctx, err, errlen);
 }
 
 int file_check_regular(const char *path, char *err, size_t errlen) {

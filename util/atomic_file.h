@@ -17,6 +17,12 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
 typedef int (*BeforeRename)(void *ctx, char *err, size_t errlen);
 int atomic_write_then(const char *path, const FilePart *parts, int n_parts, BeforeRename before_rename, void *ctx,
                       char *err, size_t errlen);
+/* the same written in pieces: PATH.tmp to write to (NULL with err), then, with written 0 if a
+ * write failed, synced, before_rename called and renamed over PATH; 0, or -1 with err (PATH.tmp
+ * removed) */
+FILE *atomic_open(const char *path, char *err, size_t errlen);
+int atomic_close_then(FILE *f, int written, const char *path, BeforeRename before_rename, void *ctx, char *err,
+                      size_t errlen);
 /* 0 when path is a regular file or does not exist (the open that follows says so); else -1
  * with "PATH: not a regular file (a FIFO, a device, a folder ...)" in err: a FIFO or a device
  * named where a file is expected would block or never end */
