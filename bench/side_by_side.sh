@@ -9,9 +9,13 @@ size=${1:-small}; threads=${2:-2}; h=${3:-build/harness}
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
 "$h" bench size=$size experts=8,32 steps=${STEPS:-30} threads=$threads gemm=${GEMM:-openblas} > "$out/harness.txt"
-/usr/bin/python3 "$here/reference.py" --bench "$size" "$threads" ${TORCH_STEPS:-15} > "$out/torch.txt"
+# PyTorch loads the same libopenblas: on the kernel the harness runs (it may have replaced
+# OpenBLAS's generic choice), else the ratio measures the kernels, not the programs
+core=$(sed -n 's/^BLAS: .*; kernel \([A-Za-z0-9_]*\) .*/\1/p' "$out/harness.txt" | head -1)
+OPENBLAS_CORETYPE=${core:-${OPENBLAS_CORETYPE:-}} /usr/bin/python3 "$here/reference.py" --bench "$size" "$threads" ${TORCH_STEPS:-15} > "$out/torch.txt"
 grep -E "^BLAS|^sgemm" "$out/harness.txt"
 echo "harness gemm=${GEMM:-openblas}"
+echo "PyTorch with OPENBLAS_CORETYPE=${core:-unset}"
 head -1 "$out/torch.txt"
 echo
 echo "| $size, threads=$threads | params | harness tokens/s | PyTorch tokens/s | harness / PyTorch |"

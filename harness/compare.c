@@ -35,93 +35,113 @@ static void put(char *sql, size_t n, const char *s) {
     snprintf(sql + used, n - used, "%s", s);
 }
 
-int harness_compare(int argc, char **argv) {
-    const char *by = NULL, *a = NULL, *b = NULL, *metric = NULL, *db = "results.db";
-    int csv = 0;
-    const char *filter_key[32], *filter_val[32];
-    char keybuf[32][64];
-    int nf = 0;
+/* compare's words, also plan's (cmd names the command in messages; plan takes its own words
+ * out first); 0, or 2 after saying what is wrong */
+int compare_args(const char *cmd, int argc, char **argv, CompareArgs *c) {
+    memset(c, 0, sizeof *c);
+    c->db = "results.db";
     for (int i = 0; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
-        if (!eq || !klen || klen >= sizeof keybuf[0] || strspn(argv[i], "abcdefghijklmnopqrstuvwxyz_0123456789") != klen) {
-            fprintf(stderr, "error: compare: '%s': expected key=value (by=KEY is required)\n", argv[i]);
+        if (!eq || !klen || klen >= sizeof c->keybuf[0] || strspn(argv[i], "abcdefghijklmnopqrstuvwxyz_0123456789") != klen) {
+            fprintf(stderr, "error: %s: '%s': expected key=value (by=KEY is required)\n", cmd, argv[i]);
             return 2;
         }
         const char *v = eq + 1;
-        if (!strncmp(argv[i], "by=", 3)) by = v;
-        else if (!strncmp(argv[i], "a=", 2)) a = v;
-        else if (!strncmp(argv[i], "b=", 2)) b = v;
-        else if (!strncmp(argv[i], "metric=", 7)) metric = v;
-        else if (!strncmp(argv[i], "db=", 3)) db = v;
+        if (!strncmp(argv[i], "by=", 3)) c->by = v;
+        else if (!strncmp(argv[i], "a=", 2)) c->a = v;
+        else if (!strncmp(argv[i], "b=", 2)) c->b = v;
+        else if (!strncmp(argv[i], "metric=", 7)) c->metric = v;
+        else if (!strncmp(argv[i], "db=", 3)) c->db = v;
         else if (!strncmp(argv[i], "csv=", 4)) {
-            if (strcmp(v, "0") && strcmp(v, "1")) { fprintf(stderr, "error: compare: csv=%s: expected 0 or 1\n", v); return 2; }
-            csv = *v == '1';
+            if (strcmp(v, "0") && strcmp(v, "1")) { fprintf(stderr, "error: %s: csv=%s: expected 0 or 1\n", cmd, v); return 2; }
+            c->csv = *v == '1';
         }
         else {
-            if (nf == 32) { fprintf(stderr, "error: compare: more than 32 filters\n"); return 2; }
-            memcpy(keybuf[nf], argv[i], klen);
-            keybuf[nf][klen] = 0;
+            if (c->nf == COMPARE_MAX_FILTERS) { fprintf(stderr, "error: %s: more than %d filters\n", cmd, COMPARE_MAX_FILTERS); return 2; }
+            memcpy(c->keybuf[c->nf], argv[i], klen);
+            c->keybuf[c->nf][klen] = 0;
             /* a misspelt filter would match every run (a key neither side has passes) */
-            const char *near = config_unknown_key(keybuf[nf]);
+            const char *near = config_unknown_key(c->keybuf[c->nf]);
             if (near) {
-                fprintf(stderr, "error: compare: unknown key '%s'; nearest known key: '%s'\n", keybuf[nf], near);
+                fprintf(stderr, "error: %s: unknown key '%s'; nearest known key: '%s'\n", cmd, c->keybuf[c->nf], near);
                 return 2;
             }
-            filter_key[nf] = keybuf[nf];
-            filter_val[nf++] = v;
+            c->filter_key[c->nf] = c->keybuf[c->nf];
+            c->filter_val[c->nf++] = v;
         }
     }
-    if (!by || !*by) {
-        fprintf(stderr, "error: compare: by=KEY is required (e.g. by=model, by=heads, by=parity, by=capacity)\n");
+    if (!c->by || !*c->by) {
+        fprintf(stderr, "error: %s: by=KEY is required (e.g. by=model, by=heads, by=parity, by=capacity)\n", cmd);
         return 2;
     }
-    const char *near_by = config_unknown_key(by);
+    const char *near_by = config_unknown_key(c->by);
     if (near_by) {
-        fprintf(stderr, "error: compare: by=%s: unknown key; nearest known key: '%s'\n", by, near_by);
+        fprintf(stderr, "error: %s: by=%s: unknown key; nearest known key: '%s'\n", cmd, c->by, near_by);
         return 2;
     }
-    /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */
-    static char sql[16384];
+    return 0;
+}
+
+void compare_family_sql(const CompareArgs *c, char *sql, size_t size) {
+    const char *a = c->a, *b = c->b, *metric = c->metric;
     sql[0] = 0;
-    put(sql, sizeof sql,
+    /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */
+    put(sql, size,
         "WITH both_ways AS ("
         " SELECT task, metric, by_key, a, b, a_label, b_label, n, mean_a, mean_b, diff, ci_low, ci_high,"
-        "        min_detectable, verdict, sd_diff, a_key, b_key, 0 AS turned FROM verdicts"
+        "        min_detectable, verdict, sd_diff, a_key, b_key, a_runs, b_runs, 0 AS turned FROM verdicts"
         " UNION ALL SELECT task, metric, by_key, b, a, b_label, a_label, n, mean_b, mean_a, -diff, -ci_high, -ci_low,"
         "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
-        "        ELSE verdict END, sd_diff, b_key, a_key, 1 FROM verdicts),"
+        "        ELSE verdict END, sd_diff, b_key, a_key, b_runs, a_runs, 1 FROM verdicts),"
         /* the family: the rows this call shows, each with its paired t test's p-value */
         " family AS (SELECT *, CASE WHEN n < 2 THEN NULL WHEN sd_diff > 0 THEN student_p(diff / (sd_diff / sqrt(n)), n - 1)"
         "                       WHEN diff = 0 THEN 1.0 ELSE 0.0 END AS p"
         "  FROM both_ways WHERE by_key = ");
-    put_literal(sql, sizeof sql, by);
-    if (a) { put(sql, sizeof sql, " AND CAST(a AS TEXT) = "); put_literal(sql, sizeof sql, a); }
-    if (b) { put(sql, sizeof sql, " AND CAST(b AS TEXT) = "); put_literal(sql, sizeof sql, b); }
+    put_literal(sql, size, c->by);
+    if (a) { put(sql, size, " AND CAST(a AS TEXT) = "); put_literal(sql, size, a); }
+    if (b) { put(sql, size, " AND CAST(b AS TEXT) = "); put_literal(sql, size, b); }
     /* without a= and b=, each pair once, in the view's order */
-    if (!a && !b) put(sql, sizeof sql, " AND turned = 0");
-    if (metric) { put(sql, sizeof sql, " AND metric = "); put_literal(sql, sizeof sql, metric); }
+    if (!a && !b) put(sql, size, " AND turned = 0");
+    if (metric) { put(sql, size, " AND metric = "); put_literal(sql, size, metric); }
     else /* per-language rows and the loss beside ppl and bpb only when asked */
-        put(sql, sizeof sql, " AND metric NOT LIKE '%/%/%' AND metric NOT LIKE '%/loss'");
-    for (int i = 0; i < nf; i++) {
+        put(sql, size, " AND metric NOT LIKE '%/%/%' AND metric NOT LIKE '%/loss'");
+    for (int i = 0; i < c->nf; i++) {
         char path[80];
-        snprintf(path, sizeof path, "$.%s", filter_key[i]);
-        if (!strcmp(filter_key[i], "task")) { put(sql, sizeof sql, " AND task = "); put_literal(sql, sizeof sql, filter_val[i]); continue; }
+        snprintf(path, sizeof path, "$.%s", c->filter_key[i]);
+        if (!strcmp(c->filter_key[i], "task")) { put(sql, size, " AND task = "); put_literal(sql, size, c->filter_val[i]); continue; }
         for (int side = 0; side < 2; side++) {
             const char *col = side ? "b_key" : "a_key";
             char part[256];
             snprintf(part, sizeof part, " AND (json_extract(%s, '%s') IS NULL OR CAST(json_extract(%s, '%s') AS TEXT) = ",
                      col, path, col, path);
-            put(sql, sizeof sql, part);
-            put_literal(sql, sizeof sql, filter_val[i]);
-            put(sql, sizeof sql, ")");
+            put(sql, size, part);
+            put_literal(sql, size, c->filter_val[i]);
+            put(sql, size, ")");
         }
     }
+    put(sql, size, ")");
+}
+
+void compare_none_found(const CompareArgs *c, const char *cmd) {
+    fprintf(stderr, "error: %s: db=%s holds no finished runs, paired by seed, whose configurations differ only in "
+            "%s%s%s%s%s%s%s (harness list shows the runs; metric= names a final metric such as valid/bpb)\n", cmd, c->db, c->by,
+            c->a ? ", a=" : "", c->a ? c->a : "", c->b ? ", b=" : "", c->b ? c->b : "", c->metric ? ", metric=" : "",
+            c->metric ? c->metric : "");
+}
+
+int harness_compare(int argc, char **argv) {
+    CompareArgs c;
+    if (compare_args("compare", argc, argv, &c)) return 2;
+    const char *by = c.by, *db = c.db;
+    int csv = c.csv;
+    static char sql[16384];
+    compare_family_sql(&c, sql, sizeof sql);
     /* Holm's step-down over the family: the i-th smallest of m p-values is multiplied by
      * m - i + 1, made no smaller than those before it, capped at 1; a row without a p-value
      * (one seed) counts as p = 1 */
     put(sql, sizeof sql,
-        "), ranked AS (SELECT *, row_number() OVER (ORDER BY coalesce(p, 1), task, metric, a_label, b_label) AS i,"
+        ", ranked AS (SELECT *, row_number() OVER (ORDER BY coalesce(p, 1), task, metric, a_label, b_label) AS i,"
         "                     count(*) OVER () AS m FROM family),"
         " adjusted AS (SELECT *, min(1.0, max((m - i + 1) * coalesce(p, 1)) OVER (ORDER BY i ROWS UNBOUNDED PRECEDING))"
         "              AS p_holm FROM ranked)"
@@ -151,9 +171,7 @@ int harness_compare(int argc, char **argv) {
         return 2;
     }
     if (!rows) {
-        fprintf(stderr, "error: compare: db=%s holds no finished runs, paired by seed, whose configurations differ only in "
-                "%s%s%s%s%s%s%s (harness list shows the runs; metric= names a final metric such as valid/bpb)\n", db, by,
-                a ? ", a=" : "", a ? a : "", b ? ", b=" : "", b ? b : "", metric ? ", metric=" : "", metric ? metric : "");
+        compare_none_found(&c, "compare");
         results_close(rdb);
         return 1;
     }

@@ -1,6 +1,7 @@
 /* harness: the command line. Each command is a small function; `run` lives in run.c. */
 #include "blas_core.h"
 #include "compare.h"
+#include "plan.h"
 #include "config.h"
 #include "run.h"
 #include "run_identity.h"
@@ -27,6 +28,9 @@ static void usage(FILE *f) {
             "  compare by=KEY [a=V b=W] [metric=valid/bpb] [KEY=VALUE ...] [db=] [csv=1]\n"
             "                             paired-by-seed verdicts between runs that differ only in KEY:\n"
             "                             means, b - a with its 95%% interval, the detectable difference\n"
+            "  plan by=KEY target=DELTA [power=0.8] [compare's words]\n"
+            "                             seeds each of those comparisons needs to detect DELTA after\n"
+            "                             Holm's correction, their cost in core-hours; stored in db\n"
             "  data prepare english|multilingual|scenes|emoji [data_dir=data] [source=DIR]\n"
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
@@ -303,6 +307,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(cmd, "compare")) return harness_compare(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plan")) return harness_plan(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);

@@ -331,6 +331,44 @@ int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *rows, int n) {
+    sqlite3_stmt *st;
+    if (exec(db, "BEGIN IMMEDIATE")) return -1;
+    if (sqlite3_prepare_v2(db->db, "INSERT INTO plans(made_at, by_key, selection, target, power, family)"
+                           " VALUES (strftime('%Y-%m-%dT%H:%M:%SZ','now'),?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) {
+        exec(db, "ROLLBACK");
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, head->by_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, head->selection, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 3, head->target);
+    sqlite3_bind_double(st, 4, head->power);
+    sqlite3_bind_int(st, 5, n);
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    int64_t id = sqlite3_last_insert_rowid(db->db);
+    if (ok && sqlite3_prepare_v2(db->db, "INSERT INTO plan_rows(plan_id, task, metric, a, b, pilot_n, sd_diff, seeds_needed,"
+                                 " core_hours) VALUES (?,?,?,?,?,?,?,?,?)", -1, &st, NULL) == SQLITE_OK) {
+        for (int i = 0; i < n && ok; i++) {
+            const PlanRow *r = &rows[i];
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_text(st, 2, r->task, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 3, r->metric, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 4, r->a, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 5, r->b, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(st, 6, r->pilot_n);
+            if (r->pilot_n > 1) sqlite3_bind_double(st, 7, r->sd_diff); else sqlite3_bind_null(st, 7);
+            if (r->seeds_needed > 0) sqlite3_bind_int(st, 8, r->seeds_needed); else sqlite3_bind_null(st, 8);
+            if (r->seeds_needed > 0) sqlite3_bind_double(st, 9, r->core_hours); else sqlite3_bind_null(st, 9);
+            ok = sqlite3_step(st) == SQLITE_DONE;
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+    } else ok = 0;
+    if (!ok) { exec(db, "ROLLBACK"); return -1; }
+    return exec(db, "COMMIT") ? -1 : id;
+}
+
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, "INSERT INTO checkpoints(run_id, step, path, sha256) VALUES (?,?,?,?)",

@@ -48,6 +48,13 @@ int results_metrics(ResultsDb *db, int64_t run, long step, const MetricValue *va
 int results_activations(ResultsDb *db, int64_t run, long step, const char *split, const ActivationCount *rows, int n);
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
+/* A power plan (harness plan): the family it was made for (the grouping key, the words that
+ * selected the rows, the target difference and power) and per comparison its pilot seeds, the
+ * paired sd, the seeds it needs (0: not plannable, fewer than 2 pilot seeds or too many) and the
+ * core-hours of the seeds it lacks. Stored in one transaction; the plan's id, or -1. */
+typedef struct { const char *by_key, *selection; double target, power; } PlanHead;
+typedef struct { const char *task, *metric, *a, *b; int pilot_n; double sd_diff; int seeds_needed; double core_hours; } PlanRow;
+int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *rows, int n);
 /* The path of run's checkpoint with the highest step into path, and the sha256 recorded for it
  * into sha256 ("" when none was, as before schema 5); 0, or -1 if it has none. */
 int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, char sha256[65]);

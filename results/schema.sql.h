@@ -23,6 +23,13 @@ static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS evals ("
     " run_id INTEGER NOT NULL REFERENCES runs(id), benchmark TEXT NOT NULL, metric TEXT NOT NULL,"
     " value REAL);"
+    /* power plans (harness plan): the seeds each comparison of a family needs to detect target */
+    "CREATE TABLE IF NOT EXISTS plans ("
+    " id INTEGER PRIMARY KEY, made_at TEXT NOT NULL, by_key TEXT NOT NULL, selection TEXT NOT NULL,"
+    " target REAL NOT NULL, power REAL NOT NULL, family INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS plan_rows ("
+    " plan_id INTEGER NOT NULL REFERENCES plans(id), task TEXT, metric TEXT, a TEXT, b TEXT,"
+    " pilot_n INTEGER, sd_diff REAL, seeds_needed INTEGER, core_hours REAL);"
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, path TEXT NOT NULL,"
     " sha256 TEXT);"

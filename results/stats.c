@@ -44,3 +44,23 @@ double student_t_p(double t, double df) {
     if (!isfinite(t)) return isnan(t) ? NAN : 0;
     return incomplete_beta(df / 2, 0.5, df / (df + t * t));
 }
+
+double student_t_quantile(double q, double df) {
+    if (!(q > 0 && q < 1) || !(df > 0)) return NAN;
+    if (q < 0.5) return -student_t_quantile(1 - q, df);
+    double want = 2 * (1 - q), lo = 0, hi = 1; /* P(|T| >= t) falls from 1 as t grows */
+    while (student_t_p(hi, df) > want && hi < 1e12) lo = hi, hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+        double mid = (lo + hi) / 2;
+        if (student_t_p(mid, df) > want) lo = mid;
+        else hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+int seeds_for(double sd, double delta, double alpha, double power, int most) {
+    if (!(sd >= 0) || !(delta > 0)) return -1;
+    for (int n = 2; n <= most; n++)
+        if ((student_t_quantile(1 - alpha / 2, n - 1) + student_t_quantile(power, n - 1)) * sd / sqrt(n) <= delta) return n;
+    return -1;
+}

@@ -8,5 +8,12 @@
 double incomplete_beta(double a, double b, double x);
 /* P(|T| >= |t|) for Student's t with df degrees of freedom (df > 0); 1 at t = 0 */
 double student_t_p(double t, double df);
+/* the t with P(T <= t) = q (0 < q < 1) */
+double student_t_quantile(double q, double df);
+/* Seeds a paired comparison needs: the smallest n >= 2 whose two-sided level-alpha paired t
+ * test detects a difference delta with the given power, at paired sd sd (the normal-shift
+ * approximation the verdicts' min_detectable uses: (t_{1-alpha/2} + t_power) sd / sqrt(n)
+ * <= delta, n - 1 degrees of freedom); -1 if more than most */
+int seeds_for(double sd, double delta, double alpha, double power, int most);
 
 #endif

@@ -148,6 +148,20 @@ ok "compare: one row is a family of one, its Holm p its own p" 'grep -q "the fam
 "$H" compare by=model steps=12 db=t.db csv=1 > cmp_all.csv 2>&1
 fam=$(($(wc -l < cmp_all.csv) - 6)) # four lines of header text, a blank line, the column names
 ok "compare: the family is every row shown, and Holm multiplies the smallest p by their number" '[ $fam -gt 1 ] && grep -q "the family is the $fam rows below" cmp_all.csv && tail -n $fam cmp_all.csv | awk -F, -v m=$fam "{ if (\$(NF - 2) != \"\" && (min == \"\" || \$(NF - 2) + 0 < min)) { min = \$(NF - 2) + 0; adj = \$(NF - 1) + 0 } } END { want = m * min; if (want > 1) want = 1; d = adj - want; if (d < 0) d = -d; exit !(min != \"\" && d <= 0.005 * want + 1e-9) }"'
+# a power plan for that family: the seeds a target needs from the pilot's paired sd, priced
+# and stored. At the row's own detectable difference its 3 pilot seeds suffice; at half of it
+# the smallest n whose (t_0.975 + t_0.80) sd / sqrt(n) is at most the target, as the db's own
+# student_t table gives it (6 for 3 pilot seeds: the t tails shrink as n grows)
+md=$(q "select min_detectable from verdicts where by_key = 'model' and metric = 'valid/bpb' and json_extract(a_key, '\$.steps') = 12")
+"$H" plan by=model steps=12 metric=valid/bpb target=$(awk -v m="$md" 'BEGIN { print m * 1.02 }') db=t.db > plan1.log 2>&1; rc1=$?
+"$H" plan by=model steps=12 metric=valid/bpb target=$(awk -v m="$md" 'BEGIN { print m / 2 }') db=t.db > plan2.log 2>&1; rc2=$?
+planned() { q "select pilot_n || ' ' || seeds_needed || ' ' || (core_hours > 0) || ' ' || family from plan_rows join plans on plans.id = plan_id where plan_id = $1"; }
+ok "plan: at the row's detectable difference its 3 pilot seeds suffice, nothing to run, stored" '[ $rc1 -eq 0 ] && [ -n "$md" ] && [ "$(planned 1)" = "3 3 0 1" ] && grep -q "stored as plan 1" plan1.log'
+n2=$(planned 2 | cut -d" " -f2)
+by_table=$(q "select min(df + 1) from student_t, (select sd_diff as sd from verdicts where by_key = 'model' and metric = 'valid/bpb' and json_extract(a_key, '\$.steps') = 12) where (t975 + t80) * sd / sqrt(df + 1) <= $md / 2")
+ok "plan: at half of it the smallest sufficient n ($n2, by the table $by_table), priced in core-hours" '[ $rc2 -eq 0 ] && [ "$(planned 2 | cut -d" " -f3)" = 1 ] && [ "$n2" -gt 3 ] && [ "$n2" = "$by_table" ]'
+"$H" plan by=model steps=12 db=t.db > /dev/null 2> plan3.err; rc=$?
+ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=DELTA is required" plan3.err'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
 ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
 "$H" compare by=model expert=8 db=t.db > /dev/null 2> cmp2.err; rc=$?

@@ -60,6 +60,26 @@ static void test_student_p(void) {
     CHECK(fabs(incomplete_beta(2.5, 0.5, 0.3) + incomplete_beta(0.5, 2.5, 0.7) - 1) < 1e-12, "I_x(a, b) = 1 - I_(1-x)(b, a)");
 }
 
+/* quantiles against the student_t table's (3 decimals) and df 2's closed form; seeds_for is the
+ * smallest n whose (t_{1-a/2} + t_power) sd / sqrt(n) reaches the target */
+static void test_seeds_for(void) {
+    CHECK(fabs(student_t_quantile(0.975, 10) - 2.228) < 5e-4, "t(0.975, 10) %.6f", student_t_quantile(0.975, 10));
+    CHECK(fabs(student_t_quantile(0.8, 10) - 0.879) < 5e-4, "t(0.8, 10) %.6f", student_t_quantile(0.8, 10));
+    CHECK(fabs(student_t_quantile(0.2, 10) + 0.879) < 5e-4, "t(0.2, 10) is -t(0.8, 10)");
+    double q = 0.99, want = (2 * q - 1) * sqrt(2 / (1 - (2 * q - 1) * (2 * q - 1)));
+    CHECK(fabs(student_t_quantile(q, 2) - want) < 1e-9, "df 2: %.12g, want %.12g", student_t_quantile(q, 2), want);
+    double sd = 0.02, delta = 0.01;
+    int n = seeds_for(sd, delta, 0.05, 0.8, 1000);
+    double at = (student_t_quantile(0.975, n - 1) + student_t_quantile(0.8, n - 1)) * sd / sqrt(n);
+    double before = (student_t_quantile(0.975, n - 2) + student_t_quantile(0.8, n - 2)) * sd / sqrt(n - 1);
+    CHECK(n > 2 && at <= delta && before > delta, "n %d: detects %.5f, n - 1 only %.5f", n, at, before);
+    CHECK(n >= 33 && n <= 36, "sd twice the target: about (1.96 + 0.84)^2 4 = 31 plus the t tails: %d", n);
+    int holm = seeds_for(sd, delta, 0.05 / 10, 0.8, 1000);
+    CHECK(holm > n, "a family of 10 needs more seeds per row: %d > %d", holm, n);
+    CHECK(seeds_for(sd, delta / 100, 0.05, 0.8, 1000) == -1, "beyond `most`: -1");
+    CHECK(seeds_for(0, delta, 0.05, 0.8, 1000) == 2, "no spread: the least a t test takes");
+}
+
 /* the verdicts view on hand-computed numbers */
 static void test_verdicts(void) {
     const char *path = "test_verdicts.db";
@@ -158,6 +178,7 @@ static void test_upgrade(void) {
 int main(void) {
     test_upgrade();
     test_student_p();
+    test_seeds_for();
     test_verdicts();
     const char *path = "test_results.db";
     char err[512];
