@@ -24,9 +24,11 @@ static void put_literal(char *sql, size_t n, const char *s) {
     sql[used] = 0;
 }
 
+/* rows, and those with a p-value (column 12: two seeds or more, the family Holm counts) */
 static int count_row(void *ctx, int ncol, const char *const *values) {
-    (void)ncol, (void)values;
-    ++*(long *)ctx;
+    long *n = ctx;
+    n[0]++;
+    n[1] += ncol > 12 && *values[12];
     return 0;
 }
 
@@ -95,9 +97,7 @@ void compare_family_sql(const CompareArgs *c, char *sql, size_t size) {
         "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
         "        ELSE verdict END, sd_diff, b_key, a_key, b_runs, a_runs, 1 FROM verdicts),"
         /* the family: the rows this call shows, each with its paired t test's p-value */
-        " family AS (SELECT *, CASE WHEN n < 2 THEN NULL WHEN sd_diff > 0 THEN student_p(diff / (sd_diff / sqrt(n)), n - 1)"
-        "                       WHEN diff = 0 THEN 1.0 ELSE 0.0 END AS p"
-        "  FROM both_ways WHERE by_key = ");
+        " family AS (SELECT *, " RESULTS_PAIRED_P " AS p FROM both_ways WHERE by_key = ");
     put_literal(sql, size, c->by);
     if (a) { put(sql, size, " AND CAST(a AS TEXT) = "); put_literal(sql, size, a); }
     if (b) { put(sql, size, " AND CAST(b AS TEXT) = "); put_literal(sql, size, b); }
@@ -137,14 +137,9 @@ int harness_compare(int argc, char **argv) {
     int csv = c.csv;
     static char sql[16384];
     compare_family_sql(&c, sql, sizeof sql);
-    /* Holm's step-down over the family: the i-th smallest of m p-values is multiplied by
-     * m - i + 1, made no smaller than those before it, capped at 1; a row without a p-value
-     * (one seed) counts as p = 1 */
+    /* Holm's step-down over the family: the rows this call shows */
     put(sql, sizeof sql,
-        ", ranked AS (SELECT *, row_number() OVER (ORDER BY coalesce(p, 1), task, metric, a_label, b_label) AS i,"
-        "                     count(*) OVER () AS m FROM family),"
-        " adjusted AS (SELECT *, min(1.0, max((m - i + 1) * coalesce(p, 1)) OVER (ORDER BY i ROWS UNBOUNDED PRECEDING))"
-        "              AS p_holm FROM ranked)"
+        "," RESULTS_HOLM_CTES("")
         " SELECT task, json_extract(a_key, '$.size') || ' ' || json_extract(a_key, '$.steps') AS size_steps,"
         " metric, a_label AS a, b_label AS b, n, printf('%.4f', mean_a) AS mean_a,"
         " printf('%.4f', mean_b) AS mean_b, printf('%+.4f', diff) AS diff_b_minus_a,"
@@ -153,23 +148,22 @@ int harness_compare(int argc, char **argv) {
         " CASE verdict WHEN 'a better' THEN a_label || ' better' WHEN 'b better' THEN b_label || ' better'"
         " ELSE verdict END AS verdict,"
         " CASE WHEN p IS NULL THEN '' ELSE printf('%.3g', p) END AS p,"
-        " printf('%.3g', p_holm) AS p_holm,"
+        " CASE WHEN p_holm IS NULL THEN '' ELSE printf('%.3g', p_holm) END AS p_holm,"
         /* never more than the raw verdict: an interval holding 0 stays no difference */
-        " CASE WHEN p_holm < 0.05 AND verdict = 'a better' THEN a_label || ' better'"
-        "      WHEN p_holm < 0.05 AND verdict = 'b better' THEN b_label || ' better'"
-        "      ELSE 'no difference detected' END AS verdict_holm"
+        " " RESULTS_VERDICT_HOLM " AS verdict_holm"
         " FROM adjusted ORDER BY task, metric, json_extract(a_key, '$.d_model'), json_extract(a_key, '$.steps'), a_label, b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: compare: too many filters\n"); return 2; }
     char err[1024];
     ResultsDb *rdb = results_open_read(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     /* nothing to show is said as an error, not printed as an empty table */
-    long rows = 0;
-    if (results_query(rdb, sql, count_row, &rows, err, sizeof err)) {
+    long counts[2] = {0, 0}, rows;
+    if (results_query(rdb, sql, count_row, counts, err, sizeof err)) {
         fprintf(stderr, "error: compare: %s\n", err);
         results_close(rdb);
         return 2;
     }
+    rows = counts[0];
     if (!rows) {
         compare_none_found(&c, "compare");
         results_close(rdb);
@@ -177,8 +171,9 @@ int harness_compare(int argc, char **argv) {
     }
     printf("paired by seed: b - a over runs whose configurations differ only in %s; 95%% interval (Student t);\n"
            "min_detectable: the smallest difference these seeds would detect with 80%% power at this spread;\n"
-           "p: the paired t test's; the family is the %ld row%s below: p_holm and verdict_holm are Holm-adjusted over\n"
-           "them (family-wise error 0.05), verdict is each row alone\n\n", by, rows, rows == 1 ? "" : "s");
+           "p: the paired t test's; the family is the %ld row%s below with two seeds or more: p_holm and verdict_holm\n"
+           "are Holm-adjusted over them (family-wise error 0.05), verdict is each row alone\n\n", by, counts[1],
+           counts[1] == 1 ? "" : "s");
     int rc = results_print_query(rdb, sql, csv, err, sizeof err);
     if (rc) fprintf(stderr, "error: compare: %s\n", err);
     results_close(rdb);

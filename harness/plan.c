@@ -20,21 +20,41 @@
 typedef struct {
     PlanRow row[PLAN_MAX_ROWS];
     char text[PLAN_MAX_ROWS][4][128]; /* task, metric, a, b */
-    double core_s[PLAN_MAX_ROWS];     /* the pilot runs' mean wall seconds times threads */
+    double core_s[PLAN_MAX_ROWS][2];  /* a's and b's pilot runs: mean wall seconds times threads */
     int n, overflow;
 } PlanRows;
 
-/* columns: task, metric, a_label, b_label, n, sd_diff, core seconds per run */
+/* columns: task, metric, a_label, b_label, n, sd_diff, core seconds per run of a, of b */
 static int take_row(void *ctx, int ncol, const char *const *v) {
     PlanRows *p = ctx;
-    if (ncol != 7) return 1;
+    if (ncol != 8) return 1;
     if (p->n == PLAN_MAX_ROWS) { p->overflow = 1; return 0; }
     PlanRow *r = &p->row[p->n];
-    for (int i = 0; i < 4; i++) snprintf(p->text[p->n][i], sizeof p->text[0][0], "%s", v[i] ? v[i] : "");
-    *r = (PlanRow){p->text[p->n][0], p->text[p->n][1], p->text[p->n][2], p->text[p->n][3], atoi(v[4] ? v[4] : "0"),
-                   v[5] ? atof(v[5]) : NAN, 0, 0};
-    p->core_s[p->n++] = v[6] ? atof(v[6]) : 0;
+    for (int i = 0; i < 4; i++) snprintf(p->text[p->n][i], sizeof p->text[0][0], "%s", v[i]);
+    *r = (PlanRow){p->text[p->n][0], p->text[p->n][1], p->text[p->n][2], p->text[p->n][3], atoi(v[4]),
+                   *v[5] ? atof(v[5]) : NAN, 0, 0};
+    p->core_s[p->n][0] = atof(v[6]);
+    p->core_s[p->n][1] = atof(v[7]);
+    p->n++;
     return 0;
+}
+
+/* A configuration (task and label) in several rows runs once for the most seeds any of them
+ * needs: the plan's total and its sweep per configuration. */
+typedef struct { const char *task, *label; int pilot, seeds; double core_s; } PlanConfig;
+
+static int plan_configs(const PlanRows *p, PlanConfig *out) {
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        for (int side = 0; side < 2; side++) {
+            const PlanRow *r = &p->row[i];
+            const char *label = side ? r->b : r->a;
+            int k = 0;
+            while (k < n && (strcmp(out[k].task, r->task) || strcmp(out[k].label, label))) k++;
+            if (k == n) out[n++] = (PlanConfig){r->task, label, r->pilot_n, 0, p->core_s[i][side]};
+            if (r->seeds_needed > out[k].seeds) out[k].seeds = r->seeds_needed;
+        }
+    return n;
 }
 
 static int number_word(const char *word, const char *key, double lo, double hi, double *out) {
@@ -69,10 +89,13 @@ int harness_plan(int argc, char **argv) {
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
              " SELECT f.task, f.metric, f.a_label, f.b_label, f.n, f.sd_diff,"
              "  (SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r"
-             "   WHERE ',' || f.a_runs || ',' || f.b_runs || ',' LIKE '%%,' || r.id || ',%%')"
+             "   WHERE ',' || f.a_runs || ',' LIKE '%%,' || r.id || ',%%'),"
+             "  (SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r"
+             "   WHERE ',' || f.b_runs || ',' LIKE '%%,' || r.id || ',%%')"
              " FROM family f ORDER BY f.task, f.metric, f.a_label, f.b_label");
     char err[1024];
-    ResultsDb *db = results_open(c.db, err, sizeof err);
+    /* read as compare reads; written to only to store a plan (a mistyped db= creates nothing) */
+    ResultsDb *db = results_open_read(c.db, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); goto out; }
     static PlanRows p;
     memset(&p, 0, sizeof p);
@@ -84,33 +107,43 @@ int harness_plan(int argc, char **argv) {
         compare_none_found(&c, "plan");
         rc = 1;
     } else {
-        int m = p.n, most = 0;
-        double alpha = 0.05 / m, hours = 0;
-        printf("power plan: detect |b - a| = %g with power %g at level 0.05 / %d = %.3g per row (Holm over the %d row%s);\n"
-               "sd: the pilot seeds' paired sd; cost: the missing seeds of both configurations, from the pilot runs' times\n\n",
-               target, power, m, alpha, m, m == 1 ? "" : "s");
+        int m = 0;
+        for (int i = 0; i < p.n; i++) m += p.row[i].pilot_n >= 2; /* the rows Holm counts */
+        double alpha = 0.05 / (m ? m : 1), hours = 0;
+        printf("power plan: detect |b - a| = %g with power %g at level 0.05 / %d = %.3g per row (Holm over the %d row%s\n"
+               "with two pilot seeds or more); sd: the pilot seeds' paired sd; core_h: the row's missing seeds of both\n"
+               "configurations, from the pilot runs' own times\n\n", target, power, m, alpha, m, m == 1 ? "" : "s");
         printf("%-12s %-14s %-24s %-24s %6s %8s %6s %6s %10s\n", "task", "metric", "a", "b", "pilot", "sd", "seeds", "more", "core_h");
-        for (int i = 0; i < m; i++) {
+        for (int i = 0; i < p.n; i++) {
             PlanRow *r = &p.row[i];
             int need = r->pilot_n >= 2 ? seeds_for(r->sd_diff, target, alpha, power, PLAN_MOST_SEEDS) : -1;
             r->seeds_needed = need > 0 ? need : 0;
             int more = need > r->pilot_n ? need - r->pilot_n : 0;
-            r->core_hours = more * 2 * p.core_s[i] / 3600;
-            hours += r->core_hours;
-            if (need > most) most = need;
+            r->core_hours = more * (p.core_s[i][0] + p.core_s[i][1]) / 3600;
             char seeds[16], sd[16];
             snprintf(seeds, sizeof seeds, "%d", need);
             snprintf(sd, sizeof sd, "%.4f", r->sd_diff);
             printf("%-12s %-14s %-24s %-24s %6d %8s %6s %6d %10.2f\n", r->task, r->metric, r->a, r->b, r->pilot_n,
                    r->pilot_n >= 2 ? sd : "n<2", need > 0 ? seeds : r->pilot_n < 2 ? "?" : ">1000", more, r->core_hours);
         }
-        int64_t id = results_plan_store(db, &(PlanHead){c.by, selection, target, power}, p.row, m);
+        static PlanConfig cfg[2 * PLAN_MAX_ROWS];
+        int nc = plan_configs(&p, cfg);
+        printf("\nper configuration, the most seeds a row of it needs (a sweep with seed=1,...,N over the pilot's\n"
+               "grid runs only what db=%s lacks):\n", c.db);
+        for (int k = 0; k < nc; k++) {
+            int more = cfg[k].seeds > cfg[k].pilot ? cfg[k].seeds - cfg[k].pilot : 0;
+            hours += more * cfg[k].core_s / 3600;
+            printf("  %-12s %-24s seeds 1-%d: %d more, %.2f core-hours\n", cfg[k].task, cfg[k].label, cfg[k].seeds, more,
+                   more * cfg[k].core_s / 3600);
+        }
+        results_close(db);
+        int64_t id = -1;
+        if ((db = results_open(c.db, err, sizeof err)))
+            id = results_plan_store(db, &(PlanHead){c.by, selection, target, power, m}, p.row, p.n);
         if (id < 0) {
-            fprintf(stderr, "error: db=%s: cannot store the plan: %s\n", c.db, results_error(db));
+            fprintf(stderr, "error: db=%s: cannot store the plan: %s\n", c.db, db ? results_error(db) : err);
         } else {
-            printf("\n%.2f core-hours for the missing seeds; stored as plan %lld (tables plans, plan_rows).\n", hours, (long long)id);
-            if (most > 0)
-                printf("Run them with the grid of the pilot and seed=1,...,%d: a sweep skips the runs db=%s holds.\n", most, c.db);
+            printf("\n%.2f core-hours in all; stored as plan %lld (tables plans, plan_rows).\n", hours, (long long)id);
             rc = 0;
         }
     }

@@ -52,13 +52,15 @@ typedef struct {
     int64_t run;
     int n;
     long puts;       /* every value put so far; the first `puts - n` of them are written */
-    char split[SINK_MAX][16], name[SINK_MAX][48];
+    char split[SINK_MAX][32], name[SINK_MAX][48];
     double value[SINK_MAX];
     Progress *progress;
     Model *model;
     long step;       /* the step the gathered metrics belong to */
     MoeStats *base;  /* (layers) statistics at the last section of an evaluation pass */
     const char *bench_suffix; /* appended to downstream benchmark names ("_step0": before training) */
+    const char *valid_as;     /* the valid split's rows under this name ("valid_capped": the
+                                 evaluation at the training capacity) */
     ActivationCount *rows;   /* (3, rows_cap) histogram rows: all, image, text; allocated with the run */
     size_t rows_cap;         /* sum over MoE layers of heads x experts */
     int write_failed;        /* a write to results.db failed: the run fails at the end of the step */
@@ -68,11 +70,19 @@ typedef struct {
 
 static int sink_flush(StepMetrics *m, long step);
 
+/* split, or "valid..." as StepMetrics.valid_as says (valid/de -> valid_capped/de) */
+static const char *split_name(const StepMetrics *m, const char *split, char *buf, size_t n) {
+    if (!m->valid_as || strncmp(split, "valid", 5) || (split[5] && split[5] != '/')) return split;
+    snprintf(buf, n, "%s%s", m->valid_as, split + 5);
+    return buf;
+}
+
 static void sink_put(MetricSink *s, const char *split, const char *name, double value) {
     StepMetrics *m = (StepMetrics *)s;
     if (m->evaluating && stop_requested()) return;
     if (m->n == SINK_MAX && sink_flush(m, m->step)) m->write_failed = 1; /* a full buffer is written, not dropped */
-    snprintf(m->split[m->n], sizeof m->split[0], "%s", split);
+    char renamed[32];
+    snprintf(m->split[m->n], sizeof m->split[0], "%s", split_name(m, split, renamed, sizeof renamed));
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
     m->value[m->n++] = value;
     m->puts++;
@@ -273,7 +283,9 @@ static int write_moe_stats(ResultsDb *db, int64_t run, long step, const char *sp
 static void sink_section(MetricSink *s, const char *label) {
     StepMetrics *sm = (StepMetrics *)s;
     if (stop_requested()) return; /* the section was cut short */
-    if (write_moe_stats(sm->db, sm->run, sm->step, label, sm->model, sm, sm->base)) sm->write_failed = 1;
+    char renamed[64];
+    if (write_moe_stats(sm->db, sm->run, sm->step, split_name(sm, label, renamed, sizeof renamed), sm->model, sm, sm->base))
+        sm->write_failed = 1;
 }
 
 static void sink_eval(MetricSink *s, const char *benchmark, const char *metric, double value) {
@@ -984,6 +996,16 @@ static int evaluate_step(Run *r, StepMetrics *sm, long step, int final, long max
     start_eval_pass(sm, step);
     r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm->sink);
     if (!stop_requested() && write_moe_stats(r->db, r->run, step, "valid", &r->model, sm, NULL)) sm->write_failed = 1;
+    /* the closing evaluation also scores the valid split at the training capacity, as
+     * valid_capped: what capped evaluation would have reported (the default is dropless) */
+    if (final && !stop_requested() && model_set_capped_evaluation(&r->model, 1)) {
+        start_eval_pass(sm, step);
+        sm->valid_as = "valid_capped";
+        r->task->evaluate(r->task, &r->model, r->batch, SPLIT_VALID, max_tokens, final, &sm->sink);
+        if (!stop_requested() && write_moe_stats(r->db, r->run, step, "valid_capped", &r->model, sm, NULL)) sm->write_failed = 1;
+        sm->valid_as = NULL;
+    }
+    model_set_capped_evaluation(&r->model, 0);
     if (final && !stop_requested()) {
         start_eval_pass(sm, step);
         r->task->evaluate(r->task, &r->model, r->batch, SPLIT_TEST, final_eval_tokens, 1, &sm->sink);

@@ -319,6 +319,17 @@ void model_set_moe_options(Model *m, int training, float capacity, float balance
     }
 }
 
+int model_set_capped_evaluation(Model *m, int on) {
+    int differs = 0;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        MoeLayer *L = &m->moe[l];
+        if (L->s.kind == MOE_NONE) continue;
+        L->capped_evaluation = on;
+        differs |= L->capacity > 0 && !MOE_ROUTES[L->s.route]->always_capped;
+    }
+    return differs;
+}
+
 void model_set_router_options(Model *m, float z_coef, float bias_rate) {
     m->z_coef = z_coef;
     for (int l = 0; l < m->cfg.layers; l++) {

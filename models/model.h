@@ -206,6 +206,10 @@ const float *model_position_losses(const Model *m);
 float model_objective(const Model *m);
 /* Sets training mode (capacity limits) and the MoE knobs. */
 void model_set_moe_options(Model *m, int training, float capacity, float balance);
+/* Evaluation forwards at the training capacity (on), or dropless (off, the default). Returns
+ * whether that differs from dropless: an MoE layer with a capacity whose route does not apply
+ * it in evaluation anyway. */
+int model_set_capped_evaluation(Model *m, int on);
 /* the router z-loss weight (ST-MoE; of the mean over MoE blocks) and the loss-free balancing
  * bias step (DeepSeek-V3) */
 void model_set_router_options(Model *m, float z_coef, float bias_rate);

@@ -529,7 +529,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
             for (int e = 0; e < N; e++) L->biased[(size_t)s * N + e] = L->probs[(size_t)s * N + e] + bias[e];
     }
     L->select = sh->bias_balance ? L->biased : L->probs;
-    int n = R->route(L, training);
+    int n = R->route(L, training || L->capped_evaluation);
     if (!L->freeze_routing) place_assignments(L, n);
     if (training && sh->bias_balance && !L->freeze_routing) /* summed over the step's slices */
         for (int a = 0; a < n; a++) L->pass_load[L->choice[a]]++;

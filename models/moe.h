@@ -120,6 +120,8 @@ struct MoeLayer {
                           router entropy, experts per token); NULL: every token is real */
     int (*abandon)(void); /* set by the model each forward, NULL in training: once it returns
                           nonzero the remaining experts are skipped (an evaluation cut short) */
+    int capped_evaluation; /* evaluation forwards apply the capacity too (the training one),
+                          beside the dropless default: how much capped evaluation costs */
     int freeze_routing;/* tests: reuse the last forward's assignments and slots, so that a
                           finite difference sees a smooth function (gates still follow probs) */
     /* every buffer below (forward state, backward work space, stats counts) is a piece of one

@@ -11,6 +11,8 @@ typedef struct {
     const char *name;  /* the router= value */
     const char *help;
     int balanced;      /* balanced by construction: no balance loss, no loss-free bias */
+    int always_capped; /* the capacity applies in evaluation too: no capped evaluation beside
+                          the dropless one (they are the same) */
     /* routed assignment slots the layer's buffers need for S sub-tokens, at any capacity the
      * route accepts */
     long (*max_assignments)(const MoeShape *s, int S);
@@ -19,7 +21,8 @@ typedef struct {
      * capacity drops it), L->count[0 .. N), L->frac (share of top-1 choices, for the balance
      * loss; 0 when balanced) and L->stats.dropped. With L->freeze_routing only the gates (and
      * frac) are recomputed. Returns n. */
-    int (*route)(MoeLayer *L, int training);
+    int (*route)(MoeLayer *L, int capped); /* capped: the capacity applies (training, or an
+                                              evaluation at the training capacity) */
     /* adds d(objective)/d(probs) from L->dgate of the routed assignments into L->dprobs */
     void (*backward)(MoeLayer *L);
     /* NULL if the route can run this shape and capacity, else why (naming the key) */

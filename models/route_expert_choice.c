@@ -97,6 +97,7 @@ const MoeRoute moe_route_expert_choice = {
     .name = "expert_choice",
     .help = "expert choice: each expert takes its capacity*topk*S/N best (sub-)tokens (Zhou et al. 2022)",
     .balanced = 1,
+    .always_capped = 1,
     .max_assignments = ec_max_assignments,
     .route = ec_route,
     .backward = ec_backward,

@@ -136,6 +136,21 @@ static ResultsDb *connect(const char *path, int flags, char *err, size_t errlen)
     sqlite3_busy_timeout(db->db, 10000);
     sqlite3_create_function(db->db, "run_state", 4, SQLITE_UTF8, NULL, sql_run_state, NULL, NULL);
     sqlite3_create_function(db->db, "student_p", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_student_p, NULL, NULL);
+    /* Holm-adjusted verdicts, a family being one key's comparisons on one metric at one size
+     * and step count: a TEMP view of the harness's connections (harness query, plot), since it
+     * needs student_p; plain sqlite3 has the verdicts view without it */
+    if (sqlite3_exec(db->db, "CREATE TEMP VIEW verdicts_holm AS WITH family AS (SELECT v.*, json_extract(a_key, '$.size') AS size,"
+                     " json_extract(a_key, '$.steps') AS steps, " RESULTS_PAIRED_P " AS p FROM verdicts v),"
+                     RESULTS_HOLM_CTES("PARTITION BY task, metric, by_key, size, steps")
+                     " SELECT task, metric, by_key, size, steps, a, b, a_label, b_label, n, mean_a, mean_b, diff, ci_low,"
+                     " ci_high, min_detectable, verdict, p, m AS family, p_holm, " RESULTS_VERDICT_HOLM " AS verdict_holm,"
+                     " a_runs, b_runs, a_key, b_key FROM adjusted ORDER BY task, by_key, metric, size, steps, a_label, b_label",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot make the verdicts_holm view: %s", path, sqlite3_errmsg(db->db));
+        sqlite3_close(db->db);
+        free(db);
+        return NULL;
+    }
     return db;
 }
 
@@ -343,7 +358,7 @@ int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *r
     sqlite3_bind_text(st, 2, head->selection, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 3, head->target);
     sqlite3_bind_double(st, 4, head->power);
-    sqlite3_bind_int(st, 5, n);
+    sqlite3_bind_int(st, 5, head->family);
     int ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     int64_t id = sqlite3_last_insert_rowid(db->db);

@@ -49,10 +49,10 @@ int results_activations(ResultsDb *db, int64_t run, long step, const char *split
 int results_eval(ResultsDb *db, int64_t run, const char *benchmark, const char *metric, double value);
 int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, const char *sha256);
 /* A power plan (harness plan): the family it was made for (the grouping key, the words that
- * selected the rows, the target difference and power) and per comparison its pilot seeds, the
+ * selected the rows, the target difference, power and the rows Holm counted) and per comparison its pilot seeds, the
  * paired sd, the seeds it needs (0: not plannable, fewer than 2 pilot seeds or too many) and the
  * core-hours of the seeds it lacks. Stored in one transaction; the plan's id, or -1. */
-typedef struct { const char *by_key, *selection; double target, power; } PlanHead;
+typedef struct { const char *by_key, *selection; double target, power; int family; } PlanHead;
 typedef struct { const char *task, *metric, *a, *b; int pilot_n; double sd_diff; int seeds_needed; double core_hours; } PlanRow;
 int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *rows, int n);
 /* The path of run's checkpoint with the highest step into path, and the sha256 recorded for it
@@ -98,6 +98,26 @@ typedef struct { int merged, replaced, kept, running; long long first, last; } M
  * transaction: on failure nothing is merged. 0, or -1 with err naming the file. */
 int results_merge(ResultsDb *db, const char *other_path, const char *const *id_keys, int n_keys, MergeCount *count,
                   char *err, size_t errlen);
+
+/* Multiplicity, as SQL pieces over rows of the verdicts view (compare's families and the
+ * verdicts_holm view): RESULTS_PAIRED_P is a row's two-sided paired t test p-value (student_p,
+ * a function of the harness's connections); RESULTS_HOLM_CTES(PARTITION) are two CTEs after a
+ * CTE `family` with that p, adding Holm's step-down p_holm within each PARTITION BY group (""
+ * for one family of all rows): the i-th smallest of m p-values times m - i + 1, no smaller than
+ * the ones before, at most 1; m counts the rows with a p (two seeds or more), a row without one
+ * is no test and gets no p_holm; RESULTS_VERDICT_HOLM names the
+ * winner only when p_holm < 0.05 and the row's own interval names it. */
+#define RESULTS_PAIRED_P \
+    "CASE WHEN n < 2 THEN NULL WHEN sd_diff > 0 THEN student_p(diff / (sd_diff / sqrt(n)), n - 1)" \
+    " WHEN diff = 0 THEN 1.0 ELSE 0.0 END"
+#define RESULTS_HOLM_CTES(PARTITION) \
+    " ranked AS (SELECT *, row_number() OVER (" PARTITION " ORDER BY coalesce(p, 2), task, metric, a_label, b_label) AS i," \
+    "  count(p) OVER (" PARTITION ") AS m FROM family)," \
+    " adjusted AS (SELECT *, CASE WHEN p IS NULL THEN NULL ELSE min(1.0, max((m - i + 1) * p) OVER (" PARTITION \
+    "  ORDER BY i ROWS UNBOUNDED PRECEDING)) END AS p_holm FROM ranked)"
+#define RESULTS_VERDICT_HOLM \
+    "CASE WHEN p_holm < 0.05 AND verdict = 'a better' THEN a_label || ' better'" \
+    " WHEN p_holm < 0.05 AND verdict = 'b better' THEN b_label || ' better' ELSE 'no difference detected' END"
 
 /* Runs a read-only query and calls row(ctx, ncol, values) for each row (NULL values as "");
  * row returns non-zero to stop. 0, or -1 with the SQLite message in err. */

@@ -162,6 +162,13 @@ by_table=$(q "select min(df + 1) from student_t, (select sd_diff as sd from verd
 ok "plan: at half of it the smallest sufficient n ($n2, by the table $by_table), priced in core-hours" '[ $rc2 -eq 0 ] && [ "$(planned 2 | cut -d" " -f3)" = 1 ] && [ "$n2" -gt 3 ] && [ "$n2" = "$by_table" ]'
 "$H" plan by=model steps=12 db=t.db > /dev/null 2> plan3.err; rc=$?
 ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=DELTA is required" plan3.err'
+# evaluation is dropless; the closing one also scores the valid split at the training capacity
+# (valid_capped), which drops for an MoE model and is not made for dense or expert choice
+for m in "model=xmoe experts=4" "model=dense" "model=smoe experts=4 router=expert_choice"; do
+  "$H" run $(merged $common $m steps=12 eval_every=0 threads=1 name=capped db=cap.db) > /dev/null 2>&1
+done
+cq() { sqlite3 cap.db "select group_concat(r.model || ':' || m.split || '=' || (m.value > 0), ' ') from metrics m join runs r on r.id = m.run_id where m.name = 'dropped_frac' and m.split like 'valid%' order by r.id, m.split"; }
+ok "valid drops nothing, valid_capped drops for xmoe only ($(cq))" '[ "$(cq)" = "xmoe:valid=0 xmoe:valid_capped=1 smoe:valid=0" ] && [ "$(sqlite3 cap.db "select count(*) from metrics where split = \"valid_capped\" and name = \"bpb\"")" = 1 ]'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
 ok "compare without by= says what it needs" '[ $rc -eq 2 ] && grep -q "by=KEY is required" cmp.err'
 "$H" compare by=model expert=8 db=t.db > /dev/null 2> cmp2.err; rc=$?

@@ -20,6 +20,20 @@ static double scalar(const char *path, const char *sql) {
     return v;
 }
 
+/* the same through the harness's own connection (its SQL functions and TEMP views) */
+static int take_first(void *ctx, int ncol, const char *const *values) {
+    *(double *)ctx = ncol > 0 && *values[0] ? atof(values[0]) : NAN;
+    return 1;
+}
+static double harness_scalar(const char *path, const char *sql) {
+    char err[512];
+    double v = NAN;
+    ResultsDb *db = results_open_read(path, err, sizeof err);
+    if (!db || results_query(db, sql, take_first, &v, err, sizeof err)) fprintf(stderr, "query failed: %s: %s\n", sql, err);
+    results_close(db);
+    return v;
+}
+
 static int64_t add_run(ResultsDb *db, const char *model, int seed, double ppl_mid, double ppl_final) {
     RunInfo info = {.name = "t", .task = "english", .model = model, .experts = 8, .seed = seed,
                     .config = "{\"seed\":1}", .params = 1000, .flops_per_token = 2000, .host = "h", .git_rev = "r"};
@@ -142,6 +156,31 @@ static void test_verdicts(void) {
     CHECK(scalar(path, "SELECT mean_b FROM verdicts WHERE by_key='parity' AND metric='valid/ppl'") == 8, "latest repeat");
     CHECK(scalar(path, "SELECT ci_low IS NULL AND verdict = 'no difference detected' FROM verdicts WHERE by_key='parity'"
                  " AND metric='valid/ppl'") == 1, "one seed: no interval, no claim");
+    /* Holm over the family of by=model valid/ppl rows at 100 steps with 3 seeds (dense-xmoe,
+     * dense-mhmoe, mhmoe-xmoe; the one-seed parity rows are no test): df 2 has p = 1 - |t| / sqrt(2 + t^2). mhmoe-xmoe (t 14.0) is the smallest p,
+     * times 3; dense-mhmoe (b - a = -2, -1.5, -2.8) times 2, and its interval excludes 0, yet
+     * p_holm 0.06: the family's correction withdraws that claim */
+    const char *fam = "FROM verdicts_holm WHERE by_key='model' AND metric='valid/ppl' AND steps=100";
+    double t_mx = (2.8 / 3) / (sqrt(0.04 / 3) / sqrt(3)), p_mx = 1 - t_mx / sqrt(2 + t_mx * t_mx);
+    double d[3] = {-2, -1.5, -2.8}, mean = (d[0] + d[1] + d[2]) / 3, var = 0;
+    for (int i = 0; i < 3; i++) var += (d[i] - mean) * (d[i] - mean) / 2;
+    double t_dm = mean / (sqrt(var) / sqrt(3)), p_dm = 1 - fabs(t_dm) / sqrt(2 + t_dm * t_dm);
+    snprintf(q, sizeof q, "SELECT count(*) %s AND family = 3 AND p_holm IS NOT NULL", fam);
+    CHECK(harness_scalar(path, q) == 3, "a family of the three rows with seeds to test: %g", harness_scalar(path, q));
+    snprintf(q, sizeof q, "SELECT count(*) %s AND n = 1 AND p_holm IS NULL", fam);
+    CHECK(harness_scalar(path, q) == 4, "one-seed rows are no test: no p_holm (%g)", harness_scalar(path, q));
+    snprintf(q, sizeof q, "SELECT p_holm %s AND a='mhmoe' AND b='xmoe' AND a_key NOT LIKE '%%parity%%'", fam);
+    CHECK(fabs(harness_scalar(path, q) - 3 * p_mx) < 1e-9, "smallest p times 3: %g, want %g", harness_scalar(path, q), 3 * p_mx);
+    snprintf(q, sizeof q, "SELECT p_holm %s AND a='dense' AND b='mhmoe' AND b_key NOT LIKE '%%parity%%'", fam);
+    CHECK(fabs(harness_scalar(path, q) - 2 * p_dm) < 1e-9 && 2 * p_dm > 0.05, "next p times 2: %g, want %g",
+          harness_scalar(path, q), 2 * p_dm);
+    snprintf(q, sizeof q, "SELECT (verdict = 'b better') + 2 * (verdict_holm = 'no difference detected') %s AND a='dense'"
+             " AND b='mhmoe' AND b_key NOT LIKE '%%parity%%'", fam);
+    CHECK(harness_scalar(path, q) == 3, "dense-mhmoe: a difference alone, none after Holm (%g)", harness_scalar(path, q));
+    snprintf(q, sizeof q, "SELECT verdict_holm = 'mhmoe better' %s AND a='mhmoe' AND b='xmoe' AND a_key NOT LIKE '%%parity%%'", fam);
+    CHECK(harness_scalar(path, q) == 1, "mhmoe-xmoe keeps its verdict after Holm");
+    CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'verdicts_holm'") == 0,
+          "the file holds no view plain sqlite3 could not read");
     /* table1 keeps parity=params and parity=flops apart, and both apart from the plain mhmoe */
     CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE model='mhmoe'") == 3, "mhmoe groups in table1");
     CHECK(scalar(path, "SELECT count(*) FROM table1 WHERE parity='flops'") == 1, "parity shown");
