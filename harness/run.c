@@ -96,19 +96,30 @@ static int sink_flush(StepMetrics *m, long step) {
     return rc;
 }
 
-/* the values put since the running count was `from`; those a full buffer already wrote to
- * results.db are counted instead of shown */
+/* What the evaluation line shows: the numbers a person watches (the task's score, the drop
+ * rate, the router's entropy), each split's; the rest of what the pass put (per-layer
+ * statistics, balance, histograms) is counted and left to results.db. */
+static const char *const CONSOLE_METRICS[] = {"loss", "ppl", "bpb", "acc", "acc_norm", "bleu4", "cider", "rouge_l",
+                                              "dropped_frac", "router_entropy"};
+
+static int console_metric(const char *name) {
+    for (size_t i = 0; i < sizeof CONSOLE_METRICS / sizeof CONSOLE_METRICS[0]; i++)
+        if (!strcmp(name, CONSOLE_METRICS[i])) return 1;
+    return 0;
+}
+
+/* the values put since the running count was `from` (those a full buffer already wrote are
+ * counted with the rest) */
 static void report_eval(StepMetrics *sm, long step, long from) {
     char line[512] = "";
     size_t used = 0;
-    long written = sm->puts - sm->n, start = from - written;
-    if (start < 0) {
-        used = (size_t)snprintf(line, sizeof line, "(%ld values in results.db)", -start);
-        start = 0;
+    long written = sm->puts - sm->n, start = from - written, rest = start < 0 ? -start : 0;
+    for (int i = (int)(start < 0 ? 0 : start); i < sm->n; i++) {
+        if (!console_metric(sm->name[i]) || used >= sizeof line - 1) { rest++; continue; }
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %s %.4f", used ? ", " : "", sm->split[i],
+                                 sm->name[i], sm->value[i]);
     }
-    for (int i = (int)start; i < sm->n && used < sizeof line; i++)
-        used += snprintf(line + used, sizeof line - used, "%s%s %s %.4f", used ? ", " : "",
-                         sm->split[i], sm->name[i], sm->value[i]);
+    if (rest) snprintf(line + used, sizeof line - used, "%s%ld more in results.db", used ? "; " : "", rest);
     progress_note(sm->progress, "step %ld: %s", step, line);
 }
 
