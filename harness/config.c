@@ -47,6 +47,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"z_loss", KEY_ROLE_TRAINING, KEY_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)", NULL, KEY_FOR_MOE},
     {"balance_mode", KEY_ROLE_TRAINING, KEY_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none", NULL, KEY_FOR_MOE},
     {"bias_rate", KEY_ROLE_TRAINING, KEY_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)", NULL, KEY_FOR_MOE},
+    {"mh_layers", KEY_ROLE_TRAINING, KEY_ENUM, "both", "both|head|merge|none", 0, 0, "MH-MoE's linear layers around the experts: the multi-head layer before the split and the merge layer after it (both: the paper), only one, or none (the paper's Table 6 'w/o MLP')", NULL, KEY_FOR_MH | KEY_OMIT_AT_DEFAULT},
     {"mh_residual", KEY_ROLE_TRAINING, KEY_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)", NULL, KEY_FOR_MH},
     {"size", KEY_ROLE_TRAINING, KEY_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
     {"d_model", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 8, 65536, "(size) model width C"},

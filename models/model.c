@@ -28,6 +28,7 @@ const ModelConfigField MODEL_CONFIG_FIELDS[] = {
     FIELD(expert_dim), FIELD(router_dim), FIELD(mh_heads), FIELD(mh_inner_residual), FIELD(gate_sigmoid),
     FIELD(router_code), FIELD(patch_dim), FIELD(n_patches), FIELD(images),
     FIELD(route), FIELD(shared_experts), FIELD(balance_bias), FIELD(route_arg0), FIELD(route_arg1),
+    FIELD(mh_without),
 };
 const int MODEL_CONFIG_FIELD_COUNT = (int)(sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0]);
 _Static_assert(sizeof(ModelConfig) == sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0] * sizeof(int),
@@ -39,7 +40,8 @@ static MoeShape moe_shape(const ModelConfig *c) {
                       .heads = c->moe == MOE_MHMOE ? c->mh_heads : 1,
                       .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid,
                       .code_router = c->router_code, .route = c->route, .shared = c->shared_experts,
-                      .bias_balance = c->balance_bias, .route_arg = {c->route_arg0, c->route_arg1}};
+                      .bias_balance = c->balance_bias, .route_arg = {c->route_arg0, c->route_arg1},
+                      .mh_without = c->moe == MOE_MHMOE ? c->mh_without : 0};
 }
 
 const char *model_config_check(const ModelConfig *c) {
@@ -142,10 +144,14 @@ static void layout_params(Model *m) {
         size_t D = C / (size_t)L->s.heads;
         if (c->moe == MOE_MHMOE) {
             float xavier = sqrtf(6.0f / (2.0f * C));
-            p->head_w = add_tensor(m, "mh.head.w", l, C * C, 1, INIT_UNIFORM, xavier / sqrtf(2.0f));
-            p->head_b = add_tensor(m, "mh.head.b", l, C, 0, INIT_ZEROS, 0);
-            p->merge_w = add_tensor(m, "mh.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
-            p->merge_b = add_tensor(m, "mh.merge.b", l, C, 0, INIT_ZEROS, 0);
+            if (!(L->s.mh_without & MH_WITHOUT_HEAD)) {
+                p->head_w = add_tensor(m, "mh.head.w", l, C * C, 1, INIT_UNIFORM, xavier / sqrtf(2.0f));
+                p->head_b = add_tensor(m, "mh.head.b", l, C, 0, INIT_ZEROS, 0);
+            }
+            if (!(L->s.mh_without & MH_WITHOUT_MERGE)) {
+                p->merge_w = add_tensor(m, "mh.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
+                p->merge_b = add_tensor(m, "mh.merge.b", l, C, 0, INIT_ZEROS, 0);
+            }
         }
         if (c->balance_bias) p->bias = add_tensor(m, "router.bias", l, N, 0, INIT_ZEROS, 0);
         if (c->moe == MOE_SMOE) {

@@ -43,6 +43,7 @@ typedef struct {
     int balance_bias;      /* MoE: loss-free balancing (a selection bias per expert) */
     int route_arg0, route_arg1; /* MoE: the values of the route's own keys (MoeRoute.keys), in
                                    their order; 0: the route's default */
+    int mh_without;        /* MH-MoE: MH_WITHOUT_HEAD | MH_WITHOUT_MERGE (moe.h); 0: both layers */
 } ModelConfig;
 
 /* ModelConfig's fields by name: checkpoints store the configuration as name=value lines, so a

@@ -14,6 +14,9 @@
 static int is_cosine(const MoeShape *s) { return s->kind == MOE_XMOE || s->kind == MOE_MHMOE; }
 static int n_heads(const MoeShape *s) { return s->kind == MOE_MHMOE ? s->heads : 1; }
 static int sub_dim(const MoeShape *s) { return s->C / n_heads(s); }
+static int has_head(const MoeShape *s) { return s->kind == MOE_MHMOE && !(s->mh_without & MH_WITHOUT_HEAD); }
+static int has_merge(const MoeShape *s) { return s->kind == MOE_MHMOE && !(s->mh_without & MH_WITHOUT_MERGE); }
+static int mh_layer_count(const MoeShape *s) { return has_head(s) + has_merge(s); }
 static const MoeRoute *route_of(const MoeShape *s) {
     INVARIANT(s->route >= 0 && s->route < MOE_ROUTE_COUNT);
     return MOE_ROUTES[s->route];
@@ -28,6 +31,7 @@ const char *moe_shape_check(const MoeShape *s) {
     if (s->expert_dim < 1) return "expert_dim must be positive";
     if (is_cosine(s) && s->router_dim < 1) return "router_dim must be positive";
     if (s->kind == MOE_MHMOE && (s->heads < 1 || s->C % s->heads)) return "heads must divide d_model";
+    if (s->mh_without < 0 || s->mh_without > (MH_WITHOUT_HEAD | MH_WITHOUT_MERGE)) return "mh_layers: not a known choice";
     return route_of(s)->check(s, 0);
 }
 
@@ -37,7 +41,7 @@ size_t moe_param_count(const MoeShape *s) {
     if (s->kind == MOE_SMOE) n += N * D;
     if (s->bias_balance) n += N;
     if (is_cosine(s)) n += de * D + N * de + !s->code_router; /* + the temperature */
-    if (s->kind == MOE_MHMOE) n += 2 * (C * C + C);
+    if (s->kind == MOE_MHMOE) n += (size_t)mh_layer_count(s) * (C * C + C);
     return n;
 }
 
@@ -46,7 +50,7 @@ double moe_macs_per_token(const MoeShape *s) {
     double macs = H * (s->topk + s->shared) * 2.0 * D * s->expert_dim;
     if (s->kind == MOE_SMOE) macs += C * N;
     if (is_cosine(s)) macs += H * (D * de + N * de);
-    if (s->kind == MOE_MHMOE) macs += 2 * C * C;
+    if (s->kind == MOE_MHMOE) macs += mh_layer_count(s) * C * C;
     return macs;
 }
 
@@ -66,8 +70,9 @@ static void *carve(Workspace *w, size_t n, size_t elem) {
 static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     const MoeShape *s = &L->s;
     size_t H = n_heads(s), N = s->experts, M = s->expert_dim, de = s->router_dim, K = s->shared;
-    size_t S = L->S, D = L->D, A = L->A, mh = s->kind == MOE_MHMOE;
-    CARVE(w, L->h, mh * S * D); CARVE(w, L->dh, mh * S * D);
+    size_t S = L->S, D = L->D, A = L->A;
+    size_t head = has_head(s);
+    CARVE(w, L->h, head * S * D); CARVE(w, L->dh, head * S * D);
     CARVE(w, L->z, S * N); CARVE(w, L->probs, S * N); CARVE(w, L->probs0, S * N);
     CARVE(w, L->biased, s->bias_balance ? S * N : 0); CARVE(w, L->lse, S);
     CARVE(w, L->r, S * de); CARVE(w, L->rnorm, S); CARVE(w, L->cosv, S * N);
@@ -488,7 +493,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE;
     const float *U = in;
     double t0 = omp_get_wtime();
-    if (mh) {
+    if (has_head(sh)) {
         matmul_forward(L->h, in, P + L->p.head_w, P + L->p.head_b, Ntok, C, C);
         double th = omp_get_wtime();
         L->t_mh += th - t0;
@@ -562,7 +567,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     double t2 = omp_get_wtime();
     op = op_begin(OP_DISPATCH);
     /* combine: each sub-token sums its gate-weighted expert outputs (dropped ones add 0) */
-    float *o = mh ? L->o : out;
+    float *o = has_merge(sh) ? L->o : out; /* without a merge layer the sub-token outputs are the output */
 #pragma omp parallel for
     for (int s = 0; s < S; s++) {
         float *os = o + (size_t)s * D;
@@ -578,7 +583,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     }
     op_end(op, 2.0 * rows * D, 4.0 * (rows + S) * D);
     double t3 = omp_get_wtime();
-    if (mh) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
+    if (has_merge(sh)) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
     double t4 = omp_get_wtime();
     op = op_begin(OP_ROUTE);
     update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : sh->code_router ? 1.0f : temperature(L, P));
@@ -593,16 +598,18 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     const MoeRoute *R = route_of(sh);
     int C = sh->C, N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
     int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->n_asg;
-    const float *U = mh ? L->h : in, *dO = dout;
+    const float *U = has_head(sh) ? L->h : in, *dO = dout;
     float *dU = din;
     double t0 = omp_get_wtime();
-    if (mh) {
+    if (has_merge(sh)) {
         memset(L->d_o, 0, sizeof(float) * S * D);
         matmul_backward(L->d_o, G + L->p.merge_w, G + L->p.merge_b, dout, L->o, P + L->p.merge_w, Ntok, C, C);
         double tm = omp_get_wtime();
         L->t_mh += tm - t0;
         t0 = tm;
         dO = L->d_o;
+    }
+    if (has_head(sh)) { /* without a head layer the sub-tokens' gradients are din's own */
         dU = L->dh;
         memset(dU, 0, sizeof(float) * S * D);
     }
@@ -698,7 +705,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     }
     op_end(op, 0, 4.0 * 6 * S * N);
     double t3 = omp_get_wtime();
-    if (mh) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
+    if (has_head(sh)) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
     L->t_experts += t2 - t1;
     L->t_mh += omp_get_wtime() - t3;
     L->t_route += (t1 - t0) + (t3 - t2);

@@ -36,7 +36,12 @@ typedef struct {
     int bias_balance;  /* loss-free balancing: a per-expert bias shifts selection only, updated
                           from the load after each step (DeepSeek-V3) */
     int route_arg[MOE_ROUTE_ARGS]; /* the route's own keys' values (MoeRoute.keys); 0: default */
+    int mh_without;    /* mhmoe: which linear layer around the experts is left out (Table 6) */
 } MoeShape;
+
+/* MoeShape.mh_without: the multi-head layer (the sub-tokens are the token's own slices) and
+ * the merge layer (the output is the sub-tokens' outputs side by side) */
+enum { MH_WITHOUT_HEAD = 1, MH_WITHOUT_MERGE = 2 };
 
 /* parameter offsets into the model's buffer */
 typedef struct {

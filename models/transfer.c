@@ -9,7 +9,7 @@ static const char *backbone_difference(const ModelConfig *a, const ModelConfig *
     SAME(d_model, "d_model") SAME(layers, "layers") SAME(attn_heads, "attn_heads") SAME(ffn_mult, "ffn_mult")
     SAME(moe, "model") SAME(experts, "experts") SAME(topk, "topk") SAME(moe_every, "moe_every")
     SAME(expert_dim, "expert_dim") SAME(router_dim, "router_dim") SAME(mh_heads, "heads")
-    SAME(mh_inner_residual, "mh_residual") SAME(gate_sigmoid, "gate") SAME(router_code, "router_norm")
+    SAME(mh_inner_residual, "mh_residual") SAME(mh_without, "mh_layers") SAME(gate_sigmoid, "gate") SAME(router_code, "router_norm")
     if (a->patch_dim > 0 && b->patch_dim > 0) SAME(patch_dim, "patch") /* text-only weights may start an image model */
 #undef SAME
     return NULL;
