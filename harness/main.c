@@ -41,6 +41,8 @@ static void usage(FILE *f) {
             "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
             "  sweep routers [size=tiny steps=1200] [seeds=3] [jobs=N]  routes and balance modes (English, 8 experts),\n"
             "                             then plot fig=routers: quality against max_violation\n"
+            "  sweep ablations [size=tiny steps=1200] [seeds=3] [jobs=N]  the paper's Table 6 (English, 8 experts,\n"
+            "                             parity=flops): MH-MoE without its head / merge layers, without the split\n"
             "  plot [fig=all|%s] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  help [run|plot]            this text; every run key (by task) with its default; every figure\n",

@@ -204,6 +204,7 @@ typedef struct {
     const char *name, *help;
     const GridRow *rows;
     int nrows;
+    const char *fig; /* the figures drawn after it (harness plot fig=) */
 } NamedGrid;
 
 static const GridRow PAPER_ROWS[] = {
@@ -234,10 +235,22 @@ static const GridRow ROUTER_ROWS[] = {
     {"task=english", "model=xmoe,mhmoe", "experts=8", "granularity=2", NULL},
 };
 
+/* the paper's Table 6 at FLOP parity (the experts the same in every row): MH-MoE without its
+ * multi-head layer, its merge layer or both (mh_layers), without the token split and merge
+ * (heads=1: X-MoE with MH-MoE's two layers), beside MH-MoE and X-MoE; read with
+ * `harness compare by=mh_layers` and `by=heads` */
+static const GridRow ABLATION_ROWS[] = {
+    {"task=english", "model=mhmoe", "experts=8", "parity=flops", "mh_layers=both,head,merge,none"},
+    {"task=english", "model=mhmoe", "experts=8", "parity=flops", "heads=1"},
+    {"task=english", "model=xmoe", "experts=8", NULL},
+};
+
+#define GRID(rows) rows, (int)(sizeof rows / sizeof rows[0])
 static const NamedGrid NAMED_GRIDS[] = {
-    {"paper", "the grid behind the paper's figures", PAPER_ROWS, (int)(sizeof PAPER_ROWS / sizeof PAPER_ROWS[0])},
-    {"routers", "routes and balance modes against quality and imbalance", ROUTER_ROWS,
-     (int)(sizeof ROUTER_ROWS / sizeof ROUTER_ROWS[0])},
+    {"paper", "the grid behind the paper's figures", GRID(PAPER_ROWS), "fig=all"},
+    {"routers", "routes and balance modes against quality and imbalance", GRID(ROUTER_ROWS), "fig=routers"},
+    {"ablations", "the paper's Table 6: MH-MoE without its head / merge layers, without the token split", GRID(ABLATION_ROWS),
+     "fig=all"},
 };
 
 static const NamedGrid *named_grid(const char *word) {
@@ -290,7 +303,7 @@ int harness_sweep(int argc, char **argv) {
     if (!is_named && nc == 0) {
         fprintf(stderr, "error: usage: harness sweep key=a,b ... | harness sweep NAME [size=tiny] [seeds=N], NAME one of:\n");
         for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
-            fprintf(stderr, "  %-8s %s\n", NAMED_GRIDS[i].name, NAMED_GRIDS[i].help);
+            fprintf(stderr, "  %-10s %s\n", NAMED_GRIDS[i].name, NAMED_GRIDS[i].help);
         return 2;
     }
     /* under mpirun: process 0 keeps the grid and the db, the others run what it hands out */
@@ -420,7 +433,7 @@ int harness_sweep(int argc, char **argv) {
     if (is_named) {
         char dbw[600];
         snprintf(dbw, sizeof dbw, "db=%s", db);
-        char *pargv[] = {strcmp(named->name, "routers") ? "fig=all" : "fig=routers", dbw};
+        char *pargv[] = {(char *)named->fig, dbw};
         harness_plot(2, pargv);
     }
     return failed ? 1 : 0;
