@@ -51,7 +51,9 @@ static int plan_configs(const PlanRows *p, PlanConfig *out) {
             const char *label = side ? r->b : r->a;
             int k = 0;
             while (k < n && (strcmp(out[k].task, r->task) || strcmp(out[k].label, label))) k++;
-            if (k == n) out[n++] = (PlanConfig){r->task, label, r->pilot_n, 0, p->core_s[i][side]};
+            if (k == n) out[n++] = (PlanConfig){r->task, label, 0, 0, p->core_s[i][side]};
+            /* its seeds held: the most of its rows pair (a row pairs only the seeds both sides have) */
+            if (r->pilot_n > out[k].pilot) out[k].pilot = r->pilot_n;
             if (r->seeds_needed > out[k].seeds) out[k].seeds = r->seeds_needed;
         }
     return n;
