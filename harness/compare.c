@@ -157,14 +157,13 @@ int harness_compare(int argc, char **argv) {
     ResultsDb *rdb = results_open_read(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     /* nothing to show is said as an error, not printed as an empty table */
-    long counts[2] = {0, 0}, rows;
+    long counts[2] = {0, 0};
     if (results_query(rdb, sql, count_row, counts, err, sizeof err)) {
         fprintf(stderr, "error: compare: %s\n", err);
         results_close(rdb);
         return 2;
     }
-    rows = counts[0];
-    if (!rows) {
+    if (!counts[0]) {
         compare_none_found(&c, "compare");
         results_close(rdb);
         return 1;

@@ -100,12 +100,14 @@ int parallel_send(int to, int tag, const void *bytes, size_t n) {
     return rc;
 }
 
-/* in messages of at most 2^24 floats (MPI counts are ints) */
+/* in messages of at most 2^24 floats (MPI counts are ints), under a tag of their own (the
+ * sweep's point-to-point messages use theirs, sweep_ranks.c) */
 #define FLOAT_MESSAGE ((size_t)1 << 24)
+#define FLOAT_TAG 7
 void parallel_send_floats(int to, const float *v, size_t n) {
     double t0 = now_seconds();
     for (size_t at = 0; at < n; at += FLOAT_MESSAGE)
-        MPI_Send(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, to, 7, MPI_COMM_WORLD);
+        MPI_Send(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, to, FLOAT_TAG, MPI_COMM_WORLD);
     sent_bytes += sizeof(float) * (double)n;
     comm_seconds += now_seconds() - t0;
 }
@@ -113,7 +115,7 @@ void parallel_send_floats(int to, const float *v, size_t n) {
 void parallel_receive_floats(int from, float *v, size_t n) {
     double t0 = now_seconds();
     for (size_t at = 0; at < n; at += FLOAT_MESSAGE)
-        MPI_Recv(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, from, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(v + at, (int)(n - at < FLOAT_MESSAGE ? n - at : FLOAT_MESSAGE), MPI_FLOAT, from, FLOAT_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     comm_seconds += now_seconds() - t0;
 }
 

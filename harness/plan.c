@@ -88,13 +88,14 @@ int harness_plan(int argc, char **argv) {
     if (compare_args("plan", nrest, rest, &c)) goto out;
     static char sql[20000];
     compare_family_sql(&c, sql, sizeof sql);
+/* the mean core-seconds of a run among the ids in column RUNS (a comma list) */
+#define CORE_SECONDS(RUNS) \
+    "(SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r" \
+    " WHERE ',' || " RUNS " || ',' LIKE '%%,' || r.id || ',%%')"
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
-             " SELECT f.task, f.metric, f.a_label, f.b_label, f.n, f.sd_diff,"
-             "  (SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r"
-             "   WHERE ',' || f.a_runs || ',' LIKE '%%,' || r.id || ',%%'),"
-             "  (SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r"
-             "   WHERE ',' || f.b_runs || ',' LIKE '%%,' || r.id || ',%%')"
-             " FROM family f ORDER BY f.task, f.metric, f.a_label, f.b_label");
+             " SELECT f.task, f.metric, f.a_label, f.b_label, f.n, f.sd_diff, " CORE_SECONDS("f.a_runs") ", "
+             CORE_SECONDS("f.b_runs") " FROM family f ORDER BY f.task, f.metric, f.a_label, f.b_label");
+    if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: plan: too many filters\n"); goto out; }
     char err[1024];
     /* read as compare reads; written to only to store a plan (a mistyped db= creates nothing) */
     ResultsDb *db = results_open_read(c.db, err, sizeof err);

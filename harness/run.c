@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <signal.h>
 #include "util/sha256.h"
+#include "util/invariant.h"
 #include "util/stop.h"
 #include <stdarg.h>
 #include <stdlib.h>
@@ -621,7 +622,8 @@ static void announce_layer(void *ctx, const MoeLayer *L) {
     const Run *r = ctx;
     parallel_broadcast_int((int)(L - r->model.moe));
 }
-static void sum_doubles_shard(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
+static void sum_longs(void *ctx, long long *v, int n) { (void)ctx; parallel_sum_longs(v, n); }
+static void sum_doubles(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
 static void fetch_block(void *ctx, int process, float *into, size_t n) { (void)ctx; parallel_receive_floats(process, into, n); }
 static void send_block(void *ctx, const float *p, size_t n) { (void)ctx; parallel_send_floats(0, p, n); }
 
@@ -756,7 +758,7 @@ static int run_build(Run *r, Config *cfg) {
         if (why_not) return run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not);
     }
     /* sharded: this process holds its block of every MoE layer's routed experts */
-    ModelShard shard = {r->rank, r->ranks, sum_doubles_shard, NULL};
+    ModelShard shard = {r->rank, r->ranks, sum_doubles, NULL};
     if (!r->batch || model_build_sharded(&r->model, mc, seed, r->sharded ? &shard : NULL) || model_alloc_batch(&r->model, B, T) ||
         adamw_init(&r->opt, &r->oc, r->model.n_params))
         return run_fail(r, "out of memory for d_model=%d layers=%d batch=%d seq_len=%d", mc->d_model, mc->layers, B, T);
@@ -768,9 +770,10 @@ static int run_build(Run *r, Config *cfg) {
         const char *why_not;
         r->exchange = (MoeExchange){.rank = r->rank, .ranks = r->ranks, .slice_tokens = r->slice_rows * T, .ordered = r->ordered, .alltoall_ints = alltoall_ints,
                                     .alltoallv_floats = alltoallv_floats, .sharded = r->sharded, .announce = announce_layer, .ctx = r};
-        if (model_set_exchange(&r->model, &r->exchange, &why_not))
-            return why_not ? run_fail(r, "parallel=expert: experts=%d over %d processes: %s", mc->experts, r->ranks, why_not)
-                           : run_fail(r, "out of memory for parallel=expert's exchange buffers");
+        if (model_set_exchange(&r->model, &r->exchange, &why_not)) {
+            INVARIANT(!why_not); /* the experts were checked to split before the model was built */
+            return run_fail(r, "out of memory for parallel=expert's exchange buffers");
+        }
     }
     if (r->sharded) {
         int E = mc->experts / r->ranks;
@@ -893,9 +896,6 @@ static float training_options(Run *r, const Config *cfg) {
     /* the model averages the layers' balance losses; a sum is the average weighed n_moe times */
     return !strcmp(config_str(cfg, "balance_reduce"), "sum") ? balance * (float)r->model.n_moe : balance;
 }
-
-static void sum_longs(void *ctx, long long *v, int n) { (void)ctx; parallel_sum_longs(v, n); }
-static void sum_doubles(void *ctx, double *v, int n) { (void)ctx; parallel_sum_doubles(v, n); }
 
 /* the gradients over processes: all of them; sharded, those of the tensors every process
  * holds (each runs of consecutive ones summed at once), an expert's being its owner's alone */

@@ -167,6 +167,8 @@ ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=D
 for m in "model=xmoe experts=4" "model=dense" "model=smoe experts=4 router=expert_choice"; do
   "$H" run $(merged $common $m steps=12 eval_every=0 threads=1 name=capped db=cap.db) > /dev/null 2>&1
 done
+"$H" run $(merged $common model=xmoe experts=4 steps=12 eval_every=6 threads=1 name=console db=con.db) > con.log 2>&1
+ok "the evaluation line: the watched numbers, the rest counted (each per-layer value is in the db)" 'grep "^step 6: " con.log | grep -q "valid bpb [0-9.]*, valid router_entropy [0-9.]*, valid dropped_frac [0-9.]*; [0-9]* more in results.db" && ! grep "^step 6: " con.log | grep -q "router_entropy/l" && [ "$(sqlite3 con.db "select count(*) from metrics where step = 6 and name like \"router_entropy/l%\"")" -ge 1 ]'
 cq() { sqlite3 cap.db "select group_concat(r.model || ':' || m.split || '=' || (m.value > 0), ' ') from metrics m join runs r on r.id = m.run_id where m.name = 'dropped_frac' and m.split like 'valid%' order by r.id, m.split"; }
 ok "valid drops nothing, valid_capped drops for xmoe only ($(cq))" '[ "$(cq)" = "xmoe:valid=0 xmoe:valid_capped=1 smoe:valid=0" ] && [ "$(sqlite3 cap.db "select count(*) from metrics where split = \"valid_capped\" and name = \"bpb\"")" = 1 ]'
 "$H" compare db=t.db > /dev/null 2> cmp.err; rc=$?
