@@ -139,7 +139,9 @@ def moe_layer(cfg, P, l, x, training, capacity):
         aux = torch.zeros((), dtype=U.dtype)
     else:
         score = p.detach() + (P[pre + "router.bias"].detach() if cfg["balance_bias"] else 0)
-        if cfg["route"] == ROUTE_SINKHORN:  # S-BASE: rank by the Sinkhorn-balanced matrix's columns
+        # S-BASE: rank by the Sinkhorn-balanced matrix's columns where the capacity applies
+        # (training); a dropless evaluation ranks by the probabilities, as BASE layers at test time
+        if cfg["route"] == ROUTE_SINKHORN and training:
             c = torch.ones(N, dtype=p.dtype)
             for _ in range(SINKHORN_ITERATIONS):
                 rows = score / (score * c).sum(dim=1, keepdim=True)
@@ -401,7 +403,7 @@ if __name__ == "__main__":
     make_fixture(f"{out}/ref_mhmoe_expert_choice.bin", dict(moe, moe=MOE_MHMOE, topk=2, route=ROUTE_EXPERT_CHOICE), B=2, T=7,
                  masked=False, seed=16, balance=0.1)
     make_fixture(f"{out}/ref_xmoe_sinkhorn.bin", dict(moe, moe=MOE_XMOE, topk=1, route=ROUTE_SINKHORN), B=2, T=7,
-                 masked=False, seed=22, balance=0.1)
+                 masked=False, seed=22, training=True, balance=0.1)
     make_fixture(f"{out}/ref_mhmoe_sinkhorn.bin", dict(moe, moe=MOE_MHMOE, topk=2, route=ROUTE_SINKHORN), B=2, T=7,
                  masked=False, seed=21, training=True, capacity=1.0, balance=0.1)
     make_fixture(f"{out}/ref_smoe_shared_z.bin", dict(moe, moe=MOE_SMOE, topk=2, shared=1), B=2, T=7, masked=False,

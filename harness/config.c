@@ -41,7 +41,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"balance", KEY_ROLE_TRAINING, KEY_FLOAT, "0.01", NULL, 0, 100, "weight of the load-balancing loss", NULL, KEY_FOR_MOE},
     {"balance_reduce", KEY_ROLE_TRAINING, KEY_ENUM, "mean", "mean|sum", 0, 0, "the balance loss of the MoE layers: averaged before balance weighs it (the harness: the weight means the same at any depth), or summed (the public MH-MoE / torchscale code)", NULL, KEY_FOR_MOE},
     {"capacity", KEY_ROLE_TRAINING, KEY_FLOAT, "1.25", NULL, 0, 1024, "expert capacity factor in training (0: dropless); evaluation is dropless. router=expert_choice: each expert takes capacity*topk*S/N (sub-)tokens, in evaluation too (0 means 1, at most 4)", NULL, KEY_FOR_MOE},
-    {"router", KEY_ROLE_TRAINING, KEY_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022)", moe_route_names, KEY_FOR_MOE},
+    {"router", KEY_ROLE_TRAINING, KEY_ENUM, "topk", NULL, 0, 0, "how (sub-)tokens and experts meet: topk (token choice) or expert_choice (each expert takes its best tokens; Zhou et al. 2022; refused on causal tasks: it picks among later tokens), sinkhorn (S-BASE balanced ranking in training, greedy in dropless evaluation)", moe_route_names, KEY_FOR_MOE},
     {"shared_experts", KEY_ROLE_TRAINING, KEY_INT, "0", NULL, 0, 1024, "always-on experts of the routed experts' size, added to every (sub-)token's output (DeepSeekMoE)", NULL, KEY_FOR_MOE},
     {"granularity", KEY_ROLE_TRAINING, KEY_INT, "1", NULL, 1, 1024, "fine-grained experts: each expert split into granularity experts of size M/granularity, with topk*granularity of them per (sub-)token: the same parameters and FLOPs (DeepSeekMoE)", NULL, KEY_FOR_MOE},
     {"z_loss", KEY_ROLE_TRAINING, KEY_FLOAT, "0", NULL, 0, 100, "weight of the router z-loss, the mean squared log-sum-exp of the router logits, averaged over MoE layers (ST-MoE uses 0.001)", NULL, KEY_FOR_MOE},
@@ -333,21 +333,37 @@ static void shortest_double(char *buf, size_t n, double x) {
     }
 }
 
+/* key = value into o, a number for a number key */
+static void add_typed(cJSON *o, const KeyDef *k, const char *value) {
+    char num[64];
+    if (k->type == KEY_FLOAT) {
+        shortest_double(num, sizeof num, strtod(value, NULL));
+        cJSON_AddItemToObject(o, k->key, cJSON_CreateRaw(num));
+    } else if (k->type == KEY_INT)
+        cJSON_AddItemToObject(o, k->key, cJSON_CreateRaw(value));
+    else
+        cJSON_AddStringToObject(o, k->key, value);
+}
+
 /* the resolved keys that keep() accepts as JSON (a KEY_OMIT_AT_DEFAULT key at its default left out) */
 static char *keys_to_json(const Config *c, ConfigKeyFilter keep, const void *ctx) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < NKEYS; i++) {
         if (!c->value[i] || (keep && !keep(KEYS[i], OWNER[i], ctx))) continue;
         if ((KEYS[i]->flags & KEY_OMIT_AT_DEFAULT) && KEYS[i]->def && !strcmp(c->value[i], KEYS[i]->def)) continue;
-        char num[64];
-        if (KEYS[i]->type == KEY_FLOAT) {
-            shortest_double(num, sizeof num, strtod(c->value[i], NULL));
-            cJSON_AddItemToObject(o, KEYS[i]->key, cJSON_CreateRaw(num));
-        } else if (KEYS[i]->type == KEY_INT)
-            cJSON_AddItemToObject(o, KEYS[i]->key, cJSON_CreateRaw(c->value[i]));
-        else
-            cJSON_AddStringToObject(o, KEYS[i]->key, c->value[i]);
+        add_typed(o, KEYS[i], c->value[i]);
     }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+char *config_omitted_defaults_json(void) {
+    register_keys();
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < NKEYS; i++)
+        if ((KEYS[i]->flags & KEY_OMIT_AT_DEFAULT) && KEYS[i]->def && key_role_is_experiment(KEYS[i]->role))
+            add_typed(o, KEYS[i], KEYS[i]->def);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

@@ -35,6 +35,10 @@ const char *config_str(const Config *c, const char *key);
 /* All resolved keys as one JSON object (malloc'd). */
 char *config_to_json(const Config *c);
 
+/* JSON (malloc'd) of the experiment keys (util/keys.h) that a stored configuration leaves out
+ * at their default (KEY_OMIT_AT_DEFAULT), with those defaults: what a comparison reads for a
+ * run that does not name one */
+char *config_omitted_defaults_json(void);
 /* Chooses keys by their declaration: k, the task that declared it (NULL for the harness's and
  * the routes' keys), and the caller's context */
 typedef int (*ConfigKeyFilter)(const KeyDef *k, const char *owner, const void *ctx);

@@ -293,6 +293,7 @@ int main(int argc, char **argv) {
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
+    results_set_key_defaults(config_omitted_defaults_json()); /* kept for the process's life */
     if (!strcmp(cmd, "blas-check")) return argc == 3 ? blas_core_check_command(argv[2]) : 2;
     /* the commands that compute: before any BLAS call, make sure a generic kernel is not running */
     if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep") || !strcmp(cmd, "bench") || !strcmp(cmd, "data"))

@@ -186,10 +186,11 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         }
     }
     const char *bad = model_config_check(mc);
-    if (!bad) bad = model_capacity_check(mc, config_float(cfg, "capacity"));
+    if (!bad) bad = model_route_check(mc, config_float(cfg, "capacity"));
     if (bad) {
-        snprintf(why, sizeof why, "model=%s d_model=%d attn_heads=%d experts=%d topk=%d heads=%d: %s",
-                 MODEL_NAMES[kind], C, mc->attn_heads, mc->experts, mc->topk, mc->mh_heads, bad);
+        snprintf(why, sizeof why, "task=%s model=%s router=%s d_model=%d attn_heads=%d experts=%d topk=%d heads=%d: %s",
+                 config_str(cfg, "task"), MODEL_NAMES[kind], config_str(cfg, "router"), C, mc->attn_heads, mc->experts,
+                 mc->topk, mc->mh_heads, bad);
         return why;
     }
     return NULL;

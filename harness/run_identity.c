@@ -14,12 +14,18 @@ static int comparable_key(const KeyDef *k, const char *owner, const void *ctx) {
     return !(c->drop_init && !strcmp(k->key, "init"));
 }
 
-char *run_comparable_json(const Config *cfg) {
+/* the KEY_FOR_* flags of the keys that mean nothing to the run's model */
+static unsigned keys_not_for(const Config *cfg) {
     const char *model = config_str(cfg, "model");
-    ComparableCtx c = {0, 0};
-    if (!strcmp(model, "dense")) c.models_drop |= KEY_FOR_MOE;
-    if (!strcmp(model, "dense") || !strcmp(model, "smoe")) c.models_drop |= KEY_FOR_ROUTER;
-    if (strcmp(model, "mhmoe")) c.models_drop |= KEY_FOR_MH;
+    unsigned drop = 0;
+    if (!strcmp(model, "dense")) drop |= KEY_FOR_MOE;
+    if (!strcmp(model, "dense") || !strcmp(model, "smoe")) drop |= KEY_FOR_ROUTER;
+    if (strcmp(model, "mhmoe")) drop |= KEY_FOR_MH;
+    return drop;
+}
+
+char *run_comparable_json(const Config *cfg) {
+    ComparableCtx c = {keys_not_for(cfg), 0};
     /* a finetune's init is the pretraining run of its own seed: the pretraining keys, which
      * are in the configuration, say what it started from */
     c.drop_init = config_is_set(cfg, "pretrain_run");
@@ -33,9 +39,9 @@ static int names_run(const KeyDef *k, const char *owner, const void *ctx) {
 
 int run_id_keys(const char **keys, int cap) { return config_keys_where(keys, cap, names_run, NULL); }
 
-void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
+/* an MoE model's part of run_label; its length */
+static size_t moe_label(const Config *cfg, int topk_used, char *buf, size_t n) {
     const char *model = config_str(cfg, "model");
-    if (!strcmp(model, "dense")) { snprintf(buf, n, "dense"); return; }
     size_t used = (size_t)snprintf(buf, n, "%s-%ld", model, config_int(cfg, "experts"));
     int default_topk = (!strcmp(model, "smoe") ? 2 : 1) * (int)config_int(cfg, "granularity");
     if (topk_used != default_topk && used < n) used += snprintf(buf + used, n - used, "k%d", topk_used);
@@ -56,4 +62,21 @@ void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
     double cap = config_float(cfg, "capacity");
     if (cap == 0 && used < n) used += snprintf(buf + used, n - used, "-dropless");
     else if (cap != 1.25 && used < n) used += snprintf(buf + used, n - used, "-cap%g", cap);
+    return used;
+}
+
+void run_label(const Config *cfg, int topk_used, char *buf, size_t n) {
+    const char *model = config_str(cfg, "model");
+    size_t used = !strcmp(model, "dense") ? (size_t)snprintf(buf, n, "dense") : moe_label(cfg, topk_used, buf, n);
+    /* and every experiment key stored only away from its default (KEY_OMIT_AT_DEFAULT: the keys
+     * added after the runs they must still group with) that is away from it, as -key=value;
+     * text keys (paths) are left to the configuration */
+    unsigned drop = keys_not_for(cfg);
+    for (int i = 0; i < config_key_count(); i++) {
+        const KeyDef *k = config_key_at(i, NULL);
+        if (!(k->flags & KEY_OMIT_AT_DEFAULT) || (k->flags & drop) || !key_role_is_experiment(k->role) ||
+            k->type == KEY_STR || !k->def || !strcmp(config_str(cfg, k->key), k->def))
+            continue;
+        if (used < n) used += snprintf(buf + used, n - used, "-%s=%s", k->key, config_str(cfg, k->key));
+    }
 }

@@ -349,11 +349,15 @@ void model_balance_update(Model *m) {
         if (m->moe[l].s.kind != MOE_NONE) moe_bias_update(&m->moe[l], m->params);
 }
 
-const char *model_capacity_check(const ModelConfig *c, double capacity) {
+const char *model_route_check(const ModelConfig *c, double capacity) {
     if (c->moe == MOE_NONE) return NULL;
     MoeShape s = moe_shape(c);
     const char *bad = moe_shape_check(&s);
-    return bad ? bad : MOE_ROUTES[s.route]->check(&s, capacity);
+    if (bad) return bad;
+    if (c->causal && MOE_ROUTES[s.route]->sees_batch)
+        return "router: this route picks among all the tokens of a batch, so later tokens change earlier outputs; "
+               "a causal task cannot use it (topk or sinkhorn can)";
+    return MOE_ROUTES[s.route]->check(&s, capacity);
 }
 
 static size_t add_act(size_t *n, size_t size) { size_t off = *n; *n += size; return off; }

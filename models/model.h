@@ -216,8 +216,9 @@ int model_set_capped_evaluation(Model *m, int on);
 void model_set_router_options(Model *m, float z_coef, float bias_rate);
 /* after an optimizer step: loss-free balancing moves each MoE block's expert biases */
 void model_balance_update(Model *m);
-/* NULL if the MoE route accepts this capacity factor, else why */
-const char *model_capacity_check(const ModelConfig *cfg, double capacity);
+/* NULL if the MoE route accepts this capacity factor and, on a causal model, scores causally
+ * (MoeRoute.sees_batch), else why */
+const char *model_route_check(const ModelConfig *cfg, double capacity);
 /* tests: hold every MoE layer's routing decisions fixed (1) or not (0) */
 void model_freeze_routing(Model *m, int frozen);
 /* MH-MoE expert inner size that gives the same parameter count as X-MoE with the same

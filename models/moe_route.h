@@ -13,6 +13,11 @@ typedef struct {
     int balanced;      /* balanced by construction: no balance loss, no loss-free bias */
     int always_capped; /* the capacity applies in evaluation too: no capped evaluation beside
                           the dropless one (they are the same) */
+    int sees_batch;    /* a (sub-)token's routing in a dropless evaluation depends on the other
+                          tokens of its batch (expert choice: the experts pick among them), so a
+                          later token can change an earlier one's output: refused on causal
+                          tasks (model_route_check). test_moe's causality test holds every
+                          route to this flag, both ways. */
     /* routed assignment slots the layer's buffers need for S sub-tokens, at any capacity the
      * route accepts */
     long (*max_assignments)(const MoeShape *s, int S);

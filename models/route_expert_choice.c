@@ -2,9 +2,10 @@
  * sub-tokens (at most S) of highest probability for it, so a sub-token may be taken by several
  * experts or by none; the gates are those probabilities, not renormalised. Every expert
  * processes the same number of sub-tokens: balanced by construction, so no balance loss. The
- * capacity factor is the routing rule, in evaluation too (capacity=0 means 1). A causal
- * model's tokens compete with the later tokens of the batch for an expert, which a
- * left-to-right reader could not do; the sub-tokens left unrouted are counted. */
+ * capacity factor is the routing rule, in evaluation too (capacity=0 means 1). A token
+ * competes with the later tokens of its batch for an expert, which a left-to-right reader
+ * could not do, so the route is refused on causal tasks (sees_batch); the sub-tokens left
+ * unrouted are counted. */
 #include "moe_route.h"
 #include <math.h>
 #include <stdlib.h>
@@ -98,6 +99,7 @@ const MoeRoute moe_route_expert_choice = {
     .help = "expert choice: each expert takes its capacity*topk*S/N best (sub-)tokens (Zhou et al. 2022)",
     .balanced = 1,
     .always_capped = 1,
+    .sees_batch = 1,
     .max_assignments = ec_max_assignments,
     .route = ec_route,
     .backward = ec_backward,

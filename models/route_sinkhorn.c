@@ -4,7 +4,10 @@
  * balanced matrix is diag(r) P diag(c), and since r only rescales a row, each sub-token's
  * ranking of the experts is the ranking of P[s][e] * c[e]: the selection needs the N column
  * factors alone, no S x N buffer. The gates stay the probabilities (as with topk), so the
- * backward pass is token choice's. Selection only: c carries no gradient. */
+ * backward pass is token choice's. Selection only: c carries no gradient. The balance is over
+ * the whole batch, so later tokens move an earlier token's ranking: only where the capacity
+ * applies (training, capped evaluation). A dropless evaluation ranks by the probabilities
+ * alone, as BASE layers assign greedily at test time (Lewis et al. 2021): causal. */
 #include "moe_route.h"
 
 /* the default: enough for the factors to settle to a few percent on the batches here (each
@@ -31,11 +34,12 @@ static void sinkhorn_column_factors(const float *P, int S, int N, int iterations
 
 static long sinkhorn_max_assignments(const MoeShape *s, int S) { return (long)S * s->topk; }
 
-static int sinkhorn_route(MoeLayer *L, int training) {
+static int sinkhorn_route(MoeLayer *L, int capped) {
     float c[MOE_MAX_EXPERTS];
+    if (!capped) return moe_route_token_choice(L, 0, NULL);
     int iterations = L->s.route_arg[0] > 0 ? L->s.route_arg[0] : SINKHORN_ITERATIONS;
     if (!L->freeze_routing) sinkhorn_column_factors(L->select, L->S, L->s.experts, iterations, c);
-    return moe_route_token_choice(L, training, c);
+    return moe_route_token_choice(L, 1, c);
 }
 
 static const char *sinkhorn_check(const MoeShape *s, double capacity) {

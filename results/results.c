@@ -122,6 +122,27 @@ static int holds_results(ResultsDb *db) {
     return tables < 0 ? -1 : runs ? 1 : tables == 0 ? 0 : -1;
 }
 
+static const char *key_defaults_json; /* results_set_key_defaults */
+
+void results_set_key_defaults(const char *json) { key_defaults_json = json; }
+
+/* the key defaults into table (key_defaults, or a TEMP one), replacing a key's older row; the
+ * rows of keys this build does not know stay. 0, or -1 with msg */
+static int store_key_defaults(ResultsDb *db, const char *table, char **msg) {
+    if (!key_defaults_json) return 0;
+    char sql[160];
+    sqlite3_stmt *st;
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s (key, value) SELECT key, value FROM json_each(?)", table);
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key_defaults_json, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_OK) *msg = sqlite3_mprintf("key defaults: %s", sqlite3_errmsg(db->db));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* the connection, its busy wait and SQL functions; NULL with err */
 static ResultsDb *connect(const char *path, int flags, char *err, size_t errlen) {
     ResultsDb *db = calloc(1, sizeof *db);
@@ -171,7 +192,8 @@ ResultsDb *results_open(const char *path, char *err, size_t errlen) {
     }
     char *msg = NULL;
     if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db->db, RESULTS_TABLES, NULL, NULL, &msg) != SQLITE_OK || upgrade_views(db, &msg)) {
+        sqlite3_exec(db->db, RESULTS_TABLES, NULL, NULL, &msg) != SQLITE_OK || upgrade_views(db, &msg) ||
+        store_key_defaults(db, "key_defaults", &msg)) {
         snprintf(err, errlen, "%s: not a usable results database: %s", path, msg ? msg : sqlite3_errmsg(db->db));
         sqlite3_free(msg);
         goto fail;
@@ -221,7 +243,12 @@ ResultsDb *results_open_read(const char *path, char *err, size_t errlen) {
     }
     /* an older file keeps its old views: this build's are made for this connection only (TEMP
      * views are found before the file's), and the file stays as it is */
-    if (version < RESULTS_SCHEMA_VERSION && temp_views(db)) {
+    /* (before schema 7 there was no key_defaults table: this build's defaults in a TEMP one) */
+    char *msg = NULL;
+    if (version < RESULTS_SCHEMA_VERSION &&
+        (sqlite3_exec(db->db, "CREATE TEMP TABLE IF NOT EXISTS key_defaults (key TEXT PRIMARY KEY, value)", NULL, NULL, &msg) ||
+         store_key_defaults(db, "temp.key_defaults", &msg) || temp_views(db))) {
+        sqlite3_free(msg);
         snprintf(err, errlen, "%s: results schema %d, older than this build's %d, and it cannot be read without an "
                  "upgrade (%s); any writing command (harness run, merge) upgrades it in place", path, version,
                  RESULTS_SCHEMA_VERSION, sqlite3_errmsg(db->db));

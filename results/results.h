@@ -36,6 +36,11 @@ ResultsDb *results_open(const char *path, char *err, size_t errlen);
  * database, or of an older schema (upgraded by the next writing command) is an error. */
 ResultsDb *results_open_read(const char *path, char *err, size_t errlen);
 void results_close(ResultsDb *db);
+/* The keys a stored configuration leaves out at their default, with the defaults, as a JSON
+ * object (json outlives every later open): each writing open stores them in the file's
+ * key_defaults table (a read-only open of a file older than that table keeps them in a TEMP
+ * one), so the comparisons pair a run that leaves a key out with one that sets it. */
+void results_set_key_defaults(const char *json);
 const char *results_error(ResultsDb *db);
 
 /* Inserts a run with status 'running'; returns its id, or -1. */

@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 6
+#define RESULTS_SCHEMA_VERSION 7
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -30,6 +30,10 @@ static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS plan_rows ("
     " plan_id INTEGER NOT NULL REFERENCES plans(id), task TEXT, metric TEXT, a TEXT, b TEXT,"
     " pilot_n INTEGER, sd_diff REAL, seeds_needed INTEGER, core_hours REAL);"
+    /* a key a stored configuration leaves out at its default (so that runs made before the key
+     * existed still group with runs at its default), with that default: the comparisons read a
+     * missing key as this value. Filled by the harness (results_set_key_defaults). */
+    "CREATE TABLE IF NOT EXISTS key_defaults (key TEXT PRIMARY KEY, value);"
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     " run_id INTEGER NOT NULL REFERENCES runs(id), step INTEGER NOT NULL, path TEXT NOT NULL,"
     " sha256 TEXT);"
@@ -70,6 +74,10 @@ static const char *const RESULTS_VIEW_NAMES[] = {
     "final_metrics", "table1", "activation_share", "activation_ratio", "activation_entropy", "downstream",
     "experts_per_token", "run_groups", "run_finals", "group_stats", "curve_stats", "comparable_runs", "run_pairs",
     "paired_scores", "verdicts"};
+
+/* SQL: the value of key k (an SQL expression) in the stored configuration j, or its default
+ * when j leaves it out (key_defaults) */
+#define KEY_VALUE(j, k) "coalesce(json_extract(" j ", '$.' || " k "), (SELECT value FROM key_defaults WHERE key = " k "))"
 
 static const char *RESULTS_VIEWS =
     /* the value of each (run, split, metric) at the run's last step that logged it */
@@ -143,23 +151,27 @@ static const char *RESULTS_VIEWS =
     " SELECT r.id AS run_id, r.task, r.seed, coalesce(r.label, r.model) AS label, r.comparable FROM runs r"
     " WHERE r.status = 'done' AND json_valid(r.comparable) AND r.id = (SELECT max(r2.id) FROM runs r2"
     "   WHERE r2.status = 'done' AND r2.comparable = r.comparable AND r2.seed IS r.seed);"
-    /* two runs of one task and seed whose configurations differ in exactly one of the keys both
-     * have (a key only one has -- the MoE keys beside dense -- does not count), ordered by
-     * that key's value */
+    /* two runs of one task and seed whose configurations differ in exactly one key, ordered by
+     * that key's value. A key only one of them has counts when it has a default (key_defaults:
+     * the run without it is at that default) and the other's value is not it; any other key
+     * only one has (the MoE keys beside dense) does not count. */
     "CREATE VIEW run_pairs AS"
     " SELECT * FROM (SELECT a.task, a.seed, a.run_id AS a_id, b.run_id AS b_id, a.label AS a_label,"
     "        b.label AS b_label, a.comparable AS a_key, b.comparable AS b_key,"
-    "        (SELECT group_concat(ja.key) FROM json_each(a.comparable) ja JOIN json_each(b.comparable) jb"
-    "         ON jb.key = ja.key WHERE ja.atom IS NOT jb.atom) AS by_key"
+    "        (SELECT group_concat(k) FROM (SELECT ja.key AS k FROM json_each(a.comparable) ja"
+    "           LEFT JOIN json_each(b.comparable) jb ON jb.key = ja.key LEFT JOIN key_defaults d ON d.key = ja.key"
+    "           WHERE CASE WHEN jb.key IS NOT NULL THEN ja.atom IS NOT jb.atom ELSE d.key IS NOT NULL AND ja.atom IS NOT d.value END"
+    "         UNION ALL SELECT jb.key FROM json_each(b.comparable) jb JOIN key_defaults d ON d.key = jb.key"
+    "           WHERE jb.atom IS NOT d.value AND NOT EXISTS (SELECT 1 FROM json_each(a.comparable) ja WHERE ja.key = jb.key))) AS by_key"
     "      FROM comparable_runs a JOIN comparable_runs b ON b.task = a.task AND b.seed IS a.seed"
     "      AND b.comparable <> a.comparable)"
     " WHERE by_key IS NOT NULL AND instr(by_key, ',') = 0"
-    "   AND json_extract(a_key, '$.' || by_key) < json_extract(b_key, '$.' || by_key);"
+    "   AND " KEY_VALUE("a_key", "by_key") " < " KEY_VALUE("b_key", "by_key") ";"
     /* each pair's final numbers side by side, for the held-out metrics with a direction (the
      * last training batch's loss is one batch: not a result) */
     "CREATE VIEW paired_scores AS"
-    " SELECT p.task, fa.metric, d.direction, p.by_key, json_extract(p.a_key, '$.' || p.by_key) AS a,"
-    "        json_extract(p.b_key, '$.' || p.by_key) AS b, p.a_label, p.b_label, p.a_key, p.b_key, p.seed,"
+    " SELECT p.task, fa.metric, d.direction, p.by_key, " KEY_VALUE("p.a_key", "p.by_key") " AS a,"
+    "        " KEY_VALUE("p.b_key", "p.by_key") " AS b, p.a_label, p.b_label, p.a_key, p.b_key, p.seed,"
     "        p.a_id, p.b_id, fa.value AS value_a, fb.value AS value_b"
     " FROM run_pairs p JOIN run_finals fa ON fa.run_id = p.a_id AND fa.metric NOT LIKE 'train/%'"
     " JOIN run_finals fb ON fb.run_id = p.b_id AND fb.metric = fa.metric"

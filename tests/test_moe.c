@@ -311,8 +311,10 @@ static void test_expert_choice(void) {
     printf("expert choice: %d sub-tokens, %d per expert, %d taken by none, max |layer - reference| = %.2g\n", S, cap, none, worst);
     CHECK(worst < 1e-5, "expert choice output differs from the per-token reference by %g", worst);
     CHECK(none > 0, "no sub-token went unrouted: the count above was not tested");
-    /* a capacity above the buffers' is refused by the check, not overrun */
-    CHECK(model_capacity_check(&cfg, 5.0) != NULL && model_capacity_check(&cfg, 4.0) == NULL, "capacity limit");
+    /* a capacity above the buffers' is refused by the check, not overrun (on a task that is
+     * not causal: test_causality has why a causal one refuses the route) */
+    cfg.causal = 0;
+    CHECK(model_route_check(&cfg, 5.0) != NULL && model_route_check(&cfg, 4.0) == NULL, "capacity limit");
     free(x); free(y); free(h); free(act); free(eo);
     model_free(&m);
 }
@@ -383,7 +385,7 @@ static void test_loss_free_bias(void) {
     for (int e = 0; e < N; e++) if (e != 3) moved &= fabsf(m.params[L->p.bias + e] - 0.25f) < 1e-6f;
     CHECK(moved, "after a pass all on expert 3: its bias 10 -> 9.75, the others 0 -> 0.25 (%g, %g)",
           m.params[L->p.bias + 3], m.params[L->p.bias + 0]);
-    CHECK(model_capacity_check(&(ModelConfig){.vocab = 2}, 1.0) == NULL, "dense models take any capacity");
+    CHECK(model_route_check(&(ModelConfig){.vocab = 2}, 1.0) == NULL, "dense models take any capacity");
     ModelConfig ec = cfg;
     ec.route = moe_route_find("expert_choice");
     CHECK(model_config_check(&ec) != NULL, "expert choice with loss-free balancing is refused");
@@ -415,7 +417,7 @@ static void test_sinkhorn(void) {
     long long load_topk[4] = {0}, load_sk[4] = {0};
     int n = MOE_ROUTES[moe_route_find("topk")]->route(L, 0);
     for (int a = 0; a < n; a++) load_topk[L->choice[a]]++;
-    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 1); /* capacity 0: nothing dropped */
     int gates = 1;
     for (int a = 0; a < n; a++) {
         load_sk[L->choice[a]]++;
@@ -434,18 +436,84 @@ static void test_sinkhorn(void) {
         for (int e = 0; e < N; e++) sum += P[s * N + e] = expf(3.0f * rng_normal(&rng));
         for (int e = 0; e < N; e++) P[s * N + e] /= sum;
     }
-    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 1); /* capacity 0: nothing dropped */
     int eight[40], same_one = 1, same_eight = 1;
     for (int a = 0; a < n; a++) eight[a] = L->choice[a];
     L->s.route_arg[0] = 1;
-    int n1 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    int n1 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 1);
     for (int a = 0; a < n1 && a < n; a++) same_one &= L->choice[a] == eight[a];
     L->s.route_arg[0] = 8;
-    int n8 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    int n8 = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 1);
     for (int a = 0; a < n8 && a < n; a++) same_eight &= L->choice[a] == eight[a];
     CHECK(n == S && n1 == S && !same_one && same_eight, "sinkhorn_iterations=1 ranks otherwise than 8 (%d, %d)", same_one, same_eight);
     L->s.route_arg[0] = 0;
+    /* a dropless evaluation (route(L, 0)) ranks by the probabilities alone: topk's choices */
+    n = MOE_ROUTES[moe_route_find("sinkhorn")]->route(L, 0);
+    int evaluated[40], greedy = n == S;
+    for (int a = 0; a < n; a++) evaluated[a] = L->choice[a];
+    n1 = MOE_ROUTES[moe_route_find("topk")]->route(L, 0);
+    int balanced = 1; /* the same as the balanced ranking: the check below could not tell */
+    for (int a = 0; a < n1 && a < n; a++) { greedy &= L->choice[a] == evaluated[a]; balanced &= evaluated[a] == eight[a]; }
+    CHECK(greedy && !balanced, "sinkhorn's dropless evaluation chooses as topk does, not by the balanced ranking");
     model_free(&m);
+}
+
+/* Causality, for every route of the table with each score (smoe, xmoe, mhmoe's sub-tokens): in
+ * a causal model's dropless evaluation -- the scored forward -- changing every row's tokens
+ * after position t must leave every output at positions 0 .. t as it was. A route that fails
+ * must declare it (MoeRoute.sees_batch; it is then refused on causal tasks), and one that
+ * declares it must fail, so the flag cannot drift from the code either way. The outputs are
+ * compared to 1e-5, not bit for bit: an expert's matmul over fewer or other rows may round a
+ * row otherwise; a leak moves a routing decision and with it the output by far more. */
+static void test_causality(void) {
+    const char *names[] = {"smoe", "xmoe", "mhmoe"};
+    enum { B = 3, T = 8, V = 11 };
+    for (int r = 0; r < MOE_ROUTE_COUNT; r++)
+        for (int kind = MOE_SMOE; kind <= MOE_MHMOE; kind++) {
+            ModelConfig cfg = tiny(kind, 2);
+            cfg.max_seq = T;
+            cfg.route = r;
+            Model m;
+            CHECK(model_build(&m, &cfg, 5) == 0 && model_alloc_batch(&m, B, T) == 0, "build");
+            Rng rng;
+            rng_seed(&rng, 23);
+            for (int i = 0; i < m.n_tensors; i++) { /* routing far from uniform, as in the gradient checks */
+                ParamTensor *t = &m.tensors[i];
+                if (strstr(t->name, "tau")) continue;
+                for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&rng);
+            }
+            model_set_moe_options(&m, 0, 1.25f, 0.1f);
+            Batch *b = batch_alloc(B, T, 0);
+            for (int i = 0; i < B * T; i++) { b->tokens[i] = (int)rng_below(&rng, V); b->targets[i] = (int)rng_below(&rng, V); }
+            int first[B * T];
+            memcpy(first, b->tokens, sizeof first);
+            static float before[B * T * V];
+            model_forward(&m, b);
+            memcpy(before, model_logits(&m), sizeof before);
+            double moved = 0;
+            for (int cut = 1; cut < T - 1; cut += 3) {
+                for (int i = 0; i < B * T; i++)
+                    b->tokens[i] = i % T > cut ? (first[i] + 1 + (int)rng_below(&rng, V - 1)) % V : first[i];
+                model_forward(&m, b);
+                const float *after = model_logits(&m);
+                for (int i = 0; i < B * T; i++)
+                    for (int v = 0; v < V && i % T <= cut; v++) {
+                        double d = fabs((double)after[i * V + v] - before[i * V + v]) / (1 + fabs(before[i * V + v]));
+                        if (d > moved) moved = d;
+                    }
+            }
+            int causal = moved <= 1e-5;
+            printf("causality: %s router=%s: earlier outputs moved by at most %.2g when later tokens changed\n",
+                   names[kind - 1], MOE_ROUTES[r]->name, moved);
+            CHECK(causal == !MOE_ROUTES[r]->sees_batch, "%s router=%s: causal %d, but the route declares sees_batch=%d",
+                  names[kind - 1], MOE_ROUTES[r]->name, causal, MOE_ROUTES[r]->sees_batch);
+            const char *causal_check = model_route_check(&cfg, 1.25);
+            cfg.causal = 0;
+            CHECK(model_route_check(&cfg, 1.25) == NULL && (causal_check != NULL) == MOE_ROUTES[r]->sees_batch,
+                  "%s router=%s: refused on a causal model exactly when it sees the batch", names[kind - 1], MOE_ROUTES[r]->name);
+            batch_free(b);
+            model_free(&m);
+        }
 }
 
 /* the imbalance numbers against hand-worked loads */
@@ -625,6 +693,7 @@ int main(void) {
     gradcheck_with("xmoe k=1 router_norm=code z_loss=0.05", zc, 0, 0.05f);
     test_expert_choice();
     test_sinkhorn();
+    test_causality();
     test_shared_experts();
     test_loss_free_bias();
     test_imbalance();

@@ -51,7 +51,7 @@ ok "the ranks recorded" '[ "$(sqlite3 ord_modelxmoe.db "select json_extract(conf
 # gradients in process order: bit-identical to micro_batches=2 (the same sgemm calls, the same
 # additions); allreduce runs one sgemm pair per expert over both processes' rows, which sums a
 # weight gradient's rows in another order: within 1e-5 of micro_batches=2 after 20 steps.
-for m in "model=xmoe" "model=mhmoe balance_mode=loss_free" "model=smoe shared_experts=1 router=expert_choice"; do
+for m in "model=xmoe" "model=mhmoe balance_mode=loss_free" "task=mmm model=smoe shared_experts=1 router=expert_choice"; do
   tag=$(echo "$m" | tr -d ' =_')
   [ -f mb_$tag.db ] || "$H" run $m $base micro_batches=2 db=mb_$tag.db > /dev/null 2>&1
   $MPI "$H" run $m $base parallel=expert reduce=ordered db=epo_$tag.db > epo_$tag.log 2>&1; rc=$?

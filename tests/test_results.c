@@ -188,6 +188,50 @@ static void test_verdicts(void) {
     unlink(path);
 }
 
+/* a key stored only away from its default (mh_layers here) pairs the run that leaves it out,
+ * read at the default, with the runs that set it; without the default it could not */
+static void test_key_defaults(void) {
+    const char *path = "test_key_defaults.db";
+    char err[512];
+    unlink(path);
+    results_set_key_defaults("{\"mh_layers\":\"both\",\"micro_batches\":1}");
+    ResultsDb *db = results_open(path, err, sizeof err);
+    const char *both = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100}";
+    const char *head = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"mh_layers\":\"head\"}";
+    const char *none = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"mh_layers\":\"none\"}";
+    const char *head_mb2 = "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100,\"mh_layers\":\"head\",\"micro_batches\":2}";
+    for (int s = 1; s <= 2; s++) {
+        add_comparable(db, "mhmoe", both, s, 10 + s, 0.3);
+        add_comparable(db, "mhmoe", head, s, 10 + 2 * s, 0.3);
+        add_comparable(db, "mhmoe", none, s, 9, 0.3);
+        add_comparable(db, "mhmoe", head_mb2, s, 10 + 2 * s, 0.3);
+    }
+    results_close(db);
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND by_key = 'mh_layers'") == 3,
+          "both-head, both-none, head-none paired by mh_layers");
+    CHECK(scalar(path, "SELECT diff FROM verdicts WHERE metric = 'valid/ppl' AND a = 'both' AND b = 'head'") == 1.5,
+          "the default side read as 'both', the differences its own (12-11, 14-12)");
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND by_key = 'micro_batches' AND a = 1 AND b = 2") == 1,
+          "a number key's default (1) orders as a number against 2");
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND a_key = '" "{\"task\":\"english\",\"model\":\"mhmoe\",\"steps\":100}" "' AND b_key LIKE '%micro%'") == 0,
+          "two keys apart (mh_layers and micro_batches) is no pair");
+    /* an older file read-only: the defaults in a TEMP table of the connection, the file untouched */
+    sqlite3 *raw;
+    sqlite3_open(path, &raw);
+    sqlite3_exec(raw, "DROP TABLE key_defaults; PRAGMA user_version = 6;", NULL, NULL, NULL);
+    sqlite3_close(raw);
+    CHECK(harness_scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND by_key = 'mh_layers'") == 3,
+          "read-only on a file without the table: still paired");
+    CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'key_defaults'") == 0, "the file stays as it was");
+    results_set_key_defaults(NULL);
+    db = results_open(path, err, sizeof err); /* upgraded, with no defaults to store */
+    results_close(db);
+    CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND by_key = 'mh_layers'") == 2,
+          "without the defaults only head-none pairs (and head with micro_batches=2 against none: a key only one "
+          "has does not count then): the test above could fail");
+    unlink(path);
+}
+
 /* a file made before the comparable column and the verdict views gets both when opened */
 static void test_upgrade(void) {
     const char *path = "test_upgrade.db";
@@ -219,6 +263,7 @@ int main(void) {
     test_student_p();
     test_seeds_for();
     test_verdicts();
+    test_key_defaults();
     const char *path = "test_results.db";
     char err[512];
     unlink(path);
