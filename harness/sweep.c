@@ -198,7 +198,7 @@ static int run_jobs(const Grid *g, const Job *todo, int ntodo, int jobs, int thr
 /* The named grids: `sweep NAME` runs every row (each word list expanded as a cartesian
  * product) with the grid's defaults and seeds=N. "{pre}" stands for pretrain_steps=STEPS, the
  * grid's own mmm runs' length. A new grid is one table here and one line in NAMED_GRIDS. */
-#define GRID_ROW_WORDS 5
+#define GRID_ROW_WORDS 7
 typedef const char *GridRow[GRID_ROW_WORDS];
 typedef struct {
     const char *name, *help;
@@ -247,12 +247,27 @@ static const GridRow ABLATION_ROWS[] = {
     {"task=english", "model=xmoe", "experts=8", NULL},
 };
 
+/* the MH-MoE gap across compute (issue 27): dense, X-MoE and MH-MoE (parameter parity; FLOP
+ * parity too at the smallest point) at 8 and 32 experts, at four points from tiny / 600 steps to
+ * small / 1,100 steps: 26x the training FLOPs, each at most one epoch of the English corpus
+ * (2.29 MB: small / 1,100 reads 2.25 M bytes, 0.98 epoch), every held-out number over the whole
+ * split; read with `harness plot fig=compute` */
+static const GridRow COMPUTE_ROWS[] = {
+    {"task=english", "final_eval_tokens=0", "size=tiny", "steps=600,1200", "model=dense", NULL},
+    {"task=english", "final_eval_tokens=0", "size=tiny", "steps=600,1200", "model=xmoe,mhmoe", "experts=8,32", NULL},
+    {"task=english", "final_eval_tokens=0", "size=tiny", "steps=600", "model=mhmoe", "experts=8,32", "parity=flops"},
+    {"task=english", "final_eval_tokens=0", "size=small", "steps=550,1100", "model=dense", NULL},
+    {"task=english", "final_eval_tokens=0", "size=small", "steps=550,1100", "model=xmoe,mhmoe", "experts=8,32", NULL},
+};
+
 #define GRID(rows) rows, (int)(sizeof rows / sizeof rows[0])
 static const NamedGrid NAMED_GRIDS[] = {
     {"paper", "the grid behind the paper's figures", GRID(PAPER_ROWS), "fig=all"},
     {"routers", "routes and balance modes against quality and imbalance", GRID(ROUTER_ROWS), "fig=routers"},
     {"ablations", "the paper's Table 6: MH-MoE without its head / merge layers, without the token split", GRID(ABLATION_ROWS),
      "fig=all"},
+    {"compute", "the paired gaps (MH-MoE - X-MoE, each - dense) across 26x the training FLOPs", GRID(COMPUTE_ROWS),
+     "fig=compute"},
 };
 
 static const NamedGrid *named_grid(const char *word) {
@@ -289,6 +304,10 @@ int harness_sweep(int argc, char **argv) {
         }
         if (!strncmp(argv[i], "logs=", 5)) { logs = argv[i] + 5; continue; }
         if (!strncmp(argv[i], "threads=", 8)) threads_given = 1;
+        if (is_named && !strncmp(argv[i], "seed=", 5)) {
+            fprintf(stderr, "error: '%s': a named grid takes seeds=N (seeds 1 to N; the finished ones are skipped), not seed=\n", argv[i]);
+            return 2;
+        }
         if (is_named && !strncmp(argv[i], "seeds=", 6)) {
             char *end;
             seeds = (int)strtol(argv[i] + 6, &end, 10);
@@ -323,6 +342,9 @@ int harness_sweep(int argc, char **argv) {
         for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
             int given = 0;
             for (int i = 0; i < nc; i++) given |= !strncmp(common[i], defaults[d][0], strlen(defaults[d][0]));
+            for (int k = 0; k < named->nrows; k++) /* a grid that sets it in its rows (compute's sizes) */
+                for (int j = 0; j < GRID_ROW_WORDS && named->rows[k][j]; j++)
+                    given |= !strncmp(named->rows[k][j], defaults[d][0], strlen(defaults[d][0]));
             if (!given) base[nb++] = defaults[d][1];
         }
         base[nb++] = seedlist;

@@ -177,7 +177,8 @@ bad "query: an unknown option"              "verbose=1"             "$H" query "
 bad "compare: an unknown by= key"           "by=modle"              "$H" compare by=modle db=t.db
 bad "plot: an unknown figure"               "fig=nosuch|nosuch"     "$H" plot fig=nosuch db=t.db out=figs
 bad "sweep: an unknown key in the grid"     "stepz"                 "$H" sweep stepz=1,2 db=t.db
-bad "sweep paper: a key its grid sets"      "seed"                  "$H" sweep paper seed=5 db=t.db
+bad "sweep paper: seed= instead of seeds=" "takes seeds=N .*not seed=" "$H" sweep paper seed=5 db=t.db
+bad "sweep paper: a key its grid sets"      "task"                  "$H" sweep paper task=vqa db=t.db
 bad "an unknown command"                    "unknown command 'frobnicate'" "$H" frobnicate
 
 cases=$((pass + fail - 1))

@@ -83,6 +83,37 @@ ok "missing series exits 2 naming it" '[ $rc -eq 2 ] && grep -q "no finished mhm
 ok "unknown figure named" '[ $? -eq 2 ] && grep -q "fig=nosuch" bad.log'
 "$H" plot db=missing.db > /dev/null 2> nodb.log
 ok "missing db named" '[ $? -eq 2 ] && grep -q "missing.db" nodb.log && [ ! -e missing.db ]'
+# fig=compute: the paired gaps at two compute points (steps 100 and 400: two doublings of the
+# FLOPs), two seeds each. MH-MoE - X-MoE: -0.01, -0.03 at 100 (mean -0.02), -0.03, -0.05 at 400
+# (-0.04); each point's 95% half-width t(0.975, 1) sd / sqrt(2) = 12.706 * 0.01 = 0.12706, so
+# se 0.01, equal weights: slope -0.01 per doubling, se 1 / sqrt(1e4 * (1 + 1)) = 0.00707, 95%
+# half-width 0.01386. X-MoE - dense is -0.1 on both seeds: no spread, no trend
+sqlite3 c.db < /dev/null
+cp k.db c.db
+sqlite3 c.db "delete from activations; delete from metrics; delete from evals; delete from runs"
+id=0
+for steps in 100 400; do
+  for seed in 1 2; do
+    for m in dense xmoe mhmoe; do
+      id=$((id + 1))
+      case $m in
+        dense) key=""; label=dense; bpb=3.0$seed ;;
+        xmoe) key=',"experts":8'; label=xmoe-8; [ $steps = 100 ] && bpb=2.9$seed || bpb=2.8$seed ;;
+        mhmoe) key=',"experts":8,"heads":4,"parity":"params"'; label=mhmoe-8h4-params
+               bpb=$(awk -v s=$seed -v st=$steps 'BEGIN { x = (st == 100 ? 2.9 : 2.8) + s / 100; printf "%.2f", x - (st == 100 ? 0.01 : 0.03) - 0.02 * (s - 1) }') ;;
+      esac
+      cfg="{\"task\":\"english\",\"model\":\"$m\",\"size\":\"tiny\",\"steps\":$steps,\"batch\":16,\"seq_len\":64$key}"
+      sqlite3 c.db "INSERT INTO runs(id, name, task, model, seed, config, comparable, label, flops_per_token, status, started_at)
+                    VALUES ($id, 'c', 'english', '$m', $seed, '$cfg', '$cfg', '$label', 1000, 'done', 'now');
+                    INSERT INTO metrics VALUES ($id, $steps, 'valid', 'bpb', $bpb), ($id, 0, 'train', 'tokens', 1000000)"
+    done
+  done
+done
+"$H" plot fig=compute db=c.db out=cfig > cplot.log 2>&1; rc=$?
+ok "compute: drawn, the MH-MoE - X-MoE gap per point with its interval and epochs" '[ $rc -eq 0 ] && [ -s cfig/compute.png ] && grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | tiny/100 | 0.10 | 3.07e+08 | 2 | -0.0200 | \[-0.1471, +0.1071\] |" cfig/compute.md && grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | tiny/400 | 0.41 | 1.23e+09 | 2 | -0.0400 |" cfig/compute.md'
+ok "compute: the trend per doubling of the FLOPs with its interval" 'grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | 2 | -0.0100 \[-0.0239, +0.0039\] |" cfig/compute.md'
+ok "compute: the three comparisons, each its own series" '[ "$(grep -c "^# " cfig/compute.dat)" = 6 ] && grep -q "^| xmoe-8 - dense | 8 | 2 | (none: a point without spread" cfig/compute.md'
+
 # no gnuplot on the PATH
 mkdir nogp
 for t in sh cat sqlite3 head od tr grep; do p=$(command -v $t) && ln -s "$p" nogp/$t; done

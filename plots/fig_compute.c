@@ -1,0 +1,132 @@
+/* ---- compute: the paired gaps of the paper's claim against training compute (`harness sweep
+ * compute`): MH-MoE - X-MoE, MH-MoE - dense and X-MoE - dense in English valid bits per byte
+ * (negative: the first is better), each with its 95% interval over the seeds, at every (size,
+ * steps) point, one panel per expert count; and per series a trend: the gap's change per
+ * doubling of the training FLOPs, a weighted least-squares line through the points (weights 1 /
+ * se^2, se from each point's own interval), with its 95% interval (normal: the points' variances
+ * are taken as known). compute.md has the table. ---- */
+#include "plot_lib.h"
+#include "results/stats.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the first run id of a comma list (a side's runs in verdicts) */
+#define FIRST_RUN(list) "CAST(substr(" list ", 1, instr(" list " || ',', ',') - 1) AS INTEGER)"
+/* the training FLOPs of a side: its runs' forward FLOPs per token x 3 (forward, and backward
+ * at twice the forward) x the tokens trained */
+#define TRAIN_FLOPS(runs, key)                                                                   \
+    "3.0 * (SELECT flops_per_token FROM runs WHERE id = " FIRST_RUN(runs) ") * json_extract(" key \
+    ", '$.steps') * json_extract(" key ", '$.batch') * json_extract(" key ", '$.seq_len')"
+
+/* series: the three comparisons (named by the two labels: parity, heads), per expert count,
+ * each oriented MH-MoE - X-MoE or MoE - dense; dense has no expert key, so a row's experts are
+ * the MoE side's */
+static const char *const COMPUTE_SQL =
+    "WITH v AS (SELECT *, coalesce(json_extract(a_key, '$.experts'), json_extract(b_key, '$.experts')) AS experts,"
+    "   json_extract(a_key, '$.size') || '/' || json_extract(a_key, '$.steps') AS point,"
+    "   (" TRAIN_FLOPS("a_runs", "a_key") " + " TRAIN_FLOPS("b_runs", "b_key") ") / 2 AS flops,"
+    "   json_extract(a_key, '$.steps') * json_extract(a_key, '$.batch') * json_extract(a_key, '$.seq_len') /"
+    "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"
+    "    ORDER BY step LIMIT 1) AS epochs"
+    "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2)"
+    " SELECT CASE WHEN a || b = 'mhmoexmoe' THEN a_label || ' - ' || b_label ELSE b_label || ' - ' || a_label END AS series,"
+    "   experts, point, flops, epochs, n, CASE a || b WHEN 'mhmoexmoe' THEN -diff ELSE diff END AS gap,"
+    "   ci_high - diff AS half"
+    " FROM v WHERE a || b IN ('mhmoexmoe', 'densemhmoe', 'densexmoe') ORDER BY experts, series, flops";
+
+/* the trend of one series over rows [lo, hi): slope of gap on log2(flops), its 95% half-width */
+typedef struct { double slope, half; int points; } Trend;
+
+static Trend trend_of(Rows *r, int lo, int hi) {
+    double sw = 0, swx = 0, swy = 0;
+    Trend t = {NAN, NAN, hi - lo};
+    double *x = malloc(sizeof(double) * (size_t)(hi - lo)), *y = malloc(sizeof(double) * (size_t)(hi - lo));
+    double *w = malloc(sizeof(double) * (size_t)(hi - lo));
+    if (!x || !y || !w) { free(x); free(y); free(w); return t; }
+    for (int i = lo; i < hi; i++) {
+        int n = atoi(r->v[i][5]);
+        double se = atof(r->v[i][7]) / student_t_quantile(0.975, n - 1);
+        x[i - lo] = log2(atof(r->v[i][3]));
+        y[i - lo] = atof(r->v[i][6]);
+        w[i - lo] = se > 0 ? 1 / (se * se) : 0;
+        sw += w[i - lo], swx += w[i - lo] * x[i - lo], swy += w[i - lo] * y[i - lo];
+    }
+    double sxx = 0, sxy = 0;
+    for (int i = 0; sw > 0 && i < hi - lo; i++) {
+        sxx += w[i] * (x[i] - swx / sw) * (x[i] - swx / sw);
+        sxy += w[i] * (x[i] - swx / sw) * (y[i] - swy / sw);
+    }
+    if (hi - lo >= 2 && sxx > 0) {
+        t.slope = sxy / sxx;
+        t.half = 1.959964 / sqrt(sxx);
+    }
+    free(x); free(y); free(w);
+    return t;
+}
+
+int fig_compute(Plot *p) {
+    Rows *r = plot_query(p, COMPUTE_SQL);
+    if (!r) return -1;
+    if (!r->n) {
+        plot_rows_free(r);
+        return plot_missing(p, "compute", "English dense / X-MoE / MH-MoE runs paired by seed (two seeds or more) at "
+                                          "some (size, steps) (harness sweep compute)");
+    }
+    FILE *f = plot_open_out(p, "compute", "dat"), *md = f ? plot_open_out(p, "compute", "md") : NULL;
+    if (!md) { if (f) fclose(f); plot_rows_free(r); return -1; }
+    fprintf(md, "Paired gaps in English valid bits per byte (first - second; negative: the first is better), mean over "
+                "the seeds with its 95%% interval; training FLOPs: 3 x forward FLOPs per token x tokens "
+                "trained, the mean of the two sides. Trend: the gap's change per doubling of the FLOPs (weighted least squares, "
+                "95%% interval).\n\n| comparison | experts | size/steps | epochs | training FLOPs | n | gap | 95%% interval |\n"
+                "|---|---|---|---|---|---|---|---|\n");
+    char plots[2][8192] = {"", ""};
+    char trends[4096] = "";
+    size_t tused = 0;
+    int panel_of[2] = {8, 32}, index = 0;
+    for (int lo = 0; lo < r->n;) {
+        int hi = lo;
+        while (hi < r->n && !strcmp(r->v[hi][0], r->v[lo][0]) && !strcmp(r->v[hi][1], r->v[lo][1])) hi++;
+        fprintf(f, "%s# %s, %s experts\n# flops\tgap\thalf\n", index ? "\n\n" : "", r->v[lo][0], r->v[lo][1]);
+        for (int i = lo; i < hi; i++) {
+            char *const *v = r->v[i];
+            double gap = atof(v[6]), half = atof(v[7]);
+            fprintf(f, "%s\t%.6f\t%.6f\n", v[3], gap, half);
+            fprintf(md, "| %s | %s | %s | %.2f | %.3g | %s | %+.4f | [%+.4f, %+.4f] |\n", v[0], v[1], v[2], atof(v[4]),
+                    atof(v[3]), v[5], gap, gap - half, gap + half);
+        }
+        Trend t = trend_of(r, lo, hi);
+        if (tused < sizeof trends)
+            tused += isnan(t.slope)
+                         ? (size_t)snprintf(trends + tused, sizeof trends - tused, "| %s | %s | %d | %s |\n",
+                                            r->v[lo][0], r->v[lo][1], t.points,
+                                            t.points < 2 ? "(one point)" : "(none: a point without spread has no weight)")
+                         : (size_t)snprintf(trends + tused, sizeof trends - tused, "| %s | %s | %d | %+.4f [%+.4f, %+.4f] |\n",
+                                            r->v[lo][0], r->v[lo][1], t.points, t.slope, t.slope - t.half, t.slope + t.half);
+        int panel = atoi(r->v[lo][1]) == panel_of[1];
+        size_t used = strlen(plots[panel]);
+        if (used < sizeof plots[panel] - 256)
+            snprintf(plots[panel] + used, sizeof plots[panel] - used,
+                     "%s'compute.dat' index %d using 1:2:3 with yerrorlines lw 2 pt %d title '%s'", used ? ", " : "",
+                     index, 5 + 2 * (index % 4), r->v[lo][0]);
+        index++;
+        lo = hi;
+    }
+    fprintf(md, "\n| trend | experts | points | change per doubling of FLOPs |\n|---|---|---|---|\n%s", trends);
+    fclose(f);
+    fclose(md);
+    plot_rows_free(r);
+    char script[20000];
+    /* one panel per expert count that has a series (another count than 32 is drawn with 8) */
+    size_t used = (size_t)snprintf(script, sizeof script,
+        "set multiplot layout 1,%d title 'English: paired gaps against training compute (mean and 95%% interval over "
+        "seeds; below 0: the first is better)'\nset logscale x 2\nset xlabel 'training FLOPs'\n"
+        "set ylabel 'gap in valid bits per byte'\nset key below noenhanced\nset xzeroaxis\n",
+        (plots[0][0] != 0) + (plots[1][0] != 0));
+    for (int k = 0; k < 2; k++)
+        if (plots[k][0] && used < sizeof script)
+            used += (size_t)snprintf(script + used, sizeof script - used, "set title '%d experts'\nplot %s\n", panel_of[k], plots[k]);
+    if (used < sizeof script) snprintf(script + used, sizeof script - used, "unset multiplot\n");
+    return plot_gnuplot(p, "compute", script);
+}
