@@ -38,15 +38,15 @@ static void usage(FILE *f) {
             "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs]\n"
             "                             the cartesian product of the lists, one run each, N at once\n"
             "                             (under mpirun -np P: handed to processes 1 .. P-1)\n"
-            "  sweep paper [size=tiny steps=1200] [seeds=3] [jobs=N]  the grid behind the figures, then plot\n"
-            "  sweep routers [size=tiny steps=1200] [seeds=3] [jobs=N]  routes and balance modes (English, 8 experts),\n"
-            "                             then plot fig=routers: quality against max_violation\n"
-            "  sweep ablations [size=tiny steps=1200] [seeds=3] [jobs=N]  the paper's Table 6 (English, 8 experts,\n"
-            "                             parity=flops): MH-MoE without its head / merge layers, without the split\n"
             "  plot [fig=all|%s] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
-            "  help [run|plot]            this text; every run key (by task) with its default; every figure\n",
+            "  export [db=results.db] [out=export] [format=csv,jsonl,tensorboard]\n"
+            "                             runs, configs, metrics, evals as CSV and JSONL; metrics as\n"
+            "                             TensorBoard event files, one folder per run\n"
+            "  help [run|plot]            this text; every run key (by task) with its default; every figure\n"
+            "\nnamed grids (a sweep of the paper's questions at this machine's scale):\n",
             plot_figure_names());
+    sweep_print_named(f);
 }
 
 /* db=, csv=, data_dir=, source= for the commands other than run */
@@ -210,6 +210,37 @@ static int cmd_query(int argc, char **argv) {
     return with_db_query(&a, argv[0]);
 }
 
+/* harness export [db=] [out=export] [format=csv,jsonl,tensorboard]: csv and jsonl go together
+ * (one pass writes both) */
+static int cmd_export(int argc, char **argv) {
+    const char *db = "results.db", *out = "export", *format = "csv,jsonl,tensorboard";
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "db=", 3)) db = argv[i] + 3;
+        else if (!strncmp(argv[i], "out=", 4)) out = argv[i] + 4;
+        else if (!strncmp(argv[i], "format=", 7)) format = argv[i] + 7;
+        else { fprintf(stderr, "error: '%s': expected db=, out= or format=\n", argv[i]); return 2; }
+    }
+    unsigned formats = 0;
+    char list[256];
+    snprintf(list, sizeof list, "%s", format);
+    for (char *save = NULL, *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(w, "csv") || !strcmp(w, "jsonl")) formats |= EXPORT_TABLES_CSV_JSONL;
+        else if (!strcmp(w, "tensorboard")) formats |= EXPORT_TENSORBOARD;
+        else { fprintf(stderr, "error: format=%s: '%s' is not one of csv, jsonl, tensorboard\n", format, w); return 2; }
+    }
+    if (!formats) { fprintf(stderr, "error: format=%s: expected csv, jsonl, tensorboard or a list of them\n", format); return 2; }
+    char err[1024];
+    ResultsDb *rdb = results_open_read(db, err, sizeof err);
+    if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    ExportCount n;
+    int rc = results_export(rdb, out, formats, &n, err, sizeof err);
+    results_close(rdb);
+    if (rc) { fprintf(stderr, "error: export to %s: %s\n", out, err); return 1; }
+    if (formats & EXPORT_TABLES_CSV_JSONL) printf("export: %ld tables, %ld rows, as CSV and JSONL in %s/\n", n.tables, n.rows, out);
+    if (formats & EXPORT_TENSORBOARD) printf("export: %ld runs, %ld scalars, as TensorBoard event files in %s/tensorboard/\n", n.runs, n.events, out);
+    return 0;
+}
+
 /* harness data check: prints what describe reports, counting the problems it finds */
 typedef struct { int problems; } CheckCounts;
 
@@ -311,6 +342,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "query")) return cmd_query(argc - 2, argv + 2);
     if (!strcmp(cmd, "compare")) return harness_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "plan")) return harness_plan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);

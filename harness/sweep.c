@@ -270,6 +270,12 @@ static const NamedGrid NAMED_GRIDS[] = {
      "fig=compute"},
 };
 
+void sweep_print_named(FILE *f) {
+    for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
+        fprintf(f, "  sweep %-10s [seeds=3] [jobs=N] [key=value ...]\n%29s%s (then plot %s)\n", NAMED_GRIDS[i].name, "",
+                NAMED_GRIDS[i].help, NAMED_GRIDS[i].fig);
+}
+
 static const NamedGrid *named_grid(const char *word) {
     for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
         if (!strcmp(word, NAMED_GRIDS[i].name)) return &NAMED_GRIDS[i];
@@ -323,8 +329,7 @@ int harness_sweep(int argc, char **argv) {
     }
     if (!is_named && nc == 0) {
         fprintf(stderr, "error: usage: harness sweep key=a,b ... | harness sweep NAME [size=tiny] [seeds=N], NAME one of:\n");
-        for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
-            fprintf(stderr, "  %-10s %s\n", NAMED_GRIDS[i].name, NAMED_GRIDS[i].help);
+        sweep_print_named(stderr);
         return 2;
     }
     /* under mpirun: process 0 keeps the grid and the db, the others run what it hands out */

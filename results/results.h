@@ -129,6 +129,16 @@ int results_merge(ResultsDb *db, const char *other_path, const char *const *id_k
 int results_query(ResultsDb *db, const char *sql, int (*row)(void *ctx, int ncol, const char *const *values),
                   void *ctx, char *err, size_t errlen);
 
+/* harness export: the tables runs, configs (one row per run and key), metrics and evals as
+ * OUT/NAME.csv and OUT/NAME.jsonl, and each run's metrics as a TensorBoard event file in
+ * OUT/tensorboard/run-ID-LABEL/; each file written whole or not at all. 0, or -1 with err
+ * naming the file or table. */
+enum { EXPORT_TABLES_CSV_JSONL = 1, EXPORT_TENSORBOARD = 2 };
+typedef struct { long tables, rows, runs, events; } ExportCount;
+int results_export(ResultsDb *db, const char *out, unsigned formats, ExportCount *count, char *err, size_t errlen);
+/* CRC-32C (Castagnoli), as TFRecord frames its records with */
+uint32_t results_crc32c(const void *data, size_t n);
+
 /* Runs a read-only query and prints the rows: aligned columns, or CSV when csv != 0.
  * 0 on success; otherwise -1 with the SQLite message in err. */
 int results_print_query(ResultsDb *db, const char *sql, int csv, char *err, size_t errlen);

@@ -179,6 +179,8 @@ bad "plot: an unknown figure"               "fig=nosuch|nosuch"     "$H" plot fi
 bad "sweep: an unknown key in the grid"     "stepz"                 "$H" sweep stepz=1,2 db=t.db
 bad "sweep paper: seed= instead of seeds=" "takes seeds=N .*not seed=" "$H" sweep paper seed=5 db=t.db
 bad "sweep paper: a key its grid sets"      "task"                  "$H" sweep paper task=vqa db=t.db
+bad "export: an unknown format"            "format=xml: .xml. is not one of csv, jsonl, tensorboard" "$H" export format=xml db=t.db
+bad "export: no such db"                   "missing.db: no such file" "$H" export db=missing.db out=ex
 bad "an unknown command"                    "unknown command 'frobnicate'" "$H" frobnicate
 
 cases=$((pass + fail - 1))

@@ -3,7 +3,9 @@
 #include "check.h"
 #include "results/results.h"
 #include "results/stats.h"
+#include <cJSON.h>
 #include <sqlite3.h>
+#include "util/atomic_file.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -188,6 +190,143 @@ static void test_verdicts(void) {
     unlink(path);
 }
 
+/* ---- harness export, read back: CSV, JSONL, and the TensorBoard files through a reader of
+ * their own here (TFRecord frames, masked CRC-32C, the Event protobuf's fields) ---- */
+static uint64_t varint(const unsigned char **p, const unsigned char *end) {
+    uint64_t v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) break;
+    }
+    return v;
+}
+
+/* the fields of one protobuf message: calls got(ctx, field, wire, payload, n) for each (a varint's
+ * value in *value); 0, or -1 if it does not parse */
+typedef void (*GotField)(void *ctx, int field, const unsigned char *payload, size_t n, uint64_t value);
+static int read_message(const unsigned char *p, const unsigned char *end, GotField got, void *ctx) {
+    while (p < end) {
+        uint64_t key = varint(&p, end), n;
+        int field = (int)(key >> 3);
+        switch (key & 7) {
+        case 0: got(ctx, field, NULL, 0, varint(&p, end)); break;
+        case 1: if (p + 8 > end) return -1; got(ctx, field, p, 8, 0); p += 8; break;
+        case 5: if (p + 4 > end) return -1; got(ctx, field, p, 4, 0); p += 4; break;
+        case 2:
+            n = varint(&p, end);
+            if (p + n > end) return -1;
+            got(ctx, field, p, n, 0);
+            p += n;
+            break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct { long long step; char tag[64]; float value; int has_version, bad; } ReadEvent;
+
+/* Value: tag (1), simple_value (2, fixed32) */
+static void got_value(void *ctx, int field, const unsigned char *p, size_t n, uint64_t v) {
+    ReadEvent *e = ctx;
+    if (field == 1 && n < sizeof e->tag) memcpy(e->tag, p, n);
+    else if (field == 2 && n == 4) memcpy(&e->value, p, 4);
+    else e->bad = 1;
+}
+/* Summary: value (1) */
+static void got_summary(void *ctx, int field, const unsigned char *p, size_t n, uint64_t v) {
+    if (field != 1 || read_message(p, p + n, got_value, ctx)) ((ReadEvent *)ctx)->bad = 1;
+}
+/* Event: wall_time (1), step (2), file_version (3), summary (5) */
+static void got_event(void *ctx, int field, const unsigned char *p, size_t n, uint64_t v) {
+    ReadEvent *e = ctx;
+    if (field == 2) e->step = (long long)v;
+    else if (field == 3) e->has_version = n == 13 && !memcmp(p, "brain.Event:2", 13);
+    else if (field == 5) { if (read_message(p, p + n, got_summary, ctx)) e->bad = 1; }
+    else if (field != 1) e->bad = 1;
+}
+static int read_event(const unsigned char *p, const unsigned char *end, ReadEvent *e) {
+    memset(e, 0, sizeof *e);
+    return read_message(p, end, got_event, e) || e->bad ? -1 : 0;
+}
+
+static void test_export(void) {
+    const char *path = "test_export.db";
+    char err[512];
+    unlink(path);
+    results_set_key_defaults(NULL);
+    ResultsDb *db = results_open(path, err, sizeof err);
+    RunInfo info = {.name = "e", .task = "english", .model = "xmoe", .experts = 8, .seed = 1,
+                    .config = "{\"seed\":1,\"model\":\"xmoe\"}", .label = "xmoe-8", .host = "h", .git_rev = "r"};
+    int64_t id = results_run_begin(db, &info);
+    MetricValue m[3] = {{"valid", "bpb", 3.25}, {"train", "loss", 2.5}, {"valid", "odd, \"name\"", 1.0}};
+    results_metrics(db, id, 10, m, 3);
+    results_metrics(db, id, 20, m, 1);
+    results_eval(db, id, "mc", "acc", 0.375);
+    results_run_finish(db, id, "done", NULL, 1);
+    results_close(db);
+    CHECK(results_crc32c("123456789", 9) == 0xE3069283u, "CRC-32C check value (Castagnoli)");
+    db = results_open_read(path, err, sizeof err);
+    ExportCount n;
+    int rc = results_export(db, "test_export_out", EXPORT_TABLES_CSV_JSONL | EXPORT_TENSORBOARD, &n, err, sizeof err);
+    results_close(db);
+    CHECK(rc == 0 && n.tables == 4 && n.runs == 1 && n.events == 4, "export: rc %d, %ld tables, %ld runs, %ld events (%s)", rc,
+          n.tables, n.runs, n.events, err);
+    /* CSV: the header, a field with a comma and quotes quoted */
+    char *text;
+    size_t len;
+    CHECK(file_read_whole("test_export_out/metrics.csv", (void **)&text, &len) == 0, "metrics.csv read");
+    text = realloc(text, len + 1);
+    text[len] = 0;
+    CHECK(!strncmp(text, "run_id,step,split,name,value\r\n", 30) && strstr(text, "1,10,valid,\"odd, \"\"name\"\"\",1.0\r\n") &&
+          strstr(text, "1,20,valid,bpb,3.25\r\n"), "metrics.csv: header and quoting");
+    free(text);
+    /* JSONL: numbers as numbers, the config's rows one per key */
+    CHECK(file_read_whole("test_export_out/configs.jsonl", (void **)&text, &len) == 0, "configs.jsonl read");
+    text = realloc(text, len + 1);
+    text[len] = 0;
+    char *nl = strchr(text, '\n');
+    if (nl) *nl = 0;
+    cJSON *row = cJSON_Parse(text);
+    CHECK(row && !strcmp(cJSON_GetObjectItem(row, "key")->valuestring, "model") && cJSON_IsString(cJSON_GetObjectItem(row, "value")),
+          "configs.jsonl: first row the key 'model' with a text value: %s", text);
+    cJSON_Delete(row);
+    row = nl ? cJSON_Parse(nl + 1) : NULL;
+    CHECK(row && cJSON_IsNumber(cJSON_GetObjectItem(row, "value")) && cJSON_GetObjectItem(row, "value")->valuedouble == 1 &&
+          cJSON_IsNumber(cJSON_GetObjectItem(row, "run_id")), "configs.jsonl: seed 1 a number");
+    cJSON_Delete(row);
+    free(text);
+    /* TensorBoard: every frame's two masked CRCs hold; the version record, then the scalars */
+    CHECK(file_read_whole("test_export_out/tensorboard/run-1-xmoe-8/events.out.tfevents.0.harness", (void **)&text, &len) == 0,
+          "the run's event file");
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    int records = 0, crcs = 1, version = 0, found_bpb20 = 0, found_odd = 0;
+    while (p + 12 <= end) {
+        uint64_t n = 0;
+        for (int i = 0; i < 8; i++) n |= (uint64_t)p[i] << (8 * i);
+        uint32_t lc, dc, c = results_crc32c(p, 8);
+        memcpy(&lc, p + 8, 4);
+        crcs &= lc == ((c >> 15) | (c << 17)) + 0xa282ead8u;
+        if (p + 12 + n + 4 > end) { crcs = 0; break; }
+        c = results_crc32c(p + 12, n);
+        memcpy(&dc, p + 12 + n, 4);
+        crcs &= dc == ((c >> 15) | (c << 17)) + 0xa282ead8u;
+        ReadEvent e;
+        CHECK(read_event(p + 12, p + 12 + n, &e) == 0, "record %d parses as an Event", records);
+        version += e.has_version && records == 0;
+        found_bpb20 += e.step == 20 && !strcmp(e.tag, "valid/bpb") && e.value == 3.25f;
+        found_odd += e.step == 10 && !strcmp(e.tag, "valid/odd, \"name\"") && e.value == 1.0f;
+        records++;
+        p += 12 + n + 4;
+    }
+    CHECK(p == end && records == 5 && crcs, "5 whole records (%d) with their CRCs (%d)", records, crcs);
+    CHECK(version == 1 && found_bpb20 == 1 && found_odd == 1, "the version first, then the scalars read back: %d %d %d", version,
+          found_bpb20, found_odd);
+    free(text);
+    unlink(path);
+}
+
 /* a key stored only away from its default (mh_layers here) pairs the run that leaves it out,
  * read at the default, with the runs that set it; without the default it could not */
 static void test_key_defaults(void) {
@@ -264,6 +403,7 @@ int main(void) {
     test_seeds_for();
     test_verdicts();
     test_key_defaults();
+    test_export();
     const char *path = "test_results.db";
     char err[512];
     unlink(path);
