@@ -48,6 +48,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"balance_mode", KEY_ROLE_TRAINING, KEY_ENUM, "aux", "aux|loss_free|none", 0, 0, "load balancing: aux (the balance loss, weight balance=), loss_free (no loss: a per-expert bias added to the selection scores only, moved by bias_rate towards the mean load after each step; DeepSeek-V3), or none", NULL, KEY_FOR_MOE},
     {"bias_rate", KEY_ROLE_TRAINING, KEY_FLOAT, "0.001", NULL, 0, 10, "balance_mode=loss_free: the bias step per training step (DeepSeek-V3: 0.001)", NULL, KEY_FOR_MOE},
     {"mh_layers", KEY_ROLE_TRAINING, KEY_ENUM, "both", "both|head|merge|none", 0, 0, "MH-MoE's linear layers around the experts: the multi-head layer before the split and the merge layer after it (both: the paper), only one, or none (the paper's Table 6 'w/o MLP')", NULL, KEY_FOR_MH | KEY_OMIT_AT_DEFAULT},
+    {"dense_mlp", KEY_ROLE_TRAINING, KEY_ENUM, "none", "none|both", 0, 0, "dense: MH-MoE's multi-head and merge layers (C x C each) around every FFN, without the split (the paper's Table 6 'Dense w/ MLP'; X-MoE w/ MLP is model=mhmoe heads=1)", NULL, KEY_FOR_DENSE | KEY_OMIT_AT_DEFAULT},
     {"mh_residual", KEY_ROLE_TRAINING, KEY_ENUM, "outer", "outer|inner", 0, 0, "MH-MoE residual: around the layer (public code) or per sub-token before the merge (paper Eq. 6)", NULL, KEY_FOR_MH},
     {"size", KEY_ROLE_TRAINING, KEY_ENUM, "small", "tiny|small|base", 0, 0, "preset for the keys marked (size)"},
     {"d_model", KEY_ROLE_TRAINING, KEY_INT, NULL, NULL, 8, 65536, "(size) model width C"},

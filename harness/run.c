@@ -142,6 +142,7 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
                         .d_model = C, .layers = (int)config_int(cfg, "layers"),
                         .attn_heads = (int)config_int(cfg, "attn_heads"), .ffn_mult = 4, .causal = spec->causal,
                         .patch_dim = spec->patch_dim, .n_patches = spec->n_patches, .images = spec->images};
+    mc->dense_linears = kind == MOE_NONE && !strcmp(config_str(cfg, "dense_mlp"), "both");
     if (kind != MOE_NONE) {
         mc->moe = kind;
         mc->experts = (int)config_int(cfg, "experts");

@@ -21,6 +21,7 @@ static unsigned keys_not_for(const Config *cfg) {
     if (!strcmp(model, "dense")) drop |= KEY_FOR_MOE;
     if (!strcmp(model, "dense") || !strcmp(model, "smoe")) drop |= KEY_FOR_ROUTER;
     if (strcmp(model, "mhmoe")) drop |= KEY_FOR_MH;
+    if (strcmp(model, "dense")) drop |= KEY_FOR_DENSE;
     return drop;
 }
 

@@ -239,12 +239,14 @@ static const GridRow ROUTER_ROWS[] = {
 
 /* the paper's Table 6 at FLOP parity (the experts the same in every row): MH-MoE without its
  * multi-head layer, its merge layer or both (mh_layers), without the token split and merge
- * (heads=1: X-MoE with MH-MoE's two layers), beside MH-MoE and X-MoE; read with
- * `harness compare by=mh_layers` and `by=heads` */
+ * (heads=1: X-MoE with MH-MoE's two layers, the paper's "X-MoE w/ MLP"), beside MH-MoE and X-MoE,
+ * and dense with and without those two layers ("Dense w/ MLP"); read with `harness compare
+ * by=mh_layers`, `by=heads` and `by=dense_mlp` */
 static const GridRow ABLATION_ROWS[] = {
     {"task=english", "model=mhmoe", "experts=8", "parity=flops", "mh_layers=both,head,merge,none"},
     {"task=english", "model=mhmoe", "experts=8", "parity=flops", "heads=1"},
     {"task=english", "model=xmoe", "experts=8", NULL},
+    {"task=english", "model=dense", "dense_mlp=none,both", NULL},
 };
 
 /* the MH-MoE gap across compute (issue 27): dense, X-MoE and MH-MoE (parameter parity; FLOP

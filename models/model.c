@@ -28,7 +28,7 @@ const ModelConfigField MODEL_CONFIG_FIELDS[] = {
     FIELD(expert_dim), FIELD(router_dim), FIELD(mh_heads), FIELD(mh_inner_residual), FIELD(gate_sigmoid),
     FIELD(router_code), FIELD(patch_dim), FIELD(n_patches), FIELD(images),
     FIELD(route), FIELD(shared_experts), FIELD(balance_bias), FIELD(route_arg0), FIELD(route_arg1),
-    FIELD(mh_without),
+    FIELD(mh_without), FIELD(dense_linears),
 };
 const int MODEL_CONFIG_FIELD_COUNT = (int)(sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0]);
 _Static_assert(sizeof(ModelConfig) == sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0] * sizeof(int),
@@ -135,6 +135,13 @@ static void layout_params(Model *m) {
             b->fcb = add_tensor(m, "ffn.fc.b", l, F, 0, INIT_ZEROS, 0);
             b->fcprojw = add_tensor(m, "ffn.proj.w", l, C * F, 1, INIT_NORMAL, resid_std);
             b->fcprojb = add_tensor(m, "ffn.proj.b", l, C, 0, INIT_ZEROS, 0);
+            if (c->dense_linears) { /* initialised as MH-MoE's multi-head and merge layers */
+                float xavier = sqrtf(6.0f / (2.0f * C));
+                b->ffheadw = add_tensor(m, "ffn.head.w", l, C * C, 1, INIT_UNIFORM, xavier / sqrtf(2.0f));
+                b->ffheadb = add_tensor(m, "ffn.head.b", l, C, 0, INIT_ZEROS, 0);
+                b->ffmergew = add_tensor(m, "ffn.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
+                b->ffmergeb = add_tensor(m, "ffn.merge.b", l, C, 0, INIT_ZEROS, 0);
+            }
             continue;
         }
         m->n_moe++;
@@ -394,6 +401,11 @@ int model_alloc_batch(Model *m, int B, int T) {
         a->fch = add_act(&n, N * F);
         a->fch_gelu = add_act(&n, N * F);
         a->fcproj = add_act(&n, N * C);
+        /* dense_linears: the head layer's output (the FFN's input) and the FFN's output (the
+         * merge layer's input) */
+        int linears = c->dense_linears && !model_block_is_moe(c, l);
+        a->ffhead = add_act(&n, linears ? N * C : 0);
+        a->ffout = add_act(&n, linears ? N * C : 0);
         a->res3 = add_act(&n, N * C);
     }
     m->lnf = add_act(&n, N * C);
@@ -574,9 +586,17 @@ float model_forward(Model *m, const Batch *batch) {
             aux += m->moe[l].aux;
             zl += m->moe[l].z_loss;
         } else {
-            matmul_forward(A(a->fch), A(a->ln2), P(p->fcw), P(p->fcb), N, C, F);
+            /* ln2 (N,C) [-> ffhead (N,C)] -> fch (N,F) -> fch_gelu (N,F) -> [ffout (N,C) ->] fcproj (N,C) */
+            size_t in = a->ln2, out = a->fcproj;
+            if (c->dense_linears) {
+                matmul_forward(A(a->ffhead), A(a->ln2), P(p->ffheadw), P(p->ffheadb), N, C, C);
+                in = a->ffhead;
+                out = a->ffout;
+            }
+            matmul_forward(A(a->fch), A(in), P(p->fcw), P(p->fcb), N, C, F);
             gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
-            matmul_forward(A(a->fcproj), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
+            matmul_forward(A(out), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
+            if (c->dense_linears) matmul_forward(A(a->fcproj), A(a->ffout), P(p->ffmergew), P(p->ffmergeb), N, C, C);
         }
         residual_forward(A(a->res3), A(a->res2), A(a->fcproj), (size_t)N * C);
     }
@@ -635,9 +655,14 @@ void model_backward(Model *m) {
         if (m->moe[l].s.kind != MOE_NONE) {
             moe_backward(&m->moe[l], m->params, m->grads, DA(a->ln2), DA(a->fcproj), A(a->ln2));
         } else {
-            matmul_backward(DA(a->fch_gelu), G(p->fcprojw), G(p->fcprojb), DA(a->fcproj), A(a->fch_gelu), P(p->fcprojw), N, F, C);
+            size_t in = c->dense_linears ? a->ffhead : a->ln2, out = c->dense_linears ? a->ffout : a->fcproj;
+            if (c->dense_linears)
+                matmul_backward(DA(a->ffout), G(p->ffmergew), G(p->ffmergeb), DA(a->fcproj), A(a->ffout), P(p->ffmergew), N, C, C);
+            matmul_backward(DA(a->fch_gelu), G(p->fcprojw), G(p->fcprojb), DA(out), A(a->fch_gelu), P(p->fcprojw), N, F, C);
             gelu_backward(DA(a->fch), A(a->fch), DA(a->fch_gelu), (size_t)N * F);
-            matmul_backward(DA(a->ln2), G(p->fcw), G(p->fcb), DA(a->fch), A(a->ln2), P(p->fcw), N, C, F);
+            matmul_backward(DA(in), G(p->fcw), G(p->fcb), DA(a->fch), A(in), P(p->fcw), N, C, F);
+            if (c->dense_linears)
+                matmul_backward(DA(a->ln2), G(p->ffheadw), G(p->ffheadb), DA(a->ffhead), A(a->ln2), P(p->ffheadw), N, C, C);
         }
         layernorm_backward(DA(a->res2), G(p->ln2w), G(p->ln2b), DA(a->ln2), A(a->res2), P(p->ln2w),
                            A(a->ln2_mean), A(a->ln2_rstd), N, C);
@@ -660,11 +685,12 @@ size_t model_num_params(const Model *m) { return m->n_params_full; }
 double model_flops_per_token(const ModelConfig *c, int T) {
     double C = c->d_model, F = (double)c->ffn_mult * C;
     MoeShape s = moe_shape(c);
-    /* matmuls: qkv 3C^2, proj C^2, dense ffn 2CF per layer, head C*n_out; attention scores
+    /* matmuls: qkv 3C^2, proj C^2, dense ffn 2CF per layer (and 2C^2 with its two linears), head C*n_out; attention scores
      * and weighted values 2*T*C per layer (the full T x T square is computed, also when
      * causal); an MoE block's FFN costs moe_macs_per_token (its top-k experts and routing) */
     double macs = C * c->n_out;
     for (int l = 0; l < c->layers; l++)
-        macs += 4 * C * C + 2.0 * T * C + (model_block_is_moe(c, l) ? moe_macs_per_token(&s) : 2 * C * F);
+        macs += 4 * C * C + 2.0 * T * C +
+                (model_block_is_moe(c, l) ? moe_macs_per_token(&s) : 2 * C * F + (c->dense_linears ? 2 * C * C : 0));
     return 2.0 * macs;
 }

@@ -44,6 +44,8 @@ typedef struct {
     int route_arg0, route_arg1; /* MoE: the values of the route's own keys (MoeRoute.keys), in
                                    their order; 0: the route's default */
     int mh_without;        /* MH-MoE: MH_WITHOUT_HEAD | MH_WITHOUT_MERGE (moe.h); 0: both layers */
+    int dense_linears;     /* dense FFN blocks: MH-MoE's two C x C layers around the FFN, without the
+                              split (the paper's Table 6 "Dense w/ MLP"); 0: none */
 } ModelConfig;
 
 /* ModelConfig's fields by name: checkpoints store the configuration as name=value lines, so a
@@ -97,11 +99,12 @@ typedef struct {
 
 typedef struct {
     size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-} BlockParams; /* fc* unused in an MoE block, whose FFN is moe[l] */
+    size_t ffheadw, ffheadb, ffmergew, ffmergeb; /* dense_linears only */
+} BlockParams; /* fc* and ff* unused in an MoE block, whose FFN is moe[l] */
 
 typedef struct {
     size_t res_in, ln1, ln1_mean, ln1_rstd, qkv, atty, att, attproj, res2,
-        ln2, ln2_mean, ln2_rstd, fch, fch_gelu, fcproj, res3;
+        ln2, ln2_mean, ln2_rstd, fch, fch_gelu, fcproj, ffhead, ffout, res3;
 } BlockActs;
 
 /* The gradient norm in pieces whose sums do not depend on how the experts are sharded: one

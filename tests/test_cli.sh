@@ -413,6 +413,10 @@ kill -INT $pid; wait $pid
 ok "loss-free balancing resumes from its checkpoint" '[ $rc -eq 0 ] && [ "$(rq "select status from runs where id=3")" = done ] && [ "$(rq "select min(step) > 1 from metrics where run_id=3 and name=\"loss\"")" = 1 ] && [ -n "$(rq "select value from metrics where run_id=3 and name=\"max_violation\" limit 1")" ]'
 "$H" run $rt model=xmoe router=expert_choice balance_mode=loss_free > /dev/null 2> r4.log; rc=$?
 ok "expert choice with loss-free balancing is refused" '[ $rc -eq 2 ] && grep -q "balanced by construction" r4.log'
+"$H" run $(merged $rt model=dense dense_mlp=both db=dm.db) > /dev/null 2>&1; rc=$?
+"$H" run $(merged $rt model=dense db=dm.db) > /dev/null 2>&1
+ok "dense_mlp=both: two C x C layers per dense block more (tiny: 2 blocks x 2 x (64^2 + 64)), named in the label" '[ $rc -eq 0 ] && [ "$(sqlite3 dm.db "select max(params) - min(params) from runs")" = 16640 ] && [ "$(sqlite3 dm.db "select label from runs where id = 1")" = "dense-dense_mlp=both" ]'
+ok "dense_mlp pairs with the dense default (omitted at its default)" '[ "$("$H" compare by=dense_mlp db=dm.db metric=valid/bpb 2>&1 | grep -c "valid/bpb  *dense-dense_mlp=both  *dense  ")" = 1 ]'
 "$H" run $rt model=xmoe granularity=3 > /dev/null 2> r5.log; rc=$?
 ok "a granularity that does not divide the expert size is refused" '[ $rc -eq 2 ] && grep -q "granularity=3 must divide the expert size 256" r5.log'
 "$H" run $rt model=xmoe router=hash > /dev/null 2> r6.log; rc=$?
