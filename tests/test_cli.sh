@@ -250,8 +250,10 @@ ok "bad checkpoint names the file" '[ $rc -eq 2 ] && grep -q "junk.ckpt" e5.log'
 "$H" run $common steps=5 > /dev/null 2> e5b.log; rc=$?
 "$H" sweep $common model=dense steps=5 > /dev/null 2> e5s.log; rc=$?
 ok "a sweep refuses a key given twice as well" '[ $rc -eq 2 ] && grep -q "given twice" e5s.log'
-"$H" sweep paper seed=5 db=grid.db > /dev/null 2> e5p.log; rc=$?
-ok "sweep paper refuses a word its grid sets too, before making anything" '[ $rc -eq 2 ] && grep -q "key .seed. given twice" e5p.log && [ ! -e grid.db ]'
+"$H" sweep paper task=vqa db=grid.db > /dev/null 2> e5p.log; rc=$?
+ok "sweep paper refuses a word its grid sets too, before making anything" '[ $rc -eq 2 ] && grep -q "key .task. given twice" e5p.log && [ ! -e grid.db ]'
+"$H" sweep paper seed=5 db=grid.db > /dev/null 2> e5q.log; rc=$?
+ok "sweep paper says seeds=N where seed= was given, before making anything" '[ $rc -eq 2 ] && grep -q "takes seeds=N" e5q.log && [ ! -e grid.db ]'
 ok "a key given twice exits 2 naming both words" '[ $rc -eq 2 ] && grep -q "steps=40" e5b.log && grep -q "steps=5" e5b.log'
 "$H" run $(merged $common db=) > /dev/null 2> e5c.log; rc=$?
 ok "an empty db= exits 2 before training" '[ $rc -eq 2 ] && grep -q "db=" e5c.log'
