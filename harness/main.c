@@ -10,6 +10,7 @@
 #include "plots/plot.h"
 #include "parallel.h"
 #include "sweep.h"
+#include "report.h"
 #include "sweep_ranks.h"
 #include "results/results.h"
 #include <signal.h>
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
             "                             (under mpirun -np P: handed to processes 1 .. P-1)\n"
             "  plot [fig=all|%s] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
+            "  report [db=results.db] [out=report]\n"
+            "                             one self-contained HTML page: verdicts, figures (inline SVG), runs\n"
             "  export [db=results.db] [out=export] [format=csv,jsonl,tensorboard]\n"
             "                             runs, configs, metrics, evals as CSV and JSONL; metrics as\n"
             "                             TensorBoard event files, one folder per run\n"
@@ -343,6 +346,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compare")) return harness_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "plan")) return harness_plan(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return harness_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return harness_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return harness_plot(argc - 2, argv + 2);

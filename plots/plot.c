@@ -451,3 +451,26 @@ int harness_plot(int argc, char **argv) {
     results_close(p.db);
     return failed ? 2 : 0;
 }
+
+int plot_each(const char *dbpath, const char *out, PlotDrawn drawn, void *ctx, char *err, size_t errlen) {
+    if (!plot_gnuplot_found()) {
+        snprintf(err, errlen, "gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)");
+        return -1;
+    }
+    Plot p = {.dbpath = dbpath, .out = out};
+    p.db = results_open_read(dbpath, p.err, sizeof p.err);
+    if (!p.db) { snprintf(err, errlen, "db=%s", p.err); return -1; }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create folder: %s", out, strerror(errno));
+        results_close(p.db);
+        return -1;
+    }
+    for (int k = 0; k < NFIG; k++) {
+        p.no_data = 0;
+        p.err[0] = 0;
+        int ok = FIGURES[k].make(&p) == 0;
+        drawn(ctx, FIGURES[k].name, FIGURES[k].help, ok, ok ? NULL : p.err);
+    }
+    results_close(p.db);
+    return 0;
+}
