@@ -216,13 +216,10 @@ static int cmd_query(int argc, char **argv) {
 /* harness export [db=] [out=export] [format=csv,jsonl,tensorboard]: csv and jsonl go together
  * (one pass writes both) */
 static int cmd_export(int argc, char **argv) {
-    const char *db = "results.db", *out = "export", *format = "csv,jsonl,tensorboard";
-    for (int i = 0; i < argc; i++) {
-        if (!strncmp(argv[i], "db=", 3)) db = argv[i] + 3;
-        else if (!strncmp(argv[i], "out=", 4)) out = argv[i] + 4;
-        else if (!strncmp(argv[i], "format=", 7)) format = argv[i] + 7;
-        else { fprintf(stderr, "error: '%s': expected db=, out= or format=\n", argv[i]); return 2; }
-    }
+    static const char *const names[] = {"db", "out", "format"};
+    const char *v[] = {"results.db", "export", "csv,jsonl,tensorboard"};
+    if (key_take_words(argc, argv, names, v, 3)) return 2;
+    const char *db = v[0], *out = v[1], *format = v[2];
     unsigned formats = 0;
     char list[256];
     snprintf(list, sizeof list, "%s", format);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include "results/results.h"
 #include "util/atomic_file.h"
+#include "util/keys.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,12 +173,10 @@ static int write_report(FILE *f, ResultsDb *db, const char *dbpath, const char *
 }
 
 int harness_report(int argc, char **argv) {
-    const char *dbpath = "results.db", *out = "report";
-    for (int i = 0; i < argc; i++) {
-        if (!strncmp(argv[i], "db=", 3)) dbpath = argv[i] + 3;
-        else if (!strncmp(argv[i], "out=", 4)) out = argv[i] + 4;
-        else { fprintf(stderr, "error: '%s': expected db= or out=\n", argv[i]); return 2; }
-    }
+    static const char *const names[] = {"db", "out"};
+    const char *v[] = {"results.db", "report"};
+    if (key_take_words(argc, argv, names, v, 2)) return 2;
+    const char *dbpath = v[0], *out = v[1];
     char err[8192], figdir[4200], page[4200];
     ResultsDb *db = results_open_read(dbpath, err, sizeof err);
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return 2; }

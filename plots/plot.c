@@ -413,13 +413,10 @@ void plot_print_help(FILE *f) {
 }
 
 int harness_plot(int argc, char **argv) {
-    const char *fig = "all", *dbpath = "results.db", *out = "figures";
-    for (int i = 0; i < argc; i++) {
-        if (!strncmp(argv[i], "fig=", 4)) fig = argv[i] + 4;
-        else if (!strncmp(argv[i], "db=", 3)) dbpath = argv[i] + 3;
-        else if (!strncmp(argv[i], "out=", 4)) out = argv[i] + 4;
-        else { fprintf(stderr, "error: '%s': expected fig=, db= or out=\n", argv[i]); return 2; }
-    }
+    static const char *const names[] = {"fig", "db", "out"};
+    const char *v[] = {"all", "results.db", "figures"};
+    if (key_take_words(argc, argv, names, v, 3)) return 2;
+    const char *fig = v[0], *dbpath = v[1], *out = v[2];
     int want = -1;
     if (strcmp(fig, "all")) {
         for (int k = 0; k < NFIG; k++) if (!strcmp(FIGURES[k].name, fig)) want = k;

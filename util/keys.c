@@ -85,3 +85,19 @@ const char *key_role_name(KeyRole r) {
                                                       "source", "bookkeeping", "place", "request", "recorded"};
     return r >= 0 && r < KEY_ROLE_COUNT ? names[r] : "none";
 }
+
+int key_take_words(int argc, char **argv, const char *const *names, const char **values, int n) {
+    for (int i = 0; i < argc; i++) {
+        int k = 0;
+        for (; k < n; k++) {
+            size_t len = strlen(names[k]);
+            if (!strncmp(argv[i], names[k], len) && argv[i][len] == '=') { values[k] = argv[i] + len + 1; break; }
+        }
+        if (k < n) continue;
+        fprintf(stderr, "error: '%s': expected ", argv[i]);
+        for (k = 0; k < n; k++) fprintf(stderr, "%s%s=", k ? (k == n - 1 ? " or " : ", ") : "", names[k]);
+        fputc('\n', stderr);
+        return -1;
+    }
+    return 0;
+}

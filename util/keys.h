@@ -48,6 +48,7 @@ enum {
     KEY_FOR_MOE = 4,    /* smoe, xmoe, mhmoe */
     KEY_FOR_ROUTER = 8, /* xmoe, mhmoe (their low-dimensional router) */
     KEY_FOR_MH = 16,    /* mhmoe */
+    KEY_FOR_DENSE = 32, /* dense */
 };
 
 typedef struct {
@@ -70,5 +71,9 @@ int key_check_value(const KeyDef *k, const char *value, char *err, size_t errlen
 /* The names name(0) .. name(count - 1) joined by '|' into buf (for a key's choices); exits
  * with a message if buf is too small rather than cutting a name off. */
 const char *key_join_names(char *buf, size_t n, const char *(*name)(int i), int count);
+/* A command's own NAME=VALUE words (db=, out=, fig=, ...): for each word, the value of the
+ * names[k] it starts with into values[k] (which hold the defaults). 0, or -1 after printing
+ * "error: 'WORD': expected NAME=, ... or NAME=" for a word that is none of them. */
+int key_take_words(int argc, char **argv, const char *const *names, const char **values, int n);
 
 #endif
