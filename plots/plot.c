@@ -51,7 +51,7 @@ static int fig_ppl(Plot *p) {
             } else used += snprintf(body + used, sizeof body - used, ", ");
             used += snprintf(body + used, sizeof body - used,
                              "'ppl.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent solid 0.2 notitle, "
-                             "'ppl.dat' index %d using 1:2 with lines lc %d lw 2 title '%s'",
+                             "'ppl.dat' index %d using 1:2 with lines lt %d lw 2 title '%s'",
                              block, block % 8 + 1, block, block % 8 + 1, r->v[i][1]);
         }
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
@@ -59,7 +59,7 @@ static int fig_ppl(Plot *p) {
     fclose(f);
     char script[40000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'perplexity per token'\n"
-             "set key top right\n%s\nunset multiplot", ntask, body);
+             "set key below\n%s\nunset multiplot", ntask, body);
     plot_rows_free(r);
     return plot_gnuplot(p, "ppl", script);
 }
@@ -240,7 +240,7 @@ static int fig_router(Plot *p) {
         return -1;
     }
     char script[20000];
-    snprintf(script, sizeof script, "set multiplot layout 2,3\nset xlabel 'step'\nset key top right font ',8'\n"
+    snprintf(script, sizeof script, "set multiplot layout 2,3\nset xlabel 'step'\nset key below font ',8'\n"
              "set palette rgbformulae 33,13,10\nunset colorbox\n%s\nunset multiplot", body);
     return plot_gnuplot(p, "router", script);
 }

@@ -74,11 +74,26 @@ FILE *plot_open_out(Plot *p, const char *name, const char *ext) {
 }
 
 /* the script is written once per terminal: PNG then SVG */
+/* One style for every figure: the Okabe-Ito colours (told apart with any colour vision, and in
+ * grey by their dash and marker), so series k of any figure (lt k, lc k) has one colour, dash
+ * and marker; keys outside the plot area unless a figure says otherwise, never over curves */
+static const char PLOT_STYLE[] =
+    "set linetype 1 lc rgb '#0072B2' dt 1 pt 7\n"  /* blue */
+    "set linetype 2 lc rgb '#D55E00' dt 2 pt 5\n"  /* vermillion */
+    "set linetype 3 lc rgb '#009E73' dt 3 pt 9\n"  /* bluish green */
+    "set linetype 4 lc rgb '#CC79A7' dt 4 pt 11\n" /* reddish purple */
+    "set linetype 5 lc rgb '#E69F00' dt 5 pt 13\n" /* orange */
+    "set linetype 6 lc rgb '#56B4E9' dt 1 pt 6\n"  /* sky blue */
+    "set linetype 7 lc rgb '#000000' dt 2 pt 4\n"  /* black */
+    "set linetype 8 lc rgb '#F0E442' dt 3 pt 8\n"  /* yellow */
+    "set linetype cycle 8\n"
+    "set key outside right top noenhanced\n";
+
 int plot_gnuplot(Plot *p, const char *name, const char *body) {
     FILE *f = plot_open_out(p, name, "gp");
     if (!f) return -1;
     fprintf(f, "# %s: regenerate with  gnuplot %s.gp  (run in this folder)\n", name, name);
-    fprintf(f, "set datafile separator '\\t'\n");
+    fprintf(f, "set datafile separator '\\t'\n%s", PLOT_STYLE);
     fprintf(f, "set terminal pngcairo size 1200,500 font ',10'\nset output '%s.png'\n%s\n", name, body);
     fprintf(f, "set terminal svg size 1200,500 font ',10'\nset output '%s.svg'\n%s\n", name, body);
     fclose(f);
