@@ -1,4 +1,6 @@
-/* ---- compute: the paired gaps of the paper's claim against training compute (`harness sweep
+/* The paired gaps of the paper's claim, two ways: against training compute (compute) and
+ * against the step (gaps).
+ * ---- compute: the paired gaps of the paper's claim against training compute (`harness sweep
  * compute`): MH-MoE - X-MoE, MH-MoE - dense and X-MoE - dense in English valid bits per byte
  * (negative: the first is better), each with its 95% interval over the seeds, at every (size,
  * steps) point, one panel per expert count; and per series a trend: the gap's change per
@@ -129,4 +131,63 @@ int fig_compute(Plot *p) {
             used += (size_t)snprintf(script + used, sizeof script - used, "set title '%d experts'\nplot %s\n", panel_of[k], plots[k]);
     if (used < sizeof script) snprintf(script + used, sizeof script - used, "unset multiplot\n");
     return plot_gnuplot(p, "compute", script);
+}
+
+/* ---- gaps: the paired gap at every evaluation step (valid bits per byte; MH-MoE - X-MoE, MoE -
+ * dense), the mean over seeds with its 95% band, one panel per task: where the curves of `ppl`
+ * overlap, this is the panel in which a real difference shows (or does not) ---- */
+static const char *const GAPS_SQL =
+    "WITH d AS (SELECT p.task, CASE WHEN m = 'mhmoexmoe' THEN p.a_label || ' - ' || p.b_label"
+    "   ELSE p.b_label || ' - ' || p.a_label END || ' ' || json_extract(p.a_key, '$.size') || '/' ||"
+    "   json_extract(p.a_key, '$.steps') AS series, ma.step AS step,"
+    "   CASE WHEN m = 'mhmoexmoe' THEN ma.value - mb.value ELSE mb.value - ma.value END AS gap"
+    "  FROM (SELECT *, json_extract(a_key, '$.model') || json_extract(b_key, '$.model') AS m FROM run_pairs"
+    "        WHERE by_key = 'model') p"
+    "  JOIN metrics ma ON ma.run_id = p.a_id AND ma.split = 'valid' AND ma.name = 'bpb'"
+    "  JOIN metrics mb ON mb.run_id = p.b_id AND mb.split = 'valid' AND mb.name = 'bpb' AND mb.step = ma.step"
+    "  WHERE p.m IN ('mhmoexmoe', 'densemhmoe', 'densexmoe')),"
+    " s AS (SELECT task, series, step, count(*) AS n, avg(gap) AS mean, CASE WHEN count(*) > 1 THEN"
+    "   sqrt(max(sum(gap * gap) - count(*) * avg(gap) * avg(gap), 0) / (count(*) - 1)) END AS sd"
+    "  FROM d GROUP BY task, series, step)"
+    " SELECT s.task, s.series, s.step, s.mean, coalesce(t.t975 * s.sd / sqrt(s.n), 0), s.n FROM s"
+    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= s.n - 1)"
+    " ORDER BY s.task, s.series, s.step";
+
+int fig_gaps(Plot *p) {
+    Rows *r = plot_query(p, GAPS_SQL);
+    if (!r) return -1;
+    if (!r->n) {
+        plot_rows_free(r);
+        return plot_missing(p, "gaps", "dense / X-MoE / MH-MoE runs paired by seed with valid bits per byte");
+    }
+    FILE *f = plot_open_out(p, "gaps", "dat");
+    if (!f) { plot_rows_free(r); return -1; }
+    char body[32768] = "";
+    size_t used = 0;
+    int block = -1, panels = 0, k = 0;
+    for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
+        int new_task = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]);
+        if (new_task || strcmp(r->v[i][1], r->v[i - 1][1])) {
+            fprintf(f, "%s# task %s series %s\n# step\tgap_mean\tgap_ci95\tseeds\n", i ? "\n\n" : "", r->v[i][0], r->v[i][1]);
+            block++;
+            k = new_task ? 1 : k + 1;
+            if (new_task) {
+                panels++;
+                used += (size_t)snprintf(body + used, sizeof body - used,
+                                         "%sset title '%s: paired gap in valid bits per byte (mean, 95%% band over seeds; "
+                                         "below 0: the first is better)'\nplot ", i ? "\n" : "", r->v[i][0]);
+            } else used += (size_t)snprintf(body + used, sizeof body - used, ", ");
+            used += (size_t)snprintf(body + used, sizeof body - used,
+                                     "'gaps.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent "
+                                     "solid 0.15 notitle, 'gaps.dat' index %d using 1:2 with linespoints lt %d lw 2 title '%s'",
+                                     block, k, block, k, r->v[i][1]);
+        }
+        fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
+    }
+    fclose(f);
+    plot_rows_free(r);
+    char script[36000];
+    snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'gap (bits per byte)'\n"
+             "set key below\nset xzeroaxis lt 7 lw 1\n%s\nunset multiplot", panels, body);
+    return plot_gnuplot(p, "gaps", script);
 }

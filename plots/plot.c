@@ -396,6 +396,7 @@ static const Figure FIGURES[] = {
     {"cost", fig_cost, 0, "parameters, FLOPs per token and measured tokens/s per model"},
     {"router", fig_router, 0, "the router over training: entropy, temperature, cosine spread, output RMS, load per expert rank"},
     {"routers", fig_routers, 1, "quality against max_violation per route and balance mode (sweep routers)"},
+    {"gaps", fig_gaps, 1, "the paired gaps (MH-MoE - X-MoE, each - dense) at every evaluation step with their 95% bands"},
     {"compute", fig_compute, 1, "the paired gaps MH-MoE - X-MoE and each - dense against training FLOPs, with trends (sweep compute)"},
 };
 #define NFIG ((int)(sizeof FIGURES / sizeof FIGURES[0]))

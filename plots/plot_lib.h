@@ -33,5 +33,6 @@ int plot_missing(Plot *p, const char *fig, const char *what);
 /* the figures in files of their own */
 int fig_routers(Plot *p);
 int fig_compute(Plot *p);
+int fig_gaps(Plot *p);
 
 #endif
