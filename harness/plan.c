@@ -1,4 +1,4 @@
-/* `harness plan by=KEY target=DELTA [power=0.8] [a=V b=W] [metric=M] [KEY=VALUE ...] [db=]`:
+/* `harness plan by=KEY target=DELTA [power=0.8] [sd_bound=P] [a=V b=W] [metric=M] [KEY=VALUE ...] [db=]`:
  * the power plan for the family of comparisons `harness compare` would show with the same words.
  * From each row's pilot seeds (their paired sd) it finds the seeds that detect a difference of
  * target with the given power at level 0.05 / m, m the family's rows (Holm's first step, so
@@ -72,13 +72,18 @@ static int number_word(const char *word, const char *key, double lo, double hi, 
 }
 
 int harness_plan(int argc, char **argv) {
-    double target = NAN, power = 0.8;
+    double target = NAN, power = 0.8, sd_bound = 0; /* 0: the pilot's sd as it is */
     char **rest = calloc((size_t)argc + 1, sizeof *rest), selection[2048] = "";
     int nrest = 0, rc = 2;
     if (!rest) return 2;
     for (int i = 0; i < argc; i++) {
         int t = number_word(argv[i], "target", 0, 1e300, &target), w = t ? 0 : number_word(argv[i], "power", 0.5, 1, &power);
-        if (t < 0 || w < 0) goto out;
+        int b = t || w ? 0 : number_word(argv[i], "sd_bound", 0, 1, &sd_bound);
+        if (t < 0 || w < 0 || b < 0) goto out;
+        if (b) { /* recorded with the plan's words: it changes every row's seeds */
+            snprintf(selection + strlen(selection), sizeof selection - strlen(selection), "%s%s", *selection ? " " : "", argv[i]);
+            continue;
+        }
         if (t || w) continue;
         rest[nrest++] = argv[i];
         if (strncmp(argv[i], "db=", 3)) snprintf(selection + strlen(selection), sizeof selection - strlen(selection), "%s%s", *selection ? " " : "", argv[i]);
@@ -114,20 +119,23 @@ int harness_plan(int argc, char **argv) {
         for (int i = 0; i < p.n; i++) m += p.row[i].pilot_n >= 2; /* the rows Holm counts */
         double alpha = 0.05 / (m ? m : 1), hours = 0;
         printf("power plan: detect |b - a| = %g with power %g at level 0.05 / %d = %.3g per row (Holm over the %d row%s\n"
-               "with two pilot seeds or more); sd: the pilot seeds' paired sd; core_h: the row's missing seeds of both\n"
-               "configurations, from the pilot runs' own times\n\n", target, power, m, alpha, m, m == 1 ? "" : "s");
+               "with two pilot seeds or more); sd: the pilot seeds' paired sd%s; core_h: the row's missing seeds of\n"
+               "both configurations, from the pilot runs' own times\n\n", target, power, m, alpha, m, m == 1 ? "" : "s",
+               sd_bound > 0 ? ", at its one-sided upper confidence bound (sd_bound=)" : "");
         printf("%-12s %-14s %-24s %-24s %6s %8s %6s %6s %10s\n", "task", "metric", "a", "b", "pilot", "sd", "seeds", "more", "core_h");
         for (int i = 0; i < p.n; i++) {
             PlanRow *r = &p.row[i];
-            int need = r->pilot_n >= 2 ? seeds_for(r->sd_diff, target, alpha, power, PLAN_MOST_SEEDS) : -1;
+            double sd = sd_bound > 0 && r->pilot_n >= 2 ? sd_upper_bound(r->sd_diff, r->pilot_n, sd_bound) : r->sd_diff;
+            int need = r->pilot_n >= 2 ? seeds_for(sd, target, alpha, power, PLAN_MOST_SEEDS) : -1;
             r->seeds_needed = need > 0 ? need : 0;
             int more = need > r->pilot_n ? need - r->pilot_n : 0;
             r->core_hours = more * (p.core_s[i][0] + p.core_s[i][1]) / 3600;
-            char seeds[16], sd[16];
+            char seeds[16];
             snprintf(seeds, sizeof seeds, "%d", need);
-            snprintf(sd, sizeof sd, "%.4f", r->sd_diff);
+            char sd_text[16];
+            snprintf(sd_text, sizeof sd_text, "%.4f", sd);
             printf("%-12s %-14s %-24s %-24s %6d %8s %6s %6d %10.2f\n", r->task, r->metric, r->a, r->b, r->pilot_n,
-                   r->pilot_n >= 2 ? sd : "n<2", need > 0 ? seeds : r->pilot_n < 2 ? "?" : ">1000", more, r->core_hours);
+                   r->pilot_n >= 2 ? sd_text : "n<2", need > 0 ? seeds : r->pilot_n < 2 ? "?" : ">1000", more, r->core_hours);
         }
         static PlanConfig cfg[2 * PLAN_MAX_ROWS];
         int nc = plan_configs(&p, cfg);

@@ -64,3 +64,46 @@ int seeds_for(double sd, double delta, double alpha, double power, int most) {
         if ((student_t_quantile(1 - alpha / 2, n - 1) + student_t_quantile(power, n - 1)) * sd / sqrt(n) <= delta) return n;
     return -1;
 }
+
+/* P(a, x), the regularized lower incomplete gamma function: its series below a + 1, the
+ * continued fraction of Q = 1 - P above (modified Lentz), as in the usual references */
+static double lower_gamma_p(double a, double x) {
+    if (x <= 0) return 0;
+    double front = exp(a * log(x) - x - lgamma(a));
+    if (x < a + 1) {
+        double term = 1 / a, sum = term;
+        for (int n = 1; n < 1000 && fabs(term) > fabs(sum) * 1e-15; n++) sum += term *= x / (a + n);
+        return front * sum;
+    }
+    double b = x + 1 - a, c = 1 / 1e-300, d = 1 / b, h = d;
+    for (int i = 1; i < 1000; i++) {
+        double an = -i * (i - a);
+        b += 2;
+        d = an * d + b;
+        if (fabs(d) < 1e-300) d = 1e-300;
+        c = b + an / c;
+        if (fabs(c) < 1e-300) c = 1e-300;
+        d = 1 / d;
+        double step = d * c;
+        h *= step;
+        if (fabs(step - 1) < 1e-15) break;
+    }
+    return 1 - front * h;
+}
+
+double chi2_quantile(double q, double df) {
+    if (!(q > 0 && q < 1) || !(df > 0)) return NAN;
+    double lo = 0, hi = df + 10 * sqrt(2 * df) + 10; /* the CDF rises from 0: widen hi until it holds q */
+    while (lower_gamma_p(df / 2, hi / 2) < q) hi *= 2;
+    for (int i = 0; i < 200; i++) {
+        double mid = (lo + hi) / 2;
+        if (lower_gamma_p(df / 2, mid / 2) < q) lo = mid;
+        else hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+double sd_upper_bound(double sd, int n, double level) {
+    if (n < 2 || !(level > 0 && level < 1)) return NAN;
+    return sd * sqrt((n - 1) / chi2_quantile(1 - level, n - 1));
+}

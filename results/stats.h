@@ -16,4 +16,10 @@ double student_t_quantile(double q, double df);
  * <= delta, n - 1 degrees of freedom); -1 if more than most */
 int seeds_for(double sd, double delta, double alpha, double power, int most);
 
+/* the x with P(X <= x) = q for a chi-square X with df degrees of freedom */
+double chi2_quantile(double q, double df);
+/* the one-sided upper confidence bound at level (e.g. 0.8) of a standard deviation sd estimated
+ * from n normal values: sd sqrt((n - 1) / chi2_quantile(1 - level, n - 1)); what a plan from a
+ * small pilot should assume, since the pilot's own sd is as likely under as over */
+double sd_upper_bound(double sd, int n, double level);
 #endif

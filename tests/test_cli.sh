@@ -160,6 +160,12 @@ ok "plan: at the row's detectable difference its 3 pilot seeds suffice, nothing 
 n2=$(planned 2 | cut -d" " -f2)
 by_table=$(q "select min(df + 1) from student_t, (select sd_diff as sd from verdicts where by_key = 'model' and metric = 'valid/bpb' and json_extract(a_key, '\$.steps') = 12) where (t975 + t80) * sd / sqrt(df + 1) <= $md / 2")
 ok "plan: at half of it the smallest sufficient n ($n2, by the table $by_table), priced in core-hours" '[ $rc2 -eq 0 ] && [ "$(planned 2 | cut -d" " -f3)" = 1 ] && [ "$n2" -gt 3 ] && [ "$n2" = "$by_table" ]'
+# sd_bound=0.8: the pilot's sd at its 80% upper bound, sqrt(2 / (-2 ln 0.8)) = 2.1171 times it for 3 seeds
+"$H" plan by=model steps=12 metric=valid/bpb target=$(awk -v m="$md" 'BEGIN { print m / 2 }') sd_bound=0.8 db=t.db > plan3b.log 2>&1; rc3=$?
+n3=$(planned 3 | cut -d" " -f2)
+by_bound=$(q "select min(df + 1) from student_t, (select sd_diff * 2.11713 as sd from verdicts where by_key = 'model' and metric = 'valid/bpb' and json_extract(a_key, '\$.steps') = 12) where (t975 + t80) * sd / sqrt(df + 1) <= $md / 2")
+# (the table has rows at some df only: the n it gives is at least the exact one)
+ok "plan sd_bound=0.8: planned from the sd's upper bound ($n3 seeds, by the table at most $by_bound), the words stored" '[ $rc3 -eq 0 ] && [ "$n3" -gt "$n2" ] && [ "$n3" -le "$by_bound" ] && [ "$(q "select selection like \"%sd_bound=0.8%\" from plans where id = 3")" = 1 ]'
 "$H" plan by=model steps=12 db=t.db > /dev/null 2> plan3.err; rc=$?
 ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=DELTA is required" plan3.err'
 # evaluation is dropless; the closing one also scores the valid split at the training capacity

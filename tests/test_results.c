@@ -79,6 +79,14 @@ static void test_student_p(void) {
 /* quantiles against the student_t table's (3 decimals) and df 2's closed form; seeds_for is the
  * smallest n whose (t_{1-a/2} + t_power) sd / sqrt(n) reaches the target */
 static void test_seeds_for(void) {
+    /* chi-square quantiles: df 2 in closed form (-2 ln(1 - q)), and the table's 3.841 (df 1,
+     * 0.95), 18.307 (df 10, 0.95), 0.831 (df 5, 0.025) */
+    CHECK(fabs(chi2_quantile(0.2, 2) + 2 * log(0.8)) < 1e-9, "chi2(0.2, 2) %.12g", chi2_quantile(0.2, 2));
+    CHECK(fabs(chi2_quantile(0.95, 1) - 3.841) < 5e-4 && fabs(chi2_quantile(0.95, 10) - 18.307) < 5e-4 &&
+          fabs(chi2_quantile(0.025, 5) - 0.831) < 5e-4, "chi2 table: %.4f %.4f %.4f", chi2_quantile(0.95, 1),
+          chi2_quantile(0.95, 10), chi2_quantile(0.025, 5));
+    /* a 3-seed pilot's sd at the 80% upper bound: sqrt(2 / (-2 ln 0.8)) = 2.117 times it */
+    CHECK(fabs(sd_upper_bound(0.01, 3, 0.8) - 0.01 * sqrt(2 / (-2 * log(0.8)))) < 1e-12, "sd bound %.6g", sd_upper_bound(0.01, 3, 0.8));
     CHECK(fabs(student_t_quantile(0.975, 10) - 2.228) < 5e-4, "t(0.975, 10) %.6f", student_t_quantile(0.975, 10));
     CHECK(fabs(student_t_quantile(0.8, 10) - 0.879) < 5e-4, "t(0.8, 10) %.6f", student_t_quantile(0.8, 10));
     CHECK(fabs(student_t_quantile(0.2, 10) + 0.879) < 5e-4, "t(0.2, 10) is -t(0.8, 10)");
