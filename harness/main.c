@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "  compare by=KEY [a=V b=W] [metric=valid/bpb] [KEY=VALUE ...] [db=] [csv=1]\n"
             "                             paired-by-seed verdicts between runs that differ only in KEY:\n"
             "                             means, b - a with its 95%% interval, the detectable difference\n"
-            "  plan by=KEY target=DELTA [power=0.8] [compare's words]\n"
+            "  plan by=KEY target=DELTA [power=0.8] [sd_bound=P] [compare's words]\n"
             "                             seeds each of those comparisons needs to detect DELTA after\n"
             "                             Holm's correction, their cost in core-hours; stored in db\n"
             "  data prepare english|multilingual|scenes|emoji [data_dir=data] [source=DIR]\n"
