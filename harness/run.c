@@ -154,6 +154,7 @@ const char *model_config_from(const Config *cfg, const TaskSpec *spec, ModelConf
         const char *layers = config_str(cfg, "mh_layers");
         mc->mh_without = (!strcmp(layers, "merge") || !strcmp(layers, "none") ? MH_WITHOUT_HEAD : 0) |
                          (!strcmp(layers, "head") || !strcmp(layers, "none") ? MH_WITHOUT_MERGE : 0);
+        mc->mh_extra_layers = kind == MOE_MHMOE ? (int)config_int(cfg, "mh_mlp") - 1 : 0;
         mc->gate_sigmoid = !strcmp(config_str(cfg, "gate"), "sigmoid");
         mc->router_code = !strcmp(config_str(cfg, "router_norm"), "code");
         mc->expert_dim = (int)config_int(cfg, "expert_dim");

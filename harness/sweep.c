@@ -247,6 +247,10 @@ static const GridRow ABLATION_ROWS[] = {
     {"task=english", "model=mhmoe", "experts=8", "parity=flops", "heads=1"},
     {"task=english", "model=xmoe", "experts=8", NULL},
     {"task=english", "model=dense", "dense_mlp=none,both", NULL},
+    /* Table 7: 0 to 3 linear layers in the multi-head and the merge layer, at parameter parity
+     * (the paper keeps the parameters: the expert size pays for the layers) */
+    {"task=english", "model=mhmoe", "experts=8", "mh_mlp=1,2,3", NULL},
+    {"task=english", "model=mhmoe", "experts=8", "mh_layers=none", NULL},
 };
 
 /* the MH-MoE gap across compute (issue 27): dense, X-MoE and MH-MoE (parameter parity; FLOP
@@ -266,7 +270,7 @@ static const GridRow COMPUTE_ROWS[] = {
 static const NamedGrid NAMED_GRIDS[] = {
     {"paper", "the grid behind the paper's figures", GRID(PAPER_ROWS), "fig=all"},
     {"routers", "routes and balance modes against quality and imbalance", GRID(ROUTER_ROWS), "fig=routers"},
-    {"ablations", "the paper's Table 6: MH-MoE without its head / merge layers, without the token split", GRID(ABLATION_ROWS),
+    {"ablations", "the paper's Tables 6 and 7: MH-MoE without its head / merge layers or the split, Dense / X-MoE with them, 0-3 layers in them", GRID(ABLATION_ROWS),
      "fig=all"},
     {"compute", "the paired gaps (MH-MoE - X-MoE, each - dense) across 26x the training FLOPs", GRID(COMPUTE_ROWS),
      "fig=compute"},

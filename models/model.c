@@ -28,7 +28,7 @@ const ModelConfigField MODEL_CONFIG_FIELDS[] = {
     FIELD(expert_dim), FIELD(router_dim), FIELD(mh_heads), FIELD(mh_inner_residual), FIELD(gate_sigmoid),
     FIELD(router_code), FIELD(patch_dim), FIELD(n_patches), FIELD(images),
     FIELD(route), FIELD(shared_experts), FIELD(balance_bias), FIELD(route_arg0), FIELD(route_arg1),
-    FIELD(mh_without), FIELD(dense_linears),
+    FIELD(mh_without), FIELD(dense_linears), FIELD(mh_extra_layers),
 };
 const int MODEL_CONFIG_FIELD_COUNT = (int)(sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0]);
 _Static_assert(sizeof(ModelConfig) == sizeof MODEL_CONFIG_FIELDS / sizeof MODEL_CONFIG_FIELDS[0] * sizeof(int),
@@ -41,7 +41,8 @@ static MoeShape moe_shape(const ModelConfig *c) {
                       .inner_residual = c->mh_inner_residual, .sigmoid_gate = c->gate_sigmoid,
                       .code_router = c->router_code, .route = c->route, .shared = c->shared_experts,
                       .bias_balance = c->balance_bias, .route_arg = {c->route_arg0, c->route_arg1},
-                      .mh_without = c->moe == MOE_MHMOE ? c->mh_without : 0};
+                      .mh_without = c->moe == MOE_MHMOE ? c->mh_without : 0,
+                      .mh_extra = c->moe == MOE_MHMOE ? c->mh_extra_layers : 0};
 }
 
 const char *model_config_check(const ModelConfig *c) {
@@ -94,7 +95,7 @@ static size_t add_expert_tensor(Model *m, const char *name, int layer, int exper
     return off;
 }
 
-#define MAX_TENSORS_PER_BLOCK 28 /* MH-MoE with a balance bias and shared experts: 24 */
+#define MAX_TENSORS_PER_BLOCK 32 /* MH-MoE with a balance bias and shared experts: 24; with mh_mlp=3, 32 */
 /* X-MoE's temperature: the learnable one's start and the balance loss's fixed tau0 (X-MoE
  * paper: 0.3 for softmax gates, 0.07 for sigmoid ones) */
 #define XMOE_TAU_SOFTMAX 0.3f
@@ -151,13 +152,26 @@ static void layout_params(Model *m) {
         size_t D = C / (size_t)L->s.heads;
         if (c->moe == MOE_MHMOE) {
             float xavier = sqrtf(6.0f / (2.0f * C));
+            char name[18]; /* "mh.merge.post1.w" */
             if (!(L->s.mh_without & MH_WITHOUT_HEAD)) {
+                for (int k = 0; k < L->s.mh_extra; k++) { /* Table 7's deeper layers: ReLU after each */
+                    snprintf(name, sizeof name, "mh.head.pre%d.w", k);
+                    p->head_pre_w[k] = add_tensor(m, name, l, C * C, 1, INIT_UNIFORM, xavier);
+                    snprintf(name, sizeof name, "mh.head.pre%d.b", k);
+                    p->head_pre_b[k] = add_tensor(m, name, l, C, 0, INIT_ZEROS, 0);
+                }
                 p->head_w = add_tensor(m, "mh.head.w", l, C * C, 1, INIT_UNIFORM, xavier / sqrtf(2.0f));
                 p->head_b = add_tensor(m, "mh.head.b", l, C, 0, INIT_ZEROS, 0);
             }
             if (!(L->s.mh_without & MH_WITHOUT_MERGE)) {
                 p->merge_w = add_tensor(m, "mh.merge.w", l, C * C, 1, INIT_UNIFORM, xavier);
                 p->merge_b = add_tensor(m, "mh.merge.b", l, C, 0, INIT_ZEROS, 0);
+                for (int k = 0; k < L->s.mh_extra; k++) {
+                    snprintf(name, sizeof name, "mh.merge.post%d.w", k);
+                    p->merge_post_w[k] = add_tensor(m, name, l, C * C, 1, INIT_UNIFORM, xavier);
+                    snprintf(name, sizeof name, "mh.merge.post%d.b", k);
+                    p->merge_post_b[k] = add_tensor(m, name, l, C, 0, INIT_ZEROS, 0);
+                }
             }
         }
         if (c->balance_bias) p->bias = add_tensor(m, "router.bias", l, N, 0, INIT_ZEROS, 0);

@@ -44,6 +44,8 @@ typedef struct {
     int route_arg0, route_arg1; /* MoE: the values of the route's own keys (MoeRoute.keys), in
                                    their order; 0: the route's default */
     int mh_without;        /* MH-MoE: MH_WITHOUT_HEAD | MH_WITHOUT_MERGE (moe.h); 0: both layers */
+    int mh_extra_layers;   /* MH-MoE: layers the multi-head and the merge layer each have beyond one,
+                              ReLU between (the paper's Table 7: n = 1 + this); 0: one each */
     int dense_linears;     /* dense FFN blocks: MH-MoE's two C x C layers around the FFN, without the
                               split (the paper's Table 6 "Dense w/ MLP"); 0: none */
 } ModelConfig;

@@ -32,6 +32,7 @@ const char *moe_shape_check(const MoeShape *s) {
     if (is_cosine(s) && s->router_dim < 1) return "router_dim must be positive";
     if (s->kind == MOE_MHMOE && (s->heads < 1 || s->C % s->heads)) return "heads must divide d_model";
     if (s->mh_without < 0 || s->mh_without > (MH_WITHOUT_HEAD | MH_WITHOUT_MERGE)) return "mh_layers: not a known choice";
+    if (s->mh_extra < 0 || s->mh_extra > MH_MAX_EXTRA) return "mh_mlp: 1 to 3 layers";
     return route_of(s)->check(s, 0);
 }
 
@@ -41,7 +42,7 @@ size_t moe_param_count(const MoeShape *s) {
     if (s->kind == MOE_SMOE) n += N * D;
     if (s->bias_balance) n += N;
     if (is_cosine(s)) n += de * D + N * de + !s->code_router; /* + the temperature */
-    if (s->kind == MOE_MHMOE) n += (size_t)mh_layer_count(s) * (C * C + C);
+    if (s->kind == MOE_MHMOE) n += (size_t)mh_layer_count(s) * (1 + (size_t)s->mh_extra) * (C * C + C);
     return n;
 }
 
@@ -50,7 +51,7 @@ double moe_macs_per_token(const MoeShape *s) {
     double macs = H * (s->topk + s->shared) * 2.0 * D * s->expert_dim;
     if (s->kind == MOE_SMOE) macs += C * N;
     if (is_cosine(s)) macs += H * (D * de + N * de);
-    if (s->kind == MOE_MHMOE) macs += mh_layer_count(s) * C * C;
+    if (s->kind == MOE_MHMOE) macs += mh_layer_count(s) * (1.0 + s->mh_extra) * C * C;
     return macs;
 }
 
@@ -66,6 +67,73 @@ static void *carve(Workspace *w, size_t n, size_t elem) {
     return w->base ? w->base + at : NULL;
 }
 #define CARVE(w, ptr, n) ((ptr) = carve(w, (n), sizeof *(ptr)))
+
+/* mh_extra's ReLU, in place; and its backward: g zeroed where the output r was not positive */
+static void relu_forward(float *x, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) if (x[i] < 0) x[i] = 0;
+}
+static void relu_mask(float *g, const float *r, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) if (!(r[i] > 0)) g[i] = 0;
+}
+
+/* the multi-head layer: in (Ntok, C) -> [mh_extra x (linear, ReLU) ->] head_w -> L->h */
+static void head_forward(MoeLayer *L, const float *P, const float *in) {
+    int E = L->s.mh_extra, Ntok = L->Ntok, C = L->s.C;
+    const float *x = in;
+    for (int k = 0; k < E; k++) {
+        matmul_forward(L->head_r[k], x, P + L->p.head_pre_w[k], P + L->p.head_pre_b[k], Ntok, C, C);
+        relu_forward(L->head_r[k], (size_t)Ntok * C);
+        x = L->head_r[k];
+    }
+    matmul_forward(L->h, x, P + L->p.head_w, P + L->p.head_b, Ntok, C, C);
+}
+
+/* from L->dh into din (+=), through head_w and the layers before it */
+static void head_backward(MoeLayer *L, const float *P, float *G, float *din, const float *in) {
+    int E = L->s.mh_extra, Ntok = L->Ntok, C = L->s.C;
+    size_t n = (size_t)Ntok * C;
+    const float *g = L->dh;
+    for (int k = E; k >= 0; k--) { /* layer k: head_w for k = E, else head_pre k; its input */
+        const float *x = k ? L->head_r[k - 1] : in;
+        size_t w = k == E ? L->p.head_w : L->p.head_pre_w[k], b = k == E ? L->p.head_b : L->p.head_pre_b[k];
+        float *dx = k ? L->mh_grad[k % 2] : din;
+        if (k) memset(dx, 0, sizeof(float) * n);
+        matmul_backward(dx, G + w, G + b, g, x, P + w, Ntok, C, C);
+        if (k) relu_mask(dx, L->head_r[k - 1], n);
+        g = dx;
+    }
+}
+
+/* the merge layer: L->o -> merge_w [-> mh_extra x (ReLU, linear)] -> out */
+static void merge_forward(MoeLayer *L, const float *P, float *out) {
+    int E = L->s.mh_extra, Ntok = L->Ntok, C = L->s.C;
+    const float *x = L->o;
+    for (int k = 0; k <= E; k++) { /* layer k: merge_w for k = 0, else merge_post k - 1 */
+        size_t w = k ? L->p.merge_post_w[k - 1] : L->p.merge_w, b = k ? L->p.merge_post_b[k - 1] : L->p.merge_b;
+        float *y = k < E ? L->merge_r[k] : out;
+        matmul_forward(y, x, P + w, P + b, Ntok, C, C);
+        if (k < E) relu_forward(y, (size_t)Ntok * C);
+        x = y;
+    }
+}
+
+/* from dout into L->d_o (zeroed first), back through the merge layer's layers */
+static void merge_backward(MoeLayer *L, const float *P, float *G, const float *dout) {
+    int E = L->s.mh_extra, Ntok = L->Ntok, C = L->s.C;
+    size_t n = (size_t)Ntok * C;
+    const float *g = dout;
+    for (int k = E; k >= 0; k--) {
+        const float *x = k ? L->merge_r[k - 1] : L->o;
+        size_t w = k ? L->p.merge_post_w[k - 1] : L->p.merge_w, b = k ? L->p.merge_post_b[k - 1] : L->p.merge_b;
+        float *dx = k ? L->mh_grad[k % 2] : L->d_o;
+        memset(dx, 0, sizeof(float) * n);
+        matmul_backward(dx, G + w, G + b, g, x, P + w, Ntok, C, C);
+        if (k) relu_mask(dx, L->merge_r[k - 1], n);
+        g = dx;
+    }
+}
 
 static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     const MoeShape *s = &L->s;
@@ -83,6 +151,11 @@ static void moe_workspace_layout(MoeLayer *L, Workspace *w) {
     CARVE(w, L->pass_load, N);
     CARVE(w, L->xin, A * D); CARVE(w, L->h1, A * M); CARVE(w, L->a1, A * M); CARVE(w, L->xout, A * D);
     CARVE(w, L->o, S * D);
+    for (int k = 0; k < MH_MAX_EXTRA; k++) {
+        CARVE(w, L->head_r[k], head && k < s->mh_extra ? S * D : 0);
+        CARVE(w, L->merge_r[k], has_merge(s) && k < s->mh_extra ? S * D : 0);
+    }
+    for (int k = 0; k < 2; k++) CARVE(w, L->mh_grad[k], s->mh_extra ? S * D : 0);
     CARVE(w, L->dz, S * N); CARVE(w, L->dprobs, S * N); CARVE(w, L->dprobs0, S * N);
     CARVE(w, L->dr, S * de); CARVE(w, L->drhat, S * de); CARVE(w, L->dcos, S * N); CARVE(w, L->dehat, N * de);
     CARVE(w, L->dxin, A * D); CARVE(w, L->dh1, A * M); CARVE(w, L->da1, A * M); CARVE(w, L->dxout, A * D);
@@ -494,7 +567,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     const float *U = in;
     double t0 = omp_get_wtime();
     if (has_head(sh)) {
-        matmul_forward(L->h, in, P + L->p.head_w, P + L->p.head_b, Ntok, C, C);
+        head_forward(L, P, in);
         double th = omp_get_wtime();
         L->t_mh += th - t0;
         t0 = th;
@@ -583,7 +656,7 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
     }
     op_end(op, 2.0 * rows * D, 4.0 * (rows + S) * D);
     double t3 = omp_get_wtime();
-    if (has_merge(sh)) matmul_forward(out, L->o, P + L->p.merge_w, P + L->p.merge_b, Ntok, C, C);
+    if (has_merge(sh)) merge_forward(L, P, out);
     double t4 = omp_get_wtime();
     op = op_begin(OP_ROUTE);
     update_stats(L, out, sh->kind == MOE_SMOE ? 0.0f : sh->code_router ? 1.0f : temperature(L, P));
@@ -596,14 +669,13 @@ void moe_forward(MoeLayer *L, const float *P, float *out, const float *in, int t
 void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float *dout, const float *in) {
     const MoeShape *sh = &L->s;
     const MoeRoute *R = route_of(sh);
-    int C = sh->C, N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
-    int D = L->D, S = L->S, Ntok = L->Ntok, mh = sh->kind == MOE_MHMOE, A = L->n_asg;
+    int N = sh->experts, K = sh->shared, M = sh->expert_dim, de = sh->router_dim;
+    int D = L->D, S = L->S, mh = sh->kind == MOE_MHMOE, A = L->n_asg;
     const float *U = has_head(sh) ? L->h : in, *dO = dout;
     float *dU = din;
     double t0 = omp_get_wtime();
     if (has_merge(sh)) {
-        memset(L->d_o, 0, sizeof(float) * S * D);
-        matmul_backward(L->d_o, G + L->p.merge_w, G + L->p.merge_b, dout, L->o, P + L->p.merge_w, Ntok, C, C);
+        merge_backward(L, P, G, dout);
         double tm = omp_get_wtime();
         L->t_mh += tm - t0;
         t0 = tm;
@@ -705,7 +777,7 @@ void moe_backward(MoeLayer *L, const float *P, float *G, float *din, const float
     }
     op_end(op, 0, 4.0 * 6 * S * N);
     double t3 = omp_get_wtime();
-    if (has_head(sh)) matmul_backward(din, G + L->p.head_w, G + L->p.head_b, L->dh, in, P + L->p.head_w, Ntok, C, C);
+    if (has_head(sh)) head_backward(L, P, G, din, in);
     L->t_experts += t2 - t1;
     L->t_mh += omp_get_wtime() - t3;
     L->t_route += (t1 - t0) + (t3 - t2);

@@ -37,7 +37,11 @@ typedef struct {
                           from the load after each step (DeepSeek-V3) */
     int route_arg[MOE_ROUTE_ARGS]; /* the route's own keys' values (MoeRoute.keys); 0: default */
     int mh_without;    /* mhmoe: which linear layer around the experts is left out (Table 6) */
+    int mh_extra;      /* mhmoe: linear layers the multi-head layer and the merge layer each have
+                          beyond one, a ReLU between two (the paper's Table 7: n = 1 + mh_extra) */
 } MoeShape;
+
+#define MH_MAX_EXTRA 2 /* Table 7 goes to n = 3 */
 
 /* MoeShape.mh_without: the multi-head layer (the sub-tokens are the token's own slices) and
  * the merge layer (the output is the sub-tokens' outputs side by side) */
@@ -46,6 +50,9 @@ enum { MH_WITHOUT_HEAD = 1, MH_WITHOUT_MERGE = 2 };
 /* parameter offsets into the model's buffer */
 typedef struct {
     size_t head_w, head_b, merge_w, merge_b; /* mhmoe */
+    /* mh_extra: the multi-head layer's first layers (before head_w) and the merge layer's last
+     * ones (after merge_w), each (C, C) and (C) */
+    size_t head_pre_w[MH_MAX_EXTRA], head_pre_b[MH_MAX_EXTRA], merge_post_w[MH_MAX_EXTRA], merge_post_b[MH_MAX_EXTRA];
     size_t router_w;                         /* smoe (N, D); xmoe/mhmoe projection (d_e, D) */
     size_t expert_emb, tau;                  /* xmoe/mhmoe (N, d_e), (1) */
     size_t bias;                             /* bias_balance (N): no gradient, moe_bias_update moves it */
@@ -152,6 +159,9 @@ struct MoeLayer {
                                     forwards since the last moe_bias_update (loss-free balancing) */
     float *xin, *h1, *a1, *xout; /* (A, D), (A, M), (A, M), (A, D) expert buffers */
     float *o;                    /* (S, D) combined expert output (before merge) */
+    float *head_r[MH_MAX_EXTRA]; /* (Ntok, C) mh_extra: the ReLU outputs inside the multi-head layer */
+    float *merge_r[MH_MAX_EXTRA];/* (Ntok, C) and inside the merge layer */
+    float *mh_grad[2];           /* (Ntok, C) mh_extra: gradients through those, in turn */
     float frac[MOE_MAX_EXPERTS]; /* f_e: share of top-1 assignments per expert (no gradient) */
     float aux;                   /* balance loss of the last forward */
     float z_loss;                /* router z-loss of the last forward: mean over sub-tokens of lse^2 */

@@ -35,6 +35,9 @@ static ModelConfig tiny(int kind, int topk) {
                          .mh_heads = 2, .mh_inner_residual = 0, .gate_sigmoid = 0};
 }
 
+/* set between the random perturbation of the weights and the check (NULL: nothing) */
+static void (*gc_adjust)(Model *m);
+
 /* z: the router z-loss weight; seed: the model's initialisation */
 static void gradcheck_seeded(const char *label, ModelConfig cfg, float capacity, float z, uint64_t seed) {
     Model m;
@@ -46,6 +49,7 @@ static void gradcheck_seeded(const char *label, ModelConfig cfg, float capacity,
         if (strstr(t->name, "tau")) continue;
         for (size_t j = 0; j < t->n; j++) m.params[t->off + j] += 0.3f * rng_normal(&r);
     }
+    if (gc_adjust) gc_adjust(&m);
     model_set_moe_options(&m, 1, capacity, 0.1f);
     model_set_router_options(&m, z, 0.01f);
     Batch *b = batch_alloc(2, 6, 0);
@@ -617,6 +621,68 @@ static void test_invariants(void) {
     model_free(&m);
 }
 
+/* every pre-activation of the deeper multi-head and merge layers positive, so ReLU is smooth
+ * there: the layers a ReLU follows get weights a tenth of theirs (sums within about +-1 of the
+ * bias: the inputs reach a few units, |o| up to ~4) and biases +3 (measured without the tenth:
+ * a quarter of the merge layer's pre-activations were negative at +3) */
+static void relu_layer_on(Model *m, size_t w, size_t b, size_t C) {
+    for (size_t i = 0; i < C * C; i++) m->params[w + i] *= 0.1f;
+    for (size_t d = 0; d < C; d++) m->params[b + d] = 3.0f;
+}
+static void relu_layers_on(Model *m) {
+    for (int l = 0; l < m->cfg.layers; l++) {
+        MoeLayer *L = &m->moe[l];
+        if (L->s.kind != MOE_MHMOE || !L->s.mh_extra) continue;
+        size_t C = (size_t)L->s.C;
+        for (int k = 0; k < L->s.mh_extra; k++) {
+            if (!(L->s.mh_without & MH_WITHOUT_HEAD)) relu_layer_on(m, L->p.head_pre_w[k], L->p.head_pre_b[k], C);
+            if (L->s.mh_without & MH_WITHOUT_MERGE) continue;
+            if (k) relu_layer_on(m, L->p.merge_post_w[k - 1], L->p.merge_post_b[k - 1], C);
+            else relu_layer_on(m, L->p.merge_w, L->p.merge_b, C);
+        }
+    }
+}
+
+/* the ReLU's other side, where relu_layers_on never goes: with the biases before a ReLU at -100
+ * every output of it is 0, so the weights of the layer right after it get exactly zero
+ * gradient, and without the mask (the ReLU's backward) the layer before it would still get
+ * some. Each side alone: a head switched off would zero the experts' input, and with it what
+ * the merge layers see. */
+static void test_relu_off_side(int merge_side) {
+    ModelConfig cfg = tiny(MOE_MHMOE, 2);
+    cfg.d_model = 16;
+    cfg.layers = 1;
+    cfg.mh_extra_layers = 1;
+    Model m;
+    CHECK(model_build(&m, &cfg, 2) == 0 && model_alloc_batch(&m, 2, 6) == 0, "build");
+    MoeLayer *L = &m.moe[0];
+    for (int t = 0; t < m.n_tensors; t++) /* biases and experts away from their zero start */
+        if (strstr(m.tensors[t].name, "experts") || strstr(m.tensors[t].name, ".b"))
+            for (size_t j = 0; j < m.tensors[t].n; j++) m.params[m.tensors[t].off + j] += 0.1f;
+    size_t off_bias = merge_side ? L->p.merge_b : L->p.head_pre_b[0];
+    for (size_t d = 0; d < 16; d++) m.params[off_bias + d] = -100.0f;
+    Batch *b = batch_alloc(2, 6, 0);
+    Rng r;
+    rng_seed(&r, 4);
+    for (int i = 0; i < 12; i++) { b->tokens[i] = (int)rng_below(&r, 11); b->targets[i] = (int)rng_below(&r, 11); }
+    model_set_moe_options(&m, 1, 0, 0.1f);
+    model_forward(&m, b);
+    model_zero_grad(&m);
+    model_backward(&m);
+    size_t before = merge_side ? L->p.merge_w : L->p.head_pre_w[0], after = merge_side ? L->p.merge_post_w[0] : L->p.head_w;
+    double g_before = 0, g_after = 0;
+    for (size_t i = 0; i < 16 * 16; i++) { g_before += fabs(m.grads[before + i]); g_after += fabs(m.grads[after + i]); }
+    CHECK(g_before == 0 && g_after == 0, "ReLU off in the %s: no gradient into the layer before it (%g) or after it (%g)",
+          merge_side ? "merge" : "head", g_before, g_after);
+    batch_free(b);
+    model_free(&m);
+}
+
+static void test_relu_off(void) {
+    test_relu_off_side(0);
+    test_relu_off_side(1);
+}
+
 int main(void) {
     test_invariants();
     test_abandon();
@@ -657,6 +723,30 @@ int main(void) {
         model_free(&a);
         model_free(&b);
     }
+    /* the paper's Table 7: n = 2 and 3 linear layers in the multi-head and in the merge layer,
+     * a ReLU between two (and the head layer alone, deeper); each extra layer C x C + C. A
+     * ReLU's kink inside a 5e-3 step breaks a central difference, so the check runs with every
+     * pre-activation positive (relu_layers_on); test_relu_off checks the other side */
+    gc_adjust = relu_layers_on;
+    for (int extra = 1; extra <= MH_MAX_EXTRA; extra++)
+        for (int without = 0; without <= 1; without++) {
+            ModelConfig deep = tiny(MOE_MHMOE, 2), one = tiny(MOE_MHMOE, 2);
+            deep.d_model = one.d_model = 16;
+            deep.mh_extra_layers = extra;
+            deep.mh_without = one.mh_without = without ? MH_WITHOUT_MERGE : 0;
+            char label[96];
+            snprintf(label, sizeof label, "mhmoe k=2 mh_mlp=%d%s", 1 + extra, without ? " mh_layers=head" : "");
+            gradcheck_variant(label, deep, 0);
+            Model a, b;
+            CHECK(model_build(&a, &deep, 1) == 0 && model_build(&b, &one, 1) == 0, "build %s", label);
+            size_t per = (size_t)extra * (16 * 16 + 16) * (without ? 1 : 2);
+            CHECK(a.n_params - b.n_params == per * a.n_moe && model_param_count(&deep) == a.n_params,
+                  "%s: %zu parameters more, want %zu", label, a.n_params - b.n_params, per * a.n_moe);
+            model_free(&a);
+            model_free(&b);
+        }
+    gc_adjust = NULL;
+    test_relu_off();
     ModelConfig xc = tiny(MOE_XMOE, 1), mc = tiny(MOE_MHMOE, 2);
     xc.router_code = mc.router_code = 1;
     gradcheck_variant("xmoe k=1 router_norm=code", xc, 0);
