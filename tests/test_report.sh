@@ -26,7 +26,7 @@ if [ -n "$CHROME" ]; then
   timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --user-data-dir="$W/chrome" --dump-dom "file://$W/rep/index.html" > dom.html 2> chrome.log
   count() { grep -o "$1" "$2" | wc -l; }
   ok "the browser's DOM: every figure, SVG and table ($(count "<figure" dom.html) $(count "<svg" dom.html) $(count "<table" dom.html))" '[ "$(count "<figure" dom.html)" = "$figs" ] && [ "$(count "<svg" dom.html)" = "$figs" ] && [ "$(count "<table" dom.html)" = "$(count "<table" rep/index.html)" ] && ! grep -q parsererror dom.html'
-  timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$W/chrome" --window-size=1300,2000 --screenshot="$W/shot.png" "file://$W/rep/index.html" > /dev/null 2>> chrome.log
+  timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=3000 --user-data-dir="$W/chrome" --window-size=1300,2000 --screenshot="$W/shot.png" "file://$W/rep/index.html" > /dev/null 2>> chrome.log
   ok "a screenshot of it (a PNG of some size)" '[ "$(head -c 8 shot.png | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ] && [ "$(stat -c %s shot.png)" -gt 20000 ]'
 fi
 "$H" report db=missing.db out=rep2 > /dev/null 2> miss.log; rc=$?
