@@ -89,16 +89,12 @@ void compare_family_sql(const CompareArgs *c, char *sql, size_t size) {
     const char *a = c->a, *b = c->b, *metric = c->metric;
     sql[0] = 0;
     /* the rows of the view, and the same rows turned round, so that a= and b= may name either side */
-/* a side's label, and the compared key's value where the two labels are the same (runs made
- * before their label named that key) */
-#define SHOWN_LABEL(label, value) \
-    "CASE WHEN a_label IS b_label THEN " label " || ' ' || by_key || '=' || " value " ELSE " label " END"
     put(sql, size,
         "WITH both_ways AS ("
-        " SELECT task, metric, by_key, a, b, " SHOWN_LABEL("a_label", "a") " AS a_label, " SHOWN_LABEL("b_label", "b")
+        " SELECT task, metric, by_key, a, b, " COMPARE_SHOWN_LABEL("a_label", "a") " AS a_label, " COMPARE_SHOWN_LABEL("b_label", "b")
         "        AS b_label, n, mean_a, mean_b, diff, ci_low, ci_high,"
         "        min_detectable, verdict, sd_diff, a_key, b_key, a_runs, b_runs, 0 AS turned FROM verdicts"
-        " UNION ALL SELECT task, metric, by_key, b, a, " SHOWN_LABEL("b_label", "b") ", " SHOWN_LABEL("a_label", "a")
+        " UNION ALL SELECT task, metric, by_key, b, a, " COMPARE_SHOWN_LABEL("b_label", "b") ", " COMPARE_SHOWN_LABEL("a_label", "a")
         ", n, mean_b, mean_a, -diff, -ci_high, -ci_low,"
         "        min_detectable, CASE verdict WHEN 'a better' THEN 'b better' WHEN 'b better' THEN 'a better'"
         "        ELSE verdict END, sd_diff, b_key, a_key, b_runs, a_runs, 1 FROM verdicts),"
@@ -111,7 +107,7 @@ void compare_family_sql(const CompareArgs *c, char *sql, size_t size) {
     if (!a && !b) put(sql, size, " AND turned = 0");
     if (metric) { put(sql, size, " AND metric = "); put_literal(sql, size, metric); }
     else /* per-language rows and the loss beside ppl and bpb only when asked */
-        put(sql, size, " AND metric NOT LIKE '%/%/%' AND metric NOT LIKE '%/loss'");
+        put(sql, size, " AND " COMPARE_DEFAULT_METRICS);
     for (int i = 0; i < c->nf; i++) {
         char path[80];
         snprintf(path, sizeof path, "$.%s", c->filter_key[i]);

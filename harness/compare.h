@@ -7,6 +7,14 @@ int harness_compare(int argc, char **argv);
 /* What compare (and plan) select the verdicts' rows by: by=, a=, b=, metric=, db=, csv= and
  * KEY=VALUE filters on the configurations */
 #define COMPARE_MAX_FILTERS 32
+
+/* SQL over a verdicts row: a side's label, and the compared key's value where the two labels
+ * are the same (runs made before their label named that key) */
+#define COMPARE_SHOWN_LABEL(label, value) \
+    "CASE WHEN a_label IS b_label THEN " label " || ' ' || by_key || '=' || " value " ELSE " label " END"
+/* the metrics a comparison shows unless metric= names one: per-language rows and the loss
+ * beside ppl and bpb left out */
+#define COMPARE_DEFAULT_METRICS "metric NOT LIKE '%/%/%' AND metric NOT LIKE '%/loss'"
 typedef struct {
     const char *by, *a, *b, *metric, *db;
     int csv, nf;

@@ -3,9 +3,8 @@
  * Holm's adjustment, every figure the db can draw as inline SVG, and the runs -- with no
  * script and nothing fetched: it opens from a file, offline, in any browser. */
 #include "report.h"
+#include "compare.h"
 #include "plots/plot.h"
-#include <errno.h>
-#include <sys/stat.h>
 #include "results/results.h"
 #include "util/atomic_file.h"
 #include "util/keys.h"
@@ -91,15 +90,16 @@ static void put_figure(void *ctx, const char *name, const char *help, int ok, co
 
 static const char *const VERDICT_HEAD[] = {"task", "size / steps", "metric", "a", "b", "n", "b - a", "95% interval",
                                            "detectable", "p_holm (family)", "verdict after Holm"};
-/* the held-out verdicts of one key: per-language rows and losses left out, as compare does, and
- * the untrained model's multiple choice (mc_step0) and the length-normalised accuracy beside acc */
-#define VERDICT_SQL                                                                                                   \
-    "SELECT task, size || ' / ' || steps, metric, CASE WHEN a_label IS b_label THEN a_label || ' ' || by_key || '=' || a " \
-    "ELSE a_label END, CASE WHEN a_label IS b_label THEN b_label || ' ' || by_key || '=' || b ELSE b_label END, n, "      \
-    "printf('%%+.4f', diff), CASE WHEN ci_low IS NULL THEN 'n<2' ELSE printf('[%%+.4f, %%+.4f]', ci_low, ci_high) END, " \
-    "coalesce(printf('%%.4f', min_detectable), ''), coalesce(printf('%%.3g (%%d)', p_holm, family), ''), verdict_holm "  \
-    "FROM verdicts_holm WHERE by_key = '%s' AND metric NOT LIKE '%%/%%/%%' AND metric NOT LIKE '%%/loss' "               \
-    "AND metric NOT LIKE 'mc_step0/%%' AND metric NOT LIKE '%%/acc_norm' "                                              \
+/* the held-out verdicts of one key, labelled as compare labels them: compare's default metrics,
+ * less the untrained model's multiple choice (mc_step0) and the length-normalised accuracy
+ * beside acc; the key goes between the two halves */
+#define VERDICT_SQL_HEAD                                                                                         \
+    "SELECT task, size || ' / ' || steps, metric, " COMPARE_SHOWN_LABEL("a_label", "a") ", "                       \
+    COMPARE_SHOWN_LABEL("b_label", "b") ", n, printf('%+.4f', diff), CASE WHEN ci_low IS NULL THEN 'n<2' "          \
+    "ELSE printf('[%+.4f, %+.4f]', ci_low, ci_high) END, coalesce(printf('%.4f', min_detectable), ''), "           \
+    "coalesce(printf('%.3g (%d)', p_holm, family), ''), verdict_holm FROM verdicts_holm WHERE by_key = "
+#define VERDICT_SQL_TAIL                                                                                         \
+    " AND " COMPARE_DEFAULT_METRICS " AND metric NOT LIKE 'mc_step0/%' AND metric NOT LIKE '%/acc_norm' "        \
     "ORDER BY task, size, steps, metric, a_label, b_label"
 
 static const char *const RUN_HEAD[] = {"id", "label", "task", "seed", "size / steps", "status", "valid bpb", "valid ppl",
@@ -157,7 +157,7 @@ static int write_report(FILE *f, ResultsDb *db, const char *dbpath, const char *
     for (int k = 0; k < keys.n; k++) {
         char sql[2048];
         if (strchr(keys.keys[k], '\'')) continue; /* a key is a word; never a quote in SQL */
-        snprintf(sql, sizeof sql, VERDICT_SQL, keys.keys[k]);
+        snprintf(sql, sizeof sql, "%s'%s'%s", VERDICT_SQL_HEAD, keys.keys[k], VERDICT_SQL_TAIL);
         fputs("<h3>by ", f);
         put_text(f, keys.keys[k]);
         fputs("</h3>\n", f);
@@ -185,8 +185,7 @@ int harness_report(int argc, char **argv) {
     snprintf(page, sizeof page, "%s/index.html", out);
     FILE *f = NULL;
     int rc = -1;
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) snprintf(err, sizeof err, "out=%s: cannot make the folder: %s", out, strerror(errno));
-    else if ((f = atomic_open(page, err, sizeof err))) {
+    if (file_make_dir(out, err, sizeof err) == 0 && (f = atomic_open(page, err, sizeof err))) {
         rc = write_report(f, db, dbpath, figdir, err, sizeof err);
         char cerr[512];
         if (atomic_close_then(f, rc == 0, page, NULL, NULL, cerr, sizeof cerr) && rc == 0) {

@@ -22,6 +22,14 @@
     "3.0 * (SELECT flops_per_token FROM runs WHERE id = " FIRST_RUN(runs) ") * json_extract(" key \
     ", '$.steps') * json_extract(" key ", '$.batch') * json_extract(" key ", '$.seq_len')"
 
+/* The three comparisons of the claim, over a pair of runs or groups whose models, joined a then
+ * b (SQL MODELS), are mhmoe xmoe, dense mhmoe or dense xmoe: PAIR_KEPT keeps them, PAIR_SERIES
+ * names one "MH-MoE - X-MoE" or "MoE - dense" by the two labels, PAIR_SIGN turns b - a into that
+ * gap (+1 or -1) */
+#define PAIR_KEPT(MODELS) MODELS " IN ('mhmoexmoe', 'densemhmoe', 'densexmoe')"
+#define PAIR_SERIES(MODELS, A, B) "CASE WHEN " MODELS " = 'mhmoexmoe' THEN " A " || ' - ' || " B " ELSE " B " || ' - ' || " A " END"
+#define PAIR_SIGN(MODELS) "(CASE WHEN " MODELS " = 'mhmoexmoe' THEN -1 ELSE 1 END)"
+
 /* series: the three comparisons (named by the two labels: parity, heads), per expert count,
  * each oriented MH-MoE - X-MoE or MoE - dense; dense has no expert key, so a row's experts are
  * the MoE side's */
@@ -33,10 +41,9 @@ static const char *const COMPUTE_SQL =
     "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"
     "    ORDER BY step LIMIT 1) AS epochs"
     "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2)"
-    " SELECT CASE WHEN a || b = 'mhmoexmoe' THEN a_label || ' - ' || b_label ELSE b_label || ' - ' || a_label END AS series,"
-    "   experts, point, flops, epochs, n, CASE a || b WHEN 'mhmoexmoe' THEN -diff ELSE diff END AS gap,"
-    "   ci_high - diff AS half"
-    " FROM v WHERE a || b IN ('mhmoexmoe', 'densemhmoe', 'densexmoe') ORDER BY experts, series, flops";
+    " SELECT " PAIR_SERIES("a || b", "a_label", "b_label") " AS series,"
+    "   experts, point, flops, epochs, n, " PAIR_SIGN("a || b") " * diff AS gap, ci_high - diff AS half"
+    " FROM v WHERE " PAIR_KEPT("a || b") " ORDER BY experts, series, flops";
 
 /* the trend of one series over rows [lo, hi): slope of gap on log2(flops), its 95% half-width */
 typedef struct { double slope, half; int points; } Trend;
@@ -137,15 +144,13 @@ int fig_compute(Plot *p) {
  * dense), the mean over seeds with its 95% band, one panel per task: where the curves of `ppl`
  * overlap, this is the panel in which a real difference shows (or does not) ---- */
 static const char *const GAPS_SQL =
-    "WITH d AS (SELECT p.task, CASE WHEN m = 'mhmoexmoe' THEN p.a_label || ' - ' || p.b_label"
-    "   ELSE p.b_label || ' - ' || p.a_label END || ' ' || json_extract(p.a_key, '$.size') || '/' ||"
-    "   json_extract(p.a_key, '$.steps') AS series, ma.step AS step,"
-    "   CASE WHEN m = 'mhmoexmoe' THEN ma.value - mb.value ELSE mb.value - ma.value END AS gap"
+    "WITH d AS (SELECT p.task, " PAIR_SERIES("m", "p.a_label", "p.b_label") " || ' ' || json_extract(p.a_key, '$.size')"
+    "   || '/' || json_extract(p.a_key, '$.steps') AS series, ma.step AS step, " PAIR_SIGN("m") " * (mb.value - ma.value) AS gap"
     "  FROM (SELECT *, json_extract(a_key, '$.model') || json_extract(b_key, '$.model') AS m FROM run_pairs"
     "        WHERE by_key = 'model') p"
     "  JOIN metrics ma ON ma.run_id = p.a_id AND ma.split = 'valid' AND ma.name = 'bpb'"
     "  JOIN metrics mb ON mb.run_id = p.b_id AND mb.split = 'valid' AND mb.name = 'bpb' AND mb.step = ma.step"
-    "  WHERE p.m IN ('mhmoexmoe', 'densemhmoe', 'densexmoe')),"
+    "  WHERE " PAIR_KEPT("p.m") "),"
     " s AS (SELECT task, series, step, count(*) AS n, avg(gap) AS mean, CASE WHEN count(*) > 1 THEN"
     "   sqrt(max(sum(gap * gap) - count(*) * avg(gap) * avg(gap), 0) / (count(*) - 1)) END AS sd"
     "  FROM d GROUP BY task, series, step)"

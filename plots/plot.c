@@ -2,6 +2,7 @@
 #include "plot_lib.h"
 #include "results/results.h"
 #include "util/keys.h"
+#include "util/atomic_file.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,27 @@ void plot_print_help(FILE *f) {
     for (int k = 0; k < NFIG; k++) fprintf(f, "  %-12s %s%s\n", FIGURES[k].name, FIGURES[k].help, FIGURES[k].optional ? " [optional]" : "");
 }
 
+/* what drawing needs before the first figure: gnuplot, the db (read-only), the out folder; 0, or
+ * -1 with p->err (nothing left open) */
+static int plot_begin(Plot *p, const char *dbpath, const char *out) {
+    *p = (Plot){.dbpath = dbpath, .out = out};
+    if (!plot_gnuplot_found()) {
+        snprintf(p->err, sizeof p->err, "gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)");
+        return -1;
+    }
+    char err[sizeof p->err - 8];
+    if (!(p->db = results_open_read(dbpath, err, sizeof err))) {
+        snprintf(p->err, sizeof p->err, "db=%s", err);
+        return -1;
+    }
+    if (file_make_dir(out, err, sizeof err)) {
+        snprintf(p->err, sizeof p->err, "out=%s", err);
+        results_close(p->db);
+        return -1;
+    }
+    return 0;
+}
+
 int harness_plot(int argc, char **argv) {
     static const char *const names[] = {"fig", "db", "out"};
     const char *v[] = {"all", "results.db", "figures"};
@@ -426,18 +448,8 @@ int harness_plot(int argc, char **argv) {
             return 2;
         }
     }
-    if (!plot_gnuplot_found()) {
-        fprintf(stderr, "error: gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)\n");
-        return 2;
-    }
-    Plot p = {.dbpath = dbpath, .out = out};
-    p.db = results_open_read(dbpath, p.err, sizeof p.err);
-    if (!p.db) { fprintf(stderr, "error: db=%s\n", p.err); return 2; }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "error: out=%s: cannot create folder: %s\n", out, strerror(errno));
-        results_close(p.db);
-        return 2;
-    }
+    Plot p;
+    if (plot_begin(&p, dbpath, out)) { fprintf(stderr, "error: %s\n", p.err); return 2; }
     int failed = 0;
     for (int k = 0; k < NFIG; k++) {
         if (want >= 0 && k != want) continue;
@@ -451,18 +463,8 @@ int harness_plot(int argc, char **argv) {
 }
 
 int plot_each(const char *dbpath, const char *out, PlotDrawn drawn, void *ctx, char *err, size_t errlen) {
-    if (!plot_gnuplot_found()) {
-        snprintf(err, errlen, "gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)");
-        return -1;
-    }
-    Plot p = {.dbpath = dbpath, .out = out};
-    p.db = results_open_read(dbpath, p.err, sizeof p.err);
-    if (!p.db) { snprintf(err, errlen, "db=%s", p.err); return -1; }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create folder: %s", out, strerror(errno));
-        results_close(p.db);
-        return -1;
-    }
+    Plot p;
+    if (plot_begin(&p, dbpath, out)) { snprintf(err, errlen, "%s", p.err); return -1; }
     for (int k = 0; k < NFIG; k++) {
         p.no_data = 0;
         p.err[0] = 0;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 /* one declaration per exported table: its file name and the rows */
@@ -27,12 +26,6 @@ static const ExportTable EXPORT_TABLES[] = {
     {"evals", "SELECT run_id, benchmark, metric, value FROM evals ORDER BY run_id, benchmark, metric"},
 };
 #define N_EXPORT_TABLES ((int)(sizeof EXPORT_TABLES / sizeof EXPORT_TABLES[0]))
-
-static int make_dir(const char *path, char *err, size_t errlen) {
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
-    snprintf(err, errlen, "%s: cannot make the folder: %s", path, strerror(errno));
-    return -1;
-}
 
 /* a CSV field: quoted when it holds a comma, quote or line break, quotes doubled */
 static void csv_field(FILE *f, const char *s) {
@@ -233,7 +226,7 @@ static int export_run_events(ResultsDb *db, const char *dir, long long run, doub
 static int export_tensorboard(ResultsDb *db, const char *out, long *runs, long *events, char *err, size_t errlen) {
     char top[4200];
     snprintf(top, sizeof top, "%s/tensorboard", out);
-    if (make_dir(top, err, errlen)) return -1;
+    if (file_make_dir(top, err, errlen)) return -1;
     sqlite3_stmt *st;
     /* label is a later column: a file without it names the folders by model */
     const char *sql = "SELECT id, coalesce(label, model), started_at FROM runs ORDER BY id";
@@ -248,7 +241,7 @@ static int export_tensorboard(ResultsDb *db, const char *out, long *runs, long *
         long long id = sqlite3_column_int64(st, 0);
         safe_name(name, sizeof name, (const char *)sqlite3_column_text(st, 1));
         snprintf(dir, sizeof dir, "%s/run-%lld-%s", top, id, name);
-        rc = make_dir(dir, err, errlen) ||
+        rc = file_make_dir(dir, err, errlen) ||
              export_run_events(db, dir, id, utc_seconds((const char *)sqlite3_column_text(st, 2)), events, err, errlen);
         (*runs)++;
     }
@@ -259,7 +252,7 @@ static int export_tensorboard(ResultsDb *db, const char *out, long *runs, long *
 int results_export(ResultsDb *db, const char *out, unsigned formats, ExportCount *count, char *err, size_t errlen) {
     err[0] = 0;
     *count = (ExportCount){0};
-    if (make_dir(out, err, errlen)) return -1;
+    if (file_make_dir(out, err, errlen)) return -1;
     if (formats & EXPORT_TABLES_CSV_JSONL)
         for (int t = 0; t < N_EXPORT_TABLES; t++) {
             long rows;

@@ -91,3 +91,9 @@ int file_read_whole(const char *path, void **bytes, size_t *n) {
     *n = len;
     return 0;
 }
+
+int file_make_dir(const char *path, char *err, size_t errlen) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    snprintf(err, errlen, "%s: cannot make the folder: %s", path, strerror(errno));
+    return -1;
+}

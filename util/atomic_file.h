@@ -29,6 +29,9 @@ int atomic_close_then(FILE *f, int written, const char *path, BeforeRename befor
 int file_check_regular(const char *path, char *err, size_t errlen);
 /* fopen(path, "rb") of a regular file only: NULL with err (naming the file) otherwise */
 FILE *file_open_regular(const char *path, char *err, size_t errlen);
+/* the folder path, or nothing if it is there already; 0, or -1 with "PATH: cannot make the
+ * folder: REASON" in err */
+int file_make_dir(const char *path, char *err, size_t errlen);
 /* The whole file into *bytes (malloc'd), its length into *n; 0, or -1 with errno set */
 int file_read_whole(const char *path, void **bytes, size_t *n);
 
