@@ -458,7 +458,7 @@ static int64_t find_pretraining(const char *dbpath, const char *task, const char
     if (!db) { fprintf(stderr, "error: db=%s\n", err); return -1; }
     const char *keys[config_key_count()];
     int nkeys = config_keys_where(keys, config_key_count(), pretraining_key, task);
-    int64_t id = results_find_done_run(db, config_json, keys, nkeys);
+    int64_t id = results_find_done_run(db, 0, NULL, config_json, keys, nkeys); /* every pretraining key: all of them */
     CheckpointState st;
     char sha[65];
     if (id > 0) {

@@ -427,8 +427,9 @@ int harness_sweep(int argc, char **argv) {
         }
         /* the same run twice in a grid (the heads ablation's h=4 is the main grid's mhmoe; the
          * scaling rows repeat its 8 and 32 experts) or already in the db is done once */
-        int64_t found = force ? 0 : results_find_done_run(rdb, json, keys, nkeys);
         char *comparable = run_comparable_json(probe), *identity = NULL;
+        int64_t found = force || !comparable ? 0
+                                             : results_find_done_run(rdb, config_int(probe, "seed"), comparable, json, keys, nkeys);
         if (comparable && asprintf(&identity, "%ld %s", config_int(probe, "seed"), comparable) < 0) identity = NULL;
         free(comparable);
         int twice = 0;

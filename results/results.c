@@ -425,18 +425,25 @@ int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char *const *keys, int nkeys) {
+int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, const char *config_json,
+                              const char *const *keys, int nkeys) {
     char sql[8192];
-    size_t used = snprintf(sql, sizeof sql, "SELECT id FROM runs WHERE status = 'done'");
+    /* a key the sweep does not give is at its default in the run it would make: a stored run
+     * with another value of it (parity=flops for a sweep without parity=) is another run */
+    size_t used = snprintf(sql, sizeof sql,
+                           "SELECT id FROM runs WHERE status = 'done' AND (?3 IS NULL OR comparable IS NULL OR (seed IS ?2 AND"
+                           " json_valid(comparable) AND json_remove(comparable, '$.init') = json_remove(?3, '$.init')))");
     for (int i = 0; i < nkeys && used < sizeof sql; i++)
         used += snprintf(sql + used, sizeof sql - used,
                          " AND json_extract(CASE WHEN json_valid(config) THEN config END, '$.' || ?%d)"
-                         " IS json_extract(?1, '$.' || ?%d)", i + 2, i + 2);
+                         " IS json_extract(?1, '$.' || ?%d)", i + 4, i + 4);
     snprintf(sql + used, sizeof sql - used, " ORDER BY id DESC LIMIT 1");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, config_json, -1, SQLITE_TRANSIENT);
-    for (int i = 0; i < nkeys; i++) sqlite3_bind_text(st, i + 2, keys[i], -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, seed);
+    if (comparable) sqlite3_bind_text(st, 3, comparable, -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < nkeys; i++) sqlite3_bind_text(st, i + 4, keys[i], -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);

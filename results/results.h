@@ -80,9 +80,13 @@ int results_run_reopen(ResultsDb *db, int64_t run, long step, long pid, const ch
  * comparable configuration (malloc'd, may be NULL) */
 int results_run_status(ResultsDb *db, int64_t run, char *status, size_t n, char **comparable);
 
-/* The newest finished run whose config agrees with config_json (a JSON object) on every one of
- * keys; its id, 0 if none, -1 on error. */
-int64_t results_find_done_run(ResultsDb *db, const char *config_json, const char *const *keys, int nkeys);
+/* The newest finished run of seed whose comparable configuration is comparable (both without
+ * their init: a finetune's is left out of its own, so init counts only among keys) and whose
+ * config agrees with config_json (a JSON object) on every one of keys; a run stored before the
+ * comparable column, or any run when comparable is NULL, is matched on keys alone. Its id, 0 if
+ * none, -1 on error. */
+int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, const char *config_json,
+                              const char *const *keys, int nkeys);
 
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);

@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 7
+#define RESULTS_SCHEMA_VERSION 8
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -72,7 +72,7 @@ static const char *const RESULTS_ADDED_COLUMNS[][2] = {
 
 static const char *const RESULTS_VIEW_NAMES[] = {
     "final_metrics", "table1", "activation_share", "activation_ratio", "activation_entropy", "downstream",
-    "experts_per_token", "run_groups", "run_finals", "group_stats", "curve_stats", "comparable_runs", "run_pairs",
+    "experts_per_token", "run_groups", "seed_runs", "run_finals", "group_stats", "curve_stats", "comparable_runs", "run_pairs",
     "paired_scores", "verdicts"};
 
 /* SQL: the value of key k (an SQL expression) in the stored configuration j, or its default
@@ -102,6 +102,11 @@ static const char *RESULTS_VIEWS =
     "CREATE VIEW run_finals AS"
     " SELECT run_id, split || '/' || metric AS metric, metric AS base, value FROM final_metrics"
     " UNION SELECT run_id, benchmark || '/' || metric, metric, value FROM evals;"
+    /* each group's finished runs, one per seed: the latest (a seed run again -- by a sweep with
+     * other watch keys, or force=1 -- is one sample, not two; the verdicts pair the same way) */
+    "CREATE VIEW seed_runs AS"
+    " SELECT * FROM (SELECT g.*, row_number() OVER (PARTITION BY g.task, g.model, g.experts, g.heads, g.group_key, g.seed"
+    "                ORDER BY g.run_id DESC) AS nth FROM run_groups g WHERE g.status = 'done') WHERE nth = 1;"
     /* mean, sample standard deviation, 95% interval (Student t) and n of every final number
      * over the seeds of each group of finished runs */
     "CREATE VIEW group_stats AS"
@@ -111,7 +116,7 @@ static const char *RESULTS_VIEWS =
     "              CASE WHEN count(*) > 1 THEN sqrt(max(sum(f.value * f.value) - count(*) * avg(f.value) * avg(f.value), 0)"
     "                   / (count(*) - 1)) END AS sd,"
     "              group_concat(g.run_id) AS runs"
-    "       FROM run_finals f JOIN run_groups g ON g.run_id = f.run_id WHERE g.status = 'done'"
+    "       FROM run_finals f JOIN seed_runs g ON g.run_id = f.run_id"
     "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, f.metric) s"
     " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= s.n - 1);"
     /* the same per logged step, for the curves of the figures */
@@ -121,7 +126,7 @@ static const char *RESULTS_VIEWS =
     "              count(*) AS n, avg(m.value) AS mean,"
     "              CASE WHEN count(*) > 1 THEN sqrt(max(sum(m.value * m.value) - count(*) * avg(m.value) * avg(m.value), 0)"
     "                   / (count(*) - 1)) END AS sd"
-    "       FROM metrics m JOIN run_groups g ON g.run_id = m.run_id WHERE g.status = 'done'"
+    "       FROM metrics m JOIN seed_runs g ON g.run_id = m.run_id"
     "       GROUP BY g.task, g.model, g.experts, g.heads, g.group_key, m.split, m.name, m.step) c"
     " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= c.n - 1);"
     /* paper Table 1: validation perplexity per group of finished runs (the full configuration

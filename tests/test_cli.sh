@@ -32,8 +32,11 @@ ok "config stored as JSON" '[ "$(q "select json_extract(config, \"\$.steps\") fr
 ok "checkpoint written and recorded" '[ -s ck/run-1.ckpt ] && [ "$(q "select path from checkpoints where run_id=1")" = ck/run-1.ckpt ]'
 ok "no temporary file left" '[ ! -e ck/run-1.ckpt.tmp ]'
 
-"$H" run $(merged $common name=second) > run2.log 2>&1
-ok "same seed and threads: same numbers" '[ "$(q "select count(distinct value) from final_metrics where run_id in (1,2) and split=\"valid\" and metric=\"loss\"")" = 1 ]'
+# the watch keys (evaluation points, logging, checkpoints, name) change neither the weights
+# nor the final numbers: the sweep's rule that a run finished with other ones is done rests on it
+"$H" run $(merged $common name=second eval_every=15 log_every=3 eval_tokens=1024 checkpoint_every=25) > run2.log 2>&1
+finals_apart="select count(*), sum(a.value is not b.value) from final_metrics a join final_metrics b on a.split = b.split and a.metric = b.metric where a.run_id = 1 and b.run_id = 2 and a.split in (\"valid\", \"test\") and a.metric not like \"%per_s%\""
+ok "same seed and threads, other watch keys: every held-out final number the same" '[ "$(q "$finals_apart" | cut -d"|" -f2)" = 0 ] && [ "$(q "$finals_apart" | cut -d"|" -f1)" -gt 4 ] && [ "$(q "select count(*) from metrics where run_id=2 and split=\"valid\" and name=\"loss\"")" = 3 ]'
 
 # interrupt a long run, then resume it from its checkpoint
 "$H" run $(merged $common steps=100000 eval_every=0 name=long) > run3.log 2>&1 &
@@ -125,10 +128,15 @@ ok "from= a missing run names it" '[ $rc -eq 2 ] && grep -q "no run 99" e7.log'
 # a sweep: the cartesian product, and a second call skips what is done
 "$H" sweep $(merged $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw) > sweep1.log 2>&1
 ok "sweep runs the product" '[ "$(q "select count(*) from runs where name=\"sw\" and status=\"done\"")" = 2 ] && grep -q "2 runs done, 0 skipped" sweep1.log'
-"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=10 eval_every=0 name=sw) > sweep2.log 2>&1
-ok "a repeated sweep skips finished runs" 'grep -q "0 runs done, 2 skipped" sweep2.log && [ "$(q "select count(*) from runs where name=\"sw\"")" = 2 ]'
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=10 eval_every=5 log_every=2 name=sw2) > sweep2.log 2>&1
+ok "a repeated sweep skips finished runs, whatever its watch keys (eval_every, log_every, name)" 'grep -q "0 runs done, 2 skipped" sweep2.log && [ "$(q "select count(*) from runs where name like \"sw%\"")" = 2 ]'
 "$H" sweep $(merged $common model=dense steps=10 eval_every=0 name=sw force=1) > sweep3.log 2>&1
 ok "force=1 runs again" 'grep -q "1 runs done" sweep3.log'
+# a key the sweep does not give is at its default in the run it would make: a finished run with
+# another value of it (capacity=2 here; parity=flops for a params sweep) is another run
+"$H" sweep $(merged $common model=xmoe experts=4 steps=11 eval_every=0 capacity=2 name=capx) > sweep7.log 2>&1
+"$H" sweep $(merged $common model=xmoe experts=4 steps=11 eval_every=0 name=capy) > sweep8.log 2>&1
+ok "a finished run that differs in a key the sweep leaves at its default is not taken for done" 'grep -q "1 runs done, 0 skipped" sweep8.log && [ "$(q "select count(*) from runs where name=\"capy\" and status=\"done\"")" = 1 ]'
 
 # rows that are one run (dense has no experts) are run once
 "$H" sweep $(merged $common model=dense experts=4,8 steps=7 eval_every=0 name=once) > sweep6.log 2>&1

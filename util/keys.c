@@ -77,12 +77,13 @@ int key_role_is_pretraining(KeyRole r) {
 }
 
 int key_role_is_sweep_identity(KeyRole r) {
-    return r != KEY_ROLE_PLACE && r != KEY_ROLE_REQUEST && r != KEY_ROLE_RECORDED && r != KEY_ROLE_NONE;
+    return r != KEY_ROLE_WATCH && r != KEY_ROLE_PLACE && r != KEY_ROLE_REQUEST && r != KEY_ROLE_RECORDED &&
+           r != KEY_ROLE_NONE;
 }
 
 const char *key_role_name(KeyRole r) {
     static const char *const names[KEY_ROLE_COUNT] = {"none", "training", "finetune", "evaluation", "replicate",
-                                                      "source", "bookkeeping", "place", "request", "recorded"};
+                                                      "source", "bookkeeping", "watch", "place", "request", "recorded"};
     return r >= 0 && r < KEY_ROLE_COUNT ? names[r] : "none";
 }
 

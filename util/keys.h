@@ -21,8 +21,12 @@ typedef enum {
     KEY_ROLE_EVALUATION,   /* shapes the reported numbers, not the weights: the experiment */
     KEY_ROLE_REPLICATE,    /* tells replicates of one experiment apart (seed=): pretraining matches it */
     KEY_ROLE_SOURCE,       /* where the prepared default data is read (data_dir=): pretraining matches it */
-    KEY_ROLE_BOOKKEEPING,  /* how a run is run, watched or named (threads=, eval_every=, name=):
-                            * a sweep compares it when the sweep gives it */
+    KEY_ROLE_BOOKKEEPING,  /* how a run is run (threads=, resume=, parallel=): can change the
+                            * bits, not the experiment; a sweep compares it when the sweep gives it */
+    KEY_ROLE_WATCH,        /* how a run is watched or named (eval_every=, log_every=, name=):
+                            * changes neither the weights nor the final numbers (a test trains
+                            * twice to show it), so a sweep never compares it: a run finished
+                            * with other evaluation points is the same run */
     KEY_ROLE_PLACE,        /* where a run is written (db=, out=): never tells runs apart */
     KEY_ROLE_REQUEST,      /* a request whose stored value is what ran instead (blas_core=):
                             * never tells runs apart */
