@@ -61,7 +61,7 @@ static int join_row(void *ctx, int ncol, const char *const *v) {
 typedef struct { FILE *f; const char *dir; int drawn, missing; } Figures;
 
 /* a drawn figure's SVG inline (its XML prolog and doctype left out), or why it is not drawn */
-static void put_figure(void *ctx, const char *name, const char *help, int ok, const char *why) {
+static void put_figure(void *ctx, const char *name, const char *help, int ok, const char *why, const char *caption) {
     Figures *g = ctx;
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.svg", g->dir, name);
@@ -75,6 +75,11 @@ static void put_figure(void *ctx, const char *name, const char *help, int ok, co
         put_text(g->f, name);
         fputs("</b>: ", g->f);
         put_text(g->f, help);
+        if (caption && *caption) {
+            fputs("<br><span class=\"caption\">", g->f);
+            put_text(g->f, caption);
+            fputs("</span>", g->f);
+        }
         fputs("</figcaption></figure>\n", g->f);
         g->drawn++;
     } else {
@@ -133,7 +138,7 @@ static int write_report(FILE *f, ResultsDb *db, const char *dbpath, const char *
     put_text(f, dbpath);
     fputs("</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;"
           "margin:1em 0;font-size:13px}th,td{border:1px solid #bbb;padding:3px 7px;text-align:left}th{background:#eee}"
-          "figure{margin:1.5em 0}.svg svg{max-width:100%;height:auto}figcaption{font-size:13px;color:#333}"
+          "figure{margin:1.5em 0}.svg svg{max-width:100%;height:auto}figcaption{font-size:13px;color:#333}.caption{white-space:pre-line}"
           ".none{color:#777}nav a{margin-right:1em}</style></head><body>\n<h1>Results: ", f);
     put_text(f, dbpath);
     fputs("</h1>\n<p>Made ", f);

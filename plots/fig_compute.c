@@ -150,7 +150,8 @@ static const char *const GAPS_SQL =
     "        WHERE by_key = 'model') p"
     "  JOIN metrics ma ON ma.run_id = p.a_id AND ma.split = 'valid' AND ma.name = 'bpb'"
     "  JOIN metrics mb ON mb.run_id = p.b_id AND mb.split = 'valid' AND mb.name = 'bpb' AND mb.step = ma.step"
-    "  WHERE " PAIR_KEPT("p.m") "),"
+    "  WHERE " PAIR_KEPT("p.m") " AND p.a_label IN (SELECT label FROM run_groups WHERE %s)"
+    "   AND p.b_label IN (SELECT label FROM run_groups WHERE %s)),"
     " s AS (SELECT task, series, step, count(*) AS n, avg(gap) AS mean, CASE WHEN count(*) > 1 THEN"
     "   sqrt(max(sum(gap * gap) - count(*) * avg(gap) * avg(gap), 0) / (count(*) - 1)) END AS sd"
     "  FROM d GROUP BY task, series, step)"
@@ -159,7 +160,9 @@ static const char *const GAPS_SQL =
     " ORDER BY s.task, s.series, s.step";
 
 int fig_gaps(Plot *p) {
-    Rows *r = plot_query(p, GAPS_SQL);
+    static char sql[16384];
+    snprintf(sql, sizeof sql, GAPS_SQL, p->where, p->where);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
     if (!r->n) {
         plot_rows_free(r);
@@ -169,14 +172,22 @@ int fig_gaps(Plot *p) {
     if (!f) { plot_rows_free(r); return -1; }
     char body[32768] = "";
     size_t used = 0;
-    int block = -1, panels = 0, k = 0;
-    for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
-        int new_task = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]);
+    int block = -1, panels = 0, k = 0, seeds[PLOT_MAX_SERIES];
+    Panel panel = {0};
+    for (int i = 0; i <= r->n && used < sizeof body - 512; i++) {
+        int new_task = i == r->n || i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]);
+        if (new_task && i) plot_caption_panel(p, r->v[i - 1][0], &panel, seeds); /* n: the seeds at the last step */
+        if (i == r->n) break;
+        if (new_task) panel = (Panel){0};
         if (new_task || strcmp(r->v[i][1], r->v[i - 1][1])) {
-            fprintf(f, "%s# task %s series %s\n# step\tgap_mean\tgap_ci95\tseeds\n", i ? "\n\n" : "", r->v[i][0], r->v[i][1]);
+            k = plot_panel_admit(&panel, r->v[i][1]) + 1;
+            if (k == 0) {
+                while (i + 1 < r->n && !strcmp(r->v[i + 1][0], r->v[i][0]) && !strcmp(r->v[i + 1][1], r->v[i][1])) i++;
+                continue;
+            }
+            fprintf(f, "%s# task %s series %s\n# step\tgap_mean\tgap_ci95\tseeds\n", block >= 0 ? "\n\n" : "", r->v[i][0], r->v[i][1]);
             block++;
-            k = new_task ? 1 : k + 1;
-            if (new_task) {
+            if (k == 1) {
                 panels++;
                 used += (size_t)snprintf(body + used, sizeof body - used,
                                          "%sset title '%s: paired gap in valid bits per byte (mean, 95%% band over seeds; "
@@ -187,8 +198,10 @@ int fig_gaps(Plot *p) {
                                      "solid 0.15 notitle, 'gaps.dat' index %d using 1:2 with linespoints lt %d lw 2 title '%s'",
                                      block, k, block, k, r->v[i][1]);
         }
+        seeds[k - 1] = atoi(r->v[i][5]);
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
     }
+    plot_caption(p, " Gaps in valid bits per byte, paired by seed, mean and 95%% band over the seeds.");
     fclose(f);
     plot_rows_free(r);
     char script[36000];

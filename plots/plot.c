@@ -1,6 +1,8 @@
 #include "plot.h"
 #include "plot_lib.h"
 #include "results/results.h"
+#include "results/stats.h"
+#include <math.h>
 #include "util/keys.h"
 #include "util/atomic_file.h"
 #include <errno.h>
@@ -13,55 +15,73 @@
 #define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END" \
                " || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END"
 
+/* series label with the group's size and steps (a run made with them in its configuration) */
+#define SIZED_LABEL "label || coalesce(' ' || json_extract(group_key, '$.size') || '/' || json_extract(group_key, '$.steps'), '')"
+
 /* ---- ppl: validation perplexity against step, one panel per pretraining task (Fig. 4):
  * english, multilingual, and mmm's masked-token (multimodal) perplexity. One line per group of
  * runs that share their configuration but the seed (parity=params and parity=flops apart),
- * the mean over seeds with its 95% band (Student t) ---- */
+ * the mean over seeds with its 95% band (Student t); the filters' series, at most
+ * PLOT_MAX_SERIES a panel (the most seeds first); the caption has each one's n and the
+ * adjusted verdicts on the final valid perplexity between them ---- */
 static int fig_ppl(Plot *p) {
-    Rows *r = plot_query(p, "SELECT task, label || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
-                       " json_extract(group_key, '$.steps'), '') AS series, step, mean, coalesce(ci95, 0), n"
-                       " FROM curve_stats WHERE split = 'valid' AND metric = 'ppl'"
-                       " AND task IN ('english', 'multilingual', 'mmm') ORDER BY task, series, group_key, step");
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "WITH c AS (SELECT task, " SIZED_LABEL " AS series, step, mean, coalesce(ci95, 0) AS ci, n, group_key FROM curve_stats"
+             " WHERE split = 'valid' AND metric = 'ppl' AND task IN ('english', 'multilingual', 'mmm') AND %s)"
+             " SELECT task, series, step, mean, ci, n, max(n) OVER (PARTITION BY task, series, group_key) AS seeds, group_key FROM c"
+             " ORDER BY task, seeds DESC, series, group_key, step", p->where);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
-    if (!r->n) { plot_rows_free(r); return plot_missing(p, "ppl", "finished runs with validation perplexity (harness run ...)"); }
+    if (!r->n) { plot_rows_free(r); return plot_missing(p, "ppl", "finished runs with validation perplexity of the chosen series (harness run ...; labels=)"); }
     FILE *f = plot_open_out(p, "ppl", "dat");
     if (!f) { plot_rows_free(r); return -1; }
-    char body[32768] = "", tasks[16][32];
-    int ntask = 0, block = -1;
+    char body[32768] = "";
+    int ntask = 0, block = -1, drawn = 0, rc = 0;
     size_t used = 0;
+    Panel panel = {0};
+    int seeds[PLOT_MAX_SERIES];
+    char task[64] = "";
     /* one gnuplot data block (index) per (task, series): a band, then its line in the same colour */
-    for (int i = 0; i < r->n; i++) {
-        if (used > sizeof body - 512) { /* a series fewer would be a figure that hides runs */
-            fclose(f);
-            plot_rows_free(r);
-            snprintf(p->err, sizeof p->err, "fig=ppl: db=%s holds more series than one figure draws; plot a db "
-                     "with fewer configurations", p->dbpath);
-            return -1;
+    int k = -1;
+    for (int i = 0; i <= r->n && !rc; i++) {
+        if (i == r->n || strcmp(r->v[i][0], task)) { /* a panel ends */
+            if (ntask) {
+                plot_caption_panel(p, task, &panel, seeds);
+                rc = plot_caption_verdicts(p, task, "valid/ppl", &panel);
+            }
+            if (i == r->n) break;
+            snprintf(task, sizeof task, "%s", r->v[i][0]);
+            panel = (Panel){0};
+            drawn = 0;
+            ntask++;
+            used += (size_t)snprintf(body + used, sizeof body - used, "%sset title '%s: valid perplexity (mean, 95%% band)'\nplot ",
+                                     ntask > 1 ? "\n" : "", task);
         }
-        int new_series = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][1], r->v[i - 1][1]) ||
-                         atof(r->v[i][2]) <= atof(r->v[i - 1][2]);
-        if (new_series) {
-            if (i) fprintf(f, "\n\n");
-            fprintf(f, "# task %s series %s\n# step\tppl_mean\tppl_ci95\tseeds\n", r->v[i][0], r->v[i][1]);
+        int new_group = i == 0 || strcmp(r->v[i][7], r->v[i - 1][7]) || strcmp(r->v[i][1], r->v[i - 1][1]) ||
+                        strcmp(r->v[i][0], r->v[i - 1][0]);
+        if (new_group) k = plot_panel_admit(&panel, r->v[i][1]);
+        if (k < 0) continue;
+        if (new_group) { /* its first row */
+            seeds[k] = atoi(r->v[i][6]);
+            if (block >= 0) fprintf(f, "\n\n");
+            fprintf(f, "# task %s series %s\n# step\tppl_mean\tppl_ci95\tseeds\n", task, r->v[i][1]);
             block++;
-            if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
-                if (ntask < 16) snprintf(tasks[ntask++], 32, "%s", r->v[i][0]);
-                used += snprintf(body + used, sizeof body - used,
-                                 "%sset title 'valid perplexity: %s (mean, 95%% band over seeds)'\nplot ",
-                                 ntask > 1 ? "\n" : "", r->v[i][0]);
-            } else used += snprintf(body + used, sizeof body - used, ", ");
-            used += snprintf(body + used, sizeof body - used,
-                             "'ppl.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent solid 0.2 notitle, "
-                             "'ppl.dat' index %d using 1:2 with lines lt %d lw 2 title '%s'",
-                             block, block % 8 + 1, block, block % 8 + 1, r->v[i][1]);
+            drawn++;
+            used += (size_t)snprintf(body + used, sizeof body - used,
+                                     "%s'ppl.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent solid 0.15 notitle, "
+                                     "'ppl.dat' index %d using 1:2 with lines lt %d lw 2 title '%s'",
+                                     k ? ", " : "", block, k + 1, block, k + 1, r->v[i][1]);
+            if (used >= sizeof body - 512) { rc = -1; snprintf(p->err, sizeof p->err, "fig=ppl: the script outgrew its buffer"); }
         }
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
     }
     fclose(f);
-    char script[40000];
+    plot_rows_free(r);
+    if (rc) return -1;
+    static char script[40000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d\nset xlabel 'step'\nset ylabel 'perplexity per token'\n"
              "set key below\n%s\nunset multiplot", ntask, body);
-    plot_rows_free(r);
     return plot_gnuplot(p, "ppl", script);
 }
 
@@ -70,16 +90,16 @@ static int fig_ppl(Plot *p) {
  * parity=params, 4 heads), the most seeds, the latest. ids gets "1,2,3", label the group's. */
 static int pick_group(Plot *p, const char *model, int experts, const char *need_split, char *ids, size_t nids,
                       char *label, size_t nlabel) {
-    char sql[2048];
+    char sql[6000];
     snprintf(sql, sizeof sql,
-             "SELECT group_concat(g.run_id), g.label FROM run_groups g WHERE g.model = '%s' AND g.status = 'done'"
+             "SELECT group_concat(g.run_id), g.label FROM run_groups g WHERE g.model = '%s' AND g.status = 'done' AND %s"
              " AND EXISTS (SELECT 1 FROM activations a WHERE a.run_id = g.run_id AND a.split = '%s')"
              " GROUP BY g.task, g.experts, g.heads, g.group_key"
              " ORDER BY g.task = 'english' DESC, g.experts = %d DESC, g.experts DESC,"
              " coalesce(json_extract(g.group_key, '$.capacity'), 1.25) = 1.25 DESC,"
              " coalesce(json_extract(g.group_key, '$.parity'), 'params') = 'params' DESC,"
              " g.heads IN (0, 4) DESC, count(*) DESC, max(g.run_id) DESC LIMIT 1",
-             model, need_split, experts);
+             model, p->where, need_split, experts);
     Rows *r = plot_query(p, sql);
     if (!r) return -1;
     int found = r->n > 0;
@@ -96,7 +116,8 @@ static int fig_activation(Plot *p) {
     const char *models[2] = {"xmoe", "mhmoe"};
     char sql[8192], body[4096] = "", miss[128] = "", ids[2][2048], label[2][96];
     size_t used = 0;
-    double cmax = 0;
+    double cmax = 0, ratio_mean[2][2], ratio_half[2][2];
+    int ratio_n[2];
     int nexp = 0;
     for (int k = 0; k < 2; k++) {
         int found = pick_group(p, models[k], 32, "valid", ids[k], sizeof ids[k], label[k], sizeof label[k]);
@@ -119,7 +140,7 @@ static int fig_activation(Plot *p) {
                  " SELECT layer, rank, avg(share) FROM ranked GROUP BY layer, rank ORDER BY layer, rank", ids[k]);
         Rows *s = plot_query(p, sql);
         snprintf(sql, sizeof sql,
-                 "SELECT avg(a.ratio), avg(a.ratio_paper), count(*) FROM activation_ratio a WHERE a.split = 'valid'"
+                 "SELECT a.ratio, a.ratio_paper FROM activation_ratio a WHERE a.split = 'valid'"
                  " AND a.run_id IN (%s) AND a.step = (SELECT max(step) FROM activations WHERE run_id = a.run_id"
                  " AND split = 'valid')", ids[k]);
         Rows *ratio = plot_query(p, sql);
@@ -138,20 +159,42 @@ static int fig_activation(Plot *p) {
             fprintf(f, "%s%s", s->v[i][2], end ? "\n" : "\t");
             if (end && yu < sizeof ytics - 32) yu += snprintf(ytics + yu, sizeof ytics - yu, "%s\"%s\" %d", row ? ", " : "", s->v[i][0], row), row++;
         }
-        int nruns = ratio->n ? atoi(ratio->v[0][2]) : 0;
+        int nruns = ratio->n;
+        for (int d = 0; d < 2; d++) { /* Fig. 1a: each definition's mean over the runs with its 95% interval */
+            double sum = 0, ss = 0;
+            for (int i = 0; i < nruns; i++) sum += atof(ratio->v[i][d]);
+            double mean = nruns ? sum / nruns : 0;
+            for (int i = 0; i < nruns; i++) ss += (atof(ratio->v[i][d]) - mean) * (atof(ratio->v[i][d]) - mean);
+            ratio_mean[k][d] = mean;
+            ratio_half[k][d] = nruns > 1 ? student_t_quantile(0.975, nruns - 1) * sqrt(ss / (nruns - 1) / nruns) : 0;
+        }
+        ratio_n[k] = nruns;
         used += snprintf(body + used, sizeof body - used,
-                         "set title \"%s (%d run%s): activation ratio %.3f, paper's definition %.3f\"\n"
+                         "set title \"%s (%d run%s): load share\"\n"
                          "set ytics (%s)\nset yrange [-0.5:%d.5]\n"
                          "plot 'activation.dat' index %d matrix using 1:2:(0.5):(0.5):3 with boxxyerror fill solid noborder lc palette notitle\n",
-                         label[k], nruns, nruns == 1 ? "" : "s", ratio->n ? atof(ratio->v[0][0]) : 0.0,
-                         ratio->n ? atof(ratio->v[0][1]) : 0.0, ytics, row - 1, k);
+                         label[k], nruns, nruns == 1 ? "" : "s", ytics, row - 1, k);
+        plot_caption(p, "%s%s: activation ratio %.3f ± %.3f, paper's definition %.3f ± %.3f (n=%d runs, 95%% interval)",
+                     k ? "; " : "", label[k], ratio_mean[k][0], ratio_half[k][0], ratio_mean[k][1], ratio_half[k][1], nruns);
         plot_rows_free(s); plot_rows_free(ratio);
     }
+    /* the third panel, Fig. 1a: both activation ratios per model with their intervals */
+    fprintf(f, "\n\n# activation ratio (share of layer x expert cells active), mean and 95%% interval over the runs\n"
+               "# k\tgroup\tratio\tratio_ci95\tratio_paper\tratio_paper_ci95\truns\n");
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\n", k, label[k], ratio_mean[k][0], ratio_half[k][0], ratio_mean[k][1],
+                ratio_half[k][1], ratio_n[k]);
+    plot_caption(p, ". One colour scale for both maps (0 to %.3f).", cmax > 0 ? cmax : 1);
     fclose(f);
     char script[8192];
-    snprintf(script, sizeof script, "set multiplot layout 1,2\nset xlabel 'expert, busiest first'\nset ylabel 'MoE layer'\n"
-             "set cblabel 'load share'\nset palette rgbformulae 30,31,32\nset cbrange [0:%g]\nset xrange [-0.5:%d.5]\n"
-             "%s\nunset multiplot", cmax > 0 ? cmax : 1, nexp - 1, body);
+    snprintf(script, sizeof script, "set multiplot layout 1,3\nset xlabel 'expert, busiest first'\nset ylabel 'MoE layer'\n"
+             "set cblabel 'load share'\n" PLOT_SEQUENTIAL_PALETTE "set cbrange [0:%.6g]\nset xrange [-0.5:%d.5]\n"
+             "%s\nunset colorbox\nset title 'activation ratio (Fig. 1a; 95%% interval)'\nset xrange [-0.6:1.6]\nset yrange [0:1.05]\n"
+             "unset ytics\nset ytics\nset xlabel ''\nset ylabel 'share of (layer, expert) cells active'\nset style fill solid 0.8\n"
+             "set key below noenhanced\nset xtics noenhanced\n"
+             "plot 'activation.dat' index 2 using ($1-0.18):3:(0.34) with boxes lt 1 title 'harness', '' index 2 using ($1-0.18):3:4 with yerrorbars lt 7 pt 0 notitle,"
+             " '' index 2 using ($1+0.18):5:(0.34):xtic(2) with boxes lt 2 title \"paper's\", '' index 2 using ($1+0.18):5:6 with yerrorbars lt 7 pt 0 notitle\n"
+             "unset multiplot", cmax > 0 ? cmax * 1.001 : 1, nexp - 1, body);
     return plot_gnuplot(p, "activation", script);
 }
 
@@ -172,6 +215,12 @@ static int fig_router(Plot *p) {
         if (found < 0) return -1;
         if (!found) return plot_missing(p, "router", "finished xmoe and mhmoe runs with training activation histograms");
     }
+    for (int k = 0; k < 2; k++) {
+        int n = 1;
+        for (const char *c = ids[k]; *c; c++) n += *c == ',';
+        plot_caption(p, "%s%s (n=%d runs)", k ? ", " : "Load per expert rank: ", label[k], n);
+    }
+    plot_caption(p, "; the router metrics: mean over the seeds of each drawn group, per MoE layer.");
     snprintf(sql, sizeof sql, "SELECT experts FROM runs WHERE id = %d", atoi(ids[0]));
     Rows *e = plot_query(p, sql);
     if (!e) return -1;
@@ -183,8 +232,8 @@ static int fig_router(Plot *p) {
     for (int k = 0; k < 4; k++) {
         snprintf(sql, sizeof sql,
                  "SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series, step, mean FROM curve_stats"
-                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%'"
-                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0]);
+                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%' AND %s"
+                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0], p->where);
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { /* a metric the db does not hold (older runs): its panel stays empty */
@@ -220,7 +269,7 @@ static int fig_router(Plot *p) {
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); plot_rows_free(r); continue; }
-        used += snprintf(body + used, sizeof body - used, "set title '%s: load share of each expert, busiest first'\nplot ", label[k]);
+        used += snprintf(body + used, sizeof body - used, "set title '%s: load per expert rank'\nplot ", label[k]);
         int first = 1;
         for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
             if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
@@ -242,70 +291,129 @@ static int fig_router(Plot *p) {
     }
     char script[20000];
     snprintf(script, sizeof script, "set multiplot layout 2,3\nset xlabel 'step'\nset key below font ',8'\n"
-             "set palette rgbformulae 33,13,10\nunset colorbox\n%s\nunset multiplot", body);
+             PLOT_SEQUENTIAL_PALETTE "unset colorbox\n%s\nunset multiplot", body);
     return plot_gnuplot(p, "router", script);
 }
 
 /* a final number against x (heads, experts): one line per group of runs that share every
- * configuration value but x and the seed, the mean over seeds with its 95% interval; the
- * line is named by the group's label without x */
-static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *xcol, const char *strip, const char *where,
-                        const char *xlabel, const char *need) {
-    char sql[2048];
+ * configuration value but x and the seed, the mean over seeds with its 95% interval at every x
+ * (a point of one seed has none: the caption gives each point's n); the line is named by the
+ * group's label without x. scope: which groups (SQL over group_stats); reference: SQL naming
+ * the groups drawn as a horizontal line with its band across the plot (X-MoE for heads), or
+ * NULL ---- */
+static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *xcol, const char *strip, const char *scope,
+                        const char *reference, const char *xlabel, const char *need) {
+    char sql[6000];
     snprintf(sql, sizeof sql,
              "SELECT replace(label, %s, '') || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
              " json_extract(group_key, '$.steps'), '') AS series, %s, mean, coalesce(ci95, 0), n,"
              " json_remove(group_key, '$.%s') AS line FROM group_stats WHERE metric = 'valid/ppl' AND task = 'english' AND %s"
-             " ORDER BY series, line, %s",
-             strip, xcol, xkey, where, xcol);
+             " ORDER BY series, sum(n) OVER (PARTITION BY json_remove(group_key, '$.%s')) DESC, line, %s",
+             strip, xcol, xkey, scope, xkey, xcol);
     Rows *r = plot_query(p, sql);
     if (!r) return -1;
-    if (r->n < 2) { plot_rows_free(r); return plot_missing(p, fig, need); }
+    int xs = 0; /* a line needs two values of x: one point per series is no figure */
+    for (int i = 1; i < r->n; i++) xs |= strcmp(r->v[i][1], r->v[0][1]) != 0;
+    if (!xs) { plot_rows_free(r); return plot_missing(p, fig, need); }
+    Rows *ref = NULL;
+    if (reference) {
+        snprintf(sql, sizeof sql, "SELECT " SIZED_LABEL ", mean, coalesce(ci95, 0), n FROM group_stats WHERE metric = 'valid/ppl'"
+                 " AND task = 'english' AND %s ORDER BY n DESC, label", reference);
+        if (!(ref = plot_query(p, sql))) { plot_rows_free(r); return -1; }
+    }
     FILE *f = plot_open_out(p, fig, "dat");
-    if (!f) { plot_rows_free(r); return -1; }
+    if (!f) { plot_rows_free(r); plot_rows_free(ref); return -1; }
     char body[8192] = "plot ";
     size_t used = strlen(body);
     int block = -1;
+    double xmin = 1e300, xmax = 0;
+    Panel panel = {0};
+    for (int i = 0; i < r->n; i++) {
+        double x = atof(r->v[i][1]);
+        if (x < xmin) xmin = x;
+        if (x > xmax) xmax = x;
+    }
     for (int i = 0; i < r->n && used < sizeof body - 256; i++) {
-        if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][5], r->v[i - 1][5])) {
-            if (i) fprintf(f, "\n\n");
+        int first = i == 0 || strcmp(r->v[i][0], r->v[i - 1][0]) || strcmp(r->v[i][5], r->v[i - 1][5]);
+        if (first) {
+            int k = plot_panel_admit(&panel, r->v[i][0]);
+            while (k < 0 && i + 1 < r->n && !strcmp(r->v[i + 1][0], r->v[i][0]) && !strcmp(r->v[i + 1][5], r->v[i][5])) i++;
+            if (k < 0) continue;
+            if (block >= 0) fprintf(f, "\n\n");
             fprintf(f, "# series %s\n# %s\tppl_mean\tppl_ci95\tseeds\n", r->v[i][0], xkey);
             block++;
-            used += snprintf(body + used, sizeof body - used, "%s'%s.dat' index %d using 1:2:3 with yerrorlines title '%s'",
-                             block ? ", " : "", fig, block, r->v[i][0]);
+            used += snprintf(body + used, sizeof body - used, "%s'%s.dat' index %d using 1:2:3 with yerrorlines lt %d lw 2 title '%s'",
+                             block ? ", " : "", fig, block, k + 1, r->v[i][0]);
+            plot_caption(p, "%s%s: n per %s", p->caption_used ? "; " : "", r->v[i][0], xkey);
         }
+        plot_caption(p, " %s:%s", r->v[i][1], r->v[i][4]);
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][1], r->v[i][2], r->v[i][3], r->v[i][4]);
     }
+    if (panel.dropped) plot_caption(p, "; %d more series not drawn (choose with labels=): %s", panel.dropped, panel.dropped_names);
+    if (panel.same_name)
+        plot_caption(p, "; %d smaller group%s with a drawn series' name not drawn (a key the label does not name)",
+                     panel.same_name, panel.same_name > 1 ? "s" : "");
+    /* the reference groups: a line at their mean and a band of their interval, across the x range */
+    for (int i = 0; ref && i < ref->n && i < 2 && used < sizeof body - 512; i++) {
+        char *const *v = ref->v[i];
+        double m = atof(v[1]), h = atof(v[2]);
+        fprintf(f, "\n\n# reference %s (n=%s): mean and 95%% interval\n# %s\tmean\tlow\thigh\n", v[0], v[3], xkey);
+        fprintf(f, "%g\t%g\t%g\t%g\n%g\t%g\t%g\t%g\n", xmin / 1.3, m, m - h, m + h, xmax * 1.3, m, m - h, m + h);
+        block++;
+        used += snprintf(body + used, sizeof body - used,
+                         ", '%s.dat' index %d using 1:3:4 with filledcurves lc rgb '#000000' fs transparent solid 0.08 notitle,"
+                         " '' index %d using 1:2 with lines lt 7 dt %d lw 1.5 title '%s (reference)'", fig, block, block, 2 + i, v[0]);
+        plot_caption(p, "; reference %s: %.3f ± %.3f (n=%s)", v[0], m, h, v[3]);
+    }
+    plot_caption(p, ". Valid perplexity, mean and 95%% interval over seeds.");
     fclose(f);
     plot_rows_free(r);
+    plot_rows_free(ref);
     char script[10000];
     snprintf(script, sizeof script, "set title 'English: valid perplexity against %s (mean, 95%% interval over seeds)'\n"
-             "set xlabel '%s'\nset ylabel 'perplexity per token'\nset logscale x 2\nset key outside right\n%s",
-             xlabel, xlabel, body);
+             "set xlabel '%s'\nset ylabel 'perplexity per token'\nset logscale x 2\nset xrange [%g:%g]\nset key outside right\n%s",
+             xlabel, xlabel, xmin / 1.3, xmax * 1.3, body);
     return plot_gnuplot(p, fig, script);
 }
 
+/* Table 5: MH-MoE (each parity a line, every other key at its default) against its heads, at the
+ * expert counts of experts=, with X-MoE at the same counts as the reference line */
 static int fig_heads(Plot *p) {
-    return fig_final_vs(p, "heads", "heads", "heads", "'h' || heads", "model = 'mhmoe'", "MH-MoE heads",
+    char scope[2000], ref[2000];
+    snprintf(scope, sizeof scope, "model = 'mhmoe' AND label = 'mhmoe-' || experts || 'h' || heads || '-' || json_extract(group_key, '$.parity') AND %s AND %s",
+             p->where_task, p->where_experts);
+    snprintf(ref, sizeof ref, "model = 'xmoe' AND label = 'xmoe-' || experts AND %s AND %s", p->where_task, p->where_experts);
+    return fig_final_vs(p, "heads", "heads", "heads", "'h' || heads", scope, ref, "MH-MoE heads",
                         "finished English mhmoe runs at two or more head counts (harness sweep model=mhmoe heads=1,2,4,8)");
 }
 
+/* the series of the filters (without experts=, every expert count) against the expert count */
 static int fig_scaling(Plot *p) {
-    return fig_final_vs(p, "scaling", "experts", "experts", "'-' || experts", "experts > 0", "experts",
+    char scope[3000];
+    snprintf(scope, sizeof scope, "experts > 0 AND %s AND %s AND %s", p->where_task, p->experts_given ? p->where_experts : "1",
+             p->where_labels);
+    return fig_final_vs(p, "scaling", "experts", "experts", "'-' || experts", scope, NULL, "experts",
                         "finished English MoE runs at two or more expert counts (harness sweep model=xmoe,mhmoe experts=8,16,32,64)");
 }
 
 /* ---- cost: parameters, FLOPs per token and measured tokens/s per model ---- */
 static int fig_cost(Plot *p) {
-    Rows *r = plot_query(p, "SELECT " SERIES " AS series, avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
-                       " avg((SELECT value FROM final_metrics f WHERE f.run_id = r.id AND f.metric = 'train_tokens_per_s'))"
-                       " FROM runs r WHERE r.status = 'done' GROUP BY series ORDER BY series");
+    char sql[4096];
+    snprintf(sql, sizeof sql, "SELECT coalesce(r.label, " SERIES ") AS series, avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
+             " avg((SELECT value FROM final_metrics f WHERE f.run_id = r.id AND f.metric = 'train_tokens_per_s')), count(*)"
+             " FROM runs r WHERE r.status = 'done' AND r.id IN (SELECT run_id FROM run_groups WHERE %s) GROUP BY series ORDER BY series",
+             p->where);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
     if (!r->n) { plot_rows_free(r); return plot_missing(p, "cost", "finished runs"); }
     FILE *f = plot_open_out(p, "cost", "dat");
     if (!f) { plot_rows_free(r); return -1; }
     fprintf(f, "# series\tparams_M\tmflop_per_token\ttrain_tokens_per_s\n");
-    for (int i = 0; i < r->n; i++) fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][0], r->v[i][1], r->v[i][2], r->v[i][3][0] ? r->v[i][3] : "0");
+    for (int i = 0; i < r->n; i++) {
+        fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][0], r->v[i][1], r->v[i][2], r->v[i][3][0] ? r->v[i][3] : "0");
+        plot_caption(p, "%s%s (n=%s runs)", i ? ", " : "Means over the runs: ", r->v[i][0], r->v[i][4]);
+    }
+    plot_caption(p, "; tokens/s as measured on the machines that ran them (see each run's host and blas).");
     fclose(f);
     plot_rows_free(r);
     return plot_gnuplot(p, "cost",
@@ -315,75 +423,94 @@ static int fig_cost(Plot *p) {
         "set title 'training tokens/s'\nplot 'cost.dat' using 4:xtic(1)\nunset multiplot");
 }
 
-/* ---- downstream: zero-shot multiple choice (after training, and at step 0: the model the run
- * started from), VQA and reasoning accuracy, captioning BLEU-4 and ROUGE-L per group of runs
- * (Tables 2-4) as bars with their 95% interval over seeds; the Markdown table also has CIDEr-D
- * (not on the [0, 1] scale of the bars) and n ---- */
-#define MAX_SERIES 48
-#define MAX_BENCH 256
+/* ---- downstream: one panel per task, benchmark and metric (Tables 2-4: zero-shot multiple
+ * choice, VQA and reasoning accuracy, captioning BLEU-4, ROUGE-L and CIDEr-D), each on its own
+ * axis: the filters' series as bars with their 95% interval over seeds, and the blind baselines
+ * as lines: chance and the model before training (mc_step0) for multiple choice; the task's own
+ * baselines (valid metrics named *_METRIC: majority_acc, question_only_acc, constant_bleu4, ...)
+ * for the others. downstream.md has the numbers ---- */
+#define MAX_PANELS 9
 static int fig_downstream(Plot *p) {
-    Rows *r = plot_query(p, "SELECT task || ' ' || benchmark || CASE metric WHEN 'acc' THEN '' ELSE ' ' || replace(metric, '_', '-') END AS bench,"
-                       " label || coalesce(' ' || json_extract(group_key, '$.size') || '/' || json_extract(group_key, '$.steps'), '') AS series,"
-                       " mean, coalesce(ci95, 0), n FROM downstream WHERE metric IN ('acc', 'bleu4', 'rouge_l', 'cider')"
-                       " ORDER BY bench, series");
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "SELECT task, benchmark, metric, " SIZED_LABEL ", mean, coalesce(ci95, 0), n FROM downstream"
+             " WHERE metric IN ('acc', 'bleu4', 'rouge_l', 'cider') AND benchmark <> 'mc_step0' AND %s"
+             " ORDER BY task, benchmark, metric, n DESC, label", p->where);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
-    if (!r->n) { plot_rows_free(r); return plot_missing(p, "downstream", "downstream results (evals rows with metric acc)"); }
-    /* columns: the series; rows: the benchmarks */
-    static char series[MAX_SERIES][96], bench[MAX_BENCH][96];
-    static double val[MAX_BENCH][MAX_SERIES], ci[MAX_BENCH][MAX_SERIES];
-    static int nval[MAX_BENCH][MAX_SERIES];
-    int ns = 0, nb = 0;
-    for (int b = 0; b < MAX_BENCH; b++) for (int k = 0; k < MAX_SERIES; k++) val[b][k] = -1;
-    for (int i = 0; i < r->n; i++) {
-        int k = 0, b = 0;
-        while (k < ns && strcmp(series[k], r->v[i][1])) k++;
-        while (b < nb && strcmp(bench[b], r->v[i][0])) b++;
-        if ((k == ns && ns == MAX_SERIES) || (b == nb && nb == MAX_BENCH)) {
-            plot_rows_free(r);
-            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s holds more than %d groups or %d benchmarks; plot a db"
-                     " with fewer configurations", p->dbpath, MAX_SERIES, MAX_BENCH);
-            return -1;
+    if (!r->n) { plot_rows_free(r); return plot_missing(p, "downstream", "downstream results of the chosen series (evals rows)"); }
+    FILE *f = plot_open_out(p, "downstream", "dat"), *md = f ? plot_open_out(p, "downstream", "md") : NULL;
+    if (!md) { if (f) fclose(f); plot_rows_free(r); return -1; }
+    fprintf(md, "mean ± 95%% interval over seeds (n); baselines: the lines of each panel\n\n"
+                "| task | benchmark | metric | series | n | mean | 95%% interval |\n|---|---|---|---|---|---|---|\n");
+    static char body[32768];
+    size_t used = 0;
+    int panels = 0, rc = 0;
+    Panel panel = {0};
+    int seeds[PLOT_MAX_SERIES];
+    for (int lo = 0; lo < r->n && !rc;) {
+        int hi = lo;
+        while (hi < r->n && !strcmp(r->v[hi][0], r->v[lo][0]) && !strcmp(r->v[hi][1], r->v[lo][1]) &&
+               !strcmp(r->v[hi][2], r->v[lo][2]))
+            hi++;
+        char *const *head = r->v[lo];
+        if (panels == MAX_PANELS) { plot_caption(p, "\n%s %s %s: not drawn (at most %d panels; choose with task=).", head[0], head[1], head[2], MAX_PANELS); lo = hi; continue; }
+        panel = (Panel){0};
+        fprintf(f, "%s# %s %s %s\n# k\tseries\tmean\tci95\tn\n", panels ? "\n\n" : "", head[0], head[1], head[2]);
+        for (int i = lo; i < hi; i++) {
+            int k = plot_panel_admit(&panel, r->v[i][3]);
+            if (k < 0) continue;
+            seeds[k] = atoi(r->v[i][6]);
+            fprintf(f, "%d\t%s\t%s\t%s\t%s\n", k, r->v[i][3], r->v[i][4], r->v[i][5], r->v[i][6]);
+            fprintf(md, "| %s | %s | %s | %s | %s | %.4f | ± %.4f |\n", head[0], head[1], head[2], r->v[i][3], r->v[i][6],
+                    atof(r->v[i][4]), atof(r->v[i][5]));
         }
-        if (k == ns) snprintf(series[ns++], sizeof series[0], "%s", r->v[i][1]);
-        if (b == nb) snprintf(bench[nb++], sizeof bench[0], "%s", r->v[i][0]);
-        val[b][k] = atof(r->v[i][2]);
-        ci[b][k] = atof(r->v[i][3]);
-        nval[b][k] = atoi(r->v[i][4]);
-    }
-    plot_rows_free(r);
-    FILE *f = plot_open_out(p, "downstream", "dat"), *md = plot_open_out(p, "downstream", "md");
-    if (!f || !md) { if (f) fclose(f); if (md) fclose(md); return -1; }
-    fprintf(f, "# benchmark");
-    fprintf(md, "mean ± 95%% interval over seeds (n); `mc_step0`: the model before training\n\n| benchmark |");
-    for (int k = 0; k < ns; k++) { fprintf(f, "\t%s\t95%%", series[k]); fprintf(md, " %s |", series[k]); }
-    fprintf(f, "\n");
-    fprintf(md, "\n|---|");
-    for (int k = 0; k < ns; k++) fprintf(md, "---|");
-    fprintf(md, "\n");
-    for (int b = 0; b < nb; b++) {
-        int in_bars = !strstr(bench[b], " cider");
-        if (in_bars) fprintf(f, "%s", bench[b]);
-        fprintf(md, "| %s |", bench[b]);
-        for (int k = 0; k < ns; k++) {
-            if (val[b][k] < 0) { if (in_bars) fprintf(f, "\tNaN\tNaN"); fprintf(md, " - |"); continue; }
-            if (in_bars) fprintf(f, "\t%.4f\t%.4f", val[b][k], ci[b][k]);
-            if (nval[b][k] > 1) fprintf(md, " %.3f ± %.3f (%d) |", val[b][k], ci[b][k], nval[b][k]);
-            else fprintf(md, " %.3f (1) |", val[b][k]);
+        /* the baselines: each a mean over the task's finished runs (they depend on the data only) */
+        char bsql[6000], tq[200];
+        snprintf(tq, sizeof tq, "%s", head[0]);
+        if (!strcmp(head[1], "mc"))
+            snprintf(bsql, sizeof bsql, "SELECT 'chance', 0.25 UNION ALL SELECT 'before training', avg(mean) FROM downstream"
+                     " WHERE task = '%s' AND benchmark = 'mc_step0' AND metric = '%s' AND %s HAVING count(*) > 0", tq, head[2], p->where);
+        else
+            snprintf(bsql, sizeof bsql, "SELECT replace(substr(f.metric, 1, length(f.metric) - length('%s') - 1), '_', ' ') || ' (valid)',"
+                     " avg(f.value) FROM final_metrics f WHERE f.task = '%s' AND f.status = 'done' AND f.split = 'valid'"
+                     " AND f.metric LIKE '%%!_' || '%s' ESCAPE '!' AND f.metric <> '%s' GROUP BY f.metric ORDER BY f.metric",
+                     head[2], tq, head[2], head[2]);
+        if (strchr(tq, '\'')) { /* a task name is a word of the task table; a quote is a db made by hand */
+            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s has a task named with a quote: %.100s", p->dbpath, tq);
+            rc = -1;
+            break;
         }
-        if (in_bars) fprintf(f, "\n");
-        fprintf(md, "\n");
+        Rows *b = plot_query(p, bsql);
+        if (!b) { rc = -1; break; }
+        used += (size_t)snprintf(body + used, sizeof body - used,
+                                 "set title '%s %s: %s'\nset xrange [-0.6:%d.6]\nplot 'downstream.dat' index %d using 1:3:(0.7):($1+1):xtic(2)"
+                                 " with boxes lc variable notitle, '' index %d using 1:3:4 with yerrorbars lc rgb '#000000' pt 0 notitle",
+                                 head[0], head[1], head[2], panel.n - 1, panels, panels);
+        plot_caption_panel(p, head[0], &panel, seeds);
+        plot_caption(p, " %s %s baselines:", head[1], head[2]);
+        for (int i = 0; i < b->n; i++) {
+            used += (size_t)snprintf(body + used, sizeof body - used, ", %s with lines lt 7 dt %d lw 1.5 title '%s'",
+                                     b->v[i][1], i + 2, b->v[i][0]);
+            plot_caption(p, "%s %s %.3f", i ? "," : "", b->v[i][0], atof(b->v[i][1]));
+            fprintf(md, "| %s | %s | %s | baseline: %s | | %.4f | |\n", head[0], head[1], head[2], b->v[i][0], atof(b->v[i][1]));
+        }
+        plot_caption(p, "%s.", b->n ? "" : " none stored");
+        plot_rows_free(b);
+        if (used < sizeof body) used += (size_t)snprintf(body + used, sizeof body - used, "\n");
+        if (used >= sizeof body - 1024) { rc = -1; snprintf(p->err, sizeof p->err, "fig=downstream: the script outgrew its buffer"); }
+        panels++;
+        lo = hi;
     }
     fclose(f);
     fclose(md);
-    char body[16384];
-    size_t used = snprintf(body, sizeof body, "set style data histograms\nset style histogram errorbars gap 1 lw 1\n"
-                           "set style fill solid 0.8\nset xtics rotate by -30 noenhanced\nset yrange [0:1]\nset ylabel 'accuracy'\n"
-                           "set key outside right font ',8'\nset title 'downstream: mean and 95%% interval over seeds "
-                           "(multiple choice: chance 0.25; mc-step0: before training)'\nplot ");
-    for (int k = 0; k < ns && used < sizeof body - 256; k++)
-        used += snprintf(body + used, sizeof body - used, "%s'downstream.dat' using %d:%d:xtic(1) title '%s'", k ? ", " : "",
-                         2 * k + 2, 2 * k + 3, series[k]);
-    return plot_gnuplot(p, "downstream", body);
+    plot_rows_free(r);
+    if (rc) return -1;
+    static char script[34000];
+    int cols = panels < 3 ? panels : 3;
+    snprintf(script, sizeof script, "set multiplot layout %d,%d\nset style fill solid 0.8 border -1\nset xtics rotate by -25 noenhanced\n"
+             "set yrange [0:*]\nset key below noenhanced\nset bars 2\n%sunset multiplot", (panels + cols - 1) / cols, cols, body);
+    return plot_gnuplot(p, "downstream", script);
 }
 
 /* optional: drawn by fig=all only when the db holds its runs (another sweep's figure) */
@@ -410,14 +537,20 @@ const char *plot_figure_names(void) {
 }
 
 void plot_print_help(FILE *f) {
-    fprintf(f, "harness plot [fig=all|NAME] [db=results.db] [out=figures]   the figures (all: every one; those marked only when the db holds their runs):\n\n");
+    fprintf(f, "harness plot [fig=all|NAME] [db=results.db] [out=figures] [task=T,..] [experts=8,32] [labels=L,..]\n"
+               "The figures (all: every one; those marked only when the db holds their runs), at most %d series a\n"
+               "panel (the most seeds first): without labels=, dense, xmoe-E and mhmoe-Eh4-params; each with\n"
+               "NAME.caption.md from the db: n per series, what was left out, the adjusted verdicts it shows.\n\n",
+            PLOT_MAX_SERIES);
     for (int k = 0; k < NFIG; k++) fprintf(f, "  %-12s %s%s\n", FIGURES[k].name, FIGURES[k].help, FIGURES[k].optional ? " [optional]" : "");
 }
 
 /* what drawing needs before the first figure: gnuplot, the db (read-only), the out folder; 0, or
  * -1 with p->err (nothing left open) */
-static int plot_begin(Plot *p, const char *dbpath, const char *out) {
+static int plot_begin(Plot *p, const char *dbpath, const char *out, const char *task, const char *experts,
+                      const char *labels) {
     *p = (Plot){.dbpath = dbpath, .out = out};
+    if (plot_set_filters(p, task, experts, labels)) return -1;
     if (!plot_gnuplot_found()) {
         snprintf(p->err, sizeof p->err, "gnuplot not found: the figures are drawn by gnuplot (apt-get install gnuplot-nox)");
         return -1;
@@ -436,9 +569,9 @@ static int plot_begin(Plot *p, const char *dbpath, const char *out) {
 }
 
 int harness_plot(int argc, char **argv) {
-    static const char *const names[] = {"fig", "db", "out"};
-    const char *v[] = {"all", "results.db", "figures"};
-    if (key_take_words(argc, argv, names, v, 3)) return 2;
+    static const char *const names[] = {"fig", "db", "out", "task", "experts", "labels"};
+    const char *v[] = {"all", "results.db", "figures", "", "", ""};
+    if (key_take_words(argc, argv, names, v, 6)) return 2;
     const char *fig = v[0], *dbpath = v[1], *out = v[2];
     int want = -1;
     if (strcmp(fig, "all")) {
@@ -448,12 +581,13 @@ int harness_plot(int argc, char **argv) {
             return 2;
         }
     }
-    Plot p;
-    if (plot_begin(&p, dbpath, out)) { fprintf(stderr, "error: %s\n", p.err); return 2; }
+    static Plot p;
+    if (plot_begin(&p, dbpath, out, v[3], v[4], v[5])) { fprintf(stderr, "error: %s\n", p.err); return 2; }
     int failed = 0;
     for (int k = 0; k < NFIG; k++) {
         if (want >= 0 && k != want) continue;
         p.no_data = 0;
+        p.caption_used = 0, p.caption[0] = 0;
         if (FIGURES[k].make(&p) == 0) continue;
         if (want < 0 && FIGURES[k].optional && p.no_data) printf("plot %s: skipped (%s)\n", FIGURES[k].name, p.err);
         else { fprintf(stderr, "error: %s\n", p.err); failed++; }
@@ -463,13 +597,14 @@ int harness_plot(int argc, char **argv) {
 }
 
 int plot_each(const char *dbpath, const char *out, PlotDrawn drawn, void *ctx, char *err, size_t errlen) {
-    Plot p;
-    if (plot_begin(&p, dbpath, out)) { snprintf(err, errlen, "%s", p.err); return -1; }
+    static Plot p;
+    if (plot_begin(&p, dbpath, out, NULL, NULL, NULL)) { snprintf(err, errlen, "%s", p.err); return -1; }
     for (int k = 0; k < NFIG; k++) {
         p.no_data = 0;
         p.err[0] = 0;
+        p.caption_used = 0, p.caption[0] = 0;
         int ok = FIGURES[k].make(&p) == 0;
-        drawn(ctx, FIGURES[k].name, FIGURES[k].help, ok, ok ? NULL : p.err);
+        drawn(ctx, FIGURES[k].name, FIGURES[k].help, ok, ok ? NULL : p.err, ok ? p.caption : NULL);
     }
     results_close(p.db);
     return 0;

@@ -4,6 +4,27 @@
 # and a machine without gnuplot gets a clear error.
 source "$(dirname "$0")/shell_check.sh"
 
+# The structure of a drawn figure, read off its files: every data block has rows; no plot command
+# draws more than 6 titled series (black, lt 7, is kept for references and baselines); every
+# horizontal text of the SVG lies inside the canvas, its width taken at 0.65 em a character
+# (pngcairo's sans is about that wide; the SVG's Arial narrower). Prints what is wrong.
+figure_faults() { # DIR NAME
+  local d=$1 n=$2
+  awk 'BEGIN { RS = ""; FS = "\n" } { rows = 0; for (i = 1; i <= NF; i++) if ($i !~ /^#/ && $i != "") rows++
+       if (!rows) print "empty data block: " $1 }' "$d/$n.dat"
+  grep "^plot " "$d/$n.gp" | awk -v MAX=6 '{ k = 0; m = split($0, parts, /, /)
+       for (i = 1; i <= m; i++) if (parts[i] ~ / title / && parts[i] !~ /notitle/ && parts[i] !~ /lt 7/) k++
+       if (k > MAX) print "a panel with " k " series" }'
+  awk -v W="$(grep -m1 -o "^ width=\"[0-9]*" "$d/$n.svg" | grep -o "[0-9]*$")" '
+       /<g transform="translate\(/ { rot = /rotate/; match($0, /translate\([-0-9.]+,/); x = substr($0, RSTART + 10, RLENGTH - 11) + 0
+         anchor = "start"; if (match($0, /text-anchor="[a-z]+"/)) anchor = substr($0, RSTART + 13, RLENGTH - 14)
+         size = 10; if (match($0, /font-size="[0-9.]+"/)) size = substr($0, RSTART + 11, RLENGTH - 12) + 0; want = 1; next }
+       want && /<text>/ { want = 0; t = $0; gsub(/<[^>]*>/, "", t); gsub(/^[ \t]+/, "", t); gsub(/&[a-z]+;/, "x", t)
+         if (rot || t == "") next; w = length(t) * 0.65 * size
+         lo = anchor == "middle" ? x - w / 2 : anchor == "end" ? x - w : x; hi = lo + w
+         if (lo < 0 || hi > W) printf "text outside the %d px canvas (%.0f to %.0f): %s\n", W, lo, hi, t }' "$d/$n.svg"
+}
+
 # the schema from a one-step run (the read commands never write one), then the known rows
 mkdir fort
 for i in $(seq 1 200); do echo "The fox number $i jumps over the dog."; echo "%"; done > fort/animals
@@ -11,21 +32,24 @@ for i in $(seq 1 200); do echo "The fox number $i jumps over the dog."; echo "%"
 "$H" run size=tiny steps=1 eval_every=0 eval_tokens=256 final_eval_tokens=256 data_dir=d db=k.db threads=1 > /dev/null 2>&1
 sqlite3 k.db "delete from activations; delete from metrics; delete from evals; delete from checkpoints; delete from runs"
 sqlite3 k.db <<'SQL'
-INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, params, flops_per_token, status, started_at)
-VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
-       (2, 'b', 'english', 'xmoe', 8, 1, 0, 1, '{}', 3000000, 2100000, 'done', 'now'),
-       (3, 'c', 'english', 'xmoe', 8, 1, 0, 2, '{}', 3000000, 2100000, 'done', 'now'),
-       (4, 'd', 'english', 'mhmoe', 8, 1, 2, 1, '{}', 3000000, 3500000, 'done', 'now'),
-       (5, 'e', 'english', 'mhmoe', 8, 1, 4, 1, '{}', 3000000, 3600000, 'done', 'now'),
-       (6, 'f', 'english', 'mhmoe', 32, 1, 4, 1, '{}', 9000000, 3600000, 'done', 'now'),
-       (7, 'g', 'english', 'xmoe', 32, 1, 0, 1, '{}', 9000000, 2100000, 'failed', 'now'),
-       (8, 'h', 'captioning', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now'),
-       (9, 'i', 'mmm', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now');
+INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, params, flops_per_token, status, started_at, label)
+VALUES (1, 'a', 'english', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now', 'dense'),
+       (2, 'b', 'english', 'xmoe', 8, 1, 0, 1, '{}', 3000000, 2100000, 'done', 'now', 'xmoe-8'),
+       (3, 'c', 'english', 'xmoe', 8, 1, 0, 2, '{}', 3000000, 2100000, 'done', 'now', 'xmoe-8'),
+       (4, 'd', 'english', 'mhmoe', 8, 1, 2, 1, '{"parity":"params"}', 3000000, 3500000, 'done', 'now', 'mhmoe-8h2-params'),
+       (5, 'e', 'english', 'mhmoe', 8, 1, 4, 1, '{"parity":"params"}', 3000000, 3600000, 'done', 'now', 'mhmoe-8h4-params'),
+       (6, 'f', 'english', 'mhmoe', 32, 1, 4, 1, '{"parity":"params"}', 9000000, 3600000, 'done', 'now', 'mhmoe-32h4-params'),
+       (7, 'g', 'english', 'xmoe', 32, 1, 0, 1, '{}', 9000000, 2100000, 'failed', 'now', 'xmoe-32'),
+       (8, 'h', 'captioning', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now', 'dense'),
+       (9, 'i', 'mmm', 'dense', 0, 0, 0, 1, '{}', 1000000, 2000000, 'done', 'now', 'dense'),
+       (10, 'j', 'english', 'smoe', 8, 2, 0, 1, '{}', 3000000, 2100000, 'done', 'now', 'smoe-8k2'),
+       (11, 'k', 'english', 'xmoe', 16, 1, 0, 1, '{}', 5000000, 2100000, 'done', 'now', 'xmoe-16');
 INSERT INTO metrics(run_id, step, split, name, value) VALUES
   (1, 100, 'valid', 'ppl', 9.0), (1, 200, 'valid', 'ppl', 7.0), (1, 200, 'train', 'train_tokens_per_s', 15000),
   (2, 100, 'valid', 'ppl', 8.0), (2, 200, 'valid', 'ppl', 6.0), (3, 100, 'valid', 'ppl', 10.0), (3, 200, 'valid', 'ppl', 8.0),
   (4, 200, 'valid', 'ppl', 6.5), (5, 200, 'valid', 'ppl', 6.2), (6, 200, 'valid', 'ppl', 5.9), (7, 200, 'valid', 'ppl', 99),
-  (8, 200, 'valid', 'ppl', 1.1), (9, 200, 'valid', 'ppl', 4.5);
+  (8, 200, 'valid', 'ppl', 1.1), (9, 200, 'valid', 'ppl', 4.5), (10, 200, 'valid', 'ppl', 6.6), (11, 200, 'valid', 'ppl', 6.1),
+  (8, 200, 'valid', 'constant_bleu4', 0.1), (8, 200, 'valid', 'random_bleu4', 0.05), (8, 200, 'valid', 'constant_cider', 0.2);
 INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) VALUES
   (3, 200, 'valid', 1, 0, 0, 60, 100), (3, 200, 'valid', 1, 0, 1, 40, 100),
   (3, 200, 'valid', 3, 0, 0, 100, 100), (3, 200, 'valid', 3, 0, 1, 0, 100),
@@ -49,20 +73,38 @@ for f in ppl activation downstream heads scaling cost router; do
   ok "$f.svg is an SVG" 'grep -q "<svg" figs/$f.svg'
   ok "$f.dat and $f.gp are kept" '[ -s figs/$f.dat ] && [ -s figs/$f.gp ]'
 done
+for f in ppl activation downstream heads scaling cost router; do
+  ok "$f: every data block has rows, at most 6 series a panel, every text inside the canvas" '[ -z "$(figure_faults figs $f | tee -a faults.log)" ]'
+done
 # xmoe-8 at step 100 is the mean of seeds 1 and 2 (8 and 10), sample sd sqrt(2), 95% half-width
 # t(0.975, 1) sd / sqrt(2) = 12.706; failed runs are left out
 ok "ppl data: mean and 95% interval over seeds" 'grep -A3 "series xmoe-8$" figs/ppl.dat | grep -q "^100	9.0	12.706	2"'
-ok "failed runs are not plotted" '! grep -q "xmoe-32" figs/ppl.dat && grep -q "series mhmoe-8h2" figs/ppl.dat'
+ok "failed runs are not plotted" '! grep -q "xmoe-32" figs/ppl.dat && grep -q "series mhmoe-32h4-params" figs/ppl.dat'
+ok "ppl: without labels=, the paper's series (dense, xmoe-E, mhmoe-Eh4-params; not smoe, not h2)" '[ "$(grep -c "^# task english series" figs/ppl.dat)" = 5 ] && ! grep -qE "smoe|h2" figs/ppl.dat && grep -q "series xmoe-16" figs/ppl.dat'
+ok "ppl caption: each series with its n" 'grep -q "^english: xmoe-8 (n=2), dense (n=1)" figs/ppl.caption.md'
 ok "activation: the xmoe runs with histograms, layers as rows, experts busiest first" 'grep -A2 "xmoe-8 (runs 3)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
-ok "activation: both ratios in the title (expert 1 of layer 3 got nothing: inactive)" 'grep -q "activation ratio 0.750, paper.s definition 0.750" figs/activation.gp'
-ok "activation: rows named by the MoE layers that exist, one colour scale" 'grep -q "set ytics (\"1\" 0, \"3\" 1)" figs/activation.gp && grep -q "set yrange \[-0.5:1.5\]" figs/activation.gp && grep -q "set cbrange \[0:1\]" figs/activation.gp'
+ok "activation: both ratios (Fig. 1a) with their intervals, in the caption and the third panel (expert 1 of layer 3 got nothing: inactive)" 'grep -q "xmoe-8: activation ratio 0.750 ± 0.000, paper.s definition 0.750 ± 0.000 (n=1 runs" figs/activation.caption.md && grep -q "^0	xmoe-8	0.7500	0.0000	0.7500	0.0000	1$" figs/activation.dat'
+ok "activation: rows named by the MoE layers that exist, one colour scale" 'grep -q "set ytics (\"1\" 0, \"3\" 1)" figs/activation.gp && grep -q "set yrange \[-0.5:1.5\]" figs/activation.gp && grep -q "set cbrange \[0:1.001\]" figs/activation.gp'
 ok "router: tau per layer, the mean over the group's seeds" 'grep -A2 "router_tau: xmoe-8 l1" figs/router.dat | grep -q "^100	0.6"'
 ok "router: the load of each expert rank against step" 'grep -A2 "xmoe-8 load share of expert rank 0" figs/router.dat | grep -q "^100	0.8" && grep -A2 "xmoe-8 load share of expert rank 1" figs/router.dat | grep -q "^100	0.2"'
-ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -A4 "series mhmoe-8$" figs/heads.dat | grep -c "^[24]	6" | grep -q 2'
-ok "downstream markdown table: mean, interval, n; the step-0 score beside" 'grep -q "| english mc | 0.300 (1) |" figs/downstream.md && grep -q "| english mc_step0 | 0.260 (1) |" figs/downstream.md && grep "| english mc |" figs/downstream.md | grep -q "0.450 ± 0.635 (2)"'
-ok "captioning in the table, CIDEr-D only there (not on the bars' scale)" 'grep -q "| captioning test cider | 2.790 (1) |" figs/downstream.md && grep -q "^captioning test bleu4" figs/downstream.dat && ! grep -q "cider" figs/downstream.dat'
+ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -A4 "series mhmoe-8-params$" figs/heads.dat | grep -c "^[24]	6" | grep -q 2'
+ok "heads: X-MoE at the same experts as the reference line with its interval, n per point in the caption" 'grep -A3 "# reference xmoe-8 (n=2)" figs/heads.dat | grep -q "	7	-5.706	19.706$" && grep -q "(reference)" figs/heads.gp && grep -q "mhmoe-8-params: n per heads 2:1 4:1" figs/heads.caption.md'
+ok "downstream markdown table: mean, interval, n; the step-0 score as a baseline" 'grep -q "| english | mc | acc | dense | 1 | 0.3000 | ± 0.0000 |" figs/downstream.md && grep -q "| english | mc | acc | baseline: before training | | 0.2600 | |" figs/downstream.md && grep -q "| english | mc | acc | xmoe-8 | 2 | 0.4500 | ± 0.6353 |" figs/downstream.md'
+ok "downstream: one panel per task and metric, each on its own axis (CIDEr-D too), with the task's blind baselines" '[ "$(grep -c "^# " figs/downstream.dat | head -1)" -ge 8 ] && grep -q "^# captioning test cider" figs/downstream.dat && grep -q "title .constant (valid)." figs/downstream.gp && grep -q "title .random (valid)." figs/downstream.gp && grep -q "| captioning | test | cider | baseline: constant (valid) | | 0.2000 | |" figs/downstream.md && grep -q "title .chance." figs/downstream.gp'
 ok "ppl panels: the pretraining tasks (english, mmm), not the finetunes" 'grep -q "# task mmm series dense" figs/ppl.dat && ! grep -q "task captioning" figs/ppl.dat'
 ok "cost: params in millions" 'grep -q "^dense	1.0	2.0	15000" figs/cost.dat'
+
+# the filters choose the series; a panel draws at most 6 and the caption names the rest
+"$H" plot fig=ppl db=k.db out=ff labels=dense,mhmoe-8h2-params > /dev/null 2>&1
+ok "labels= draws those series only" '[ "$(grep "^# task english" ff/ppl.dat | sed "s/.*series //" | sort | tr "\n" " ")" = "dense mhmoe-8h2-params " ]'
+"$H" plot fig=ppl db=k.db out=ff experts=32 > /dev/null 2>&1
+ok "experts=32: the 32-expert series and dense" '[ "$(grep "^# task english" ff/ppl.dat | sed "s/.*series //" | sort | tr "\n" " ")" = "dense mhmoe-32h4-params " ]'
+"$H" plot fig=ppl db=k.db out=ff labels=dense,xmoe-8,xmoe-16,smoe-8k2,mhmoe-8h2-params,mhmoe-8h4-params,mhmoe-32h4-params > /dev/null 2>&1
+ok "seven series asked: six drawn (the most seeds first), the seventh named in the caption" '[ "$(grep -c "^# task english" ff/ppl.dat)" = 6 ] && grep -q "1 more series not drawn (at most 6 per panel; choose with labels=): xmoe-16" ff/ppl.caption.md'
+"$H" plot fig=ppl db=k.db out=ff experts=8x > /dev/null 2> fbad.log; rc=$?
+ok "a bad filter is named" '[ $rc -eq 2 ] && grep -q "experts=8x: expected expert counts" fbad.log'
+"$H" plot fig=ppl db=k.db out=ffq "labels=x') OR 1=1 --" > /dev/null 2>&1; rc=$?
+ok "a quote in labels= is a label, not SQL" '[ $rc -eq 2 ] && [ ! -e ffq/ppl.dat ]'
 
 # user values never reach a shell: a quote in out= is a folder name, not a command
 "$H" plot fig=cost db=k.db "out=figs';touch PWNED;'" > inj.log 2>&1
@@ -74,6 +116,13 @@ sqlite3 long.db "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s 
 "$H" plot fig=ppl db=long.db out=figs4 > long.log 2>&1
 ok "a 25,003-point curve is plotted whole, and the series after it" 'grep -A25010 "series xmoe-8$" figs4/ppl.dat | grep -q "^26001	5.0" && grep -q "series mhmoe-8h4" figs4/ppl.dat'
 
+# a seed run twice (another sweep's watch keys, force=1) is one sample: the latest counts
+cp k.db dup.db
+sqlite3 dup.db "INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, status, started_at, label)
+  VALUES (12, 'again', 'english', 'xmoe', 8, 1, 0, 1, '{}', 'done', 'now', 'xmoe-8');
+  INSERT INTO metrics(run_id, step, split, name, value) VALUES (12, 100, 'valid', 'ppl', 8.0), (12, 200, 'valid', 'ppl', 6.0)"
+"$H" plot fig=ppl db=dup.db out=figsd > /dev/null 2>&1
+ok "a seed run twice counts once in the mean, interval and n" 'grep -A3 "series xmoe-8$" figsd/ppl.dat | grep -q "^100	9.0	12.706	2$" && [ "$(sqlite3 dup.db "select n from group_stats where label=\"xmoe-8\" and metric=\"valid/ppl\"")" = 2 ]'
 # a db that lacks a series: the figure names what is missing and exits 2
 sqlite3 k.db "delete from runs where model = 'mhmoe'"
 "$H" plot fig=activation db=k.db out=figs2 > /dev/null 2> miss.log
@@ -103,9 +152,9 @@ for steps in 100 400; do
                bpb=$(awk -v s=$seed -v st=$steps 'BEGIN { x = (st == 100 ? 2.9 : 2.8) + s / 100; printf "%.2f", x - (st == 100 ? 0.01 : 0.03) - 0.02 * (s - 1) }') ;;
       esac
       cfg="{\"task\":\"english\",\"model\":\"$m\",\"size\":\"tiny\",\"steps\":$steps,\"batch\":16,\"seq_len\":64$key}"
-      sqlite3 c.db "INSERT INTO runs(id, name, task, model, seed, config, comparable, label, flops_per_token, status, started_at)
-                    VALUES ($id, 'c', 'english', '$m', $seed, '$cfg', '$cfg', '$label', 1000, 'done', 'now');
-                    INSERT INTO metrics VALUES ($id, $steps, 'valid', 'bpb', $bpb), ($id, 0, 'train', 'tokens', 1000000)"
+      sqlite3 c.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, flops_per_token, status, started_at)
+                    VALUES ($id, 'c', 'english', '$m', $([ $m = dense ] && echo 0 || echo 8), $([ $m = mhmoe ] && echo 4 || echo 0), $seed, '$cfg', '$cfg', '$label', 1000, 'done', 'now');
+                    INSERT INTO metrics VALUES ($id, $steps, 'valid', 'bpb', $bpb), ($id, $steps, 'valid', 'ppl', $bpb), ($id, 0, 'train', 'tokens', 1000000)"
     done
   done
 done
@@ -115,6 +164,13 @@ ok "compute: the trend per doubling of the FLOPs with its interval" 'grep -q "^|
 "$H" plot fig=gaps db=c.db out=cfig > gplot.log 2>&1; rc=$?
 ok "gaps: the paired gap at each step with its band (the same pairs, per step)" '[ $rc -eq 0 ] && [ -s cfig/gaps.png ] && grep -A2 "series mhmoe-8h4-params - xmoe-8 tiny/100$" cfig/gaps.dat | grep -qE "^100	-0.02[0-9]*	0.127[0-9]*	2$" && [ "$(grep -c "^# task" cfig/gaps.dat)" = 6 ]'
 ok "compute: the three comparisons, each its own series" '[ "$(grep -c "^# " cfig/compute.dat)" = 6 ] && grep -q "^| xmoe-8 - dense | 8 | 2 | (none: a point without spread" cfig/compute.md'
+
+# the ppl caption's verdicts on the same pairs, after Holm within each (size, steps) family of 3:
+# MH-MoE - dense at tiny/400 is -0.23 and -0.25 (mean -0.24, half-width 12.706 x 0.01 = 0.127),
+# raw p 0.0265 (t = 24, one df), Holm's second of three: 2 x 0.0265 = 0.053, so no verdict though
+# its own interval excludes 0; X-MoE - dense is -0.2 on both seeds (p 0)
+"$H" plot fig=ppl db=c.db out=cfig > /dev/null 2>&1
+ok "ppl caption: the adjusted verdicts between the drawn series, each at its own length" 'grep -qF "mhmoe-8h4-params tiny/400 - dense tiny/400 = -0.2400 [-0.3671, -0.1129] (n=2, p_holm 0.053 of 3): no difference detected" cfig/ppl.caption.md && grep -qF "xmoe-8 tiny/400 - dense tiny/400 = -0.2000 [-0.2000, -0.2000] (n=2, p_holm 0 of 3): xmoe-8 better" cfig/ppl.caption.md && ! grep -q "tiny/100 - [a-z0-9-]* tiny/400" cfig/ppl.caption.md'
 
 # no gnuplot on the PATH
 mkdir nogp

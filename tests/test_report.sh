@@ -16,6 +16,7 @@ ok "report writes one page" '[ $rc -eq 0 ] && [ -s rep/index.html ]'
 ok "self-contained: no script, nothing fetched" '! grep -qi "<script" rep/index.html && ! grep -qiE "(src|href)=\"(https?:)?//" rep/index.html && ! grep -qi "<img" rep/index.html'
 figs=$(grep -c "<figure" rep/index.html); svgs=$(ls rep/figures/*.svg | wc -l)
 ok "every figure drawn is inline ($figs figures, $svgs SVG files)" '[ "$figs" -ge 3 ] && [ "$figs" = "$svgs" ] && [ "$(grep -o "<svg" rep/index.html | wc -l)" = "$figs" ]'
+ok "each drawn figure's caption from the db (n per series) under it" '[ "$(grep -c "<span class=\"caption\">" rep/index.html)" -ge 3 ] && grep -q "xmoe-4 tiny/20 (n=2)" rep/index.html'
 ok "every figure of the table is there, drawn or said why not" '[ "$(( figs + $(grep -c "Not drawn:" rep/index.html) ))" = "$("$H" help plot | grep -c "^  [a-z]")" ]'
 ok "the verdicts by model and the runs table (4 rows)" 'grep -q "<h3>by model</h3>" rep/index.html && grep -q "<td>dense</td><td>xmoe-4</td><td>2</td>" rep/index.html && [ "$(sed -n "/id=\"runs\"/,\$p" rep/index.html | grep -c "^<tr><td>[0-9]")" = 4 ]'
 ok "where it was made" 'grep -q "OpenBLAS kernels: " rep/index.html && grep -q "Runs made on: " rep/index.html'

@@ -1,18 +1,30 @@
 # heads: regenerate with  gnuplot heads.gp  (run in this folder)
 set datafile separator '\t'
+set linetype 1 lc rgb '#0072B2' dt 1 pt 7
+set linetype 2 lc rgb '#D55E00' dt 2 pt 5
+set linetype 3 lc rgb '#009E73' dt 3 pt 9
+set linetype 4 lc rgb '#CC79A7' dt 4 pt 11
+set linetype 5 lc rgb '#E69F00' dt 5 pt 13
+set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
+set linetype 7 lc rgb '#000000' dt 2 pt 4
+set linetype 8 lc rgb '#F0E442' dt 3 pt 8
+set linetype cycle 8
+set key outside right top noenhanced
 set terminal pngcairo size 1200,500 font ',10'
 set output 'heads.png'
 set title 'English: valid perplexity against MH-MoE heads (mean, 95% interval over seeds)'
 set xlabel 'MH-MoE heads'
 set ylabel 'perplexity per token'
 set logscale x 2
+set xrange [0.769231:5.2]
 set key outside right
-plot 'heads.dat' index 0 using 1:2:3 with yerrorlines title 'mhmoe-16-params tiny/1200', 'heads.dat' index 1 using 1:2:3 with yerrorlines title 'mhmoe-32-flops tiny/1200', 'heads.dat' index 2 using 1:2:3 with yerrorlines title 'mhmoe-32-params tiny/1200', 'heads.dat' index 3 using 1:2:3 with yerrorlines title 'mhmoe-64-params tiny/1200', 'heads.dat' index 4 using 1:2:3 with yerrorlines title 'mhmoe-8-flops tiny/1200', 'heads.dat' index 5 using 1:2:3 with yerrorlines title 'mhmoe-8-params tiny/1200', 'heads.dat' index 6 using 1:2:3 with yerrorlines title 'mhmoe-8-params-balsum tiny/1200', 'heads.dat' index 7 using 1:2:3 with yerrorlines title 'mhmoe-8-params-code tiny/1200', 'heads.dat' index 8 using 1:2:3 with yerrorlines title 'mhmoe-8-params-dropless tiny/1200'
+plot 'heads.dat' index 0 using 1:2:3 with yerrorlines lt 1 lw 2 title 'mhmoe-8-flops tiny/1200', 'heads.dat' index 1 using 1:2:3 with yerrorlines lt 2 lw 2 title 'mhmoe-8-params tiny/1200', 'heads.dat' index 2 using 1:3:4 with filledcurves lc rgb '#000000' fs transparent solid 0.08 notitle, '' index 2 using 1:2 with lines lt 7 dt 2 lw 1.5 title 'xmoe-8 tiny/1200 (reference)'
 set terminal svg size 1200,500 font ',10'
 set output 'heads.svg'
 set title 'English: valid perplexity against MH-MoE heads (mean, 95% interval over seeds)'
 set xlabel 'MH-MoE heads'
 set ylabel 'perplexity per token'
 set logscale x 2
+set xrange [0.769231:5.2]
 set key outside right
-plot 'heads.dat' index 0 using 1:2:3 with yerrorlines title 'mhmoe-16-params tiny/1200', 'heads.dat' index 1 using 1:2:3 with yerrorlines title 'mhmoe-32-flops tiny/1200', 'heads.dat' index 2 using 1:2:3 with yerrorlines title 'mhmoe-32-params tiny/1200', 'heads.dat' index 3 using 1:2:3 with yerrorlines title 'mhmoe-64-params tiny/1200', 'heads.dat' index 4 using 1:2:3 with yerrorlines title 'mhmoe-8-flops tiny/1200', 'heads.dat' index 5 using 1:2:3 with yerrorlines title 'mhmoe-8-params tiny/1200', 'heads.dat' index 6 using 1:2:3 with yerrorlines title 'mhmoe-8-params-balsum tiny/1200', 'heads.dat' index 7 using 1:2:3 with yerrorlines title 'mhmoe-8-params-code tiny/1200', 'heads.dat' index 8 using 1:2:3 with yerrorlines title 'mhmoe-8-params-dropless tiny/1200'
+plot 'heads.dat' index 0 using 1:2:3 with yerrorlines lt 1 lw 2 title 'mhmoe-8-flops tiny/1200', 'heads.dat' index 1 using 1:2:3 with yerrorlines lt 2 lw 2 title 'mhmoe-8-params tiny/1200', 'heads.dat' index 2 using 1:3:4 with filledcurves lc rgb '#000000' fs transparent solid 0.08 notitle, '' index 2 using 1:2 with lines lt 7 dt 2 lw 1.5 title 'xmoe-8 tiny/1200 (reference)'
