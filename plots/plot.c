@@ -525,6 +525,7 @@ static const Figure FIGURES[] = {
     {"router", fig_router, 0, "the router over training: entropy, temperature, cosine spread, output RMS, load per expert rank"},
     {"routers", fig_routers, 1, "quality against max_violation per route and balance mode (sweep routers)"},
     {"gaps", fig_gaps, 1, "the paired gaps (MH-MoE - X-MoE, each - dense) at every evaluation step with their 95% bands"},
+    {"ablations", fig_ablations, 1, "the paper's Tables 6 and 7: each ablated variant minus the full model, paired, with Holm's verdicts (sweep ablations)"},
     {"compute", fig_compute, 1, "the paired gaps MH-MoE - X-MoE and each - dense against training FLOPs, with trends (sweep compute)"},
 };
 #define NFIG ((int)(sizeof FIGURES / sizeof FIGURES[0]))

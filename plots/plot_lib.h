@@ -74,5 +74,6 @@ int plot_missing(Plot *p, const char *fig, const char *what);
 int fig_routers(Plot *p);
 int fig_compute(Plot *p);
 int fig_gaps(Plot *p);
+int fig_ablations(Plot *p);
 
 #endif

@@ -1,0 +1,81 @@
+/* ---- ablations: the paper's Tables 6 and 7 as paired differences (`harness sweep ablations`):
+ * each ablated variant minus the full model it is cut from, in English valid bits per byte, the
+ * mean over the paired seeds with its 95% interval; a panel for Table 6 (MH-MoE without its head
+ * or merge layer or the split, at FLOP parity; Dense with the two layers) and one for Table 7 (0
+ * to 3 layers in the head and merge layers, at parameter parity). The caption has every row's n,
+ * interval and Holm-adjusted verdict (its family: the key's comparisons at that length). ---- */
+#include "plot_lib.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the keys an ablation turns, and the value of the full model each one is measured against */
+static const char *const ABLATION_KEYS[][2] = {
+    {"mh_layers", "both"}, {"heads", "4"}, {"dense_mlp", "none"}, {"mh_mlp", "1"},
+};
+
+/* one key's rows: the ablated side's label, the panel, the gap oriented ablated - full, its
+ * half-width, n, p_holm of family, the adjusted verdict, the full side's label */
+static const char *const ABLATION_SQL =
+    "SELECT CASE WHEN CAST(a AS TEXT) = '%s' THEN b_label ELSE a_label END AS ablated,"
+    " CASE WHEN by_key = 'mh_mlp' OR (by_key = 'mh_layers' AND json_extract(a_key, '$.parity') = 'params')"
+    "  THEN 'Table 7: layers in the head and merge layers (parameter parity)'"
+    "  ELSE 'Table 6: components (MH-MoE at FLOP parity; Dense w/ MLP)' END AS panel,"
+    " CASE WHEN CAST(a AS TEXT) = '%s' THEN diff ELSE -diff END, ci_high - diff, n,"
+    " coalesce(printf('%%.2g of %%d', p_holm, family), '-'), verdict_holm,"
+    " CASE WHEN CAST(a AS TEXT) = '%s' THEN a_label ELSE b_label END"
+    " FROM verdicts_holm WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = '%s' AND n >= 2"
+    " AND '%s' IN (CAST(a AS TEXT), CAST(b AS TEXT))";
+
+int fig_ablations(Plot *p) {
+    int nkeys = (int)(sizeof ABLATION_KEYS / sizeof ABLATION_KEYS[0]);
+    Rows *all[sizeof ABLATION_KEYS / sizeof ABLATION_KEYS[0]] = {0};
+    int rows = 0, rc = 0;
+    for (int k = 0; k < nkeys && !rc; k++) {
+        char sql[2048];
+        const char *key = ABLATION_KEYS[k][0], *full = ABLATION_KEYS[k][1];
+        snprintf(sql, sizeof sql, ABLATION_SQL, full, full, full, key, full);
+        if (!(all[k] = plot_query(p, sql))) rc = -1;
+        else rows += all[k]->n;
+    }
+    FILE *f = NULL;
+    if (!rc && !rows) rc = plot_missing(p, "ablations", "English ablation runs paired by seed (harness sweep ablations)");
+    if (!rc && !(f = plot_open_out(p, "ablations", "dat"))) rc = -1;
+    /* two panels, each a data block of (x, gap, half) with the ablated label as the tic */
+    static const char *const PANELS[2] = {"Table 6", "Table 7"};
+    char body[8192] = "";
+    size_t used = 0;
+    int blocks = 0;
+    for (int panel = 0; panel < 2 && !rc; panel++) {
+        int x = 0;
+        for (int k = 0; k < nkeys; k++)
+            for (int i = 0; i < all[k]->n; i++) {
+                char *const *v = all[k]->v[i];
+                if (strncmp(v[1], PANELS[panel], strlen(PANELS[panel]))) continue;
+                if (!x) {
+                    fprintf(f, "%s# %s\n# x\tablated\tgap\thalf\tn\n", blocks ? "\n\n" : "", v[1]);
+                    used += (size_t)snprintf(body + used, sizeof body - used,
+                                             "set title '%s'\nplot 'ablations.dat' index %d using 1:3:4:xtic(2) with yerrorbars"
+                                             " lt %d pt 7 ps 1.2 lw 2 notitle\n", v[1], blocks, panel + 1);
+                    blocks++;
+                }
+                /* the tic: what the ablation turned, where its label is the full one's and more */
+                size_t nfull = strlen(v[7]);
+                const char *tic = !strncmp(v[0], v[7], nfull) && v[0][nfull] == '-' ? v[0] + nfull + 1 : v[0];
+                fprintf(f, "%d\t%s\t%.6f\t%.6f\t%s\n", x++, tic, atof(v[2]), atof(v[3]), v[4]);
+                plot_caption(p, "%s%s - %s = %+.4f [%+.4f, %+.4f] (n=%s, p_holm %s): %s", p->caption_used ? "; " : "", v[0],
+                             v[7], atof(v[2]), atof(v[2]) - atof(v[3]), atof(v[2]) + atof(v[3]), v[4], v[5], v[6]);
+            }
+    }
+    for (int k = 0; k < nkeys; k++) plot_rows_free(all[k]);
+    if (rc) { if (f) fclose(f); return -1; }
+    plot_caption(p, ". English valid bits per byte, each ablated variant minus the full model, paired by seed; 95%% "
+                    "intervals; Holm within each key's family.");
+    fclose(f);
+    char script[10000];
+    snprintf(script, sizeof script, "set multiplot layout 1,%d title 'Ablations: ablated minus full model (mean and 95%% "
+             "interval over paired seeds; above 0: the full model is better)'\nset ylabel 'gap in valid bits per byte'\n"
+             "set xtics rotate by -25 noenhanced\nset xzeroaxis lt 7 lw 1\nset offsets 0.5, 0.5, graph 0.05, graph 0.05\n%sunset multiplot",
+             blocks, body);
+    return plot_gnuplot(p, "ablations", script);
+}
