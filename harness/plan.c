@@ -19,29 +19,29 @@
 
 typedef struct {
     PlanRow row[PLAN_MAX_ROWS];
-    char text[PLAN_MAX_ROWS][4][128]; /* task, metric, a, b */
+    char text[PLAN_MAX_ROWS][5][128]; /* task, metric, a, b, size_steps */
     double core_s[PLAN_MAX_ROWS][2];  /* a's and b's pilot runs: mean wall seconds times threads */
     int n, overflow;
 } PlanRows;
 
-/* columns: task, metric, a_label, b_label, n, sd_diff, core seconds per run of a, of b */
+/* columns: task, metric, a_label, b_label, size_steps, n, sd_diff, core seconds per run of a, of b */
 static int take_row(void *ctx, int ncol, const char *const *v) {
     PlanRows *p = ctx;
-    if (ncol != 8) return 1;
+    if (ncol != 9) return 1;
     if (p->n == PLAN_MAX_ROWS) { p->overflow = 1; return 0; }
     PlanRow *r = &p->row[p->n];
-    for (int i = 0; i < 4; i++) snprintf(p->text[p->n][i], sizeof p->text[0][0], "%s", v[i]);
-    *r = (PlanRow){p->text[p->n][0], p->text[p->n][1], p->text[p->n][2], p->text[p->n][3], atoi(v[4]),
-                   *v[5] ? atof(v[5]) : NAN, 0, 0};
-    p->core_s[p->n][0] = atof(v[6]);
-    p->core_s[p->n][1] = atof(v[7]);
+    for (int i = 0; i < 5; i++) snprintf(p->text[p->n][i], sizeof p->text[0][0], "%s", v[i]);
+    *r = (PlanRow){p->text[p->n][0], p->text[p->n][1], p->text[p->n][2], p->text[p->n][3], p->text[p->n][4], atoi(v[5]),
+                   *v[6] ? atof(v[6]) : NAN, 0, 0};
+    p->core_s[p->n][0] = atof(v[7]);
+    p->core_s[p->n][1] = atof(v[8]);
     p->n++;
     return 0;
 }
 
-/* A configuration (task and label) in several rows runs once for the most seeds any of them
- * needs: the plan's total and its sweep per configuration. */
-typedef struct { const char *task, *label; int pilot, seeds; double core_s; } PlanConfig;
+/* A configuration (task, label and point: size and steps) in several rows runs once for the most
+ * seeds any of them needs: the plan's total and its sweep per configuration. */
+typedef struct { const char *task, *label, *size_steps; int pilot, seeds; double core_s; } PlanConfig;
 
 static int plan_configs(const PlanRows *p, PlanConfig *out) {
     int n = 0;
@@ -50,8 +50,9 @@ static int plan_configs(const PlanRows *p, PlanConfig *out) {
             const PlanRow *r = &p->row[i];
             const char *label = side ? r->b : r->a;
             int k = 0;
-            while (k < n && (strcmp(out[k].task, r->task) || strcmp(out[k].label, label))) k++;
-            if (k == n) out[n++] = (PlanConfig){r->task, label, 0, 0, p->core_s[i][side]};
+            while (k < n && (strcmp(out[k].task, r->task) || strcmp(out[k].label, label) || strcmp(out[k].size_steps, r->size_steps)))
+                k++;
+            if (k == n) out[n++] = (PlanConfig){r->task, label, r->size_steps, 0, 0, p->core_s[i][side]};
             /* its seeds held: the most of its rows pair (a row pairs only the seeds both sides have) */
             if (r->pilot_n > out[k].pilot) out[k].pilot = r->pilot_n;
             if (r->seeds_needed > out[k].seeds) out[k].seeds = r->seeds_needed;
@@ -98,8 +99,10 @@ int harness_plan(int argc, char **argv) {
     "(SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r" \
     " WHERE ',' || " RUNS " || ',' LIKE '%%,' || r.id || ',%%')"
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
-             " SELECT f.task, f.metric, f.a_label, f.b_label, f.n, f.sd_diff, " CORE_SECONDS("f.a_runs") ", "
-             CORE_SECONDS("f.b_runs") " FROM family f ORDER BY f.task, f.metric, f.a_label, f.b_label");
+             " SELECT f.task, f.metric, f.a_label, f.b_label, coalesce(json_extract(f.a_key, '$.size') || ' ' ||"
+             " json_extract(f.a_key, '$.steps'), ''), f.n, f.sd_diff, " CORE_SECONDS("f.a_runs") ", " CORE_SECONDS("f.b_runs")
+             " FROM family f ORDER BY f.task, json_extract(f.a_key, '$.size') DESC, json_extract(f.a_key, '$.steps'), f.metric,"
+             " f.a_label, f.b_label");
     if (strlen(sql) + 2 >= sizeof sql) { fprintf(stderr, "error: plan: too many filters\n"); goto out; }
     char err[1024];
     /* read as compare reads; written to only to store a plan (a mistyped db= creates nothing) */
@@ -122,7 +125,8 @@ int harness_plan(int argc, char **argv) {
                "with two pilot seeds or more); sd: the pilot seeds' paired sd%s; core_h: the row's missing seeds of\n"
                "both configurations, from the pilot runs' own times\n\n", target, power, m, alpha, m, m == 1 ? "" : "s",
                sd_bound > 0 ? ", at its one-sided upper confidence bound (sd_bound=)" : "");
-        printf("%-12s %-14s %-24s %-24s %6s %8s %6s %6s %10s\n", "task", "metric", "a", "b", "pilot", "sd", "seeds", "more", "core_h");
+        printf("%-12s %-11s %-14s %-24s %-24s %6s %8s %6s %6s %10s\n", "task", "size_steps", "metric", "a", "b", "pilot", "sd",
+               "seeds", "more", "core_h");
         for (int i = 0; i < p.n; i++) {
             PlanRow *r = &p.row[i];
             double sd = sd_bound > 0 && r->pilot_n >= 2 ? sd_upper_bound(r->sd_diff, r->pilot_n, sd_bound) : r->sd_diff;
@@ -134,7 +138,7 @@ int harness_plan(int argc, char **argv) {
             snprintf(seeds, sizeof seeds, "%d", need);
             char sd_text[16];
             snprintf(sd_text, sizeof sd_text, "%.4f", sd);
-            printf("%-12s %-14s %-24s %-24s %6d %8s %6s %6d %10.2f\n", r->task, r->metric, r->a, r->b, r->pilot_n,
+            printf("%-12s %-11s %-14s %-24s %-24s %6d %8s %6s %6d %10.2f\n", r->task, r->size_steps, r->metric, r->a, r->b, r->pilot_n,
                    r->pilot_n >= 2 ? sd_text : "n<2", need > 0 ? seeds : r->pilot_n < 2 ? "?" : ">1000", more, r->core_hours);
         }
         static PlanConfig cfg[2 * PLAN_MAX_ROWS];
@@ -144,7 +148,8 @@ int harness_plan(int argc, char **argv) {
         for (int k = 0; k < nc; k++) {
             int more = cfg[k].seeds > cfg[k].pilot ? cfg[k].seeds - cfg[k].pilot : 0;
             hours += more * cfg[k].core_s / 3600;
-            printf("  %-12s %-24s seeds 1-%d: %d more, %.2f core-hours\n", cfg[k].task, cfg[k].label, cfg[k].seeds, more,
+            printf("  %-12s %-11s %-24s seeds 1-%d: %d more, %.2f core-hours\n", cfg[k].task, cfg[k].size_steps, cfg[k].label,
+                   cfg[k].seeds, more,
                    more * cfg[k].core_s / 3600);
         }
         results_close(db);

@@ -390,7 +390,7 @@ int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *r
     sqlite3_finalize(st);
     int64_t id = sqlite3_last_insert_rowid(db->db);
     if (ok && sqlite3_prepare_v2(db->db, "INSERT INTO plan_rows(plan_id, task, metric, a, b, pilot_n, sd_diff, seeds_needed,"
-                                 " core_hours) VALUES (?,?,?,?,?,?,?,?,?)", -1, &st, NULL) == SQLITE_OK) {
+                                 " core_hours, size_steps) VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) == SQLITE_OK) {
         for (int i = 0; i < n && ok; i++) {
             const PlanRow *r = &rows[i];
             sqlite3_bind_int64(st, 1, id);
@@ -398,6 +398,7 @@ int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *r
             sqlite3_bind_text(st, 3, r->metric, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(st, 4, r->a, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(st, 5, r->b, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 10, r->size_steps, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int(st, 6, r->pilot_n);
             if (r->pilot_n > 1) sqlite3_bind_double(st, 7, r->sd_diff); else sqlite3_bind_null(st, 7);
             if (r->seeds_needed > 0) sqlite3_bind_int(st, 8, r->seeds_needed); else sqlite3_bind_null(st, 8);

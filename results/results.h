@@ -58,7 +58,13 @@ int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, 
  * paired sd, the seeds it needs (0: not plannable, fewer than 2 pilot seeds or too many) and the
  * core-hours of the seeds it lacks. Stored in one transaction; the plan's id, or -1. */
 typedef struct { const char *by_key, *selection; double target, power; int family; } PlanHead;
-typedef struct { const char *task, *metric, *a, *b; int pilot_n; double sd_diff; int seeds_needed; double core_hours; } PlanRow;
+typedef struct {
+    const char *task, *metric, *a, *b, *size_steps; /* size_steps: the point (tiny 600): a label is one configuration per point */
+    int pilot_n;
+    double sd_diff;
+    int seeds_needed;
+    double core_hours;
+} PlanRow;
 int64_t results_plan_store(ResultsDb *db, const PlanHead *head, const PlanRow *rows, int n);
 /* The path of run's checkpoint with the highest step into path, and the sha256 recorded for it
  * into sha256 ("" when none was, as before schema 5); 0, or -1 if it has none. */

@@ -1,7 +1,7 @@
 /* The schema, views included. Derived figures live in views so that the C side only ever
  * stores raw counts and values. RESULTS_TABLES is idempotent; the views are dropped and made
  * again whenever RESULTS_SCHEMA_VERSION (the file's user_version) moves on. */
-#define RESULTS_SCHEMA_VERSION 8
+#define RESULTS_SCHEMA_VERSION 9
 
 static const char *RESULTS_TABLES =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -29,7 +29,7 @@ static const char *RESULTS_TABLES =
     " target REAL NOT NULL, power REAL NOT NULL, family INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS plan_rows ("
     " plan_id INTEGER NOT NULL REFERENCES plans(id), task TEXT, metric TEXT, a TEXT, b TEXT,"
-    " pilot_n INTEGER, sd_diff REAL, seeds_needed INTEGER, core_hours REAL);"
+    " pilot_n INTEGER, sd_diff REAL, seeds_needed INTEGER, core_hours REAL, size_steps TEXT);"
     /* a key a stored configuration leaves out at its default (so that runs made before the key
      * existed still group with runs at its default), with that default: the comparisons read a
      * missing key as this value. Filled by the harness (results_set_key_defaults). */
@@ -68,6 +68,7 @@ static const char *const RESULTS_ADDED_COLUMNS[][2] = {
     {"runs", "label TEXT"},      /* a short name of the variant, e.g. mhmoe-8h4-params */
     {"runs", "pid INTEGER"},     /* the process running it, on host: a 'running' row whose process */
     {"runs", "heartbeat TEXT"},  /* is gone (or, elsewhere, silent for 30 minutes) lists as dead */
+    {"plan_rows", "size_steps TEXT"}, /* the point a row compares at (schema 9) */
 };
 
 static const char *const RESULTS_VIEW_NAMES[] = {

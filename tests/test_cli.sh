@@ -165,6 +165,7 @@ md=$(q "select min_detectable from verdicts where by_key = 'model' and metric = 
 "$H" plan by=model steps=12 metric=valid/bpb target=$(awk -v m="$md" 'BEGIN { print m / 2 }') db=t.db > plan2.log 2>&1; rc2=$?
 planned() { q "select pilot_n || ' ' || seeds_needed || ' ' || (core_hours > 0) || ' ' || family from plan_rows join plans on plans.id = plan_id where plan_id = $1"; }
 ok "plan: at the row's detectable difference its 3 pilot seeds suffice, nothing to run, stored" '[ $rc1 -eq 0 ] && [ -n "$md" ] && [ "$(planned 1)" = "3 3 0 1" ] && grep -q "stored as plan 1" plan1.log'
+ok "plan: a row and a configuration are at a point (size, steps): stored with it, priced per point" '[ "$(q "select group_concat(distinct size_steps) from plan_rows where plan_id = 1")" = "tiny 12" ] && grep -q "^  english      tiny 12     dense " plan1.log'
 n2=$(planned 2 | cut -d" " -f2)
 by_table=$(q "select min(df + 1) from student_t, (select sd_diff as sd from verdicts where by_key = 'model' and metric = 'valid/bpb' and json_extract(a_key, '\$.steps') = 12) where (t975 + t80) * sd / sqrt(df + 1) <= $md / 2")
 ok "plan: at half of it the smallest sufficient n ($n2, by the table $by_table), priced in core-hours" '[ $rc2 -eq 0 ] && [ "$(planned 2 | cut -d" " -f3)" = 1 ] && [ "$n2" -gt 3 ] && [ "$n2" = "$by_table" ]'
