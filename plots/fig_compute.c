@@ -40,7 +40,8 @@ static const char *const COMPUTE_SQL =
     "   json_extract(a_key, '$.steps') * json_extract(a_key, '$.batch') * json_extract(a_key, '$.seq_len') /"
     "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"
     "    ORDER BY step LIMIT 1) AS epochs"
-    "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2)"
+    "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2"
+    "   AND a_label IN (SELECT label FROM run_groups WHERE %s) AND b_label IN (SELECT label FROM run_groups WHERE %s))"
     " SELECT " PAIR_SERIES("a || b", "a_label", "b_label") " AS series,"
     "   experts, point, flops, epochs, n, " PAIR_SIGN("a || b") " * diff AS gap, ci_high - diff AS half"
     " FROM v WHERE " PAIR_KEPT("a || b") " ORDER BY experts, series, flops";
@@ -76,7 +77,9 @@ static Trend trend_of(Rows *r, int lo, int hi) {
 }
 
 int fig_compute(Plot *p) {
-    Rows *r = plot_query(p, COMPUTE_SQL);
+    static char sql[16384]; /* the filters' series (plot_lib.h): the grid's, unless labels= says others */
+    snprintf(sql, sizeof sql, COMPUTE_SQL, p->where, p->where);
+    Rows *r = plot_query(p, sql);
     if (!r) return -1;
     if (!r->n) {
         plot_rows_free(r);
@@ -102,6 +105,8 @@ int fig_compute(Plot *p) {
             char *const *v = r->v[i];
             double gap = atof(v[6]), half = atof(v[7]);
             fprintf(f, "%s\t%.6f\t%.6f\n", v[3], gap, half);
+            plot_caption(p, "%s%s (%s experts) at %s: %+.4f [%+.4f, %+.4f] (n=%s)", p->caption_used ? "; " : "", v[0], v[1], v[2],
+                         gap, gap - half, gap + half, v[5]);
             fprintf(md, "| %s | %s | %s | %.2f | %.3g | %s | %+.4f | [%+.4f, %+.4f] |\n", v[0], v[1], v[2], atof(v[4]),
                     atof(v[3]), v[5], gap, gap - half, gap + half);
         }
@@ -123,6 +128,8 @@ int fig_compute(Plot *p) {
         lo = hi;
     }
     fprintf(md, "\n| trend | experts | points | change per doubling of FLOPs |\n|---|---|---|---|\n%s", trends);
+    plot_caption(p, ". Paired gaps in English valid bits per byte (95%% intervals over the seeds); the trends per doubling "
+                    "of the training FLOPs are in compute.md.");
     fclose(f);
     fclose(md);
     plot_rows_free(r);
@@ -130,7 +137,7 @@ int fig_compute(Plot *p) {
     /* one panel per expert count that has a series (another count than 32 is drawn with 8) */
     size_t used = (size_t)snprintf(script, sizeof script,
         "set multiplot layout 1,%d title 'English: paired gaps against training compute (mean and 95%% interval over "
-        "seeds; below 0: the first is better)'\nset logscale x 2\nset xlabel 'training FLOPs'\n"
+        "seeds; below 0: the first is better)'\nset logscale x 2\nset format x '%%.1s%%c'\nset xlabel 'training FLOPs (G: 1e9, T: 1e12)'\n"
         "set ylabel 'gap in valid bits per byte'\nset key below noenhanced\nset xzeroaxis\n",
         (plots[0][0] != 0) + (plots[1][0] != 0));
     for (int k = 0; k < 2; k++)

@@ -45,6 +45,8 @@ int fig_routers(Plot *p) {
         int mh = !strncmp(v[0], "mhmoe", 5), k = variants[mh]++;
         fprintf(f, "%s# %s (%s seeds)\n# max_violation\tbpb\tmax_violation_ci95\tbpb_ci95\n%s\t%s\t%s\t%s\n",
                 i ? "\n\n" : "", v[0], v[1], v[4], v[2], v[5], v[3]);
+        plot_caption(p, "%s%s (n=%s)", i ? ", " : "English, 8 experts, one point per group (mean and 95% interval over seeds): ",
+                     v[0], v[1]);
         fprintf(md, "| %s | %s | %.4f ± %.4f | %.3f ± %.3f | %.3f ± %.3f |\n", v[0], v[1], atof(v[2]), atof(v[3]),
                 atof(v[4]), atof(v[5]), atof(v[6]), atof(v[7]));
         used += snprintf(body + used, sizeof body - used, "%s'routers.dat' index %d using 1:2:3:4 with xyerrorbars lc %d pt %d ps 1.5 title '%s'",
