@@ -130,10 +130,21 @@ void results_set_key_defaults(const char *json) { key_defaults_json = json; }
  * rows of keys this build does not know stay. 0, or -1 with msg */
 static int store_key_defaults(ResultsDb *db, const char *table, char **msg) {
     if (!key_defaults_json) return 0;
-    char sql[160];
+    char sql[256];
     sqlite3_stmt *st;
+    /* written only when a default is new or changed: an open that changes nothing writes nothing
+     * (every writing open used to commit the same rows again) */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM %s k"
+             " WHERE k.key = j.key AND k.value IS j.value)", table);
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL), changed = 1;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key_defaults_json, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) changed = sqlite3_column_int(st, 0) > 0;
+        sqlite3_finalize(st);
+    }
+    if (!changed) return 0;
     snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s (key, value) SELECT key, value FROM json_each(?)", table);
-    int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, key_defaults_json, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;

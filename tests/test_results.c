@@ -337,6 +337,16 @@ static void test_export(void) {
 
 /* a key stored only away from its default (mh_layers here) pairs the run that leaves it out,
  * read at the default, with the runs that set it; without the default it could not */
+/* PRAGMA data_version of a connection: it changes when another connection commits */
+static double watched_version(sqlite3 *c) {
+    sqlite3_stmt *st;
+    double v = -1;
+    if (sqlite3_prepare_v2(c, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 static void test_key_defaults(void) {
     const char *path = "test_key_defaults.db";
     char err[512];
@@ -354,6 +364,18 @@ static void test_key_defaults(void) {
         add_comparable(db, "mhmoe", head_mb2, s, 10 + 2 * s, 0.3);
     }
     results_close(db);
+    /* a writing open that finds the same defaults writes nothing (another connection's
+     * data_version moves only on a commit), and one with a changed default does */
+    sqlite3 *watch;
+    CHECK(sqlite3_open(path, &watch) == SQLITE_OK, "open a watching connection");
+    double before = watched_version(watch);
+    results_close(results_open(path, err, sizeof err));
+    CHECK(watched_version(watch) == before, "an open with the stored defaults commits nothing");
+    results_set_key_defaults("{\"mh_layers\":\"both\",\"micro_batches\":1,\"new_key\":0}");
+    results_close(results_open(path, err, sizeof err));
+    CHECK(watched_version(watch) != before, "a new default is stored (the check above could fail)");
+    sqlite3_close(watch);
+    results_set_key_defaults("{\"mh_layers\":\"both\",\"micro_batches\":1}");
     CHECK(scalar(path, "SELECT count(*) FROM verdicts WHERE metric = 'valid/ppl' AND by_key = 'mh_layers'") == 3,
           "both-head, both-none, head-none paired by mh_layers");
     CHECK(scalar(path, "SELECT diff FROM verdicts WHERE metric = 'valid/ppl' AND a = 'both' AND b = 'head'") == 1.5,
