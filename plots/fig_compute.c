@@ -29,6 +29,8 @@
 #define PAIR_KEPT(MODELS) MODELS " IN ('mhmoexmoe', 'densemhmoe', 'densexmoe')"
 #define PAIR_SERIES(MODELS, A, B) "CASE WHEN " MODELS " = 'mhmoexmoe' THEN " A " || ' - ' || " B " ELSE " B " || ' - ' || " A " END"
 #define PAIR_SIGN(MODELS) "(CASE WHEN " MODELS " = 'mhmoexmoe' THEN -1 ELSE 1 END)"
+/* both sides among the filters' series (two %s for p->where) */
+#define PAIR_DRAWN(A, B) A " IN (SELECT label FROM run_groups WHERE %s) AND " B " IN (SELECT label FROM run_groups WHERE %s)"
 
 /* series: the three comparisons (named by the two labels: parity, heads), per expert count,
  * each oriented MH-MoE - X-MoE or MoE - dense; dense has no expert key, so a row's experts are
@@ -41,7 +43,7 @@ static const char *const COMPUTE_SQL =
     "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"
     "    ORDER BY step LIMIT 1) AS epochs"
     "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2"
-    "   AND a_label IN (SELECT label FROM run_groups WHERE %s) AND b_label IN (SELECT label FROM run_groups WHERE %s))"
+    "   AND " PAIR_DRAWN("a_label", "b_label") ")"
     " SELECT " PAIR_SERIES("a || b", "a_label", "b_label") " AS series,"
     "   experts, point, flops, epochs, n, " PAIR_SIGN("a || b") " * diff AS gap, ci_high - diff AS half"
     " FROM v WHERE " PAIR_KEPT("a || b") " ORDER BY experts, series, flops";
@@ -157,8 +159,7 @@ static const char *const GAPS_SQL =
     "        WHERE by_key = 'model') p"
     "  JOIN metrics ma ON ma.run_id = p.a_id AND ma.split = 'valid' AND ma.name = 'bpb'"
     "  JOIN metrics mb ON mb.run_id = p.b_id AND mb.split = 'valid' AND mb.name = 'bpb' AND mb.step = ma.step"
-    "  WHERE " PAIR_KEPT("p.m") " AND p.a_label IN (SELECT label FROM run_groups WHERE %s)"
-    "   AND p.b_label IN (SELECT label FROM run_groups WHERE %s)),"
+    "  WHERE " PAIR_KEPT("p.m") " AND " PAIR_DRAWN("p.a_label", "p.b_label") "),"
     " s AS (SELECT task, series, step, count(*) AS n, avg(gap) AS mean, CASE WHEN count(*) > 1 THEN"
     "   sqrt(max(sum(gap * gap) - count(*) * avg(gap) * avg(gap), 0) / (count(*) - 1)) END AS sd"
     "  FROM d GROUP BY task, series, step)"

@@ -23,8 +23,7 @@
 
 int fig_routers(Plot *p) {
     Rows *r = plot_query(p,
-        "SELECT b.label || coalesce(' ' || json_extract(b.group_key, '$.size') || '/' || json_extract(b.group_key, '$.steps'), '')"
-        " AS series, b.n, b.mean, coalesce(b.ci95, 0), v.mean, coalesce(v.ci95, 0), c.mean, coalesce(c.ci95, 0)"
+        "SELECT " PLOT_SIZED_LABEL("b.label", "b.group_key") " AS series, b.n, b.mean, coalesce(b.ci95, 0), v.mean, coalesce(v.ci95, 0), c.mean, coalesce(c.ci95, 0)"
         " FROM group_stats b" STAT("v", "train/max_violation") STAT("c", "train/load_cv")
         " WHERE b.metric = 'valid/bpb' AND " ROUTER_GROUPS " ORDER BY b.model DESC, series");
     if (!r) return -1;

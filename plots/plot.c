@@ -15,8 +15,7 @@
 #define SERIES "r.model || CASE WHEN r.experts > 0 THEN '-' || r.experts ELSE '' END" \
                " || CASE WHEN r.heads > 0 THEN 'h' || r.heads ELSE '' END"
 
-/* series label with the group's size and steps (a run made with them in its configuration) */
-#define SIZED_LABEL "label || coalesce(' ' || json_extract(group_key, '$.size') || '/' || json_extract(group_key, '$.steps'), '')"
+#define SIZED_LABEL PLOT_SIZED_LABEL("label", "group_key")
 
 /* ---- ppl: validation perplexity against step, one panel per pretraining task (Fig. 4):
  * english, multilingual, and mmm's masked-token (multimodal) perplexity. One line per group of
@@ -305,8 +304,7 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
                         const char *reference, const char *xlabel, const char *need) {
     char sql[6000];
     snprintf(sql, sizeof sql,
-             "SELECT replace(label, %s, '') || coalesce(' ' || json_extract(group_key, '$.size') || '/' ||"
-             " json_extract(group_key, '$.steps'), '') AS series, %s, mean, coalesce(ci95, 0), n,"
+             "SELECT " PLOT_SIZED_LABEL("replace(label, %s, '')", "group_key") " AS series, %s, mean, coalesce(ci95, 0), n,"
              " json_remove(group_key, '$.%s') AS line FROM group_stats WHERE metric = 'valid/ppl' AND task = 'english' AND %s"
              " ORDER BY series, sum(n) OVER (PARTITION BY json_remove(group_key, '$.%s')) DESC, line, %s",
              strip, xcol, xkey, scope, xkey, xcol);
@@ -349,10 +347,7 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
         plot_caption(p, " %s:%s", r->v[i][1], r->v[i][4]);
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][1], r->v[i][2], r->v[i][3], r->v[i][4]);
     }
-    if (panel.dropped) plot_caption(p, "; %d more series not drawn (choose with labels=): %s", panel.dropped, panel.dropped_names);
-    if (panel.same_name)
-        plot_caption(p, "; %d smaller group%s with a drawn series' name not drawn (a key the label does not name)",
-                     panel.same_name, panel.same_name > 1 ? "s" : "");
+    plot_caption_left_out(p, &panel);
     /* the reference groups: a line at their mean and a band of their interval, across the x range */
     for (int i = 0; ref && i < ref->n && i < 2 && used < sizeof body - 512; i++) {
         char *const *v = ref->v[i];
@@ -466,21 +461,27 @@ static int fig_downstream(Plot *p) {
                     atof(r->v[i][4]), atof(r->v[i][5]));
         }
         /* the baselines: each a mean over the task's finished runs (they depend on the data only) */
-        char bsql[6000], tq[200];
-        snprintf(tq, sizeof tq, "%s", head[0]);
-        if (!strcmp(head[1], "mc"))
-            snprintf(bsql, sizeof bsql, "SELECT 'chance', 0.25 UNION ALL SELECT 'before training', avg(mean) FROM downstream"
-                     " WHERE task = '%s' AND benchmark = 'mc_step0' AND metric = '%s' AND %s HAVING count(*) > 0", tq, head[2], p->where);
-        else
-            snprintf(bsql, sizeof bsql, "SELECT replace(substr(f.metric, 1, length(f.metric) - length('%s') - 1), '_', ' ') || ' (valid)',"
-                     " avg(f.value) FROM final_metrics f WHERE f.task = '%s' AND f.status = 'done' AND f.split = 'valid'"
-                     " AND f.metric LIKE '%%!_' || '%s' ESCAPE '!' AND f.metric <> '%s' GROUP BY f.metric ORDER BY f.metric",
-                     head[2], tq, head[2], head[2]);
-        if (strchr(tq, '\'')) { /* a task name is a word of the task table; a quote is a db made by hand */
-            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s has a task named with a quote: %.100s", p->dbpath, tq);
+        if (strchr(head[0], '\'')) { /* a task name is a word of the task table; a quote (a db made by hand) would end the
+                                      * panel's gnuplot title */
+            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s has a task named with a quote: %.100s", p->dbpath, head[0]);
             rc = -1;
             break;
         }
+        char bsql[6000], tq[300], mq[300];
+        if (plot_sql_literal(head[0], tq, sizeof tq) || plot_sql_literal(head[2], mq, sizeof mq)) {
+            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s: a task or metric name of over 140 characters: %.100s",
+                     p->dbpath, head[0]);
+            rc = -1;
+            break;
+        }
+        if (!strcmp(head[1], "mc"))
+            snprintf(bsql, sizeof bsql, "SELECT 'chance', 0.25 UNION ALL SELECT 'before training', avg(mean) FROM downstream"
+                     " WHERE task = %s AND benchmark = 'mc_step0' AND metric = %s AND %s HAVING count(*) > 0", tq, mq, p->where);
+        else
+            snprintf(bsql, sizeof bsql, "SELECT replace(substr(f.metric, 1, length(f.metric) - length(%s) - 1), '_', ' ') || ' (valid)',"
+                     " avg(f.value) FROM final_metrics f WHERE f.task = %s AND f.status = 'done' AND f.split = 'valid'"
+                     " AND f.metric LIKE '%%!_' || %s ESCAPE '!' AND f.metric <> %s GROUP BY f.metric ORDER BY f.metric",
+                     mq, tq, mq, mq);
         Rows *b = plot_query(p, bsql);
         if (!b) { rc = -1; break; }
         used += (size_t)snprintf(body + used, sizeof body - used,
@@ -569,6 +570,14 @@ static int plot_begin(Plot *p, const char *dbpath, const char *out, const char *
     return 0;
 }
 
+/* figure k, from a clean slate (no caption, error or missing-data flag of the one before) */
+static int draw(Plot *p, int k) {
+    p->no_data = 0;
+    p->err[0] = 0;
+    p->caption_used = 0, p->caption[0] = 0;
+    return FIGURES[k].make(p);
+}
+
 int harness_plot(int argc, char **argv) {
     static const char *const names[] = {"fig", "db", "out", "task", "experts", "labels"};
     const char *v[] = {"all", "results.db", "figures", "", "", ""};
@@ -587,9 +596,7 @@ int harness_plot(int argc, char **argv) {
     int failed = 0;
     for (int k = 0; k < NFIG; k++) {
         if (want >= 0 && k != want) continue;
-        p.no_data = 0;
-        p.caption_used = 0, p.caption[0] = 0;
-        if (FIGURES[k].make(&p) == 0) continue;
+        if (draw(&p, k) == 0) continue;
         if (want < 0 && FIGURES[k].optional && p.no_data) printf("plot %s: skipped (%s)\n", FIGURES[k].name, p.err);
         else { fprintf(stderr, "error: %s\n", p.err); failed++; }
     }
@@ -601,10 +608,7 @@ int plot_each(const char *dbpath, const char *out, PlotDrawn drawn, void *ctx, c
     static Plot p;
     if (plot_begin(&p, dbpath, out, NULL, NULL, NULL)) { snprintf(err, errlen, "%s", p.err); return -1; }
     for (int k = 0; k < NFIG; k++) {
-        p.no_data = 0;
-        p.err[0] = 0;
-        p.caption_used = 0, p.caption[0] = 0;
-        int ok = FIGURES[k].make(&p) == 0;
+        int ok = draw(&p, k) == 0;
         drawn(ctx, FIGURES[k].name, FIGURES[k].help, ok, ok ? NULL : p.err, ok ? p.caption : NULL);
     }
     results_close(p.db);

@@ -144,8 +144,24 @@ int plot_panel_admit(Panel *panel, const char *name) {
     return -1;
 }
 
-/* a comma list as SQL literals ('a', 'b'), each quote doubled; numbers only when numeric; 0, or
- * -1 when an element is empty or not a number where one is needed */
+/* the first len characters of s as an SQL string literal into out (n bytes); 0, or -1 */
+static int sql_literal_n(const char *s, size_t len, char *out, size_t n) {
+    size_t used = 0;
+    if (2 * len + 3 > n) return -1;
+    out[used++] = '\'';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'') out[used++] = '\'';
+        out[used++] = s[i];
+    }
+    out[used++] = '\'';
+    out[used] = 0;
+    return 0;
+}
+
+int plot_sql_literal(const char *s, char *out, size_t n) { return sql_literal_n(s, strlen(s), out, n); }
+
+/* a comma list as SQL literals ('a', 'b'); numbers only when numeric; 0, or -1 when an element is
+ * empty or not a number where one is needed */
 static int sql_list(const char *list, int numeric, char *out, size_t n) {
     size_t used = 0;
     const char *s = list;
@@ -158,16 +174,9 @@ static int sql_list(const char *list, int numeric, char *out, size_t n) {
         if (numeric) {
             for (size_t i = 0; i < len; i++) if (s[i] < '0' || s[i] > '9') return -1;
             memcpy(out + used, s, len);
-            used += len;
-        } else {
-            out[used++] = '\'';
-            for (size_t i = 0; i < len; i++) {
-                if (s[i] == '\'') out[used++] = '\'';
-                out[used++] = s[i];
-            }
-            out[used++] = '\'';
-        }
-        out[used] = 0;
+            out[used += len] = 0;
+        } else if (sql_literal_n(s, len, out + used, n - used)) return -1;
+        used += strlen(out + used);
         if (!e) return 0;
         s = e + 1;
     }
@@ -209,13 +218,17 @@ void plot_caption(Plot *p, const char *fmt, ...) {
 void plot_caption_panel(Plot *p, const char *title, const Panel *panel, const int *n) {
     plot_caption(p, "%s%s: ", p->caption_used ? "\n" : "", title);
     for (int k = 0; k < panel->n; k++) plot_caption(p, "%s%s (n=%d)", k ? ", " : "", panel->name[k], n ? n[k] : 0);
+    plot_caption_left_out(p, panel);
+    plot_caption(p, ".");
+}
+
+void plot_caption_left_out(Plot *p, const Panel *panel) {
     if (panel->dropped)
         plot_caption(p, "; %d more series not drawn (at most %d per panel; choose with labels=): %s", panel->dropped,
                      PLOT_MAX_SERIES, panel->dropped_names);
     if (panel->same_name)
         plot_caption(p, "; %d smaller group%s with a drawn series' name not drawn (a key the label does not name)",
                      panel->same_name, panel->same_name > 1 ? "s" : "");
-    plot_caption(p, ".");
 }
 
 int plot_caption_verdicts(Plot *p, const char *task, const char *metric, const Panel *panel) {
@@ -223,15 +236,15 @@ int plot_caption_verdicts(Plot *p, const char *task, const char *metric, const P
     size_t used = 0;
     for (int k = 0; k < panel->n; k++) {
         char one[300];
-        if (sql_list(panel->name[k], 0, one, sizeof one)) continue; /* a name with a comma is no label */
+        if (plot_sql_literal(panel->name[k], one, sizeof one)) continue;
         used += (size_t)snprintf(in + used, sizeof in - used, "%s%s", used ? "," : "", one);
     }
     if (!used || used >= sizeof in) return 0;
-    char tq[128], mq[128];
-    if (sql_list(task, 0, tq, sizeof tq) || sql_list(metric, 0, mq, sizeof mq)) return 0;
+    char tq[140], mq[140];
+    if (plot_sql_literal(task, tq, sizeof tq) || plot_sql_literal(metric, mq, sizeof mq)) return 0;
     /* a side named as the figures name a group: its label and its size / steps (a pair at another
      * length than its partner -- by_key steps -- is not a comparison the panel draws) */
-#define SIDE(l, key) "(" l " || coalesce(' ' || json_extract(" key ", '$.size') || '/' || json_extract(" key ", '$.steps'), ''))"
+#define SIDE(l, key) PLOT_SIZED_LABEL(l, key)
     snprintf(sql, sizeof sql,
              "SELECT " SIDE("a_label", "a_key") ", " SIDE("b_label", "b_key") ", n, diff, ci_low, ci_high,"
              " coalesce(printf('%%.2g of %%d', p_holm, family), '-'), verdict_holm FROM verdicts_holm"

@@ -31,6 +31,11 @@ typedef struct {
     size_t caption_used;
 } Plot;
 
+/* SQL: a group's name as the figures give it, its label and its size / steps ("xmoe-8 tiny/1200"),
+ * KEY its comparable configuration */
+#define PLOT_SIZED_LABEL(LABEL, KEY) \
+    "(" LABEL " || coalesce(' ' || json_extract(" KEY ", '$.size') || '/' || json_extract(" KEY ", '$.steps'), ''))"
+
 /* the series drawn in one panel: the first PLOT_MAX_SERIES names, the rest counted */
 typedef struct {
     char name[PLOT_MAX_SERIES][128];
@@ -59,10 +64,14 @@ int plot_gnuplot_found(void);
 /* the filters task=, experts= (a comma list of numbers), labels= (a comma list) into p->where;
  * 0, or -1 with p->err naming the word */
 int plot_set_filters(Plot *p, const char *task, const char *experts, const char *labels);
+/* s as one SQL string literal (each quote doubled) into out; 0, or -1 when it does not fit */
+int plot_sql_literal(const char *s, char *out, size_t n);
 /* appends to the caption (printf-style) */
 void plot_caption(Plot *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* the caption's lines for one panel: each drawn series and its n (seeds), those left out and why */
 void plot_caption_panel(Plot *p, const char *title, const Panel *panel, const int *n);
+/* the series a panel left out and why (part of plot_caption_panel) */
+void plot_caption_left_out(Plot *p, const Panel *panel);
 /* the Holm-adjusted verdicts (verdicts_holm) of task's metric between two series the panel
  * drew (the names begin with the labels): difference, interval, n, p_holm and its family,
  * the adjusted verdict; 0, or -1 with p->err */
