@@ -306,7 +306,8 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
     snprintf(sql, sizeof sql,
              "SELECT " PLOT_SIZED_LABEL("replace(label, %s, '')", "group_key") " AS series, %s, mean, coalesce(ci95, 0), n,"
              " json_remove(group_key, '$.%s') AS line FROM group_stats WHERE metric = 'valid/ppl' AND task = 'english' AND %s"
-             " ORDER BY series, sum(n) OVER (PARTITION BY json_remove(group_key, '$.%s')) DESC, line, %s",
+             " ORDER BY sum(n) OVER (PARTITION BY series) DESC, series,"
+             " sum(n) OVER (PARTITION BY json_remove(group_key, '$.%s')) DESC, line, %s",
              strip, xcol, xkey, scope, xkey, xcol);
     Rows *r = plot_query(p, sql);
     if (!r) return -1;

@@ -116,6 +116,20 @@ sqlite3 long.db "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s 
 "$H" plot fig=ppl db=long.db out=figs4 > long.log 2>&1
 ok "a 25,003-point curve is plotted whole, and the series after it" 'grep -A25010 "series xmoe-8$" figs4/ppl.dat | grep -q "^26001	5.0" && grep -q "series mhmoe-8h4" figs4/ppl.dat'
 
+# seven heads lines, the alphabetically first with the fewest seeds: the six with the most are drawn
+cp k.db h.db
+sqlite3 h.db "delete from runs; delete from metrics"
+id=0
+for g in a b c d e f g; do for h in 2 4; do for seed in 1 2; do
+  [ $g = a ] && [ $seed = 2 ] && continue
+  id=$((id + 1))
+  sqlite3 h.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, status, started_at, label)
+    VALUES ($id, 'h', 'english', 'mhmoe', 8, $h, $seed, '{\"parity\":\"params\",\"size\":\"s$g\",\"steps\":100}', 'done', 'now', 'mhmoe-8h$h-params');
+    INSERT INTO metrics VALUES ($id, 100, 'valid', 'ppl', 6.$seed)"
+done; done; done
+"$H" plot fig=heads db=h.db out=hfig > /dev/null 2>&1
+ok "heads: at most 6 lines, the most seeds kept (the one-seed line left out and named)" '[ "$(grep -c "^# series" hfig/heads.dat)" = 6 ] && ! grep -q "series mhmoe-8-params sa/100" hfig/heads.dat && grep -q "1 more series not drawn (at most 6 per panel; choose with labels=): mhmoe-8-params sa/100" hfig/heads.caption.md'
+
 # a seed run twice (another sweep's watch keys, force=1) is one sample: the latest counts
 cp k.db dup.db
 sqlite3 dup.db "INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, status, started_at, label)
