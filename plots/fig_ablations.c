@@ -56,7 +56,7 @@ int fig_ablations(Plot *p) {
                     fprintf(f, "%s# %s\n# x\tablated\tgap\thalf\tn\n", blocks ? "\n\n" : "", v[1]);
                     used += (size_t)snprintf(body + used, sizeof body - used,
                                              "set title '%s'\nplot 'ablations.dat' index %d using 1:3:4:xtic(2) with yerrorbars"
-                                             " lt %d pt 7 ps 1.2 lw 2 notitle\n", v[1], blocks, panel + 1);
+                                             " lt %d pt 7 ps 1.2 lw 2 notitle\n", plot_gp(v[1]), blocks, panel + 1);
                     blocks++;
                 }
                 /* the tic: what the ablation turned, where its label is the full one's and more */

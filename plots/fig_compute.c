@@ -125,7 +125,7 @@ int fig_compute(Plot *p) {
         if (used < sizeof plots[panel] - 256)
             snprintf(plots[panel] + used, sizeof plots[panel] - used,
                      "%s'compute.dat' index %d using 1:2:3 with yerrorlines lw 2 pt %d title '%s'", used ? ", " : "",
-                     index, 5 + 2 * (index % 4), r->v[lo][0]);
+                     index, 5 + 2 * (index % 4), plot_gp(r->v[lo][0]));
         index++;
         lo = hi;
     }
@@ -199,12 +199,12 @@ int fig_gaps(Plot *p) {
                 panels++;
                 used += (size_t)snprintf(body + used, sizeof body - used,
                                          "%sset title '%s: paired gap in valid bits per byte (mean, 95%% band over seeds; "
-                                         "below 0: the first is better)'\nplot ", i ? "\n" : "", r->v[i][0]);
+                                         "below 0: the first is better)'\nplot ", i ? "\n" : "", plot_gp(r->v[i][0]));
             } else used += (size_t)snprintf(body + used, sizeof body - used, ", ");
             used += (size_t)snprintf(body + used, sizeof body - used,
                                      "'gaps.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent "
                                      "solid 0.15 notitle, 'gaps.dat' index %d using 1:2 with linespoints lt %d lw 2 title '%s'",
-                                     block, k, block, k, r->v[i][1]);
+                                     block, k, block, k, plot_gp(r->v[i][1]));
         }
         seeds[k - 1] = atoi(r->v[i][5]);
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);

@@ -49,7 +49,7 @@ int fig_routers(Plot *p) {
         fprintf(md, "| %s | %s | %.4f ± %.4f | %.3f ± %.3f | %.3f ± %.3f |\n", v[0], v[1], atof(v[2]), atof(v[3]),
                 atof(v[4]), atof(v[5]), atof(v[6]), atof(v[7]));
         used += snprintf(body + used, sizeof body - used, "%s'routers.dat' index %d using 1:2:3:4 with xyerrorbars lc %d pt %d ps 1.5 title '%s'",
-                         i ? ", " : "", i, 1 + k % 8, (mh ? 4 : 5) + 2 * (k % 5), v[0]);
+                         i ? ", " : "", i, 1 + k % 8, (mh ? 4 : 5) + 2 * (k % 5), plot_gp(v[0]));
     }
     fclose(f);
     fclose(md);

@@ -55,7 +55,7 @@ static int fig_ppl(Plot *p) {
             drawn = 0;
             ntask++;
             used += (size_t)snprintf(body + used, sizeof body - used, "%sset title '%s: valid perplexity (mean, 95%% band)'\nplot ",
-                                     ntask > 1 ? "\n" : "", task);
+                                     ntask > 1 ? "\n" : "", plot_gp(task));
         }
         int new_group = i == 0 || strcmp(r->v[i][7], r->v[i - 1][7]) || strcmp(r->v[i][1], r->v[i - 1][1]) ||
                         strcmp(r->v[i][0], r->v[i - 1][0]);
@@ -70,7 +70,7 @@ static int fig_ppl(Plot *p) {
             used += (size_t)snprintf(body + used, sizeof body - used,
                                      "%s'ppl.dat' index %d using 1:($2-$3):($2+$3) with filledcurves lc %d fs transparent solid 0.15 notitle, "
                                      "'ppl.dat' index %d using 1:2 with lines lt %d lw 2 title '%s'",
-                                     k ? ", " : "", block, k + 1, block, k + 1, r->v[i][1]);
+                                     k ? ", " : "", block, k + 1, block, k + 1, plot_gp(r->v[i][1]));
             if (used >= sizeof body - 512) { rc = -1; snprintf(p->err, sizeof p->err, "fig=ppl: the script outgrew its buffer"); }
         }
         fprintf(f, "%s\t%s\t%s\t%s\n", r->v[i][2], r->v[i][3], r->v[i][4], r->v[i][5]);
@@ -156,7 +156,7 @@ static int fig_activation(Plot *p) {
             if (v > cmax) cmax = v;
             if (atoi(s->v[i][1]) + 1 > nexp) nexp = atoi(s->v[i][1]) + 1;
             fprintf(f, "%s%s", s->v[i][2], end ? "\n" : "\t");
-            if (end && yu < sizeof ytics - 32) yu += snprintf(ytics + yu, sizeof ytics - yu, "%s\"%s\" %d", row ? ", " : "", s->v[i][0], row), row++;
+            if (end && yu < sizeof ytics - 32) yu += snprintf(ytics + yu, sizeof ytics - yu, "%s'%s' %d", row ? ", " : "", plot_gp(s->v[i][0]), row), row++;
         }
         int nruns = ratio->n;
         for (int d = 0; d < 2; d++) { /* Fig. 1a: each definition's mean over the runs with its 95% interval */
@@ -247,7 +247,7 @@ static int fig_router(Plot *p) {
                 fprintf(f, "%s# %s: %s\n# step\tmean over seeds\n", block >= 0 ? "\n\n" : "", ROUTER_PANELS[k][0], r->v[i][0]);
                 block++;
                 used += snprintf(body + used, sizeof body - used, "%s'router.dat' index %d using 1:2 with lines lw 2 title '%s'",
-                                 first ? "" : ", ", block, r->v[i][0]);
+                                 first ? "" : ", ", block, plot_gp(r->v[i][0]));
                 first = 0;
             }
             fprintf(f, "%s\t%s\n", r->v[i][1], r->v[i][2]);
@@ -268,7 +268,7 @@ static int fig_router(Plot *p) {
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); plot_rows_free(r); continue; }
-        used += snprintf(body + used, sizeof body - used, "set title '%s: load per expert rank'\nplot ", label[k]);
+        used += snprintf(body + used, sizeof body - used, "set title '%s: load per expert rank'\nplot ", plot_gp(label[k]));
         int first = 1;
         for (int i = 0; i < r->n && used < sizeof body - 512; i++) {
             if (i == 0 || strcmp(r->v[i][0], r->v[i - 1][0])) {
@@ -342,7 +342,7 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
             fprintf(f, "# series %s\n# %s\tppl_mean\tppl_ci95\tseeds\n", r->v[i][0], xkey);
             block++;
             used += snprintf(body + used, sizeof body - used, "%s'%s.dat' index %d using 1:2:3 with yerrorlines lt %d lw 2 title '%s'",
-                             block ? ", " : "", fig, block, k + 1, r->v[i][0]);
+                             block ? ", " : "", fig, block, k + 1, plot_gp(r->v[i][0]));
             plot_caption(p, "%s%s: n per %s", p->caption_used ? "; " : "", r->v[i][0], xkey);
         }
         plot_caption(p, " %s:%s", r->v[i][1], r->v[i][4]);
@@ -358,7 +358,7 @@ static int fig_final_vs(Plot *p, const char *fig, const char *xkey, const char *
         block++;
         used += snprintf(body + used, sizeof body - used,
                          ", '%s.dat' index %d using 1:3:4 with filledcurves lc rgb '#000000' fs transparent solid 0.08 notitle,"
-                         " '' index %d using 1:2 with lines lt 7 dt %d lw 1.5 title '%s (reference)'", fig, block, block, 2 + i, v[0]);
+                         " '' index %d using 1:2 with lines lt 7 dt %d lw 1.5 title '%s (reference)'", fig, block, block, 2 + i, plot_gp(v[0]));
         plot_caption(p, "; reference %s: %.3f ± %.3f (n=%s)", v[0], m, h, v[3]);
     }
     plot_caption(p, ". Valid perplexity, mean and 95%% interval over seeds.");
@@ -462,12 +462,6 @@ static int fig_downstream(Plot *p) {
                     atof(r->v[i][4]), atof(r->v[i][5]));
         }
         /* the baselines: each a mean over the task's finished runs (they depend on the data only) */
-        if (strchr(head[0], '\'')) { /* a task name is a word of the task table; a quote (a db made by hand) would end the
-                                      * panel's gnuplot title */
-            snprintf(p->err, sizeof p->err, "fig=downstream: db=%s has a task named with a quote: %.100s", p->dbpath, head[0]);
-            rc = -1;
-            break;
-        }
         char bsql[6000], tq[300], mq[300];
         if (plot_sql_literal(head[0], tq, sizeof tq) || plot_sql_literal(head[2], mq, sizeof mq)) {
             snprintf(p->err, sizeof p->err, "fig=downstream: db=%s: a task or metric name of over 140 characters: %.100s",
@@ -488,12 +482,12 @@ static int fig_downstream(Plot *p) {
         used += (size_t)snprintf(body + used, sizeof body - used,
                                  "set title '%s %s: %s'\nset xrange [-0.6:%d.6]\nplot 'downstream.dat' index %d using 1:3:(0.7):($1+1):xtic(2)"
                                  " with boxes lc variable notitle, '' index %d using 1:3:4 with yerrorbars lc rgb '#000000' pt 0 notitle",
-                                 head[0], head[1], head[2], panel.n - 1, panels, panels);
+                                 plot_gp(head[0]), plot_gp(head[1]), plot_gp(head[2]), panel.n - 1, panels, panels);
         plot_caption_panel(p, head[0], &panel, seeds);
         plot_caption(p, " %s %s baselines:", head[1], head[2]);
         for (int i = 0; i < b->n; i++) {
             used += (size_t)snprintf(body + used, sizeof body - used, ", %s with lines lt 7 dt %d lw 1.5 title '%s'",
-                                     b->v[i][1], i + 2, b->v[i][0]);
+                                     b->v[i][1], i + 2, plot_gp(b->v[i][0]));
             plot_caption(p, "%s %s %.3f", i ? "," : "", b->v[i][0], atof(b->v[i][1]));
             fprintf(md, "| %s | %s | %s | baseline: %s | | %.4f | |\n", head[0], head[1], head[2], b->v[i][0], atof(b->v[i][1]));
         }

@@ -95,8 +95,9 @@ int plot_gnuplot(Plot *p, const char *name, const char *body) {
     if (!f) return -1;
     fprintf(f, "# %s: regenerate with  gnuplot %s.gp  (run in this folder)\n", name, name);
     fprintf(f, "set datafile separator '\\t'\n%s", PLOT_STYLE);
-    fprintf(f, "set terminal pngcairo size 1200,500 font ',10'\nset output '%s.png'\n%s\n", name, body);
-    fprintf(f, "set terminal svg size 1200,500 font ',10'\nset output '%s.svg'\n%s\n", name, body);
+    /* noenhanced: names are shown as they are (rouge_l is no subscript l) */
+    fprintf(f, "set terminal pngcairo size 1200,500 font ',10' noenhanced\nset output '%s.png'\n%s\n", name, body);
+    fprintf(f, "set terminal svg size 1200,500 font ',10' noenhanced\nset output '%s.svg'\n%s\n", name, body);
     fclose(f);
     char script[200], log[200];
     snprintf(script, sizeof script, "%s.gp", name);
@@ -159,6 +160,20 @@ static int sql_literal_n(const char *s, size_t len, char *out, size_t n) {
 }
 
 int plot_sql_literal(const char *s, char *out, size_t n) { return sql_literal_n(s, strlen(s), out, n); }
+
+const char *plot_gp(const char *s) {
+    static char ring[8][512];
+    static int next;
+    char *out = ring[next];
+    next = (next + 1) % 8;
+    size_t used = 0;
+    for (; *s && used < 255; s++) {
+        if (*s == '\'') out[used++] = '\'';
+        out[used++] = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+    }
+    out[used] = 0;
+    return out;
+}
 
 /* a comma list as SQL literals ('a', 'b'); numbers only when numeric; 0, or -1 when an element is
  * empty or not a number where one is needed */

@@ -66,6 +66,10 @@ int plot_gnuplot_found(void);
 int plot_set_filters(Plot *p, const char *task, const char *experts, const char *labels);
 /* s as one SQL string literal (each quote doubled) into out; 0, or -1 when it does not fit */
 int plot_sql_literal(const char *s, char *out, size_t n);
+/* s for inside a gnuplot single-quoted string (a title, a tic): a quote doubled, a control
+ * character a space, cut at 255 bytes; gnuplot's text is set noenhanced, so _ ^ @ & ~ { } stay
+ * themselves. One of 8 buffers in turn: up to 8 in one printf. */
+const char *plot_gp(const char *s);
 /* appends to the caption (printf-style) */
 void plot_caption(Plot *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* the caption's lines for one panel: each drawn series and its n (seeds), those left out and why */

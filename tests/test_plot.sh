@@ -84,7 +84,7 @@ ok "ppl: without labels=, the paper's series (dense, xmoe-E, mhmoe-Eh4-params; n
 ok "ppl caption: each series with its n" 'grep -q "^english: xmoe-8 (n=2), dense (n=1)" figs/ppl.caption.md'
 ok "activation: the xmoe runs with histograms, layers as rows, experts busiest first" 'grep -A2 "xmoe-8 (runs 3)" figs/activation.dat | tail -2 | tr "\n" " " | grep -q "^0.6	0.4 1.0	0.0 "'
 ok "activation: both ratios (Fig. 1a) with their intervals, in the caption and the third panel (expert 1 of layer 3 got nothing: inactive)" 'grep -q "xmoe-8: activation ratio 0.750 ± 0.000, paper.s definition 0.750 ± 0.000 (n=1 runs" figs/activation.caption.md && grep -q "^0	xmoe-8	0.7500	0.0000	0.7500	0.0000	1$" figs/activation.dat'
-ok "activation: rows named by the MoE layers that exist, one colour scale" 'grep -q "set ytics (\"1\" 0, \"3\" 1)" figs/activation.gp && grep -q "set yrange \[-0.5:1.5\]" figs/activation.gp && grep -q "set cbrange \[0:1.001\]" figs/activation.gp'
+ok "activation: rows named by the MoE layers that exist, one colour scale" 'grep -q "set ytics (.1. 0, .3. 1)" figs/activation.gp && grep -q "set yrange \[-0.5:1.5\]" figs/activation.gp && grep -q "set cbrange \[0:1.001\]" figs/activation.gp'
 ok "router: tau per layer, the mean over the group's seeds" 'grep -A2 "router_tau: xmoe-8 l1" figs/router.dat | grep -q "^100	0.6"'
 ok "router: the load of each expert rank against step" 'grep -A2 "xmoe-8 load share of expert rank 0" figs/router.dat | grep -q "^100	0.8" && grep -A2 "xmoe-8 load share of expert rank 1" figs/router.dat | grep -q "^100	0.2"'
 ok "heads: mhmoe-8 over 2 and 4 heads" 'grep -A4 "series mhmoe-8-params$" figs/heads.dat | grep -c "^[24]	6" | grep -q 2'
@@ -105,6 +105,17 @@ ok "seven series asked: six drawn (the most seeds first), the seventh named in t
 ok "a bad filter is named" '[ $rc -eq 2 ] && grep -q "experts=8x: expected expert counts" fbad.log'
 "$H" plot fig=ppl db=k.db out=ffq "labels=x') OR 1=1 --" > /dev/null 2>&1; rc=$?
 ok "a quote in labels= is a label, not SQL" '[ $rc -eq 2 ] && [ ! -e ffq/ppl.dat ]'
+
+# a name from the db goes into gnuplot's quoted strings as it is: a quote (a db made by hand, or
+# merged) does not end a title, and _ is no subscript (gnuplot's enhanced text would make one)
+cp k.db q.db
+sqlite3 q.db "update runs set label = 'x''moe_8' where label = 'xmoe-8'; update runs set task = 'capt''ion_x' where task = 'captioning'"
+"$H" plot fig=ppl db=q.db out=fq "labels=dense,x'moe_8" > fq.log 2>&1; rc_ppl=$?
+"$H" plot fig=activation db=q.db out=fq "labels=x'moe_8,mhmoe-8h4-params" >> fq.log 2>&1; rc_act=$?
+"$H" plot fig=downstream db=q.db out=fq >> fq.log 2>&1; rc_down=$?
+ok "a quote and an underscore in a label or task: ppl, activation and downstream drawn, the names shown as they are" \
+  '[ $rc_ppl$rc_act$rc_down = 000 ] && grep -q "<text>x.moe_8</text>" fq/ppl.svg && grep -q "<text>x.moe_8 (1 run): load share" fq/activation.svg &&
+   grep -q "<text>capt.ion_x test: rouge_l</text>" fq/downstream.svg && ! grep -q "<tspan[^>]*dy=" fq/ppl.svg fq/activation.svg fq/downstream.svg'
 
 # user values never reach a shell: a quote in out= is a folder name, not a command
 "$H" plot fig=cost db=k.db "out=figs';touch PWNED;'" > inj.log 2>&1
