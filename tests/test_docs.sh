@@ -61,6 +61,36 @@ for f in "$ROOT"/README.md "$ROOT"/docs/*.md; do
   [ "$n" -eq 0 ] || { echo "$f: a line inside a table" >&2; broken=$((broken + n)); }
 done
 ok "tables render: no paragraph inside a table ($broken)" '[ $broken -eq 0 ]'
+# a table of paired verdicts (header "| a | b | n | ...") under a quoted `harness compare ...
+# db=results/published/NAME.db` is what that command prints on the committed db: each row's n,
+# b - a and interval to the printed digit, and "better" in its adjusted verdict exactly when the
+# command's verdict_holm says so. Those tables are the published claims.
+awk 'match($0, /`harness compare [^`]*db=results\/published\/[a-z_]+\.db[^`]*`/) { cmd = substr($0, RSTART + 1, RLENGTH - 2); next }
+     /^\| a \| b \| n \|/ && cmd != "" { for (i = 2; i < NF; i++) col[i] = $i; intable = 1; print "CMD\t" FILENAME ":" FNR "\t" cmd; next }
+     intable && /^\|/ { if ($0 ~ /^\|---/) next; row = "ROW"
+       for (i = 2; i < NF; i++) { c = col[i]; v = $i; gsub(/^ +| +$/, "", c); gsub(/^ +| +$|\*\*|`/, "", v)
+         if (c == "a" || c == "b" || c == "n" || c == "b - a" || c == "95% interval" || c ~ /^verdict/) row = row "\t" v }
+       print row; next }
+     { if (intable) cmd = ""; intable = 0 }' FS='|' "$ROOT"/README.md "$ROOT"/docs/*.md > claims.txt
+checked=0 wrong=0
+while IFS=$'\t' read -r kind f1 f2 f3 f4 f5 f6; do
+  if [ "$kind" = CMD ]; then
+    where=$f1; set -f; set -- ${f2#harness }; set +f
+    db=""; args=()
+    for w in "$@"; do case "$w" in db=*) db=${w#db=} ;; *) args+=("$w") ;; esac; done
+    [ -s "$(basename "$db")" ] || gzip -dc "$ROOT/$db.gz" > "$(basename "$db")"
+    "$H" "${args[@]}" db="$(basename "$db")" csv=1 2> /dev/null | sed -E 's/"\[([^,]*), ([^]]*)\]"/[\1 \2]/' > printed.csv
+    continue
+  fi
+  # a, b, n, b - a, interval, verdict (the table's order); the CSV's: task,size_steps,metric,a,b,n,..,diff,ci95,..,verdict_holm
+  line=$(awk -F, -v a="$f1" -v b="$f2" '$4 == a && $5 == b' printed.csv)
+  ci=$(printf '%s' "$f5" | tr -d ',')
+  got=$(printf '%s' "$line" | awk -F, '{ print $6 "|" $9 "|" $10 "|" ($15 ~ /better/) }')
+  want="$f3|$f4|$ci|$([[ "$f6" == *better* ]] && echo 1 || echo 0)"
+  checked=$((checked + 1))
+  [ "$got" = "$want" ] || { echo "$where: $f1 vs $f2: the doc says $want, the command prints ${got:-nothing}" >&2; wrong=$((wrong + 1)); }
+done < claims.txt
+ok "the published verdict tables are what their quoted commands print on the committed dbs ($checked rows, $wrong wrong)" '[ $checked -ge 5 ] && [ $wrong -eq 0 ]'
 # the front door stays a front door
 ok "README.md is about 200 lines at most ($(wc -l < "$ROOT/README.md"))" '[ "$(wc -l < "$ROOT/README.md")" -le 220 ]'
 finish
