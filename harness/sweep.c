@@ -2,7 +2,7 @@
  * one `harness run` each, in order. A configuration already finished in the db (same values
  * of every swept and given key) is skipped unless force=1, so an interrupted sweep continues
  * where it stopped when the same command is run again.
- * `harness sweep paper|routers [size=tiny] [seeds=N] [key=value ...]`: a named grid (paper:
+ * `harness sweep paper|routers [size=tiny] [seeds=N|plan] [key=value ...]`: a named grid (paper:
  * the grid behind the figures, then `harness plot fig=all`; routers: the routing after the
  * paper, then `harness plot fig=routers`).
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "parallel.h"
 #include "sweep_ranks.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -281,8 +282,94 @@ static const NamedGrid NAMED_GRIDS[] = {
 
 void sweep_print_named(FILE *f) {
     for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
-        fprintf(f, "  sweep %-10s [seeds=3] [jobs=N] [key=value ...]\n%29s%s (then plot %s)\n", NAMED_GRIDS[i].name, "",
+        fprintf(f, "  sweep %-10s [seeds=3|plan] [jobs=N] [key=value ...]\n%29s%s (then plot %s)\n", NAMED_GRIDS[i].name, "",
                 NAMED_GRIDS[i].help, NAMED_GRIDS[i].fig);
+}
+
+/* grid row r as a resolved configuration (NULL with err when a word is bad), its words as one
+ * line (db= left out), and the keys of its words that tell runs apart, less skip_key */
+static Config *row_config(const Grid *g, int r, char *line, size_t nline, char keybuf[][64], const char **keys, int *nkeys,
+                          const char *skip_key, char *err, size_t nerr) {
+    Config *probe = config_new();
+    line[0] = 0;
+    for (int i = 0; i < g->nwords[r]; i++) {
+        if (config_set(probe, g->words[r][i], err, nerr)) { config_free(probe); return NULL; }
+        if (strncmp(g->words[r][i], "db=", 3) && strlen(line) + strlen(g->words[r][i]) + 2 < nline)
+            strcat(strcat(line, " "), g->words[r][i]);
+    }
+    config_resolve(probe);
+    *nkeys = 0;
+    for (int i = 0; i < g->nwords[r]; i++) {
+        key_of(g->words[r][i], keybuf[*nkeys], 64);
+        /* keys that never tell runs apart (their role: where a run is written, a request
+         * whose stored value is what ran) are not compared */
+        const KeyDef *k = config_key_def(keybuf[*nkeys]);
+        if (k && key_role_is_sweep_identity(k->role) && (!skip_key || strcmp(keybuf[*nkeys], skip_key))) {
+            keys[*nkeys] = keybuf[*nkeys];
+            (*nkeys)++;
+        }
+    }
+    return probe;
+}
+
+/* seeds=plan: each configuration of `from` (its seed word a placeholder) into `to` with the seeds
+ * 1..N the newest stored power plan gives it (`harness plan`, read off a finished run of it: its
+ * label and point); 0, or 2 with the configuration named when it has no finished run, no plan,
+ * or a plan that could not plan it */
+static int expand_by_plan(const Grid *from, Grid *to, ResultsDb *db, int *most) {
+    for (int r = 0; r < from->n; r++) {
+        char line[1024], keybuf[MAX_WORDS][64], err[1024], label[128] = "", point[64] = "";
+        const char *keys[MAX_WORDS];
+        int nkeys, seeds = 0;
+        Config *probe = row_config(from, r, line, sizeof line, keybuf, keys, &nkeys, "seed", err, sizeof err);
+        if (!probe) { fprintf(stderr, "error: %s\n", err); return 2; }
+        char *comparable = run_comparable_json(probe), *json = config_to_json(probe);
+        int64_t run = comparable && json ? results_find_done_run(db, RESULTS_ANY_SEED, comparable, json, keys, nkeys) : -1, plan = 0;
+        free(comparable);
+        free(json);
+        config_free(probe);
+        int found = run > 0 ? results_planned_seeds(db, run, &seeds, &plan, label, sizeof label, point, sizeof point) : -1;
+        if (run <= 0 || found < 0) {
+            fprintf(stderr, run ? "error: seeds=plan:%s: cannot read the db: %s\n"
+                                : "error: seeds=plan:%s: no finished run of this configuration to plan from: run its pilot first "
+                                  "(seeds=3), then harness plan%s\n", line, run ? results_error(db) : "");
+            return 2;
+        }
+        if (found == 1 || seeds < 1) {
+            if (found == 1)
+                fprintf(stderr, "error: seeds=plan:%s: no stored plan has %s at %s (size, steps): harness plan ... at that "
+                        "point first\n", line, label, point);
+            else
+                fprintf(stderr, "error: seeds=plan:%s: plan %lld could not plan %s at %s (fewer than 2 pilot seeds, or more "
+                        "than 1,000 seeds needed): plan again with more pilot seeds or a larger target=\n", line, (long long)plan, label, point);
+            return 2;
+        }
+        static char seedword[GRID_WORD_MAX];
+        size_t used = (size_t)snprintf(seedword, sizeof seedword, "seed=1");
+        for (int k = 2; k <= seeds && used < sizeof seedword; k++) used += (size_t)snprintf(seedword + used, sizeof seedword - used, ",%d", k);
+        const char *w[MAX_WORDS];
+        for (int i = 0; i < from->nwords[r]; i++) w[i] = strncmp(from->words[r][i], "seed=", 5) ? from->words[r][i] : seedword;
+        add_grid(to, w, from->nwords[r]);
+        printf("sweep: %s at %s: seeds 1-%d (plan %lld)\n", label, point, seeds, (long long)plan);
+        if (seeds > *most) *most = seeds;
+    }
+    return 0;
+}
+
+/* the runs of g by seed, first all configurations' seed 1, then seed 2, ... (each configuration in
+ * its grid order): a sweep stopped part way leaves every configuration with about as many seeds */
+static void order_by_seed(Grid *g, int most) {
+    static Grid sorted;
+    memset(&sorted, 0, sizeof sorted);
+    for (int seed = 1; seed <= most; seed++)
+        for (int r = 0; r < g->n; r++)
+            for (int i = 0; i < g->nwords[r]; i++)
+                if (!strncmp(g->words[r][i], "seed=", 5) && atoi(g->words[r][i] + 5) == seed) {
+                    memcpy(sorted.words[sorted.n], g->words[r], sizeof g->words[r]);
+                    sorted.nwords[sorted.n++] = g->nwords[r];
+                }
+    assert(sorted.n == g->n);
+    *g = sorted;
 }
 
 static const NamedGrid *named_grid(const char *word) {
@@ -292,10 +379,10 @@ static const NamedGrid *named_grid(const char *word) {
 }
 
 int harness_sweep(int argc, char **argv) {
-    static Grid g;
+    static Grid g, planned;
     memset(&g, 0, sizeof g);
     const NamedGrid *named = argc > 0 ? named_grid(argv[0]) : NULL;
-    int force = 0, is_named = named != NULL, seeds = 3, jobs = 1, threads_given = 0;
+    int force = 0, is_named = named != NULL, seeds = 3, jobs = 1, threads_given = 0, seeds_by_plan = 0;
     const char *logs = "sweep_logs";
     char *common[MAX_WORDS];
     int nc = 0;
@@ -323,11 +410,12 @@ int harness_sweep(int argc, char **argv) {
             fprintf(stderr, "error: '%s': a named grid takes seeds=N (seeds 1 to N; the finished ones are skipped), not seed=\n", argv[i]);
             return 2;
         }
+        if (!strcmp(argv[i], "seeds=plan")) { seeds = 1, seeds_by_plan = 1; continue; }
         if (is_named && !strncmp(argv[i], "seeds=", 6)) {
             char *end;
             seeds = (int)strtol(argv[i] + 6, &end, 10);
             if (!argv[i][6] || *end || seeds < 1 || seeds > MAX_SEEDS) {
-                fprintf(stderr, "error: seeds=%s: expected a whole number from 1 to %d\n", argv[i] + 6, MAX_SEEDS);
+                fprintf(stderr, "error: seeds=%s: expected a whole number from 1 to %d, or plan\n", argv[i] + 6, MAX_SEEDS);
                 return 2;
             }
             continue;
@@ -337,7 +425,7 @@ int harness_sweep(int argc, char **argv) {
         common[nc++] = argv[i];
     }
     if (!is_named && nc == 0) {
-        fprintf(stderr, "error: usage: harness sweep key=a,b ... | harness sweep NAME [size=tiny] [seeds=N], NAME one of:\n");
+        fprintf(stderr, "error: usage: harness sweep key=a,b ... [seeds=plan] | harness sweep NAME [size=tiny] [seeds=N|plan], NAME one of:\n");
         sweep_print_named(stderr);
         return 2;
     }
@@ -379,6 +467,12 @@ int harness_sweep(int argc, char **argv) {
             add_grid(&g, w, n);
         }
     } else {
+        for (int i = 0; i < nc && seeds_by_plan; i++)
+            if (!strncmp(common[i], "seed=", 5)) {
+                fprintf(stderr, "error: '%s' with seeds=plan: the plan gives each configuration its seeds\n", common[i]);
+                return 2;
+            }
+        if (seeds_by_plan) common[nc++] = seedlist; /* seed=1: where the plan's seeds go */
         add_grid(&g, (const char *const *)common, nc);
     }
     if (g.too_long) {
@@ -399,35 +493,28 @@ int harness_sweep(int argc, char **argv) {
         }
     ResultsDb *rdb = results_open(db, err, sizeof err);
     if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    if (seeds_by_plan) {
+        memset(&planned, 0, sizeof planned);
+        int most = 0, prc = expand_by_plan(&g, &planned, rdb, &most);
+        if (!prc && (planned.overflow || planned.too_long)) {
+            fprintf(stderr, "error: seeds=plan: the plan's grid has over %d runs: a sweep runs at most that many\n", MAX_RUNS);
+            prc = 2;
+        }
+        if (prc) { results_close(rdb); return prc; }
+        order_by_seed(&planned, most);
+        g = planned;
+    }
     /* what is left to do: the grid less the runs the db holds as finished; finetunes that
      * pretrain go in a second phase, after the mmm runs they reuse */
     static Job todo[MAX_RUNS];
     int ntodo = 0, skipped = 0, rc = 0;
     for (int r = 0; r < g.n; r++) {
-        Config *probe = config_new();
-        char line[1024] = "";
-        int bad = 0;
-        for (int i = 0; i < g.nwords[r] && !bad; i++) {
-            bad = config_set(probe, g.words[r][i], err, sizeof err);
-            if (strncmp(g.words[r][i], "db=", 3) && strlen(line) + strlen(g.words[r][i]) + 2 < sizeof line)
-                strcat(strcat(line, " "), g.words[r][i]);
-        }
-        if (bad) { fprintf(stderr, "error: %s\n", err); config_free(probe); rc = 2; break; }
-        config_resolve(probe);
-        char *json = config_to_json(probe);
+        char line[1024], keybuf[MAX_WORDS][64];
         const char *keys[MAX_WORDS];
-        char keybuf[MAX_WORDS][64];
-        int nkeys = 0;
-        for (int i = 0; i < g.nwords[r]; i++) {
-            key_of(g.words[r][i], keybuf[nkeys], 64);
-            /* keys that never tell runs apart (their role: where a run is written, a request
-             * whose stored value is what ran) are not compared */
-            const KeyDef *k = config_key_def(keybuf[nkeys]);
-            if (k && key_role_is_sweep_identity(k->role)) {
-                keys[nkeys] = keybuf[nkeys];
-                nkeys++;
-            }
-        }
+        int nkeys;
+        Config *probe = row_config(&g, r, line, sizeof line, keybuf, keys, &nkeys, NULL, err, sizeof err);
+        if (!probe) { fprintf(stderr, "error: %s\n", err); rc = 2; break; }
+        char *json = config_to_json(probe);
         /* the same run twice in a grid (the heads ablation's h=4 is the main grid's mhmoe; the
          * scaling rows repeat its 8 and 32 experts) or already in the db is done once */
         char *comparable = run_comparable_json(probe), *identity = NULL;

@@ -443,7 +443,7 @@ int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, 
     /* a key the sweep does not give is at its default in the run it would make: a stored run
      * with another value of it (parity=flops for a sweep without parity=) is another run */
     size_t used = snprintf(sql, sizeof sql,
-                           "SELECT id FROM runs WHERE status = 'done' AND (?3 IS NULL OR comparable IS NULL OR (seed IS ?2 AND"
+                           "SELECT id FROM runs WHERE status = 'done' AND (?3 IS NULL OR comparable IS NULL OR ((?2 < 0 OR seed IS ?2) AND"
                            " json_valid(comparable) AND json_remove(comparable, '$.init') = json_remove(?3, '$.init')))");
     for (int i = 0; i < nkeys && used < sizeof sql; i++)
         used += snprintf(sql + used, sizeof sql - used,
@@ -460,6 +460,31 @@ int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, 
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     return id;
+}
+
+int results_planned_seeds(ResultsDb *db, int64_t run, int *seeds, int64_t *plan, char *label, size_t nlabel,
+                          char *point, size_t npoint) {
+    /* plan_rows name a configuration as compare shows it: task, label, and size and steps */
+    static const char sql[] =
+        "WITH c AS (SELECT task, label, json_extract(config, '$.size') || ' ' || json_extract(config, '$.steps') AS point"
+        "  FROM runs WHERE id = ?1),"
+        " rows AS (SELECT p.plan_id, p.seeds_needed FROM plan_rows p, c WHERE p.task = c.task AND p.size_steps = c.point"
+        "  AND (p.a = c.label OR p.b = c.label))"
+        " SELECT c.label, c.point, (SELECT max(plan_id) FROM rows),"
+        "  (SELECT max(seeds_needed) FROM rows WHERE plan_id = (SELECT max(plan_id) FROM rows)) FROM c";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, run);
+    int out = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(label, nlabel, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+        snprintf(point, npoint, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+        out = sqlite3_column_type(st, 2) == SQLITE_NULL;
+        *plan = sqlite3_column_int64(st, 2);
+        *seeds = sqlite3_column_int(st, 3);
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 int results_last_checkpoint(ResultsDb *db, int64_t run, char *path, size_t n, char sha256[65]) {

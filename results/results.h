@@ -93,6 +93,16 @@ int results_run_status(ResultsDb *db, int64_t run, char *status, size_t n, char 
  * none, -1 on error. */
 int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, const char *config_json,
                               const char *const *keys, int nkeys);
+/* ... seed < 0: of any seed. */
+#define RESULTS_ANY_SEED (-1L)
+
+/* The seeds the newest stored power plan gives the configuration of run (its task, label and
+ * point -- size and steps -- in that plan's rows): the most seeds any of those rows needs, as
+ * `harness plan` prices a configuration, into *seeds (0: none of them plannable), the plan's id
+ * into *plan; the run's label and point into label and point. 0, 1 when no plan has such a row,
+ * -1 on error. */
+int results_planned_seeds(ResultsDb *db, int64_t run, int *seeds, int64_t *plan, char *label, size_t nlabel,
+                          char *point, size_t npoint);
 
 /* The resolved config (JSON text) of a stored run; malloc'd, NULL if there is no such run. */
 char *results_run_config(ResultsDb *db, int64_t run);

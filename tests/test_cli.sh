@@ -177,6 +177,19 @@ by_bound=$(q "select min(df + 1) from student_t, (select sd_diff * 2.11713 as sd
 ok "plan sd_bound=0.8: planned from the sd's upper bound ($n3 seeds, by the table at most $by_bound), the words stored" '[ $rc3 -eq 0 ] && [ "$n3" -gt "$n2" ] && [ "$n3" -le "$by_bound" ] && [ "$(q "select selection like \"%sd_bound=0.8%\" from plans where id = 3")" = 1 ]'
 "$H" plan by=model steps=12 db=t.db > /dev/null 2> plan3.err; rc=$?
 ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=DELTA is required" plan3.err'
+# sweep seeds=plan: each configuration runs seeds 1..N of the newest plan that has it (the most
+# any of its rows needs), all configurations' seed 4 before seed 5; the pilot's 1-3 are done. A
+# plan made by hand here, newer than the three above: dense needs 5 (its second row), xmoe-4 4
+q "insert into plans(id, made_at, by_key, selection, target, power, family) values (9, 'now', 'model', 'by hand', 0.01, 0.8, 2);
+   insert into plan_rows(plan_id, task, metric, a, b, pilot_n, sd_diff, seeds_needed, core_hours, size_steps) values
+   (9, 'english', 'valid/bpb', 'dense', 'xmoe-4', 3, 0.01, 4, 0, 'tiny 12'), (9, 'english', 'valid/bpb', 'dense', 'smoe-4', 3, 0.01, 5, 0, 'tiny 12')"
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=12 eval_every=0 name=par) seeds=plan > splan.log 2>&1; rc=$?
+ok "sweep seeds=plan: dense seeds 4 and 5, xmoe-4 seed 4, in seed order, the pilot's skipped" '[ $rc -eq 0 ] && grep -q "dense at tiny 12: seeds 1-5 (plan 9)" splan.log && grep -q "3 runs done, 6 skipped" splan.log && [ "$(q "select group_concat(model || seed, \" \") from (select model, seed from runs where name = \"par\" and seed > 3 order by id)")" = "dense4 xmoe4 dense5" ]'
+"$H" sweep $(merged $common model=xmoe experts=4,6 steps=12 eval_every=0 name=par) seeds=plan > splan2.log 2>&1; rc=$?
+ok "sweep seeds=plan: a configuration with no finished run to plan from is named, nothing run" '[ $rc -eq 2 ] && grep -q "experts=6 .*: no finished run of this configuration" splan2.log && [ "$(q "select count(*) from runs where experts = 6")" = 0 ]'
+q "update plan_rows set seeds_needed = 0 where plan_id = 9"
+"$H" sweep $(merged $common model=xmoe experts=4 steps=12 eval_every=0 name=par) seeds=plan > splan3.log 2>&1; rc=$?
+ok "sweep seeds=plan: a plan that could not plan the configuration (seeds 0) is said, not run" '[ $rc -eq 2 ] && grep -q "plan 9 could not plan xmoe-4 at tiny 12" splan3.log'
 # evaluation is dropless; the closing one also scores the valid split at the training capacity
 # (valid_capped), which drops for an MoE model and is not made for dense or expert choice (on
 # the masked task: a causal one refuses expert choice)
