@@ -34,19 +34,25 @@
 
 /* series: the three comparisons (named by the two labels: parity, heads), per expert count,
  * each oriented MH-MoE - X-MoE or MoE - dense; dense has no expert key, so a row's experts are
- * the MoE side's */
+ * the MoE side's. The rows at one point (size, steps) are one family: Holm's p over them, the
+ * verdict it allows (%s twice: the series kept) */
 static const char *const COMPUTE_SQL =
-    "WITH v AS (SELECT *, coalesce(json_extract(a_key, '$.experts'), json_extract(b_key, '$.experts')) AS experts,"
+    "WITH family AS (SELECT *, coalesce(json_extract(a_key, '$.experts'), json_extract(b_key, '$.experts')) AS experts,"
     "   json_extract(a_key, '$.size') || '/' || json_extract(a_key, '$.steps') AS point,"
     "   (" TRAIN_FLOPS("a_runs", "a_key") " + " TRAIN_FLOPS("b_runs", "b_key") ") / 2 AS flops,"
     "   json_extract(a_key, '$.steps') * json_extract(a_key, '$.batch') * json_extract(a_key, '$.seq_len') /"
     "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"
-    "    ORDER BY step LIMIT 1) AS epochs"
+    "    ORDER BY step LIMIT 1) AS epochs, " RESULTS_PAIRED_P " AS p"
     "   FROM verdicts WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = 'model' AND n >= 2"
-    "   AND " PAIR_DRAWN("a_label", "b_label") ")"
+    "   AND " PAIR_KEPT("a || b") " AND " PAIR_DRAWN("a_label", "b_label") "),"
+    RESULTS_HOLM_CTES("PARTITION BY point")
     " SELECT " PAIR_SERIES("a || b", "a_label", "b_label") " AS series,"
-    "   experts, point, flops, epochs, n, " PAIR_SIGN("a || b") " * diff AS gap, ci_high - diff AS half"
-    " FROM v WHERE " PAIR_KEPT("a || b") " ORDER BY experts, series, flops";
+    "   experts, point, flops, epochs, n, " PAIR_SIGN("a || b") " * diff AS gap, ci_high - diff AS half, min_detectable,"
+    "   p_holm, " RESULTS_VERDICT_HOLM ", m"
+    " FROM adjusted ORDER BY experts, series, flops";
+
+/* without labels=, the grid's series: the filters' defaults and MH-MoE at FLOP parity */
+#define COMPUTE_LABELS "label IN ('dense', 'xmoe-' || experts, 'mhmoe-' || experts || 'h4-params', 'mhmoe-' || experts || 'h4-flops')"
 
 /* the trend of one series over rows [lo, hi): slope of gap on log2(flops), its 95% half-width */
 typedef struct { double slope, half; int points; } Trend;
@@ -79,8 +85,10 @@ static Trend trend_of(Rows *r, int lo, int hi) {
 }
 
 int fig_compute(Plot *p) {
-    static char sql[16384]; /* the filters' series (plot_lib.h): the grid's, unless labels= says others */
-    snprintf(sql, sizeof sql, COMPUTE_SQL, p->where, p->where);
+    static char sql[16384], where[sizeof p->where + 200]; /* the grid's series, unless labels= says others */
+    if (p->labels_given) snprintf(where, sizeof where, "%s", p->where);
+    else snprintf(where, sizeof where, "(%s AND %s AND " COMPUTE_LABELS ")", p->where_task, p->where_experts);
+    snprintf(sql, sizeof sql, COMPUTE_SQL, where, where);
     Rows *r = plot_query(p, sql);
     if (!r) return -1;
     if (!r->n) {
@@ -93,8 +101,9 @@ int fig_compute(Plot *p) {
     fprintf(md, "Paired gaps in English valid bits per byte (first - second; negative: the first is better), mean over "
                 "the seeds with its 95%% interval; training FLOPs: 3 x forward FLOPs per token x tokens "
                 "trained, the mean of the two sides. Trend: the gap's change per doubling of the FLOPs (weighted least squares, "
-                "95%% interval).\n\n| comparison | experts | size/steps | epochs | training FLOPs | n | gap | 95%% interval |\n"
-                "|---|---|---|---|---|---|---|---|\n");
+                "95%% interval). Detectable: the difference these seeds detect with 80%% power; the rows at one size/steps are "
+                "one family (m rows), and verdict is Holm's over it.\n\n| comparison | experts | size/steps | epochs | training FLOPs | n | gap | "
+                "95%% interval | detectable | p_holm (m) | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     char plots[2][8192] = {"", ""};
     char trends[4096] = "";
     size_t tused = 0;
@@ -109,8 +118,8 @@ int fig_compute(Plot *p) {
             fprintf(f, "%s\t%.6f\t%.6f\n", v[3], gap, half);
             plot_caption(p, "%s%s (%s experts) at %s: %+.4f [%+.4f, %+.4f] (n=%s)", p->caption_used ? "; " : "", v[0], v[1], v[2],
                          gap, gap - half, gap + half, v[5]);
-            fprintf(md, "| %s | %s | %s | %.2f | %.3g | %s | %+.4f | [%+.4f, %+.4f] |\n", v[0], v[1], v[2], atof(v[4]),
-                    atof(v[3]), v[5], gap, gap - half, gap + half);
+            fprintf(md, "| %s | %s | %s | %.2f | %.3g | %s | %+.4f | [%+.4f, %+.4f] | %.4f | %.3g (%s) | %s |\n", v[0], v[1], v[2],
+                    atof(v[4]), atof(v[3]), v[5], gap, gap - half, gap + half, atof(v[8]), atof(v[9]), v[11], v[10]);
         }
         Trend t = trend_of(r, lo, hi);
         if (tused < sizeof trends)

@@ -1,5 +1,6 @@
 /* The figures' shared plumbing: queries into string tables, output files, gnuplot. */
 #include "plot_lib.h"
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -20,8 +21,13 @@ static int collect(void *ctx, int ncol, const char *const *vals) {
         r->v = grown;
         r->cap = cap;
     }
-    r->ncol = ncol < MAX_COLS ? ncol : MAX_COLS;
-    for (int c = 0; c < r->ncol; c++) r->v[r->n][c] = strdup(vals[c]);
+    assert(ncol <= MAX_COLS); /* a figure's query selects at most MAX_COLS columns: more is a bug, not data to cut */
+    r->ncol = ncol;
+    for (int c = 0; c < r->ncol; c++)
+        if (!(r->v[r->n][c] = strdup(vals[c]))) {
+            while (c--) free(r->v[r->n][c]);
+            return 1;
+        }
     r->n++;
     return 0;
 }
@@ -214,6 +220,7 @@ int plot_set_filters(Plot *p, const char *task, const char *experts, const char 
     snprintf(p->where_task, sizeof p->where_task, "%s%s%s", t[0] ? "task IN (" : "1", t, t[0] ? ")" : "");
     snprintf(p->where_experts, sizeof p->where_experts, "%s%s%s", e[0] ? "experts IN (0," : "1", e, e[0] ? ")" : "");
     p->experts_given = e[0] != 0;
+    p->labels_given = l[0] != 0;
     snprintf(p->where_labels, sizeof p->where_labels, "%s%s%s",
              l[0] ? "label IN (" : "label IN ('dense', 'xmoe-' || experts, 'mhmoe-' || experts || 'h4-params')", l, l[0] ? ")" : "");
     snprintf(p->where, sizeof p->where, "(%s AND %s AND %s)", p->where_task, p->where_experts, p->where_labels);

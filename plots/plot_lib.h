@@ -24,7 +24,7 @@ typedef struct {
     char where[2800];
     /* its parts, for figures whose x axis is one of them (heads, experts): each SQL, "1" for none */
     char where_task[600], where_experts[600], where_labels[1400];
-    int experts_given;
+    int experts_given, labels_given;
     /* the figure's caption, built from the db as it draws: n per series, what was left out,
      * the adjusted verdicts it shows; written beside it as NAME.caption.md */
     char caption[8192];
@@ -47,7 +47,7 @@ typedef struct {
  * is left out (no room; or a drawn series has its name: groups come largest first) */
 int plot_panel_admit(Panel *panel, const char *name);
 
-#define MAX_COLS 8
+#define MAX_COLS 12
 /* every row of a query (grown as they come: a long curve is never cut), its first MAX_COLS
  * columns */
 typedef struct { int n, cap, ncol; char *(*v)[MAX_COLS]; } Rows;

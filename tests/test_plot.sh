@@ -185,6 +185,9 @@ for steps in 100 400; do
 done
 "$H" plot fig=compute db=c.db out=cfig > cplot.log 2>&1; rc=$?
 ok "compute: drawn, the MH-MoE - X-MoE gap per point with its interval and epochs" '[ $rc -eq 0 ] && [ -s cfig/compute.png ] && grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | tiny/100 | 0.10 | 3.07e+08 | 2 | -0.0200 | \[-0.1471, +0.1071\] |" cfig/compute.md && grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | tiny/400 | 0.41 | 1.23e+09 | 2 | -0.0400 |" cfig/compute.md'
+# Holm within each point's family of 3 (the figures' arithmetic below): at tiny/400 X-MoE - dense
+# has no spread (p 0: a verdict), MH-MoE - dense p 0.0265 is Holm's second, 2 x 0.0265 = 0.053
+ok "compute: each row's detectable difference and Holm's verdict within its point" 'grep -q "^| mhmoe-8h4-params - dense | 8 | tiny/400 | .* | 0.053 (3) | no difference detected |$" cfig/compute.md && grep -q "^| xmoe-8 - dense | 8 | tiny/400 | .* | 0 (3) | xmoe-8 better |$" cfig/compute.md && grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | tiny/100 | .* | \[-0.1471, +0.1071\] | 0.1731 |" cfig/compute.md'
 ok "compute: the trend per doubling of the FLOPs with its interval" 'grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | 2 | -0.0100 \[-0.0239, +0.0039\] |" cfig/compute.md'
 "$H" plot fig=gaps db=c.db out=cfig > gplot.log 2>&1; rc=$?
 ok "gaps: the paired gap at each step with its band (the same pairs, per step)" '[ $rc -eq 0 ] && [ -s cfig/gaps.png ] && grep -A2 "series mhmoe-8h4-params - xmoe-8 tiny/100$" cfig/gaps.dat | grep -qE "^100	-0.02[0-9]*	0.127[0-9]*	2$" && [ "$(grep -c "^# task" cfig/gaps.dat)" = 6 ]'
