@@ -132,6 +132,19 @@ void compare_none_found(const CompareArgs *c, const char *cmd) {
             c->metric ? c->metric : "");
 }
 
+typedef struct { FILE *out; int said; } KernelNote;
+
+static int note_kernels(void *ctx, int ncol, const char *const *v) {
+    KernelNote *k = ctx;
+    if (ncol != 3) return 1;
+    if (!k->said++)
+        fprintf(k->out, "\nnote: rows whose runs came from more than one OpenBLAS kernel (blas_core): the same seed under "
+                        "another kernel is another run, so these pair seeds across machines (docs/results.md: one machine kind "
+                        "per comparison):\n");
+    fprintf(k->out, "  %s vs %s: %s\n", v[0], v[1], v[2]);
+    return 0;
+}
+
 int harness_compare(int argc, char **argv) {
     CompareArgs c;
     if (compare_args("compare", argc, argv, &c)) return 2;
@@ -177,6 +190,20 @@ int harness_compare(int argc, char **argv) {
            counts[1] == 1 ? "" : "s");
     int rc = results_print_query(rdb, sql, csv, err, sizeof err);
     if (rc) fprintf(stderr, "error: compare: %s\n", err);
+    /* the same seed under another OpenBLAS kernel is another run (the kernels round differently
+     * and training amplifies it): a row whose runs came from several is said, after the table
+     * (on stderr under csv=1, so the CSV stays CSV) */
+    compare_family_sql(&c, sql, sizeof sql);
+    put(sql, sizeof sql,
+        " SELECT a_label, b_label, group_concat(DISTINCT kernel) FROM (SELECT f.a_label, f.b_label,"
+        "  coalesce(json_extract(r.config, '$.blas_core'), 'not recorded') AS kernel FROM family f"
+        "  JOIN runs r ON ',' || f.a_runs || ',' || f.b_runs || ',' LIKE '%,' || r.id || ',%')"
+        " GROUP BY a_label, b_label HAVING count(DISTINCT kernel) > 1");
+    KernelNote note = {csv ? stderr : stdout, 0};
+    if (!rc && strlen(sql) + 2 < sizeof sql && results_query(rdb, sql, note_kernels, &note, err, sizeof err)) {
+        fprintf(stderr, "error: compare: %s\n", err);
+        rc = 2;
+    }
     results_close(rdb);
     return rc ? 2 : 0;
 }

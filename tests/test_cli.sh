@@ -149,6 +149,12 @@ ok "jobs=2: six runs done side by side, one log each" '[ "$(q "select count(*) f
 ok "two runs side by side prepare a missing data set once, and both finish" '[ "$(sqlite3 fresh.db "select count(*) from runs where status=\"done\"")" = 2 ] && [ "$(cat plogs/*.log | grep -c "^data prepare")" = 1 ]'
 "$H" compare by=model steps=12 metric=valid/bpb db=t.db > cmp.log 2>&1; rc=$?
 ok "compare pairs the three seeds and gives an interval and a verdict" '[ $rc -eq 0 ] && grep -E "^english +tiny 12 +valid/bpb +dense +xmoe-4 +3 " cmp.log | grep -q -E "\[[-+][0-9.]+, [-+][0-9.]+\].*(better|no difference detected)"'
+# a row whose seeds came from two OpenBLAS kernels pairs seeds across machines: said after the table
+cp t.db kern.db
+sqlite3 kern.db "update runs set config = json_set(config, '$.blas_core', 'OtherKernel') where name = 'par' and model = 'xmoe' and seed = 2"
+"$H" compare by=model steps=12 metric=valid/bpb db=kern.db > kern.log 2>&1
+"$H" compare by=model steps=12 metric=valid/bpb db=kern.db csv=1 > kern.csv 2> kern.err
+ok "compare: a row mixing OpenBLAS kernels is said (on stderr under csv=1), a row of one kernel is not" 'grep -q "^  dense vs xmoe-4: .*OtherKernel" kern.log && ! grep -q "more than one OpenBLAS kernel" cmp.log && grep -q "OtherKernel" kern.err && ! grep -q "note:" kern.csv'
 # Holm over the family a call shows: one row alone is its own family (p_holm = p); over all the
 # metrics the smallest p is multiplied by the number of rows, and the header says how many
 "$H" compare by=model steps=12 metric=valid/bpb db=t.db csv=1 > cmp_one.csv 2>&1
