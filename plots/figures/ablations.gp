@@ -10,7 +10,7 @@ set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
 set key outside right top noenhanced
-set terminal pngcairo size 1200,500 font ',10'
+set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'ablations.png'
 set multiplot layout 1,2 title 'Ablations: ablated minus full model (mean and 95% interval over paired seeds; above 0: the full model is better)'
 set ylabel 'gap in valid bits per byte'
@@ -22,7 +22,7 @@ plot 'ablations.dat' index 0 using 1:3:4:xtic(2) with yerrorbars lt 1 pt 7 ps 1.
 set title 'Table 7: layers in the head and merge layers (parameter parity)'
 plot 'ablations.dat' index 1 using 1:3:4:xtic(2) with yerrorbars lt 2 pt 7 ps 1.2 lw 2 notitle
 unset multiplot
-set terminal svg size 1200,500 font ',10'
+set terminal svg size 1200,500 font ',10' noenhanced
 set output 'ablations.svg'
 set multiplot layout 1,2 title 'Ablations: ablated minus full model (mean and 95% interval over paired seeds; above 0: the full model is better)'
 set ylabel 'gap in valid bits per byte'

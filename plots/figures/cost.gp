@@ -10,7 +10,7 @@ set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
 set key outside right top noenhanced
-set terminal pngcairo size 1200,500 font ',10'
+set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'cost.png'
 set multiplot layout 1,3
 set style data histograms
@@ -25,7 +25,7 @@ plot 'cost.dat' using 3:xtic(1)
 set title 'training tokens/s'
 plot 'cost.dat' using 4:xtic(1)
 unset multiplot
-set terminal svg size 1200,500 font ',10'
+set terminal svg size 1200,500 font ',10' noenhanced
 set output 'cost.svg'
 set multiplot layout 1,3
 set style data histograms

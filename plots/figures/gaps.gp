@@ -10,7 +10,7 @@ set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
 set key outside right top noenhanced
-set terminal pngcairo size 1200,500 font ',10'
+set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'gaps.png'
 set multiplot layout 1,1
 set xlabel 'step'
@@ -20,7 +20,7 @@ set xzeroaxis lt 7 lw 1
 set title 'english: paired gap in valid bits per byte (mean, 95% band over seeds; below 0: the first is better)'
 plot 'gaps.dat' index 0 using 1:($2-$3):($2+$3) with filledcurves lc 1 fs transparent solid 0.15 notitle, 'gaps.dat' index 0 using 1:2 with linespoints lt 1 lw 2 title 'mhmoe-8h4-params - dense tiny/1200', 'gaps.dat' index 1 using 1:($2-$3):($2+$3) with filledcurves lc 2 fs transparent solid 0.15 notitle, 'gaps.dat' index 1 using 1:2 with linespoints lt 2 lw 2 title 'mhmoe-8h4-params - xmoe-8 tiny/1200', 'gaps.dat' index 2 using 1:($2-$3):($2+$3) with filledcurves lc 3 fs transparent solid 0.15 notitle, 'gaps.dat' index 2 using 1:2 with linespoints lt 3 lw 2 title 'xmoe-8 - dense tiny/1200'
 unset multiplot
-set terminal svg size 1200,500 font ',10'
+set terminal svg size 1200,500 font ',10' noenhanced
 set output 'gaps.svg'
 set multiplot layout 1,1
 set xlabel 'step'

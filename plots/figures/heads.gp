@@ -10,7 +10,7 @@ set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
 set key outside right top noenhanced
-set terminal pngcairo size 1200,500 font ',10'
+set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'heads.png'
 set title 'English: valid perplexity against MH-MoE heads (mean, 95% interval over seeds)'
 set xlabel 'MH-MoE heads'
@@ -19,7 +19,7 @@ set logscale x 2
 set xrange [0.769231:5.2]
 set key outside right
 plot 'heads.dat' index 0 using 1:2:3 with yerrorlines lt 1 lw 2 title 'mhmoe-8-flops tiny/1200', 'heads.dat' index 1 using 1:2:3 with yerrorlines lt 2 lw 2 title 'mhmoe-8-params tiny/1200', 'heads.dat' index 2 using 1:3:4 with filledcurves lc rgb '#000000' fs transparent solid 0.08 notitle, '' index 2 using 1:2 with lines lt 7 dt 2 lw 1.5 title 'xmoe-8 tiny/1200 (reference)'
-set terminal svg size 1200,500 font ',10'
+set terminal svg size 1200,500 font ',10' noenhanced
 set output 'heads.svg'
 set title 'English: valid perplexity against MH-MoE heads (mean, 95% interval over seeds)'
 set xlabel 'MH-MoE heads'

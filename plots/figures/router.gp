@@ -10,7 +10,7 @@ set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
 set key outside right top noenhanced
-set terminal pngcairo size 1200,500 font ',10'
+set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'router.png'
 set multiplot layout 2,3
 set xlabel 'step'
@@ -31,7 +31,7 @@ set title 'mhmoe-8h4-params: load per expert rank'
 plot 'router.dat' index 16 using 1:2 with lines lc palette frac 0 notitle, 'router.dat' index 17 using 1:2 with lines lc palette frac 0.142857 notitle, 'router.dat' index 18 using 1:2 with lines lc palette frac 0.285714 notitle, 'router.dat' index 19 using 1:2 with lines lc palette frac 0.428571 notitle, 'router.dat' index 20 using 1:2 with lines lc palette frac 0.571429 notitle, 'router.dat' index 21 using 1:2 with lines lc palette frac 0.714286 notitle, 'router.dat' index 22 using 1:2 with lines lc palette frac 0.857143 notitle, 'router.dat' index 23 using 1:2 with lines lc palette frac 1 notitle
 
 unset multiplot
-set terminal svg size 1200,500 font ',10'
+set terminal svg size 1200,500 font ',10' noenhanced
 set output 'router.svg'
 set multiplot layout 2,3
 set xlabel 'step'
