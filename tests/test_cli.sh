@@ -378,7 +378,7 @@ ok "its checkpoint rows carry the file sha256" '[ "$(sqlite3 k.db "select sha256
 at=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k2.log 2>&1 &
 pid=$!
-for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
+for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'" 2> /dev/null)" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
 kill -HUP $pid; wait $pid; rc=$?
 ok "resume of a dead run continues its run id" '[ "$(sqlite3 k.db "select count(*) from runs")" = 1 ] && grep -q "resume: run 1 (dead) continues from step $at" k2.log'
 ok "SIGHUP behaves like Ctrl-C: exit 130, interrupted, checkpoint" '[ $rc -eq 130 ] && [ "$(sqlite3 k.db "select status from runs where id=1")" = interrupted ] && grep -q "resume=k.runs/run-1.ckpt" k2.log'
@@ -390,7 +390,7 @@ ck=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 sqlite3 k.db "insert into checkpoints(run_id, step, path, sha256) values (1, $((ck + 1000)), 'k.runs/run-1.ckpt', '$(printf '0%.0s' $(seq 64))')"
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k6.log 2>&1 &
 pid=$!
-for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
+for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'" 2> /dev/null)" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
 kill -INT $pid; wait $pid
 ok "a checkpoint row whose file never took its name does not block resume; the row is dropped" 'grep -q "resume: run 1 (interrupted) continues from step $ck" k6.log && [ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1 and step >= $((ck + 1000))")" = 0 ]'
 # an older copy of the same db merged back keeps the newer run
