@@ -197,7 +197,7 @@ int harness_compare(int argc, char **argv) {
     put(sql, sizeof sql,
         " SELECT a_label, b_label, group_concat(DISTINCT kernel) FROM (SELECT f.a_label, f.b_label,"
         "  coalesce(json_extract(r.config, '$.blas_core'), 'not recorded') AS kernel FROM family f"
-        "  JOIN runs r ON ',' || f.a_runs || ',' || f.b_runs || ',' LIKE '%,' || r.id || ',%')"
+        "  JOIN runs r ON " RESULTS_ID_IN_LIST("r.id", "f.a_runs || ',' || f.b_runs") ")"
         " GROUP BY a_label, b_label HAVING count(DISTINCT kernel) > 1");
     KernelNote note = {csv ? stderr : stdout, 0};
     if (!rc && strlen(sql) + 2 < sizeof sql && results_query(rdb, sql, note_kernels, &note, err, sizeof err)) {

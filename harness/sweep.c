@@ -329,19 +329,23 @@ static int expand_by_plan(const Grid *from, Grid *to, ResultsDb *db, int *most) 
         free(json);
         config_free(probe);
         int found = run > 0 ? results_planned_seeds(db, run, &seeds, &plan, label, sizeof label, point, sizeof point) : -1;
-        if (run <= 0 || found < 0) {
-            fprintf(stderr, run ? "error: seeds=plan:%s: cannot read the db: %s\n"
-                                : "error: seeds=plan:%s: no finished run of this configuration to plan from: run its pilot first "
-                                  "(seeds=3), then harness plan%s\n", line, run ? results_error(db) : "");
+        if (run == 0) {
+            fprintf(stderr, "error: seeds=plan:%s: no finished run of this configuration to plan from: run its pilot first "
+                    "(seeds=3), then harness plan\n", line);
             return 2;
         }
-        if (found == 1 || seeds < 1) {
-            if (found == 1)
-                fprintf(stderr, "error: seeds=plan:%s: no stored plan has %s at %s (size, steps): harness plan ... at that "
-                        "point first\n", line, label, point);
-            else
-                fprintf(stderr, "error: seeds=plan:%s: plan %lld could not plan %s at %s (fewer than 2 pilot seeds, or more "
-                        "than 1,000 seeds needed): plan again with more pilot seeds or a larger target=\n", line, (long long)plan, label, point);
+        if (run < 0 || found < 0) {
+            fprintf(stderr, "error: seeds=plan:%s: cannot read the db: %s\n", line, results_error(db));
+            return 2;
+        }
+        if (found == 1) {
+            fprintf(stderr, "error: seeds=plan:%s: no stored plan has %s at %s (size, steps): harness plan ... at that "
+                    "point first\n", line, label, point);
+            return 2;
+        }
+        if (seeds < 1) {
+            fprintf(stderr, "error: seeds=plan:%s: plan %lld could not plan %s at %s (fewer than 2 pilot seeds, or more "
+                    "than 1,000 seeds needed): plan again with more pilot seeds or a larger target=\n", line, (long long)plan, label, point);
             return 2;
         }
         static char seedword[GRID_WORD_MAX];

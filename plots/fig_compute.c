@@ -52,7 +52,7 @@ static const char *const COMPUTE_SQL =
     " FROM adjusted ORDER BY experts, series, flops";
 
 /* without labels=, the grid's series: the filters' defaults and MH-MoE at FLOP parity */
-#define COMPUTE_LABELS "label IN ('dense', 'xmoe-' || experts, 'mhmoe-' || experts || 'h4-params', 'mhmoe-' || experts || 'h4-flops')"
+#define COMPUTE_LABELS "label IN (" PLOT_PAPER_LABELS ", 'mhmoe-' || experts || 'h4-flops')"
 
 /* the trend of one series over rows [lo, hi): slope of gap on log2(flops), its 95% half-width */
 typedef struct { double slope, half; int points; } Trend;

@@ -222,7 +222,7 @@ int plot_set_filters(Plot *p, const char *task, const char *experts, const char 
     p->experts_given = e[0] != 0;
     p->labels_given = l[0] != 0;
     snprintf(p->where_labels, sizeof p->where_labels, "%s%s%s",
-             l[0] ? "label IN (" : "label IN ('dense', 'xmoe-' || experts, 'mhmoe-' || experts || 'h4-params')", l, l[0] ? ")" : "");
+             l[0] ? "label IN (" : "label IN (" PLOT_PAPER_LABELS ")", l, l[0] ? ")" : "");
     snprintf(p->where, sizeof p->where, "(%s AND %s AND %s)", p->where_task, p->where_experts, p->where_labels);
     return 0;
 }

@@ -124,6 +124,9 @@ typedef struct { int merged, replaced, kept, running; long long first, last; } M
 int results_merge(ResultsDb *db, const char *other_path, const char *const *id_keys, int n_keys, MergeCount *count,
                   char *err, size_t errlen);
 
+/* SQL: ID is one of the run ids of the comma list LIST (verdicts' a_runs, b_runs) */
+#define RESULTS_ID_IN_LIST(ID, LIST) "instr(',' || " LIST " || ',', ',' || " ID " || ',') > 0"
+
 /* Multiplicity, as SQL pieces over rows of the verdicts view (compare's families and the
  * verdicts_holm view): RESULTS_PAIRED_P is a row's two-sided paired t test p-value (student_p,
  * a function of the harness's connections); RESULTS_HOLM_CTES(PARTITION) are two CTEs after a
