@@ -3,8 +3,12 @@
  * mean over the paired seeds with its 95% interval; a panel for Table 6 (MH-MoE without its head
  * or merge layer or the split, at FLOP parity; Dense with the two layers) and one for Table 7 (0
  * to 3 layers in the head and merge layers, at parameter parity). The caption has every row's n,
- * interval and Holm-adjusted verdict (its family: the key's comparisons at that length). ---- */
+ * interval and Holm-adjusted verdict (its family: the key's comparisons at that length), and
+ * where the paper has the row, its gap in bits per token and the bytes per token at which that
+ * gap would fall in our interval (paper_numbers.h). ---- */
+#include "paper_numbers.h"
 #include "plot_lib.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +19,8 @@ static const char *const ABLATION_KEYS[][2] = {
 };
 
 /* one key's rows: the ablated side's label, the panel, the gap oriented ablated - full, its
- * half-width, n, p_holm of family, the adjusted verdict, the full side's label */
+ * half-width, n, p_holm of family, the adjusted verdict, the full side's label, the ablated
+ * side's value of the key, the experts */
 static const char *const ABLATION_SQL =
     "SELECT CASE WHEN CAST(a AS TEXT) = '%s' THEN b_label ELSE a_label END AS ablated,"
     " CASE WHEN by_key = 'mh_mlp' OR (by_key = 'mh_layers' AND json_extract(a_key, '$.parity') = 'params')"
@@ -23,9 +28,25 @@ static const char *const ABLATION_SQL =
     "  ELSE 'Table 6: components (MH-MoE at FLOP parity; Dense w/ MLP)' END AS panel,"
     " CASE WHEN CAST(a AS TEXT) = '%s' THEN diff ELSE -diff END, ci_high - diff, n,"
     " coalesce(printf('%%.2g of %%d', p_holm, family), '-'), verdict_holm,"
-    " CASE WHEN CAST(a AS TEXT) = '%s' THEN a_label ELSE b_label END"
+    " CASE WHEN CAST(a AS TEXT) = '%s' THEN a_label ELSE b_label END,"
+    " CASE WHEN CAST(a AS TEXT) = '%s' THEN CAST(b AS TEXT) ELSE CAST(a AS TEXT) END,"
+    " coalesce(json_extract(a_key, '$.experts'), 0)"
     " FROM verdicts_holm WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = '%s' AND n >= 2"
     " AND '%s' IN (CAST(a AS TEXT), CAST(b AS TEXT))";
+
+/* the paper's row beside ours: its gap in bits per token and the bytes per token at which it
+ * falls in our interval [lo, hi], as two dat columns (tab-separated) and a caption clause */
+static void paper_said(const PaperAblation *ref, double lo, double hi, char *dat, size_t ndat, char *said, size_t nsaid) {
+    double g = paper_gap_bits_per_token(ref), bmin, bmax;
+    char range[80];
+    if (!paper_gap_bytes_range(g, lo, hi, &bmin, &bmax)) snprintf(range, sizeof range, "none");
+    else if (bmin == 0 && isinf(bmax)) snprintf(range, sizeof range, "any");
+    else if (isinf(bmax)) snprintf(range, sizeof range, "%.2g or more", bmin);
+    else snprintf(range, sizeof range, "%.2g-%.2g", bmin, bmax);
+    snprintf(dat, ndat, "%+.4f\t%s", g, range);
+    snprintf(said, nsaid, " (the paper, %s %s: %.2f -> %.2f perplexity per token, %+.4f bits per token; in this "
+             "interval at %s bytes per token)", ref->panel, ref->row, ref->ppl_full, ref->ppl_ablated, g, range);
+}
 
 int fig_ablations(Plot *p) {
     int nkeys = (int)(sizeof ABLATION_KEYS / sizeof ABLATION_KEYS[0]);
@@ -34,7 +55,7 @@ int fig_ablations(Plot *p) {
     for (int k = 0; k < nkeys && !rc; k++) {
         char sql[2048];
         const char *key = ABLATION_KEYS[k][0], *full = ABLATION_KEYS[k][1];
-        snprintf(sql, sizeof sql, ABLATION_SQL, full, full, full, key, full);
+        snprintf(sql, sizeof sql, ABLATION_SQL, full, full, full, full, key, full);
         if (!(all[k] = plot_query(p, sql))) rc = -1;
         else rows += all[k]->n;
     }
@@ -53,7 +74,8 @@ int fig_ablations(Plot *p) {
                 char *const *v = all[k]->v[i];
                 if (strncmp(v[1], PANELS[panel], strlen(PANELS[panel]))) continue;
                 if (!x) {
-                    fprintf(f, "%s# %s\n# x\tablated\tgap\thalf\tn\n", blocks ? "\n\n" : "", v[1]);
+                    fprintf(f, "%s# %s\n# x\tablated\tgap\thalf\tn\tpaper_bits_per_token\tpaper_in_interval_bytes_per_token\n",
+                            blocks ? "\n\n" : "", v[1]);
                     used += (size_t)snprintf(body + used, sizeof body - used,
                                              "set title '%s'\nplot 'ablations.dat' index %d using 1:3:4:xtic(2) with yerrorbars"
                                              " lt %d pt 7 ps 1.2 lw 2 notitle\n", plot_gp(v[1]), blocks, panel + 1);
@@ -62,20 +84,26 @@ int fig_ablations(Plot *p) {
                 /* the tic: what the ablation turned, where its label is the full one's and more */
                 size_t nfull = strlen(v[7]);
                 const char *tic = !strncmp(v[0], v[7], nfull) && v[0][nfull] == '-' ? v[0] + nfull + 1 : v[0];
-                fprintf(f, "%d\t%s\t%.6f\t%.6f\t%s\n", x++, tic, atof(v[2]), atof(v[3]), v[4]);
-                plot_caption(p, "%s%s - %s = %+.4f [%+.4f, %+.4f] (n=%s, p_holm %s): %s", p->caption_used ? "; " : "", v[0],
-                             v[7], atof(v[2]), atof(v[2]) - atof(v[3]), atof(v[2]) + atof(v[3]), v[4], v[5], v[6]);
+                double gap = atof(v[2]), half = atof(v[3]);
+                char paper[160] = "-\t-", said[400] = "";
+                const PaperAblation *ref = paper_ablation(v[1], ABLATION_KEYS[k][0], v[8], atoi(v[9]));
+                if (ref) paper_said(ref, gap - half, gap + half, paper, sizeof paper, said, sizeof said);
+                fprintf(f, "%d\t%s\t%.6f\t%.6f\t%s\t%s\n", x++, tic, gap, half, v[4], paper);
+                plot_caption(p, "%s%s - %s = %+.4f [%+.4f, %+.4f] (n=%s, p_holm %s): %s%s", p->caption_used ? "; " : "", v[0],
+                             v[7], gap, gap - half, gap + half, v[4], v[5], v[6], said);
             }
     }
     for (int k = 0; k < nkeys; k++) plot_rows_free(all[k]);
     if (rc) { if (f) fclose(f); return -1; }
     plot_caption(p, ". English valid bits per byte, each ablated variant minus the full model, paired by seed; 95%% "
-                    "intervals; Holm within each key's family.");
+                    "intervals; Holm within each key's family. The paper's rows: arXiv:2404.15045v1, English, 8 experts, "
+                    "perplexity per GPT-4 token (one run each; Table 7 the mean of five); its gap of g bits per token is "
+                    "g / B bits per byte at B bytes per token, so it can only be set beside ours through B.");
     fclose(f);
     char script[10000];
     snprintf(script, sizeof script, "set multiplot layout 1,%d title 'Ablations: ablated minus full model (mean and 95%% "
              "interval over paired seeds; above 0: the full model is better)'\nset ylabel 'gap in valid bits per byte'\n"
-             "set xtics rotate by -25 noenhanced\nset xzeroaxis lt 7 lw 1\nset offsets 0.5, 0.5, graph 0.05, graph 0.05\n%sunset multiplot",
+             "set xtics rotate by -25\nset xzeroaxis lt 7 lw 1\nset offsets 0.5, 0.5, graph 0.05, graph 0.05\n%sunset multiplot",
              blocks, body);
     return plot_gnuplot(p, "ablations", script);
 }

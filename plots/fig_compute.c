@@ -149,7 +149,7 @@ int fig_compute(Plot *p) {
     size_t used = (size_t)snprintf(script, sizeof script,
         "set multiplot layout 1,%d title 'English: paired gaps against training compute (mean and 95%% interval over "
         "seeds; below 0: the first is better)'\nset logscale x 2\nset format x '%%.1s%%c'\nset xlabel 'training FLOPs (G: 1e9, T: 1e12)'\n"
-        "set ylabel 'gap in valid bits per byte'\nset key below noenhanced\nset xzeroaxis\n",
+        "set ylabel 'gap in valid bits per byte'\nset key below\nset xzeroaxis\n",
         (plots[0][0] != 0) + (plots[1][0] != 0));
     for (int k = 0; k < 2; k++)
         if (plots[k][0] && used < sizeof script)

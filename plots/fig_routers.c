@@ -58,6 +58,6 @@ int fig_routers(Plot *p) {
     snprintf(script, sizeof script,
              "set title 'English, 8 experts: quality against load imbalance (mean and 95%% interval over seeds; lower left is better)'\n"
              "set xlabel 'max violation in training (max expert load / mean - 1)'\nset ylabel 'valid bits per byte'\n"
-             "set key outside right noenhanced\n%s", body);
+             "set key outside right\n%s", body);
     return plot_gnuplot(p, "routers", script);
 }

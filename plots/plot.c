@@ -190,7 +190,7 @@ static int fig_activation(Plot *p) {
              "set cblabel 'load share'\n" PLOT_SEQUENTIAL_PALETTE "set cbrange [0:%.6g]\nset xrange [-0.5:%d.5]\n"
              "%s\nunset colorbox\nset title 'activation ratio (Fig. 1a; 95%% interval)'\nset xrange [-0.6:1.6]\nset yrange [0:1.05]\n"
              "unset ytics\nset ytics\nset xlabel ''\nset ylabel 'share of (layer, expert) cells active'\nset style fill solid 0.8\n"
-             "set key below noenhanced\nset xtics noenhanced\n"
+             "set key below\n"
              "plot 'activation.dat' index 2 using ($1-0.18):3:(0.34) with boxes lt 1 title 'harness', '' index 2 using ($1-0.18):3:4 with yerrorbars lt 7 pt 0 notitle,"
              " '' index 2 using ($1+0.18):5:(0.34):xtic(2) with boxes lt 2 title \"paper's\", '' index 2 using ($1+0.18):5:6 with yerrorbars lt 7 pt 0 notitle\n"
              "unset multiplot", cmax > 0 ? cmax * 1.001 : 1, nexp - 1, body);
@@ -504,8 +504,8 @@ static int fig_downstream(Plot *p) {
     if (rc) return -1;
     static char script[34000];
     int cols = panels < 3 ? panels : 3;
-    snprintf(script, sizeof script, "set multiplot layout %d,%d\nset style fill solid 0.8 border -1\nset xtics rotate by -25 noenhanced\n"
-             "set yrange [0:*]\nset key below noenhanced\nset bars 2\n%sunset multiplot", (panels + cols - 1) / cols, cols, body);
+    snprintf(script, sizeof script, "set multiplot layout %d,%d\nset style fill solid 0.8 border -1\nset xtics rotate by -25\n"
+             "set yrange [0:*]\nset key below\nset bars 2\n%sunset multiplot", (panels + cols - 1) / cols, cols, body);
     return plot_gnuplot(p, "downstream", script);
 }
 

@@ -94,7 +94,7 @@ static const char PLOT_STYLE[] =
     "set linetype 7 lc rgb '#000000' dt 2 pt 4\n"  /* black: kept for references and baselines (lt 7) */
     "set linetype 8 lc rgb '#F0E442' dt 3 pt 8\n"  /* yellow */
     "set linetype cycle 8\n"
-    "set key outside right top noenhanced\n";
+    "set key outside right top\n";
 
 int plot_gnuplot(Plot *p, const char *name, const char *body) {
     FILE *f = plot_open_out(p, name, "gp");

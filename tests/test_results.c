@@ -3,6 +3,7 @@
 #include "check.h"
 #include "results/results.h"
 #include "results/stats.h"
+#include "plots/paper_numbers.h"
 #include <cJSON.h>
 #include <sqlite3.h>
 #include "util/atomic_file.h"
@@ -74,6 +75,28 @@ static void test_student_p(void) {
     CHECK(fabs(student_t_p(1.959964, 1e7) - 0.05) < 1e-5, "large df: the normal law's 1.96");
     CHECK(student_t_p(0, 5) == 1, "t 0: p 1");
     CHECK(fabs(incomplete_beta(2.5, 0.5, 0.3) + incomplete_beta(0.5, 2.5, 0.7) - 1) < 1e-12, "I_x(a, b) = 1 - I_(1-x)(b, a)");
+}
+
+/* the bytes per token B at which the paper's gap g bits per token, g / B bits per byte, lies in
+ * our interval: worked by hand for each sign of g and each side of 0 the interval can take */
+static void test_paper_gap_range(void) {
+    double lo, hi;
+    CHECK(paper_gap_bytes_range(0.2, -0.01, 0.05, &lo, &hi) && fabs(lo - 4) < 1e-12 && isinf(hi),
+          "interval across 0: from 0.2 / 0.05 = 4 on: %g %g", lo, hi);
+    CHECK(paper_gap_bytes_range(0.2, 0.02, 0.05, &lo, &hi) && fabs(lo - 4) < 1e-12 && fabs(hi - 10) < 1e-12,
+          "interval above 0: 4 to 0.2 / 0.02 = 10: %g %g", lo, hi);
+    CHECK(!paper_gap_bytes_range(0.2, -0.05, -0.02, &lo, &hi), "the paper's gap positive, ours below 0: no B");
+    CHECK(paper_gap_bytes_range(-0.2, -0.05, 0.01, &lo, &hi) && fabs(lo - 4) < 1e-12 && isinf(hi),
+          "negative gap: from -0.2 / -0.05 = 4 on: %g %g", lo, hi);
+    CHECK(paper_gap_bytes_range(-0.2, -0.05, -0.02, &lo, &hi) && fabs(lo - 4) < 1e-12 && fabs(hi - 10) < 1e-12,
+          "negative gap, interval below 0: 4 to 10: %g %g", lo, hi);
+    CHECK(!paper_gap_bytes_range(-0.2, 0.01, 0.05, &lo, &hi), "the paper's gap negative, ours above 0: no B");
+    CHECK(paper_gap_bytes_range(0, -0.01, 0.01, &lo, &hi) && lo == 0 && isinf(hi), "no gap, interval across 0: any B");
+    CHECK(!paper_gap_bytes_range(0, 0.01, 0.02, &lo, &hi), "no gap, interval above 0: no B");
+    const PaperAblation *n2 = paper_ablation("Table 7: layers", "mh_mlp", "2", 8);
+    CHECK(n2 && fabs(paper_gap_bits_per_token(n2) - log2(12.66 / 12.72)) < 1e-15, "Table 7's n = 2 row, log2 of 12.66 / 12.72");
+    CHECK(!paper_ablation("Table 7", "mh_mlp", "2", 32), "the paper's rows are at 8 experts only");
+    CHECK(!paper_ablation("Table 6", "mh_mlp", "2", 8), "n = 2 is Table 7's row, not Table 6's");
 }
 
 /* quantiles against the student_t table's (3 decimals) and df 2's closed form; seeds_for is the
@@ -430,6 +453,7 @@ static void test_upgrade(void) {
 int main(void) {
     test_upgrade();
     test_student_p();
+    test_paper_gap_range();
     test_seeds_for();
     test_verdicts();
     test_key_defaults();
