@@ -218,6 +218,22 @@ done; done
 "$H" plot fig=ablations db=a.db out=afig > aplot.log 2>&1; rc=$?
 ok "ablations: the ablated variant minus the full model, paired, with its interval and verdict" '[ $rc -eq 0 ] && grep -qE "^0	mh_mlp=2	-0.01500[0-9]	0.06353[0-9]	2	-0.0068	0.087 or more$" afig/ablations.dat && grep -q "^# Table 7" afig/ablations.dat && grep -qF "mhmoe-8h4-params-mh_mlp=2 - mhmoe-8h4-params = -0.0150 [-0.0785, +0.0485] (n=2, p_holm 0.2 of 1): no difference detected (the paper, Table 7 n = 2: 12.72 -> 12.66 perplexity per token, -0.0068 bits per token; in this interval at 0.087 or more bytes per token)" afig/ablations.caption.md && [ -z "$(figure_faults afig ablations)" ]'
 
+# fig=routers: one training length (the one with the most groups), every point named on the plot;
+# a group at another length is named in the caption, a key=value label (mh_mlp=2) is no routing idea
+cp c.db r.db
+sqlite3 r.db "delete from metrics; delete from runs"
+id=0
+for row in "xmoe 1 tiny 100 xmoe-8 3.00 0.2" "xmoe 2 tiny 100 xmoe-8 3.10 0.3" "xmoe 1 tiny 100 xmoe-8-sinkhorn 3.20 0.5" \
+           "mhmoe 1 tiny 100 mhmoe-8h4-params 3.05 0.1" "mhmoe 1 tiny 100 mhmoe-8h4-params-mh_mlp=2 3.01 0.1" "xmoe 1 small 50 xmoe-8 2.90 0.2"; do
+  set -- $row; id=$((id + 1))
+  cfg='{"task":"english","model":"'$1'","experts":8,"size":"'$3'","steps":'$4$([ $1 = mhmoe ] && echo ',"heads":4,"parity":"params"')$(case $5 in *sinkhorn) echo ',"router":"sinkhorn"';; *=2) echo ',"mh_mlp":2';; esac)'}'
+  sqlite3 r.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, status, started_at)
+                VALUES ($id, 'r', 'english', '$1', 8, 4, $2, '$cfg', '$cfg', '$5', 'done', 'now');
+                INSERT INTO metrics VALUES ($id, $4, 'valid', 'bpb', $6), ($id, $4, 'train', 'max_violation', $7), ($id, $4, 'train', 'load_cv', 0.1)"
+done
+"$H" plot fig=routers db=r.db out=rfig > rplot.log 2>&1; rc=$?
+ok "routers: one length (tiny/100), X-MoE and MH-MoE as two series, each point named by what it adds; the other length named, key=value labels left out" '[ $rc -eq 0 ] && grep -qE "^0.25	3.05[0-9]*	[0-9.]+	[0-9.]+	default$" rfig/routers.dat && grep -qE "	sinkhorn$" rfig/routers.dat && [ "$(grep -c "default$" rfig/routers.dat)" = 2 ] && ! grep -q "mh_mlp\|2.9" rfig/routers.dat rfig/routers.md && grep -q "^# MH-MoE" rfig/routers.dat && grep -qF "Left out, at other lengths: small/50 (1 groups)." rfig/routers.caption.md && grep -q "^set title .tiny/100 English" rfig/routers.gp && [ -z "$(figure_faults rfig routers)" ]'
+
 # no gnuplot on the PATH
 mkdir nogp
 for t in sh cat sqlite3 head od tr grep; do p=$(command -v $t) && ln -s "$p" nogp/$t; done
