@@ -395,7 +395,9 @@ static int fig_scaling(Plot *p) {
 /* ---- cost: parameters, FLOPs per token and measured tokens/s per model ---- */
 static int fig_cost(Plot *p) {
     char sql[4096];
-    snprintf(sql, sizeof sql, "SELECT coalesce(r.label, " SERIES ") AS series, avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
+    /* a series per label and size / steps: a model's parameters and FLOPs differ by size */
+    snprintf(sql, sizeof sql, "SELECT " PLOT_SIZED_LABEL("coalesce(r.label, " SERIES ")", "r.comparable") " AS series,"
+             " avg(r.params) / 1e6, avg(r.flops_per_token) / 1e6,"
              " avg((SELECT value FROM final_metrics f WHERE f.run_id = r.id AND f.metric = 'train_tokens_per_s')), count(*)"
              " FROM runs r WHERE r.status = 'done' AND r.id IN (SELECT run_id FROM run_groups WHERE %s) GROUP BY series ORDER BY series",
              p->where);

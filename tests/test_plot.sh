@@ -227,12 +227,16 @@ for row in "xmoe 1 tiny 100 xmoe-8 3.00 0.2" "xmoe 2 tiny 100 xmoe-8 3.10 0.3" "
            "mhmoe 1 tiny 100 mhmoe-8h4-params 3.05 0.1" "mhmoe 1 tiny 100 mhmoe-8h4-params-mh_mlp=2 3.01 0.1" "xmoe 1 small 50 xmoe-8 2.90 0.2"; do
   set -- $row; id=$((id + 1))
   cfg='{"task":"english","model":"'$1'","experts":8,"size":"'$3'","steps":'$4$([ $1 = mhmoe ] && echo ',"heads":4,"parity":"params"')$(case $5 in *sinkhorn) echo ',"router":"sinkhorn"';; *=2) echo ',"mh_mlp":2';; esac)'}'
-  sqlite3 r.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, status, started_at)
-                VALUES ($id, 'r', 'english', '$1', 8, 4, $2, '$cfg', '$cfg', '$5', 'done', 'now');
+  sqlite3 r.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, status, started_at, params, flops_per_token)
+                VALUES ($id, 'r', 'english', '$1', 8, 4, $2, '$cfg', '$cfg', '$5', 'done', 'now', $([ $3 = tiny ] && echo 1e6 || echo 4e6), 2e6);
                 INSERT INTO metrics VALUES ($id, $4, 'valid', 'bpb', $6), ($id, $4, 'train', 'max_violation', $7), ($id, $4, 'train', 'load_cv', 0.1)"
 done
 "$H" plot fig=routers db=r.db out=rfig > rplot.log 2>&1; rc=$?
 ok "routers: one length (tiny/100), X-MoE and MH-MoE as two series, each point named by what it adds; the other length named, key=value labels left out" '[ $rc -eq 0 ] && grep -qE "^0.25	3.05[0-9]*	[0-9.]+	[0-9.]+	default$" rfig/routers.dat && grep -qE "	sinkhorn$" rfig/routers.dat && [ "$(grep -c "default$" rfig/routers.dat)" = 2 ] && ! grep -q "mh_mlp\|2.9" rfig/routers.dat rfig/routers.md && grep -q "^# MH-MoE" rfig/routers.dat && grep -qF "Left out, at other lengths: small/50 (1 groups)." rfig/routers.caption.md && grep -q "^set title .tiny/100 English" rfig/routers.gp && [ -z "$(figure_faults rfig routers)" ]'
+
+# fig=cost: a series per label and size / steps (a model's parameters differ by size; it averaged them)
+"$H" plot fig=cost db=r.db out=rfig > /dev/null 2>&1
+ok "cost: one bar per label and size / steps" 'grep -q "^xmoe-8 tiny/100	1.0	" rfig/cost.dat && grep -q "^xmoe-8 small/50	4.0	" rfig/cost.dat && grep -q "xmoe-8 tiny/100 (n=2 runs)" rfig/cost.caption.md'
 
 # no gnuplot on the PATH
 mkdir nogp
