@@ -25,7 +25,7 @@
 
 #define ROUTER_FROM " FROM group_stats b" STAT("v", "train/max_violation") STAT("c", "train/load_cv") \
     " WHERE b.metric = 'valid/bpb' AND " ROUTER_GROUPS
-#define ROUTER_POINT "coalesce(json_extract(b.group_key, '$.size') || '/' || json_extract(b.group_key, '$.steps'), '')"
+#define ROUTER_POINT PLOT_POINT("b.group_key")
 
 int fig_routers(Plot *p) {
     /* one training length: bits per byte after 550 steps and after 1,200 are not one axis. The

@@ -219,20 +219,28 @@ static int fig_router(Plot *p) {
         for (const char *c = ids[k]; *c; c++) n += *c == ',';
         plot_caption(p, "%s%s (n=%d runs)", k ? ", " : "Load per expert rank: ", label[k], n);
     }
-    plot_caption(p, "; the router metrics: mean over the seeds of each drawn group, per MoE layer.");
-    snprintf(sql, sizeof sql, "SELECT experts FROM runs WHERE id = %d", atoi(ids[0]));
+    /* the router curves at the first group's expert count and training length: a curve per
+     * label and layer (the same label after 550 steps and after 1,200 would draw two curves of
+     * one name) */
+    snprintf(sql, sizeof sql, "SELECT r.experts, " PLOT_POINT("group_key") " FROM runs r JOIN run_groups g ON g.run_id = r.id WHERE r.id = %d",
+             atoi(ids[0]));
     Rows *e = plot_query(p, sql);
     if (!e) return -1;
     int experts = e->n ? atoi(e->v[0][0]) : 8;
+    char point[200];
+    if (plot_sql_literal(e->n ? e->v[0][1] : "", point, sizeof point)) point[0] = 0;
+    if (e->n && e->v[0][1][0]) plot_caption(p, "; the router metrics at %s: mean over the seeds of each group, per MoE layer.", e->v[0][1]);
+    else plot_caption(p, "; the router metrics: mean over the seeds of each group, per MoE layer.");
     plot_rows_free(e);
+    if (!point[0]) { snprintf(p->err, sizeof p->err, "fig=router: a size/steps too long to query"); return -1; }
     FILE *f = plot_open_out(p, "router", "dat");
     if (!f) return -1;
     int block = -1;
     for (int k = 0; k < 4; k++) {
         snprintf(sql, sizeof sql,
                  "SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series, step, mean FROM curve_stats"
-                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%' AND %s"
-                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0], p->where);
+                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%' AND %s AND %s = %s"
+                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0], p->where, PLOT_POINT("group_key"), point);
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { /* a metric the db does not hold (older runs): its panel stays empty */

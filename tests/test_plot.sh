@@ -238,6 +238,16 @@ ok "routers: one length (tiny/100), X-MoE and MH-MoE as two series, each point n
 "$H" plot fig=cost db=r.db out=rfig > /dev/null 2>&1
 ok "cost: one bar per label and size / steps" 'grep -q "^xmoe-8 tiny/100	1.0	" rfig/cost.dat && grep -q "^xmoe-8 small/50	4.0	" rfig/cost.dat && grep -q "xmoe-8 tiny/100 (n=2 runs)" rfig/cost.caption.md'
 
+# fig=router: the router curves at the picked groups' length only (tiny/100, where xmoe-8 has the most
+# seeds): xmoe-8 at small/50 drew a second curve of the same name
+sqlite3 r.db "INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) VALUES
+                (1, 100, 'train', 1, 0, 0, 60, 100), (1, 100, 'train', 1, 0, 1, 40, 100), (2, 100, 'train', 1, 0, 0, 60, 100),
+                (2, 100, 'train', 1, 0, 1, 40, 100), (4, 100, 'train', 1, 0, 0, 50, 100), (4, 100, 'train', 1, 0, 1, 50, 100);
+              INSERT INTO metrics VALUES (1, 100, 'valid', 'router_tau/l1', 0.5), (2, 100, 'valid', 'router_tau/l1', 0.7),
+                (4, 100, 'valid', 'router_tau/l1', 0.4), (6, 50, 'valid', 'router_tau/l1', 0.9)"
+"$H" plot fig=router db=r.db out=rfig > /dev/null 2>&1; rc=$?
+ok "router: the curves at the picked groups' length only" '[ $rc -eq 0 ] && [ "$(grep -c "^# router_tau: xmoe-8 l1" rfig/router.dat)" = 1 ] && grep -A2 "^# router_tau: xmoe-8 l1" rfig/router.dat | grep -q "^100	0.6" && ! grep -q "^50	" rfig/router.dat && grep -q "router metrics at tiny/100" rfig/router.caption.md'
+
 # no gnuplot on the PATH
 mkdir nogp
 for t in sh cat sqlite3 head od tr grep; do p=$(command -v $t) && ln -s "$p" nogp/$t; done
