@@ -459,7 +459,7 @@ ok "a granularity that does not divide the expert size is refused" '[ $rc -eq 2 
 ok "an unknown router names the table's routes" '[ $rc -eq 2 ] && grep -q "expected one of topk|expert_choice|sinkhorn" r6.log'
 "$H" run $rt model=xmoe seed=1 > /dev/null 2>&1 && "$H" run $rt model=xmoe seed=2 > /dev/null 2>&1
 "$H" plot fig=routers db=r.db out=rfig > rp.log 2>&1; rc=$?
-ok "plot fig=routers draws each group with its imbalance" '[ $rc -eq 0 ] && [ -s rfig/routers.png ] && grep -q "^| xmoe-8 tiny/20 | 2 |" rfig/routers.md && grep -q "sinkhorn-g2" rfig/routers.md'
+ok "plot fig=routers draws each group with its imbalance" '[ $rc -eq 0 ] && [ -s rfig/routers.png ] && grep -q "^tiny/20, English, 8 experts" rfig/routers.md && grep -q "^| xmoe-8 | 2 |" rfig/routers.md && grep -q "sinkhorn-g2" rfig/routers.md'
 "$H" sweep > /dev/null 2> rs.log; rc=$?
 ok "sweep without words names its grids" '[ $rc -eq 2 ] && grep -q "routers" rs.log && grep -q "paper" rs.log'
 
