@@ -54,7 +54,7 @@ int fig_routers(Plot *p) {
     plot_caption(p, "English, 8 experts, %s, one point per group (mean and 95%% interval over seeds), named beside it: ", at);
     /* two series, X-MoE filled and MH-MoE open, each point named on the plot itself: one routing
      * idea reads as a pair across the two models, however many ideas the grid has */
-    int block[2] = {-1, -1}, blocks = 0;
+    int block[2] = {-1, -1}, blocks = 0, drawn = 0;
     for (int mh = 1; mh >= 0; mh--) {
         for (int i = 0; i < r->n; i++) {
             char *const *v = r->v[i];
@@ -68,7 +68,7 @@ int fig_routers(Plot *p) {
             size_t nb = strlen(base);
             if (!strncmp(name, base, nb)) name = name[nb] == '-' ? name + nb + 1 : !name[nb] ? "default" : name;
             fprintf(f, "%s\t%s\t%s\t%s\t%s\n", v[4], v[2], v[5], v[3], name);
-            plot_caption(p, "%s%s (n=%s)", p->caption_used && strncmp(p->caption + p->caption_used - 2, ": ", 2) ? ", " : "", v[0], v[1]);
+            plot_caption(p, "%s%s (n=%s)", drawn++ ? ", " : "", v[0], v[1]);
             fprintf(md, "| %s | %s | %.4f ± %.4f | %.3f ± %.3f | %.3f ± %.3f |\n", v[0], v[1], atof(v[2]), atof(v[3]),
                     atof(v[4]), atof(v[5]), atof(v[6]), atof(v[7]));
         }
