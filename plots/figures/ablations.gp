@@ -9,12 +9,12 @@ set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
 set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
-set key outside right top noenhanced
+set key outside right top
 set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'ablations.png'
 set multiplot layout 1,2 title 'Ablations: ablated minus full model (mean and 95% interval over paired seeds; above 0: the full model is better)'
 set ylabel 'gap in valid bits per byte'
-set xtics rotate by -25 noenhanced
+set xtics rotate by -25
 set xzeroaxis lt 7 lw 1
 set offsets 0.5, 0.5, graph 0.05, graph 0.05
 set title 'Table 6: components (MH-MoE at FLOP parity; Dense w/ MLP)'
@@ -26,7 +26,7 @@ set terminal svg size 1200,500 font ',10' noenhanced
 set output 'ablations.svg'
 set multiplot layout 1,2 title 'Ablations: ablated minus full model (mean and 95% interval over paired seeds; above 0: the full model is better)'
 set ylabel 'gap in valid bits per byte'
-set xtics rotate by -25 noenhanced
+set xtics rotate by -25
 set xzeroaxis lt 7 lw 1
 set offsets 0.5, 0.5, graph 0.05, graph 0.05
 set title 'Table 6: components (MH-MoE at FLOP parity; Dense w/ MLP)'

@@ -9,7 +9,7 @@ set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
 set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
-set key outside right top noenhanced
+set key outside right top
 set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'activation.png'
 set multiplot layout 1,3
@@ -37,8 +37,7 @@ set ytics
 set xlabel ''
 set ylabel 'share of (layer, expert) cells active'
 set style fill solid 0.8
-set key below noenhanced
-set xtics noenhanced
+set key below
 plot 'activation.dat' index 2 using ($1-0.18):3:(0.34) with boxes lt 1 title 'harness', '' index 2 using ($1-0.18):3:4 with yerrorbars lt 7 pt 0 notitle, '' index 2 using ($1+0.18):5:(0.34):xtic(2) with boxes lt 2 title "paper's", '' index 2 using ($1+0.18):5:6 with yerrorbars lt 7 pt 0 notitle
 unset multiplot
 set terminal svg size 1200,500 font ',10' noenhanced
@@ -68,7 +67,6 @@ set ytics
 set xlabel ''
 set ylabel 'share of (layer, expert) cells active'
 set style fill solid 0.8
-set key below noenhanced
-set xtics noenhanced
+set key below
 plot 'activation.dat' index 2 using ($1-0.18):3:(0.34) with boxes lt 1 title 'harness', '' index 2 using ($1-0.18):3:4 with yerrorbars lt 7 pt 0 notitle, '' index 2 using ($1+0.18):5:(0.34):xtic(2) with boxes lt 2 title "paper's", '' index 2 using ($1+0.18):5:6 with yerrorbars lt 7 pt 0 notitle
 unset multiplot

@@ -9,7 +9,7 @@ set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
 set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
-set key outside right top noenhanced
+set key outside right top
 set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'compute.png'
 set multiplot layout 1,2 title 'English: paired gaps against training compute (mean and 95% interval over seeds; below 0: the first is better)'
@@ -17,7 +17,7 @@ set logscale x 2
 set format x '%.1s%c'
 set xlabel 'training FLOPs (G: 1e9, T: 1e12)'
 set ylabel 'gap in valid bits per byte'
-set key below noenhanced
+set key below
 set xzeroaxis
 set title '8 experts'
 plot 'compute.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 5 title 'mhmoe-8h4-flops - dense', 'compute.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 title 'mhmoe-8h4-flops - xmoe-8', 'compute.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 9 title 'mhmoe-8h4-params - dense', 'compute.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 11 title 'mhmoe-8h4-params - xmoe-8', 'compute.dat' index 4 using 1:2:3 with yerrorlines lw 2 pt 5 title 'xmoe-8 - dense'
@@ -32,7 +32,7 @@ set logscale x 2
 set format x '%.1s%c'
 set xlabel 'training FLOPs (G: 1e9, T: 1e12)'
 set ylabel 'gap in valid bits per byte'
-set key below noenhanced
+set key below
 set xzeroaxis
 set title '8 experts'
 plot 'compute.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 5 title 'mhmoe-8h4-flops - dense', 'compute.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 title 'mhmoe-8h4-flops - xmoe-8', 'compute.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 9 title 'mhmoe-8h4-params - dense', 'compute.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 11 title 'mhmoe-8h4-params - xmoe-8', 'compute.dat' index 4 using 1:2:3 with yerrorlines lw 2 pt 5 title 'xmoe-8 - dense'

@@ -9,14 +9,14 @@ set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
 set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
-set key outside right top noenhanced
+set key outside right top
 set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'downstream.png'
 set multiplot layout 1,1
 set style fill solid 0.8 border -1
-set xtics rotate by -25 noenhanced
+set xtics rotate by -25
 set yrange [0:*]
-set key below noenhanced
+set key below
 set bars 2
 set title 'english mc: acc'
 set xrange [-0.6:2.6]
@@ -26,9 +26,9 @@ set terminal svg size 1200,500 font ',10' noenhanced
 set output 'downstream.svg'
 set multiplot layout 1,1
 set style fill solid 0.8 border -1
-set xtics rotate by -25 noenhanced
+set xtics rotate by -25
 set yrange [0:*]
-set key below noenhanced
+set key below
 set bars 2
 set title 'english mc: acc'
 set xrange [-0.6:2.6]

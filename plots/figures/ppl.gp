@@ -9,7 +9,7 @@ set linetype 6 lc rgb '#56B4E9' dt 1 pt 6
 set linetype 7 lc rgb '#000000' dt 2 pt 4
 set linetype 8 lc rgb '#F0E442' dt 3 pt 8
 set linetype cycle 8
-set key outside right top noenhanced
+set key outside right top
 set terminal pngcairo size 1200,500 font ',10' noenhanced
 set output 'ppl.png'
 set multiplot layout 1,1
