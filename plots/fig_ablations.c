@@ -20,19 +20,20 @@ static const char *const ABLATION_KEYS[][2] = {
 
 /* one key's rows: the ablated side's label, the panel, the gap oriented ablated - full, its
  * half-width, n, p_holm of family, the adjusted verdict, the full side's label, the ablated
- * side's value of the key, the experts */
+ * side's value of the key, the experts (%s: the full model's value, then the key) */
 static const char *const ABLATION_SQL =
-    "SELECT CASE WHEN CAST(a AS TEXT) = '%s' THEN b_label ELSE a_label END AS ablated,"
+    "SELECT CASE WHEN full_is_a THEN b_label ELSE a_label END AS ablated,"
     " CASE WHEN by_key = 'mh_mlp' OR (by_key = 'mh_layers' AND json_extract(a_key, '$.parity') = 'params')"
     "  THEN 'Table 7: layers in the head and merge layers (parameter parity)'"
     "  ELSE 'Table 6: components (MH-MoE at FLOP parity; Dense w/ MLP)' END AS panel,"
-    " CASE WHEN CAST(a AS TEXT) = '%s' THEN diff ELSE -diff END, ci_high - diff, n,"
+    " CASE WHEN full_is_a THEN diff ELSE -diff END, ci_high - diff, n,"
     " coalesce(printf('%%.2g of %%d', p_holm, family), '-'), verdict_holm,"
-    " CASE WHEN CAST(a AS TEXT) = '%s' THEN a_label ELSE b_label END,"
-    " CASE WHEN CAST(a AS TEXT) = '%s' THEN CAST(b AS TEXT) ELSE CAST(a AS TEXT) END,"
+    " CASE WHEN full_is_a THEN a_label ELSE b_label END,"
+    " CASE WHEN full_is_a THEN CAST(b AS TEXT) ELSE CAST(a AS TEXT) END,"
     " coalesce(json_extract(a_key, '$.experts'), 0)"
-    " FROM verdicts_holm WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = '%s' AND n >= 2"
-    " AND '%s' IN (CAST(a AS TEXT), CAST(b AS TEXT))";
+    " FROM (SELECT *, CAST(a AS TEXT) = '%1$s' AS full_is_a FROM verdicts_holm"
+    "  WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = '%2$s' AND n >= 2"
+    "  AND '%1$s' IN (CAST(a AS TEXT), CAST(b AS TEXT)))";
 
 /* the paper's row beside ours: its gap in bits per token and the bytes per token at which it
  * falls in our interval [lo, hi], as two dat columns (tab-separated) and a caption clause */
@@ -55,7 +56,7 @@ int fig_ablations(Plot *p) {
     for (int k = 0; k < nkeys && !rc; k++) {
         char sql[2048];
         const char *key = ABLATION_KEYS[k][0], *full = ABLATION_KEYS[k][1];
-        snprintf(sql, sizeof sql, ABLATION_SQL, full, full, full, full, key, full);
+        snprintf(sql, sizeof sql, ABLATION_SQL, full, key);
         if (!(all[k] = plot_query(p, sql))) rc = -1;
         else rows += all[k]->n;
     }

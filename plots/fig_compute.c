@@ -38,7 +38,7 @@
  * verdict it allows (%s twice: the series kept) */
 static const char *const COMPUTE_SQL =
     "WITH family AS (SELECT *, coalesce(json_extract(a_key, '$.experts'), json_extract(b_key, '$.experts')) AS experts,"
-    "   json_extract(a_key, '$.size') || '/' || json_extract(a_key, '$.steps') AS point,"
+    "   " PLOT_SIZE_STEPS("a_key") " AS point,"
     "   (" TRAIN_FLOPS("a_runs", "a_key") " + " TRAIN_FLOPS("b_runs", "b_key") ") / 2 AS flops,"
     "   json_extract(a_key, '$.steps') * json_extract(a_key, '$.batch') * json_extract(a_key, '$.seq_len') /"
     "   (SELECT value FROM metrics WHERE run_id = " FIRST_RUN("a_runs") " AND split = 'train' AND name = 'tokens'"

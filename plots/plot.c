@@ -229,8 +229,8 @@ static int fig_router(Plot *p) {
     int experts = e->n ? atoi(e->v[0][0]) : 8;
     char point[200];
     if (plot_sql_literal(e->n ? e->v[0][1] : "", point, sizeof point)) point[0] = 0;
-    if (e->n && e->v[0][1][0]) plot_caption(p, "; the router metrics at %s: mean over the seeds of each group, per MoE layer.", e->v[0][1]);
-    else plot_caption(p, "; the router metrics: mean over the seeds of each group, per MoE layer.");
+    const char *at = e->n ? e->v[0][1] : "";
+    plot_caption(p, "; the router metrics%s%s: mean over the seeds of each group, per MoE layer.", *at ? " at " : "", at);
     plot_rows_free(e);
     if (!point[0]) { snprintf(p->err, sizeof p->err, "fig=router: a size/steps too long to query"); return -1; }
     FILE *f = plot_open_out(p, "router", "dat");

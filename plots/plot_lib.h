@@ -34,13 +34,14 @@ typedef struct {
 /* SQL: the paper's series, the figures' default labels= (an expression of a row's experts) */
 #define PLOT_PAPER_LABELS "'dense', 'xmoe-' || experts, 'mhmoe-' || experts || 'h4-params'"
 
-/* SQL: a group's training length, "tiny/1200" ('' when KEY, its comparable configuration, has none) */
-#define PLOT_POINT(KEY) "coalesce(json_extract(" KEY ", '$.size') || '/' || json_extract(" KEY ", '$.steps'), '')"
+/* SQL: a group's training length, "tiny/1200", from KEY, its comparable configuration: NULL
+ * when KEY has none (PLOT_SIZE_STEPS), '' (PLOT_POINT) */
+#define PLOT_SIZE_STEPS(KEY) "json_extract(" KEY ", '$.size') || '/' || json_extract(" KEY ", '$.steps')"
+#define PLOT_POINT(KEY) "coalesce(" PLOT_SIZE_STEPS(KEY) ", '')"
 
 /* SQL: a group's name as the figures give it, its label and its size / steps ("xmoe-8 tiny/1200"),
  * KEY its comparable configuration */
-#define PLOT_SIZED_LABEL(LABEL, KEY) \
-    "(" LABEL " || coalesce(' ' || json_extract(" KEY ", '$.size') || '/' || json_extract(" KEY ", '$.steps'), ''))"
+#define PLOT_SIZED_LABEL(LABEL, KEY) "(" LABEL " || coalesce(' ' || " PLOT_SIZE_STEPS(KEY) ", ''))"
 
 /* the series drawn in one panel: the first PLOT_MAX_SERIES names, the rest counted */
 typedef struct {
