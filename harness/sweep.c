@@ -4,7 +4,8 @@
  * where it stopped when the same command is run again.
  * `harness sweep paper|routers [size=tiny] [seeds=N|plan] [key=value ...]`: a named grid (paper:
  * the grid behind the figures, then `harness plot fig=all`; routers: the routing after the
- * paper, then `harness plot fig=routers`).
+ * paper, then `harness plot fig=routers`); a word whose key a row sets narrows the grid to
+ * its values (`sweep compute size=small steps=1400`: that point alone).
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
  * unless threads= is given, output in logs=sweep_logs/TIME-N.log), all writing the same results.db
  * (SQLite WAL, one transaction per write). Finetunes that pretrain start after the rest, so
@@ -376,6 +377,51 @@ static void order_by_seed(Grid *g, int most) {
     *g = sorted;
 }
 
+/* A word of a named sweep narrows the rows that set its key (`sweep compute size=small
+ * steps=1400`: that point alone): such a row keeps the values both list and leaves the grid
+ * when none is left; a key no row sets is given to every row. */
+static int list_has(const char *list, const char *v, size_t vlen) {
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        if (len == vlen && !strncmp(p, v, vlen)) return 1;
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+/* What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; when the row
+ * stays (1), its words in w (n of them; narrowed lists written to buf) and the v-th value of
+ * given[i] it keeps marked as bit v of used[i]; 0 when a word leaves it no value */
+static int narrow_row(const GridRow row, const char *const *given, int ngiven, const char **w, int *n,
+                      char buf[][GRID_WORD_MAX], int *sets, unsigned long long *used) {
+    unsigned long long keeps[MAX_WORDS] = {0};
+    int nw = 0, from[GRID_ROW_WORDS];
+    for (int j = 0; j < GRID_ROW_WORDS; j++) from[j] = -1;
+    for (int i = 0; i < ngiven; i++) {
+        size_t klen = strcspn(given[i], "=");
+        int j = 0;
+        while (j < GRID_ROW_WORDS && row[j] && !(strlen(row[j]) > klen && row[j][klen] == '=' && !strncmp(row[j], given[i], klen))) j++;
+        if (j == GRID_ROW_WORDS || !row[j]) { w[nw++] = given[i]; continue; }
+        sets[i] = 1, from[j] = i;
+        const char *mine = row[j] + klen + 1;
+        int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), v = 0;
+        for (const char *p = given[i] + klen + 1;; v++) {
+            size_t vlen = strcspn(p, ",");
+            if (list_has(mine, p, vlen) && v < 64) {
+                len += snprintf(buf[j] + len, GRID_WORD_MAX - (size_t)len, "%s%.*s", keeps[i] ? "," : "", (int)vlen, p);
+                keeps[i] |= 1ull << v;
+            }
+            if (!p[vlen]) break;
+            p += vlen + 1;
+        }
+        if (!keeps[i]) return 0;
+    }
+    for (int j = 0; j < GRID_ROW_WORDS && row[j]; j++) w[nw++] = from[j] >= 0 ? buf[j] : row[j];
+    for (int i = 0; i < ngiven; i++) used[i] |= keeps[i];
+    *n = nw;
+    return 1;
+}
+
 static const NamedGrid *named_grid(const char *word) {
     for (size_t i = 0; i < sizeof NAMED_GRIDS / sizeof NAMED_GRIDS[0]; i++)
         if (!strcmp(word, NAMED_GRIDS[i].name)) return &NAMED_GRIDS[i];
@@ -462,13 +508,30 @@ int harness_sweep(int argc, char **argv) {
         config_resolve(probe);
         snprintf(pre_steps, sizeof pre_steps, "pretrain_steps=%ld", config_int(probe, "steps"));
         config_free(probe);
+        unsigned long long used[MAX_WORDS] = {0};
+        int sets[MAX_WORDS] = {0};
         for (int k = 0; k < named->nrows; k++) {
             const char *w[MAX_WORDS];
+            static char narrowed[GRID_ROW_WORDS][GRID_WORD_MAX];
             int n = 0;
-            for (int i = 0; i < nb; i++) w[n++] = base[i];
-            for (int j = 0; j < GRID_ROW_WORDS && named->rows[k][j]; j++)
-                w[n++] = strcmp(named->rows[k][j], "{pre}") ? named->rows[k][j] : pre_steps;
+            if (!narrow_row(named->rows[k], base, nb, w, &n, narrowed, sets, used)) continue;
+            for (int i = 0; i < n; i++) if (!strcmp(w[i], "{pre}")) w[i] = pre_steps;
             add_grid(&g, w, n);
+        }
+        /* every value a word lists is in some row the words leave: steps=2000 or size=tiny
+         * steps=550 would run nothing of what was asked */
+        for (int i = 0; i < nb; i++) {
+            int v = 0;
+            for (const char *p = strchr(base[i], '=') + 1;; v++) {
+                size_t len = strcspn(p, ",");
+                if (sets[i] && !(v < 64 && used[i] >> v & 1)) {
+                    fprintf(stderr, "error: %s: no row of sweep %s that the other words leave has %.*s=%.*s\n", base[i], named->name,
+                            (int)strcspn(base[i], "="), base[i], (int)len, p);
+                    return 2;
+                }
+                if (!p[len]) break;
+                p += len + 1;
+            }
         }
     } else {
         for (int i = 0; i < nc && seeds_by_plan; i++)

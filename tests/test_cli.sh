@@ -284,8 +284,14 @@ ok "bad checkpoint names the file" '[ $rc -eq 2 ] && grep -q "junk.ckpt" e5.log'
 "$H" run $common steps=5 > /dev/null 2> e5b.log; rc=$?
 "$H" sweep $common model=dense steps=5 > /dev/null 2> e5s.log; rc=$?
 ok "a sweep refuses a key given twice as well" '[ $rc -eq 2 ] && grep -q "given twice" e5s.log'
-"$H" sweep paper task=vqa db=grid.db > /dev/null 2> e5p.log; rc=$?
-ok "sweep paper refuses a word its grid sets too, before making anything" '[ $rc -eq 2 ] && grep -q "key .task. given twice" e5p.log && [ ! -e grid.db ]'
+"$H" sweep paper task=vqa,nosuch db=grid.db > /dev/null 2> e5p.log; rc=$?
+ok "a named sweep refuses a value no row of its grid has, naming it, before making anything" '[ $rc -eq 2 ] && grep -q "no row of sweep paper .* has task=nosuch" e5p.log && [ ! -e grid.db ]'
+"$H" sweep compute size=tiny steps=550 db=grid.db > /dev/null 2> e5r.log; rc=$?
+ok "a named sweep refuses words that together leave no row" '[ $rc -eq 2 ] && grep -q "no row of sweep compute that the other words leave" e5r.log && [ ! -e grid.db ]'
+# a word naming a key the grid's rows set narrows them: the ablations grid's dense row alone,
+# at both of its dense_mlp values
+"$H" sweep ablations model=dense size=tiny steps=4 eval_every=0 eval_tokens=1024 final_eval_tokens=1024 data_dir=d db=narrow.db out=ck seeds=1 > narrow.log 2>&1; rc=$?
+ok "a named sweep narrowed by a word runs the rows that have its value, only" '[ $rc -eq 0 ] && [ "$(sqlite3 narrow.db "select group_concat(label, \" \") from (select label from runs where status = \"done\" order by id)")" = "dense dense-dense_mlp=both" ]'
 "$H" sweep paper seed=5 db=grid.db > /dev/null 2> e5q.log; rc=$?
 ok "sweep paper says seeds=N where seed= was given, before making anything" '[ $rc -eq 2 ] && grep -q "takes seeds=N" e5q.log && [ ! -e grid.db ]'
 ok "a key given twice exits 2 naming both words" '[ $rc -eq 2 ] && grep -q "steps=40" e5b.log && grep -q "steps=5" e5b.log'
