@@ -5,7 +5,8 @@
  * to 3 layers in the head and merge layers, at parameter parity). The caption has every row's n,
  * interval and Holm-adjusted verdict (its family: the key's comparisons at that length), and
  * where the paper has the row, its gap in bits per token and the bytes per token at which that
- * gap would fall in our interval (paper_numbers.h). ---- */
+ * gap would fall in our interval (paper_numbers.h). One training length (size / steps) is drawn,
+ * the one with the most rows; the others are named in the caption. ---- */
 #include "paper_numbers.h"
 #include "plot_lib.h"
 #include <math.h>
@@ -20,7 +21,7 @@ static const char *const ABLATION_KEYS[][2] = {
 
 /* one key's rows: the ablated side's label, the panel, the gap oriented ablated - full, its
  * half-width, n, p_holm of family, the adjusted verdict, the full side's label, the ablated
- * side's value of the key, the experts (%s: the full model's value, then the key) */
+ * side's value of the key, the experts, the size / steps (%s: the full model's value, then the key) */
 static const char *const ABLATION_SQL =
     "SELECT CASE WHEN full_is_a THEN b_label ELSE a_label END AS ablated,"
     " CASE WHEN by_key = 'mh_mlp' OR (by_key = 'mh_layers' AND json_extract(a_key, '$.parity') = 'params')"
@@ -30,7 +31,7 @@ static const char *const ABLATION_SQL =
     " coalesce(printf('%%.2g of %%d', p_holm, family), '-'), verdict_holm,"
     " CASE WHEN full_is_a THEN a_label ELSE b_label END,"
     " CASE WHEN full_is_a THEN CAST(b AS TEXT) ELSE CAST(a AS TEXT) END,"
-    " coalesce(json_extract(a_key, '$.experts'), 0)"
+    " coalesce(json_extract(a_key, '$.experts'), 0), " PLOT_POINT("a_key")
     " FROM (SELECT *, CAST(a AS TEXT) = '%1$s' AS full_is_a FROM verdicts_holm"
     "  WHERE task = 'english' AND metric = 'valid/bpb' AND by_key = '%2$s' AND n >= 2"
     "  AND '%1$s' IN (CAST(a AS TEXT), CAST(b AS TEXT)))";
@@ -60,6 +61,18 @@ int fig_ablations(Plot *p) {
         if (!(all[k] = plot_query(p, sql))) rc = -1;
         else rows += all[k]->n;
     }
+    /* the length drawn: the one with the most rows (the first of those met) */
+    enum { MAX_POINTS = 16 };
+    const char *point[MAX_POINTS];
+    int npoint[MAX_POINTS] = {0}, npoints = 0, drawn = 0;
+    for (int k = 0; k < nkeys && !rc; k++)
+        for (int i = 0; i < all[k]->n; i++) {
+            int j = 0;
+            while (j < npoints && strcmp(point[j], all[k]->v[i][10])) j++;
+            if (j == npoints && npoints < MAX_POINTS) point[npoints++] = all[k]->v[i][10];
+            if (j < npoints) npoint[j]++;
+        }
+    for (int j = 1; j < npoints; j++) if (npoint[j] > npoint[drawn]) drawn = j;
     FILE *f = NULL;
     if (!rc && !rows) rc = plot_missing(p, "ablations", "English ablation runs paired by seed (harness sweep ablations)");
     if (!rc && !(f = plot_open_out(p, "ablations", "dat"))) rc = -1;
@@ -73,7 +86,7 @@ int fig_ablations(Plot *p) {
         for (int k = 0; k < nkeys; k++)
             for (int i = 0; i < all[k]->n; i++) {
                 char *const *v = all[k]->v[i];
-                if (strncmp(v[1], PANELS[panel], strlen(PANELS[panel]))) continue;
+                if (strncmp(v[1], PANELS[panel], strlen(PANELS[panel])) || strcmp(v[10], point[drawn])) continue;
                 if (!x) {
                     fprintf(f, "%s# %s\n# x\tablated\tgap\thalf\tn\tpaper_bits_per_token\tpaper_in_interval_bytes_per_token\n",
                             blocks ? "\n\n" : "", v[1]);
@@ -94,9 +107,17 @@ int fig_ablations(Plot *p) {
                              v[7], gap, gap - half, gap + half, v[4], v[5], v[6], said);
             }
     }
+    if (!rc) {
+        plot_caption(p, ". At %s", point[drawn][0] ? point[drawn] : "no size/steps");
+        if (npoints > 1) plot_caption(p, " (left out, at other lengths:");
+        for (int j = 0, said = 0; j < npoints; j++)
+            if (j != drawn) plot_caption(p, "%s %s (%d row%s)", said++ ? "," : "", point[j][0] ? point[j] : "no size/steps", npoint[j],
+                                     npoint[j] == 1 ? "" : "s");
+        if (npoints > 1) plot_caption(p, ")");
+    }
     for (int k = 0; k < nkeys; k++) plot_rows_free(all[k]);
     if (rc) { if (f) fclose(f); return -1; }
-    plot_caption(p, ". English valid bits per byte, each ablated variant minus the full model, paired by seed; 95%% "
+    plot_caption(p, ": English valid bits per byte, each ablated variant minus the full model, paired by seed; 95%% "
                     "intervals; Holm within each key's family. The paper's rows: arXiv:2404.15045v1, English, 8 experts, "
                     "perplexity per GPT-4 token (one run each; Table 7 the mean of five); its gap of g bits per token is "
                     "g / B bits per byte at B bytes per token, so it can only be set beside ours through B.");

@@ -218,6 +218,23 @@ done; done
 "$H" plot fig=ablations db=a.db out=afig > aplot.log 2>&1; rc=$?
 ok "ablations: the ablated variant minus the full model, paired, with its interval and verdict" '[ $rc -eq 0 ] && grep -qE "^0	mh_mlp=2	-0.01500[0-9]	0.06353[0-9]	2	-0.0068	0.087 or more$" afig/ablations.dat && grep -q "^# Table 7" afig/ablations.dat && grep -qF "mhmoe-8h4-params-mh_mlp=2 - mhmoe-8h4-params = -0.0150 [-0.0785, +0.0485] (n=2, p_holm 0.2 of 1): no difference detected (the paper, Table 7 n = 2: 12.72 -> 12.66 perplexity per token, -0.0068 bits per token; in this interval at 0.087 or more bytes per token)" afig/ablations.caption.md && [ -z "$(figure_faults afig ablations)" ]'
 
+# ...at one length: a2.db adds mh_mlp=3 at tiny/100 (gap +0.01 on both seeds) and mh_mlp=2 at
+# tiny/50 (a third length's row, fewer than tiny/100's two): tiny/100 is drawn, tiny/50 named
+cp a.db a2.db
+for seed in 1 2; do for v in 3 4; do
+  steps=$([ $v = 3 ] && echo 100 || echo 50); mlp=$([ $v = 3 ] && echo 3 || echo 2)
+  cfg='{"task":"english","model":"mhmoe","experts":8,"heads":4,"parity":"params","size":"tiny","steps":'$steps',"mh_mlp":'$mlp'}'
+  base='{"task":"english","model":"mhmoe","experts":8,"heads":4,"parity":"params","size":"tiny","steps":'$steps'}'
+  sqlite3 a2.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, status, started_at)
+                 VALUES ($(( seed * 10 + v )), 'a', 'english', 'mhmoe', 8, 4, $seed, '$cfg', '$cfg', 'mhmoe-8h4-params-mh_mlp=$mlp', 'done', 'now');
+                 INSERT INTO metrics VALUES ($(( seed * 10 + v )), $steps, 'valid', 'bpb', 3.03)"
+  [ $v = 4 ] && sqlite3 a2.db "INSERT INTO runs(id, name, task, model, experts, heads, seed, config, comparable, label, status, started_at)
+                 VALUES ($(( seed * 10 + 5 )), 'a', 'english', 'mhmoe', 8, 4, $seed, '$base', '$base', 'mhmoe-8h4-params', 'done', 'now');
+                 INSERT INTO metrics VALUES ($(( seed * 10 + 5 )), 50, 'valid', 'bpb', 3.0)"
+done; done
+"$H" plot fig=ablations db=a2.db out=a2fig > a2plot.log 2>&1; rc=$?
+ok "ablations: the length with the most rows drawn, another length named, not drawn" '[ $rc -eq 0 ] && [ "$(grep -c "^[0-9]" a2fig/ablations.dat)" = 2 ] && grep -q "^1	mh_mlp=3	" a2fig/ablations.dat && grep -qF "At tiny/100 (left out, at other lengths: tiny/50 (1 row))" a2fig/ablations.caption.md && ! grep -q "= +0.0300" a2fig/ablations.caption.md'
+
 # fig=routers: one training length (the one with the most groups), every point named on the plot;
 # a group at another length is named in the caption, a key=value label (mh_mlp=2) is no routing idea
 cp c.db r.db
