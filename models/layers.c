@@ -238,26 +238,33 @@ static inline float gelu_exp(float x) {
 /* tanh(u) = 1 - 2 / (e^{2u} + 1): saturates cleanly to +-1 */
 static inline float fast_tanh(float u) { return 1.0f - 2.0f / (gelu_exp(2.0f * u) + 1.0f); }
 
-void gelu_forward(float *out, const float *inp, size_t N) {
+void gelu_forward(float *out, float *slope, const float *inp, size_t N) {
     OpTimer t_ = op_begin(OP_GELU);
+    if (!slope) {
 #pragma omp parallel for simd
-    for (size_t i = 0; i < N; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + fast_tanh(GELU_SCALE * (x + 0.044715f * x * x * x)));
+        for (size_t i = 0; i < N; i++) {
+            float x = inp[i];
+            out[i] = 0.5f * x * (1.0f + fast_tanh(GELU_SCALE * (x + 0.044715f * x * x * x)));
+        }
+        op_end(t_, 25.0 * N, 8.0 * N);
+        return;
     }
-    op_end(t_, 25.0 * N, 8.0 * N);
-}
-
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
-    OpTimer t_ = op_begin(OP_GELU);
+    /* simd: slope[i] may be inp[i], read before it is written */
 #pragma omp parallel for simd
     for (size_t i = 0; i < N; i++) {
         float x = inp[i], u = GELU_SCALE * (x + 0.044715f * x * x * x);
         float th = fast_tanh(u), sech2 = 1.0f - th * th;
-        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += g * dout[i];
+        out[i] = 0.5f * x * (1.0f + th);
+        slope[i] = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
     }
-    op_end(t_, 35.0 * N, 16.0 * N);
+    op_end(t_, 35.0 * N, 12.0 * N);
+}
+
+void gelu_backward(float *dinp, const float *slope, const float *dout, size_t N) {
+    OpTimer t_ = op_begin(OP_GELU);
+#pragma omp parallel for simd
+    for (size_t i = 0; i < N; i++) dinp[i] += slope[i] * dout[i];
+    op_end(t_, 2.0 * N, 16.0 * N);
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t N) {

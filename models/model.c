@@ -600,7 +600,8 @@ float model_forward(Model *m, const Batch *batch) {
             aux += m->moe[l].aux;
             zl += m->moe[l].z_loss;
         } else {
-            /* ln2 (N,C) [-> ffhead (N,C)] -> fch (N,F) -> fch_gelu (N,F) -> [ffout (N,C) ->] fcproj (N,C) */
+            /* ln2 (N,C) [-> ffhead (N,C)] -> fch (N,F) -> fch_gelu (N,F) -> [ffout (N,C) ->] fcproj (N,C);
+             * fch is left holding GELU's slope, which the backward reads */
             size_t in = a->ln2, out = a->fcproj;
             if (c->dense_linears) {
                 matmul_forward(A(a->ffhead), A(a->ln2), P(p->ffheadw), P(p->ffheadb), N, C, C);
@@ -608,7 +609,7 @@ float model_forward(Model *m, const Batch *batch) {
                 out = a->ffout;
             }
             matmul_forward(A(a->fch), A(in), P(p->fcw), P(p->fcb), N, C, F);
-            gelu_forward(A(a->fch_gelu), A(a->fch), (size_t)N * F);
+            gelu_forward(A(a->fch_gelu), A(a->fch), A(a->fch), (size_t)N * F); /* fch now holds GELU's slope */
             matmul_forward(A(out), A(a->fch_gelu), P(p->fcprojw), P(p->fcprojb), N, F, C);
             if (c->dense_linears) matmul_forward(A(a->fcproj), A(a->ffout), P(p->ffmergew), P(p->ffmergeb), N, C, C);
         }

@@ -544,7 +544,7 @@ void moe_expert_forward(const MoeLayer *L, const float *P, int e, int rows, cons
     int D = L->D, M = L->s.expert_dim;
     ExpertGrads w = expert_tensors(L, (float *)P, e);
     matmul_forward(h1, x, w.w1, w.b1, rows, D, M);
-    gelu_forward(a1, h1, (size_t)rows * M);
+    gelu_forward(a1, h1, h1, (size_t)rows * M); /* h1 now holds GELU's slope */
     matmul_forward(y, a1, w.w2, w.b2, rows, M, D);
 }
 

@@ -109,7 +109,7 @@ static void test_attention(int causal, int prefix, int masked) {
 
 /* ---- gelu, residual, encoder ---- */
 typedef struct { size_t n; float *out, *inp, *R; } GeluCtx;
-static double gelu_loss(void *p) { GeluCtx *c = p; gelu_forward(c->out, c->inp, c->n); return dot(c->out, c->R, c->n); }
+static double gelu_loss(void *p) { GeluCtx *c = p; gelu_forward(c->out, NULL, c->inp, c->n); return dot(c->out, c->R, c->n); }
 
 typedef struct { size_t n; float *out, *a, *b, *R; } ResCtx;
 static double res_loss(void *p) { ResCtx *c = p; residual_forward(c->out, c->a, c->b, c->n); return dot(c->out, c->R, c->n); }
@@ -124,11 +124,20 @@ static double enc_loss(void *p) {
 static void test_elementwise(void) {
     GeluCtx g = {50};
     g.out = zeros(g.n); g.inp = randn(g.n, 2); g.R = randn(g.n, 1);
-    float *dg = zeros(g.n);
+    float *dg = zeros(g.n), *slope = zeros(g.n), *out = zeros(g.n), *inplace = zeros(g.n);
     gelu_loss(&g);
-    gelu_backward(dg, g.inp, g.R, g.n);
+    gelu_forward(out, slope, g.inp, g.n);
+    gelu_backward(dg, slope, g.R, g.n);
     printf("gelu n=%zu\n", g.n);
     CHECK(!gradcheck("dinp", g.inp, g.n, dg, gelu_loss, &g, EPS, ATOL, RTOL, 1000), "gelu");
+    /* the training forward (slope kept) gives the eval forward's output, and the slope written
+     * over its own input (as the model keeps it) is the slope written aside, bit for bit */
+    memcpy(inplace, g.inp, sizeof(float) * g.n);
+    gelu_forward(g.out, NULL, g.inp, g.n);
+    CHECK(!memcmp(out, g.out, sizeof(float) * g.n), "gelu: the forward that keeps the slope changes the output");
+    gelu_forward(out, inplace, inplace, g.n);
+    CHECK(!memcmp(inplace, slope, sizeof(float) * g.n) && !memcmp(out, g.out, sizeof(float) * g.n), "gelu: the slope in place of the input differs");
+    free(slope); free(out); free(inplace);
 
     ResCtx r = {20};
     r.out = zeros(r.n); r.a = randn(r.n, 1); r.b = randn(r.n, 1); r.R = randn(r.n, 1);

@@ -113,7 +113,7 @@ static void test_dispatch_matches_reference(int kind, int experts) {
             int e = L->choice[s * k + j];
             used[e] = 1;
             matmul_forward(h, U + (size_t)s * D, m.params + L->p.w1 + (size_t)e * M * D, m.params + L->p.b1 + (size_t)e * M, 1, D, M);
-            gelu_forward(a, h, M);
+            gelu_forward(a, NULL, h, M);
             matmul_forward(e_out, a, m.params + L->p.w2 + (size_t)e * D * M, m.params + L->p.b2 + (size_t)e * D, 1, M, D);
             for (int d = 0; d < D; d++) o[(size_t)s * D + d] += L->gate[s * k + j] * e_out[d];
         }
@@ -306,7 +306,7 @@ static void test_expert_choice(void) {
             if (L->asg_token[a] != s) continue;
             int e = L->choice[a];
             matmul_forward(h, x + (size_t)s * D, m.params + L->p.w1 + (size_t)e * M * D, m.params + L->p.b1 + (size_t)e * M, 1, D, M);
-            gelu_forward(act, h, M);
+            gelu_forward(act, NULL, h, M);
             matmul_forward(eo, act, m.params + L->p.w2 + (size_t)e * D * M, m.params + L->p.b2 + (size_t)e * D, 1, M, D);
             for (int d = 0; d < D; d++) ref[d] += L->gate[a] * eo[d];
         }
@@ -350,7 +350,7 @@ static void test_shared_experts(void) {
         for (int j = 0; j < 2; j++) {
             int e = N + j;
             matmul_forward(h, x + (size_t)s * D, m.params + L->p.w1 + (size_t)e * M * D, m.params + L->p.b1 + (size_t)e * M, 1, D, M);
-            gelu_forward(act, h, M);
+            gelu_forward(act, NULL, h, M);
             matmul_forward(eo, act, m.params + L->p.w2 + (size_t)e * D * M, m.params + L->p.b2 + (size_t)e * D, 1, M, D);
             for (int d = 0; d < D; d++) want[d] += eo[d];
         }
