@@ -36,11 +36,12 @@ static void usage(FILE *f) {
             "                             build a default data set from installed packages\n"
             "  bench [size=small] [experts=8,32] [steps=10] [key=value ...]\n"
             "                             training and evaluation throughput of every variant\n"
-            "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs] [seeds=plan]\n"
+            "  sweep key=a,b ... [force=1] [jobs=N] [logs=sweep_logs] [seeds=plan] [dry=1]\n"
             "                             the cartesian product of the lists, one run each, N at once\n"
             "                             (under mpirun -np P: handed to processes 1 .. P-1); seeds=plan:\n"
             "                             each configuration's seeds 1..N from the newest stored plan\n"
-            "                             (harness plan), all configurations' seed 1 first, then 2, ...\n"
+            "                             (harness plan), all configurations' seed 1 first, then 2, ...;\n"
+            "                             dry=1: what it would run, timed by finished seeds, run nothing\n"
             "  plot [fig=all|%s] [db=results.db] [out=figures]\n"
             "                             the paper's figures from results.db, through gnuplot\n"
             "  report [db=results.db] [out=report]\n"
@@ -49,7 +50,8 @@ static void usage(FILE *f) {
             "                             runs, configs, metrics, evals as CSV and JSONL; metrics as\n"
             "                             TensorBoard event files, one folder per run\n"
             "  help [run|plot]            this text; every run key (by task) with its default; every figure\n"
-            "\nnamed grids (a sweep of the paper's questions at this machine's scale):\n",
+            "\nnamed grids (a sweep of the paper's questions at this machine's scale; a word whose key\n"
+            "a row sets narrows the grid to its values: sweep compute size=small steps=1400):\n",
             plot_figure_names());
     sweep_print_named(f);
 }

@@ -5,7 +5,8 @@
  * `harness sweep paper|routers [size=tiny] [seeds=N|plan] [key=value ...]`: a named grid (paper:
  * the grid behind the figures, then `harness plot fig=all`; routers: the routing after the
  * paper, then `harness plot fig=routers`); a word whose key a row sets narrows the grid to
- * its values (`sweep compute size=small steps=1400`: that point alone).
+ * its values (`sweep compute size=small steps=1400`: that point alone). dry=1 lists what would
+ * run, timed by the finished seeds of each configuration, and runs nothing.
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
  * unless threads= is given, output in logs=sweep_logs/TIME-N.log), all writing the same results.db
  * (SQLite WAL, one transaction per write). Finetunes that pretrain start after the rest, so
@@ -428,11 +429,46 @@ static const NamedGrid *named_grid(const char *word) {
     return NULL;
 }
 
+/* dry=1: what the sweep would run, each with what the finished runs of its configuration (any
+ * seed, the comparable configuration the sweep skips by) took in the db: mean wall seconds times
+ * their threads, as harness plan prices a seed */
+typedef struct { double core_s; int n; } Timed;
+static int timed_row(void *ctx, int ncol, const char *const *v) {
+    Timed *t = ctx;
+    if (ncol == 2 && v[0]) t->core_s = atof(v[0]), t->n = atoi(v[1]);
+    return 0;
+}
+
+static void sweep_dry(ResultsDb *db, const Job *todo, int ntodo, int skipped, int total, int jobs) {
+    double core_s = 0;
+    int timed = 0;
+    for (int j = 0; j < ntodo; j++) {
+        /* the seed is the identity's first word; its configuration the rest */
+        const char *comparable = strchr(todo[j].identity, ' ');
+        Timed t = {0, 0};
+        int64_t like = comparable && db ? results_find_done_run(db, RESULTS_ANY_SEED, comparable + 1, NULL, NULL, 0) : 0;
+        if (like > 0) {
+            char sql[512], err[256];
+            snprintf(sql, sizeof sql,
+                     "SELECT avg(wall_s * coalesce(json_extract(config, '$.threads'), 1)), count(*) FROM runs"
+                     " WHERE status = 'done' AND wall_s > 0 AND json_valid(comparable) AND json_remove(comparable, '$.init') ="
+                     " (SELECT json_remove(comparable, '$.init') FROM runs WHERE id = %lld)", (long long)like);
+            if (results_query(db, sql, timed_row, &t, err, sizeof err)) t.n = 0;
+        }
+        if (t.n) printf("sweep [%d/%d]%s: to run, about %.1f core-minutes (the mean of %d finished seeds)\n", todo[j].index + 1, total,
+                        todo[j].line, t.core_s / 60, t.n);
+        else printf("sweep [%d/%d]%s: to run, not timed (no finished run of this configuration)\n", todo[j].index + 1, total, todo[j].line);
+        core_s += t.core_s, timed += t.n > 0;
+    }
+    printf("sweep dry=1: %d runs to run, %d skipped as done already, of %d; about %.2f core-hours for the %d timed "
+           "(%.2f hours at jobs=%d); nothing run\n", ntodo, skipped, total, core_s / 3600, timed, core_s / 3600 / jobs, jobs);
+}
+
 int harness_sweep(int argc, char **argv) {
     static Grid g, planned;
     memset(&g, 0, sizeof g);
     const NamedGrid *named = argc > 0 ? named_grid(argv[0]) : NULL;
-    int force = 0, is_named = named != NULL, seeds = 3, jobs = 1, threads_given = 0, seeds_by_plan = 0;
+    int force = 0, dry = 0, is_named = named != NULL, seeds = 3, jobs = 1, threads_given = 0, seeds_by_plan = 0;
     const char *logs = "sweep_logs";
     char *common[MAX_WORDS];
     int nc = 0;
@@ -448,6 +484,7 @@ int harness_sweep(int argc, char **argv) {
     }
     for (int i = is_named; i < argc; i++) {
         if (!strcmp(argv[i], "force=1")) { force = 1; continue; }
+        if (!strcmp(argv[i], "dry=1")) { dry = 1; continue; }
         if (!strncmp(argv[i], "jobs=", 5)) {
             char *end;
             jobs = (int)strtol(argv[i] + 5, &end, 10);
@@ -477,6 +514,10 @@ int harness_sweep(int argc, char **argv) {
     if (!is_named && nc == 0) {
         fprintf(stderr, "error: usage: harness sweep key=a,b ... [seeds=plan] | harness sweep NAME [size=tiny] [seeds=N|plan], NAME one of:\n");
         sweep_print_named(stderr);
+        return 2;
+    }
+    if (dry && parallel_size() > 1) {
+        fprintf(stderr, "error: dry=1 runs nothing: start it without mpirun\n");
         return 2;
     }
     /* under mpirun: process 0 keeps the grid and the db, the others run what it hands out */
@@ -558,8 +599,11 @@ int harness_sweep(int argc, char **argv) {
             fprintf(stderr, "error: %s\n", err);
             return 2;
         }
-    ResultsDb *rdb = results_open(db, err, sizeof err);
-    if (!rdb) { fprintf(stderr, "error: db=%s\n", err); return 2; }
+    /* dry=1 reads the db (none yet: every run is to run, none timed) */
+    struct stat dbst;
+    int no_db = dry && !seeds_by_plan && stat(db, &dbst) != 0;
+    ResultsDb *rdb = no_db ? NULL : dry ? results_open_read(db, err, sizeof err) : results_open(db, err, sizeof err);
+    if (!rdb && !no_db) { fprintf(stderr, "error: db=%s\n", err); return 2; }
     if (seeds_by_plan) {
         memset(&planned, 0, sizeof planned);
         int most = 0, prc = expand_by_plan(&g, &planned, rdb, &most);
@@ -585,7 +629,7 @@ int harness_sweep(int argc, char **argv) {
         /* the same run twice in a grid (the heads ablation's h=4 is the main grid's mhmoe; the
          * scaling rows repeat its 8 and 32 experts) or already in the db is done once */
         char *comparable = run_comparable_json(probe), *identity = NULL;
-        int64_t found = force || !comparable ? 0
+        int64_t found = force || !comparable || !rdb ? 0
                                              : results_find_done_run(rdb, config_int(probe, "seed"), comparable, json, keys, nkeys);
         if (comparable && asprintf(&identity, "%ld %s", config_int(probe, "seed"), comparable) < 0) identity = NULL;
         free(comparable);
@@ -609,6 +653,12 @@ int harness_sweep(int argc, char **argv) {
         free(identity);
         free(json);
         config_free(probe);
+    }
+    if (dry && !rc) {
+        sweep_dry(rdb, todo, ntodo, skipped, g.n, jobs);
+        for (int j = 0; j < ntodo; j++) free(todo[j].identity);
+        results_close(rdb);
+        return 0;
     }
     results_close(rdb);
     int done = 0, failed = 0;

@@ -189,6 +189,12 @@ ok "plan without target= says what it needs" '[ $rc -eq 2 ] && grep -q "target=D
 q "insert into plans(id, made_at, by_key, selection, target, power, family) values (9, 'now', 'model', 'by hand', 0.01, 0.8, 2);
    insert into plan_rows(plan_id, task, metric, a, b, pilot_n, sd_diff, seeds_needed, core_hours, size_steps) values
    (9, 'english', 'valid/bpb', 'dense', 'xmoe-4', 3, 0.01, 4, 0, 'tiny 12'), (9, 'english', 'valid/bpb', 'dense', 'smoe-4', 3, 0.01, 5, 0, 'tiny 12')"
+# dry=1 lists what the same command would run, each timed by its configuration's finished seeds
+# (mean wall seconds times threads), and runs nothing: the db's file is the same bytes after
+before=$(cat t.db t.db-wal 2> /dev/null | md5sum)
+"$H" sweep $(merged $common model=dense,xmoe experts=4 steps=12 eval_every=0 name=par) seeds=plan dry=1 > sdry.log 2>&1; rc=$?
+dense_min=$(q "select printf('%.1f', avg(wall_s * json_extract(config, '$.threads')) / 60) from runs where name = 'par' and model = 'dense' and status = 'done'")
+ok "sweep dry=1: the runs to run, each timed by its finished seeds, nothing run or written" '[ $rc -eq 0 ] && grep -q "3 runs to run, 6 skipped as done already, of 9" sdry.log && grep -q "model=dense .*seed=4: to run, about $dense_min core-minutes (the mean of 3 finished seeds)" sdry.log && [ "$(q "select count(*) from runs where name = \"par\" and seed > 3")" = 0 ] && [ "$(cat t.db t.db-wal 2> /dev/null | md5sum)" = "$before" ]'
 "$H" sweep $(merged $common model=dense,xmoe experts=4 steps=12 eval_every=0 name=par) seeds=plan > splan.log 2>&1; rc=$?
 ok "sweep seeds=plan: dense seeds 4 and 5, xmoe-4 seed 4, in seed order, the pilot's skipped" '[ $rc -eq 0 ] && grep -q "dense at tiny 12: seeds 1-5 (plan 9)" splan.log && grep -q "3 runs done, 6 skipped" splan.log && [ "$(q "select group_concat(model || seed, \" \") from (select model, seed from runs where name = \"par\" and seed > 3 order by id)")" = "dense4 xmoe4 dense5" ]'
 "$H" sweep $(merged $common model=xmoe experts=4,6 steps=12 eval_every=0 name=par) seeds=plan > splan2.log 2>&1; rc=$?
