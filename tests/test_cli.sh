@@ -41,7 +41,7 @@ ok "same seed and threads, other watch keys: every held-out final number the sam
 # interrupt a long run, then resume it from its checkpoint
 "$H" run $(merged $common steps=100000 eval_every=0 name=long) > run3.log 2>&1 &
 pid=$!
-for i in $(seq 300); do grep -q "^step [0-9]" run3.log 2> /dev/null && break; sleep 0.1; done
+wait_until 'grep -q "^step [0-9]" run3.log'
 kill -INT $pid
 wait $pid
 rc=$?
@@ -63,7 +63,7 @@ ev="size=tiny threads=2 eval_every=0 checkpoint_every=1 final_eval_tokens=0 step
 "$H" run $ev name=cut > ev2.log 2>&1 &
 pid=$!
 # step 1's checkpoint row is written just before step 2 trains, and the closing evaluation follows
-for i in $(seq 600); do [ "$(sqlite3 ev.db "select count(*) from checkpoints where run_id=2 and step=1" 2> /dev/null)" = 1 ] 2> /dev/null && break; sleep 0.05; done
+wait_until '[ "$(sqlite3 ev.db "select count(*) from checkpoints where run_id=2 and step=1")" = 1 ]'
 sleep 0.3
 kill -TERM $pid; wait $pid; rc=$?
 ok "a signal in the closing evaluation: exit 130, interrupted, checkpoint at the last step, no benchmark of the cut pass stored" '[ $rc -eq 130 ] && [ "$(sqlite3 ev.db "select status from runs where id=2")" = interrupted ] && [ "$(sqlite3 ev.db "select max(step) from checkpoints where run_id=2")" = 2 ] && [ "$(sqlite3 ev.db "select count(*) from evals where run_id=2 and benchmark=\"mc\"")" = 0 ]'
@@ -73,7 +73,7 @@ ok "resumed at the last step, the run does its closing evaluation alone: done, n
 "$H" run $ev name=cut0 > ev4.log 2>&1 &
 pid=$!
 # the data's description is written just before the step-0 benchmark starts
-for i in $(seq 600); do [ "$(sqlite3 ev.db "select count(*) from metrics where run_id=3 and name=\"unigram_bpb\"" 2> /dev/null)" = 1 ] 2> /dev/null && break; sleep 0.05; done
+wait_until '[ "$(sqlite3 ev.db "select count(*) from metrics where run_id=3 and name=\"unigram_bpb\"")" = 1 ]'
 sleep 0.2
 kill -TERM $pid; wait $pid; rc=$?
 ok "a signal in the step-0 benchmark: exit 130, checkpoint at step 0, none of its scores stored" '[ $rc -eq 130 ] && [ "$(sqlite3 ev.db "select max(step) from checkpoints where run_id=3")" = 0 ] && [ "$(sqlite3 ev.db "select count(*) from evals where run_id=3")" = 0 ]'
@@ -378,7 +378,7 @@ f="size=tiny eval_every=0 log_every=5 data_dir=d threads=2"
 "$H" run $f steps=100000 checkpoint_every=10 db=k.db name=killed > k1.log 2>&1 &
 pid=$!
 # wait for the checkpoint's row, not just its file: the row is written after the file
-for i in $(seq 600); do [ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1" 2> /dev/null)" -ge 1 ] 2> /dev/null && break; sleep 0.1; done
+wait_until '[ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1")" -ge 1 ]'
 timeout 120 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > /dev/null 2> k0.log; rc=$?
 ok "resume= of a run still running is refused" '[ $rc -eq 2 ] && grep -q "run 1 of db=k.db is still running" k0.log'
 kill -9 $pid; wait $pid 2> /dev/null
@@ -390,7 +390,7 @@ ok "its checkpoint rows carry the file sha256" '[ "$(sqlite3 k.db "select sha256
 at=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k2.log 2>&1 &
 pid=$!
-for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'" 2> /dev/null)" -gt $((at + 10)) ] 2> /dev/null && break; sleep 0.1; done
+wait_until '[ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='\''loss'\''")" -gt $((at + 10)) ]'
 kill -HUP $pid; wait $pid; rc=$?
 ok "resume of a dead run continues its run id" '[ "$(sqlite3 k.db "select count(*) from runs")" = 1 ] && grep -q "resume: run 1 (dead) continues from step $at" k2.log'
 ok "SIGHUP behaves like Ctrl-C: exit 130, interrupted, checkpoint" '[ $rc -eq 130 ] && [ "$(sqlite3 k.db "select status from runs where id=1")" = interrupted ] && grep -q "resume=k.runs/run-1.ckpt" k2.log'
@@ -402,7 +402,7 @@ ck=$(sqlite3 k.db "select max(step) from checkpoints where run_id=1")
 sqlite3 k.db "insert into checkpoints(run_id, step, path, sha256) values (1, $((ck + 1000)), 'k.runs/run-1.ckpt', '$(printf '0%.0s' $(seq 64))')"
 "$H" run $f steps=100000 db=k.db resume=k.runs/run-1.ckpt > k6.log 2>&1 &
 pid=$!
-for i in $(seq 600); do [ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='loss'" 2> /dev/null)" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
+wait_until '[ "$(sqlite3 k.db "select max(step) from metrics where run_id=1 and name='\''loss'\''")" -gt $((ck + 10)) ]'
 kill -INT $pid; wait $pid
 ok "a checkpoint row whose file never took its name does not block resume; the row is dropped" 'grep -q "resume: run 1 (interrupted) continues from step $ck" k6.log && [ "$(sqlite3 k.db "select count(*) from checkpoints where run_id=1 and step >= $((ck + 1000))")" = 0 ]'
 # an older copy of the same db merged back keeps the newer run
@@ -413,7 +413,7 @@ ok "merge of an older copy keeps the run that went further, and says so" '[ $rc 
 before=$(sha256sum k.runs/run-1.ckpt)
 "$H" run $f steps=100000 db=k2.db resume=k.runs/run-1.ckpt > k7.log 2>&1 &
 pid=$!
-for i in $(seq 600); do [ "$(sqlite3 k2.db "select max(step) from metrics where run_id=1 and name='loss'")" -gt $((ck + 10)) ] 2> /dev/null && break; sleep 0.1; done
+wait_until '[ "$(sqlite3 k2.db "select max(step) from metrics where run_id=1 and name='\''loss'\''")" -gt $((ck + 10)) ]'
 kill -INT $pid; wait $pid
 ok "resume= into another db writes its checkpoints beside that db, the first db's file untouched" '[ "$(sha256sum k.runs/run-1.ckpt)" = "$before" ] && [ -s k2.runs/run-1.ckpt ] && [ "$(sqlite3 k2.db "select path from checkpoints where run_id=1 limit 1")" = k2.runs/run-1.ckpt ]'
 timeout 120 "$H" run $f steps=100000 db=k.db name=piped 2>&1 | head -1 > /dev/null
@@ -454,7 +454,7 @@ ok "expert choice trains on the masked task and leaves some sub-tokens to no exp
 ok "expert choice is refused on a causal task, naming the task and the route" '[ $rc -eq 2 ] && grep -q "task=english model=xmoe router=expert_choice.*later tokens change earlier outputs" r1c.log'
 "$H" run $(merged $rt model=xmoe balance_mode=loss_free bias_rate=0.01 steps=100000 eval_every=0) > r2.log 2>&1 &
 pid=$!
-for i in $(seq 300); do grep -q "^step [0-9]" r2.log 2> /dev/null && break; sleep 0.1; done
+wait_until 'grep -q "^step [0-9]" r2.log'
 kill -INT $pid; wait $pid
 "$H" run resume=rck/run-2.ckpt steps=$(( $(rq "select max(step) from checkpoints where run_id=2") + 10 )) > r3.log 2>&1; rc=$?
 # a longer run from the checkpoint is a new run (its steps differ) that starts where it stopped

@@ -98,7 +98,7 @@ ok "task=mmm reduce=ordered: bit-identical to micro_batches=2" '[ -n "$(all_numb
 # interrupt a long run under mpirun, resume it under mpirun and in one process: the same losses
 $MPI "$H" run model=xmoe data_dir=d size=tiny steps=100000 eval_every=0 log_every=5 threads=1 parallel=data db=k.db > k.log 2>&1 &
 pid=$!
-for i in $(seq 1 100); do [ -s k.db ] && [ "$(sqlite3 k.db "select count(*) from metrics where name='loss'" 2>/dev/null || echo 0)" -ge 3 ] && break; sleep 0.2; done
+wait_until '[ -s k.db ] && [ "$(sqlite3 k.db "select count(*) from metrics where name='\''loss'\''")" -ge 3 ]'
 kill -INT $pid; wait $pid
 at=$(sqlite3 k.db "select max(step) from checkpoints")
 ok "interrupted under mpirun: a checkpoint" '[ -n "$at" ] && [ "$at" -gt 0 ] && [ "$(sqlite3 k.db "select status from runs")" = interrupted ]'
