@@ -178,7 +178,7 @@ bad "compare: an unknown by= key"           "by=modle"              "$H" compare
 bad "plot: an unknown figure"               "fig=nosuch|nosuch"     "$H" plot fig=nosuch db=t.db out=figs
 bad "sweep: an unknown key in the grid"     "stepz"                 "$H" sweep stepz=1,2 db=t.db
 bad "sweep paper: seed= instead of seeds=" "takes seeds=N .*not seed=" "$H" sweep paper seed=5 db=t.db
-bad "sweep paper: a key its grid sets"      "task"                  "$H" sweep paper task=vqa db=t.db
+bad "sweep paper: a value no row of its grid has" "no row of sweep paper .*task=nosuch" "$H" sweep paper task=nosuch db=t.db
 bad "export: an unknown format"            "format=xml: .xml. is not one of csv, jsonl, tensorboard" "$H" export format=xml db=t.db
 bad "export: no such db"                   "missing.db: no such file" "$H" export db=missing.db out=ex
 bad "an unknown command"                    "unknown command 'frobnicate'" "$H" frobnicate
