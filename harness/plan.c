@@ -96,7 +96,7 @@ int harness_plan(int argc, char **argv) {
     compare_family_sql(&c, sql, sizeof sql);
 /* the mean core-seconds of a run among the ids in column RUNS (a comma list) */
 #define CORE_SECONDS(RUNS) \
-    "(SELECT avg(r.wall_s * coalesce(json_extract(r.config, '$.threads'), 1)) FROM runs r" \
+    "(SELECT avg(" RESULTS_CORE_SECONDS("r") ") FROM runs r" \
     " WHERE " RESULTS_ID_IN_LIST("r.id", RUNS) ")"
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
              " SELECT f.task, f.metric, f.a_label, f.b_label, coalesce(json_extract(f.a_key, '$.size') || ' ' ||"

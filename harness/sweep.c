@@ -390,12 +390,11 @@ static int list_has(const char *list, const char *v, size_t vlen) {
     }
 }
 
-/* What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; when the row
- * stays (1), its words in w (n of them; narrowed lists written to buf) and the v-th value of
- * given[i] it keeps marked as bit v of used[i]; 0 when a word leaves it no value */
+/* What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; 1 when the row
+ * stays, its words in w (n of them; narrowed lists written to buf), 0 when a word leaves it no
+ * value */
 static int narrow_row(const GridRow row, const char *const *given, int ngiven, const char **w, int *n,
-                      char buf[][GRID_WORD_MAX], int *sets, unsigned long long *used) {
-    unsigned long long keeps[MAX_WORDS] = {0};
+                      char buf[][GRID_WORD_MAX], int *sets) {
     int nw = 0, from[GRID_ROW_WORDS];
     for (int j = 0; j < GRID_ROW_WORDS; j++) from[j] = -1;
     for (int i = 0; i < ngiven; i++) {
@@ -405,22 +404,29 @@ static int narrow_row(const GridRow row, const char *const *given, int ngiven, c
         if (j == GRID_ROW_WORDS || !row[j]) { w[nw++] = given[i]; continue; }
         sets[i] = 1, from[j] = i;
         const char *mine = row[j] + klen + 1;
-        int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), v = 0;
-        for (const char *p = given[i] + klen + 1;; v++) {
+        int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), kept = 0;
+        for (const char *p = given[i] + klen + 1;;) {
             size_t vlen = strcspn(p, ",");
-            if (list_has(mine, p, vlen) && v < 64) {
-                len += snprintf(buf[j] + len, GRID_WORD_MAX - (size_t)len, "%s%.*s", keeps[i] ? "," : "", (int)vlen, p);
-                keeps[i] |= 1ull << v;
-            }
+            if (list_has(mine, p, vlen))
+                len += snprintf(buf[j] + len, GRID_WORD_MAX - (size_t)len, "%s%.*s", kept++ ? "," : "", (int)vlen, p);
             if (!p[vlen]) break;
             p += vlen + 1;
         }
-        if (!keeps[i]) return 0;
+        if (!kept) return 0;
     }
     for (int j = 0; j < GRID_ROW_WORDS && row[j]; j++) w[nw++] = from[j] >= 0 ? buf[j] : row[j];
-    for (int i = 0; i < ngiven; i++) used[i] |= keeps[i];
     *n = nw;
     return 1;
+}
+
+/* a run of the grid has the word key=value (vlen bytes of value) */
+static int grid_has(const Grid *g, const char *word, size_t klen, const char *value, size_t vlen) {
+    for (int r = 0; r < g->n; r++)
+        for (int i = 0; i < g->nwords[r]; i++)
+            if (strlen(g->words[r][i]) == klen + 1 + vlen && !strncmp(g->words[r][i], word, klen + 1) &&
+                !strncmp(g->words[r][i] + klen + 1, value, vlen))
+                return 1;
+    return 0;
 }
 
 static const NamedGrid *named_grid(const char *word) {
@@ -430,35 +436,20 @@ static const NamedGrid *named_grid(const char *word) {
 }
 
 /* dry=1: what the sweep would run, each with what the finished runs of its configuration (any
- * seed, the comparable configuration the sweep skips by) took in the db: mean wall seconds times
- * their threads, as harness plan prices a seed */
-typedef struct { double core_s; int n; } Timed;
-static int timed_row(void *ctx, int ncol, const char *const *v) {
-    Timed *t = ctx;
-    if (ncol == 2 && v[0]) t->core_s = atof(v[0]), t->n = atoi(v[1]);
-    return 0;
-}
-
+ * seed, the comparable configuration the sweep skips by) took in the db, as harness plan prices
+ * a seed */
 static void sweep_dry(ResultsDb *db, const Job *todo, int ntodo, int skipped, int total, int jobs) {
     double core_s = 0;
     int timed = 0;
     for (int j = 0; j < ntodo; j++) {
         /* the seed is the identity's first word; its configuration the rest */
         const char *comparable = strchr(todo[j].identity, ' ');
-        Timed t = {0, 0};
-        int64_t like = comparable && db ? results_find_done_run(db, RESULTS_ANY_SEED, comparable + 1, NULL, NULL, 0) : 0;
-        if (like > 0) {
-            char sql[512], err[256];
-            snprintf(sql, sizeof sql,
-                     "SELECT avg(wall_s * coalesce(json_extract(config, '$.threads'), 1)), count(*) FROM runs"
-                     " WHERE status = 'done' AND wall_s > 0 AND json_valid(comparable) AND json_remove(comparable, '$.init') ="
-                     " (SELECT json_remove(comparable, '$.init') FROM runs WHERE id = %lld)", (long long)like);
-            if (results_query(db, sql, timed_row, &t, err, sizeof err)) t.n = 0;
-        }
-        if (t.n) printf("sweep [%d/%d]%s: to run, about %.1f core-minutes (the mean of %d finished seeds)\n", todo[j].index + 1, total,
-                        todo[j].line, t.core_s / 60, t.n);
+        double mean = 0;
+        int n = comparable && db ? results_timed_runs(db, comparable + 1, &mean) : 0;
+        if (n > 0) printf("sweep [%d/%d]%s: to run, about %.1f core-minutes (the mean of %d finished seeds)\n", todo[j].index + 1,
+                          total, todo[j].line, mean / 60, n);
         else printf("sweep [%d/%d]%s: to run, not timed (no finished run of this configuration)\n", todo[j].index + 1, total, todo[j].line);
-        core_s += t.core_s, timed += t.n > 0;
+        if (n > 0) core_s += mean, timed++;
     }
     printf("sweep dry=1: %d runs to run, %d skipped as done already, of %d; about %.2f core-hours for the %d timed "
            "(%.2f hours at jobs=%d); nothing run\n", ntodo, skipped, total, core_s / 3600, timed, core_s / 3600 / jobs, jobs);
@@ -549,25 +540,24 @@ int harness_sweep(int argc, char **argv) {
         config_resolve(probe);
         snprintf(pre_steps, sizeof pre_steps, "pretrain_steps=%ld", config_int(probe, "steps"));
         config_free(probe);
-        unsigned long long used[MAX_WORDS] = {0};
         int sets[MAX_WORDS] = {0};
         for (int k = 0; k < named->nrows; k++) {
             const char *w[MAX_WORDS];
             static char narrowed[GRID_ROW_WORDS][GRID_WORD_MAX];
             int n = 0;
-            if (!narrow_row(named->rows[k], base, nb, w, &n, narrowed, sets, used)) continue;
+            if (!narrow_row(named->rows[k], base, nb, w, &n, narrowed, sets)) continue;
             for (int i = 0; i < n; i++) if (!strcmp(w[i], "{pre}")) w[i] = pre_steps;
             add_grid(&g, w, n);
         }
         /* every value a word lists is in some row the words leave: steps=2000 or size=tiny
          * steps=550 would run nothing of what was asked */
-        for (int i = 0; i < nb; i++) {
-            int v = 0;
-            for (const char *p = strchr(base[i], '=') + 1;; v++) {
+        for (int i = 0; i < nb && !g.overflow; i++) { /* (an overflowing grid is refused below) */
+            size_t klen = strcspn(base[i], "=");
+            for (const char *p = base[i] + klen + 1; sets[i];) {
                 size_t len = strcspn(p, ",");
-                if (sets[i] && !(v < 64 && used[i] >> v & 1)) {
+                if (!grid_has(&g, base[i], klen, p, len)) {
                     fprintf(stderr, "error: %s: no row of sweep %s that the other words leave has %.*s=%.*s\n", base[i], named->name,
-                            (int)strcspn(base[i], "="), base[i], (int)len, p);
+                            (int)klen, base[i], (int)len, p);
                     return 2;
                 }
                 if (!p[len]) break;

@@ -437,14 +437,17 @@ int results_checkpoint(ResultsDb *db, int64_t run, long step, const char *path, 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* a stored comparable configuration is the one in parameter P, both without their init */
+#define SAME_COMPARABLE(P) "json_valid(comparable) AND json_remove(comparable, '$.init') = json_remove(" P ", '$.init')"
+
 int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, const char *config_json,
                               const char *const *keys, int nkeys) {
     char sql[8192];
     /* a key the sweep does not give is at its default in the run it would make: a stored run
      * with another value of it (parity=flops for a sweep without parity=) is another run */
     size_t used = snprintf(sql, sizeof sql,
-                           "SELECT id FROM runs WHERE status = 'done' AND (?3 IS NULL OR comparable IS NULL OR ((?2 < 0 OR seed IS ?2) AND"
-                           " json_valid(comparable) AND json_remove(comparable, '$.init') = json_remove(?3, '$.init')))");
+                           "SELECT id FROM runs WHERE status = 'done' AND (?3 IS NULL OR comparable IS NULL OR ((?2 < 0 OR seed IS ?2) AND "
+                           SAME_COMPARABLE("?3") "))");
     for (int i = 0; i < nkeys && used < sizeof sql; i++)
         used += snprintf(sql + used, sizeof sql - used,
                          " AND json_extract(CASE WHEN json_valid(config) THEN config END, '$.' || ?%d)"
@@ -460,6 +463,18 @@ int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, 
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     return id;
+}
+
+int results_timed_runs(ResultsDb *db, const char *comparable, double *core_s) {
+    static const char sql[] = "SELECT count(*), avg(" RESULTS_CORE_SECONDS("r") ") FROM runs r"
+                              " WHERE status = 'done' AND wall_s > 0 AND " SAME_COMPARABLE("?1");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, comparable, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    *core_s = n > 0 ? sqlite3_column_double(st, 1) : 0;
+    sqlite3_finalize(st);
+    return n;
 }
 
 int results_planned_seeds(ResultsDb *db, int64_t run, int *seeds, int64_t *plan, char *label, size_t nlabel,

@@ -95,6 +95,12 @@ int64_t results_find_done_run(ResultsDb *db, long seed, const char *comparable, 
                               const char *const *keys, int nkeys);
 /* ... seed < 0: of any seed. */
 #define RESULTS_ANY_SEED (-1L)
+/* A finished run's core-seconds (wall seconds times its threads): what harness plan prices a
+ * seed at, R the runs table's alias */
+#define RESULTS_CORE_SECONDS(R) R ".wall_s * coalesce(json_extract(" R ".config, '$.threads'), 1)"
+/* How many finished runs of any seed have the comparable configuration comparable (matched as
+ * results_find_done_run matches it), and their mean core-seconds into *core_s; -1 on error */
+int results_timed_runs(ResultsDb *db, const char *comparable, double *core_s);
 
 /* The seeds the newest stored power plan gives the configuration of run (its task, label and
  * point -- size and steps -- in that plan's rows): the most seeds any of those rows needs, as
