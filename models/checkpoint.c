@@ -127,19 +127,17 @@ int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, con
     return checkpoint_save_gathered(path, m, opt, st, NULL, sha256, before_rename, ctx, err, errlen);
 }
 
-/* The file's bytes after the header go through emit twice: the first pass sums them for the
- * header's checksum, the second writes header and all and takes the file's sha256. */
+/* One pass writes the file: the header with its checksum 0, then everything after it, summed
+ * (FNV-1a, from checksum_start) as it goes; the checksum is then written into the header. A
+ * sharded model's blocks are fetched once. */
 typedef struct {
-    int writing;
     uint64_t fnv;
-    Sha256 sha;
     FILE *f;
     int ok;
 } Emit;
 
 static void emit(Emit *w, const void *p, size_t n) {
-    if (!w->writing) { w->fnv = fnv1a(w->fnv, p, n); return; }
-    sha256_update(&w->sha, p, n);
+    w->fnv = fnv1a(w->fnv, p, n);
     if (w->ok && n) w->ok = fwrite(p, n, 1, w->f) == 1;
 }
 
@@ -180,20 +178,24 @@ int checkpoint_save_gathered(const char *path, const Model *m, const AdamW *opt,
     CheckpointState zero;
     if (!st) { memset(&zero, 0, sizeof zero); st = &zero; }
     float *buf = gather ? gather->buf : NULL;
-    Emit w = {.fnv = checksum_start(&h)};
+    /* the blocks are fetched even if PATH.tmp cannot be opened: the other processes send them
+     * either way */
+    Emit w = {.fnv = checksum_start(&h), .f = atomic_open(path, err, errlen)};
+    w.ok = w.f != NULL && fwrite(&h, sizeof h, 1, w.f) == 1;
     emit(&w, st, sizeof *st);
     emit_arrays(&w, m, opt, gather, buf);
-    h.checksum = w.fnv;
-    /* the second pass writes PATH.tmp (the blocks are fetched again even if it cannot be
-     * opened: the other processes send them either way) */
-    w = (Emit){.writing = 1, .f = atomic_open(path, err, errlen)};
-    w.ok = w.f != NULL;
-    sha256_init(&w.sha);
-    emit(&w, &h, sizeof h);
-    emit(&w, st, sizeof *st);
-    emit_arrays(&w, m, opt, gather, buf);
-    sha256_hex(&w.sha, sha256);
     if (!w.f) return -1;
+    h.checksum = w.fnv;
+    /* the sha256 is the file's as written, read back (from the page cache): the header's
+     * checksum comes first in it and is known only at the end */
+    Sha256 sha;
+    sha256_init(&sha);
+    if (w.ok) w.ok = fseek(w.f, 0, SEEK_SET) == 0 && fwrite(&h, sizeof h, 1, w.f) == 1 && fflush(w.f) == 0 &&
+                     fseek(w.f, 0, SEEK_SET) == 0;
+    unsigned char chunk[1 << 15];
+    for (size_t got; w.ok && (got = fread(chunk, 1, sizeof chunk, w.f)) > 0;) sha256_update(&sha, chunk, got);
+    if (w.ok) w.ok = !ferror(w.f);
+    sha256_hex(&sha, sha256);
     return atomic_close_then(w.f, w.ok, path, before_rename, ctx, err, errlen);
 }
 
@@ -205,10 +207,9 @@ size_t checkpoint_gather_floats(const Model *m) {
 }
 
 void checkpoint_send_blocks(const Model *m, const AdamW *opt, void (*send)(void *ctx, const float *p, size_t n), void *ctx) {
-    for (int pass = 0; pass < 2; pass++)
-        for (int a = 0; a < (opt ? 3 : 1); a++)
-            for (int i = 0; i < m->n_tensors; i++)
-                if (m->tensors[i].expert_unit) send(ctx, checkpoint_array(m, opt, a) + m->tensors[i].off, m->tensors[i].n);
+    for (int a = 0; a < (opt ? 3 : 1); a++)
+        for (int i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].expert_unit) send(ctx, checkpoint_array(m, opt, a) + m->tensors[i].off, m->tensors[i].n);
 }
 
 int checkpoint_load(const char *path, Model *m, AdamW *opt, CheckpointState *st,

@@ -75,6 +75,9 @@ ok "each process holds half the routed experts, and says so" '[ "$(grep -c "proc
 # and the stored state, whose configuration text names the processes)
 payload() { tail -c +5185 "$1" | md5sum; }
 ok "sharded: the checkpoint of 2 processes is micro_batches=2's, every expert in it" '[ -s epo_modelxmoe.runs/run-1.ckpt ] && [ "$(payload epo_modelxmoe.runs/run-1.ckpt)" = "$(payload mb_modelxmoe.runs/run-1.ckpt)" ]'
+# each block fetched once, the file's sha256 read back from what was written: the db's is the file's
+sha=$(sha256sum < epo_modelxmoe.runs/run-1.ckpt | cut -d' ' -f1)
+ok "sharded: the sha256 recorded for the checkpoint is the file's" '[ "$(sqlite3 epo_modelxmoe.db "select sha256 from checkpoints")" = "$sha" ]'
 # and a checkpoint resumes at another number of processes: 10 steps under 2 then 10 in one,
 # or 10 in one then 10 under 2, the same numbers
 s10="model=xmoe data_dir=d size=tiny eval_every=0 log_every=1 final_eval_tokens=4096 threads=1 micro_batches=2 reduce=ordered parallel=expert"

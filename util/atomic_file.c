@@ -13,7 +13,7 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
 FILE *atomic_open(const char *path, char *err, size_t errlen) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = fopen(tmp, "w+b");
     if (!f) snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
     return f;
 }

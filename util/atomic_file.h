@@ -17,7 +17,8 @@ int atomic_write(const char *path, const FilePart *parts, int n_parts, char *err
 typedef int (*BeforeRename)(void *ctx, char *err, size_t errlen);
 int atomic_write_then(const char *path, const FilePart *parts, int n_parts, BeforeRename before_rename, void *ctx,
                       char *err, size_t errlen);
-/* the same written in pieces: PATH.tmp to write to (NULL with err), then, with written 0 if a
+/* the same written in pieces: PATH.tmp to write to (NULL with err; opened for reading too, so
+ * what was written can be read back before it is closed), then, with written 0 if a
  * write failed, synced, before_rename called and renamed over PATH; 0, or -1 with err (PATH.tmp
  * removed) */
 FILE *atomic_open(const char *path, char *err, size_t errlen);
