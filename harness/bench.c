@@ -30,12 +30,26 @@ typedef struct {
 } BenchResult;
 
 typedef struct { const char *model, *parity; int experts, threads; } Variant;
+/* up to 8 thread counts, each with dense and 4 variants at up to 8 expert counts */
+enum { MAX_LIST = 8, MAX_VARIANTS = MAX_LIST * (1 + 4 * MAX_LIST) };
 
-static int configure(Config *cfg, const char *const *words, int n, char *err, size_t errlen) {
-    for (int i = 0; i < n; i++)
-        if (config_set(cfg, words[i], err, errlen)) return -1;
+/* a variant's configuration: its own words (model, experts, parity), then the words the user
+ * gave for every variant, resolved once; the variant's keys are never in shared (they select
+ * variants), so a key the variant derives (expert_dim, topk, ...) comes from its own model */
+static Config *variant_config(const Variant *v, const char *const *shared, int n_shared, char *err, size_t errlen) {
+    char w_model[64], w_exp[64], w_par[64];
+    snprintf(w_model, sizeof w_model, "model=%s", v->model);
+    snprintf(w_exp, sizeof w_exp, "experts=%d", v->experts);
+    snprintf(w_par, sizeof w_par, "parity=%s", v->parity);
+    /* dense has no experts and only MH-MoE a parity */
+    const char *own[] = {w_model, v->experts ? w_exp : NULL, !strcmp(v->model, "mhmoe") ? w_par : NULL};
+    Config *cfg = config_new();
+    for (int i = 0; i < 3 + n_shared; i++) {
+        const char *word = i < 3 ? own[i] : shared[i - 3];
+        if (word && config_set(cfg, word, err, errlen)) { config_free(cfg); return NULL; }
+    }
     config_resolve(cfg);
-    return 0;
+    return cfg;
 }
 
 /* n training steps (forward, backward, AdamW) on one batch; seconds per step */
@@ -51,27 +65,12 @@ static double training_steps(Model *m, AdamW *opt, const Batch *b, int n, float 
     return (now_seconds() - t0) / n;
 }
 
-static void bench_child(const Config *base_json_cfg, const Variant *v, int steps, int fd) {
+static void bench_child(const char *const *shared, int n_shared, const Variant *v, int steps, int fd) {
     BenchResult res;
     memset(&res, 0, sizeof res);
-    (void)base_json_cfg;
-    char err[512], w_model[64], w_exp[64], w_par[64];
-    snprintf(w_model, sizeof w_model, "model=%s", v->model);
-    snprintf(w_exp, sizeof w_exp, "experts=%d", v->experts);
-    snprintf(w_par, sizeof w_par, "parity=%s", v->parity);
-    Config *cfg = config_new();
-    char *json = config_to_json(base_json_cfg);
-    const char *words[] = {w_model, w_exp, w_par};
-    if (config_merge_json(cfg, json, err, sizeof err) == 0) {
-        /* the variant's own keys override the shared ones */
-        Config *c2 = config_new();
-        if (configure(c2, words, 3, err, sizeof err) == 0 && config_merge_json(c2, json, err, sizeof err) == 0) {
-            config_free(cfg);
-            cfg = c2;
-        } else config_free(c2);
-    }
-    free(json);
-    config_resolve(cfg);
+    char err[512];
+    Config *cfg = variant_config(v, shared, n_shared, err, sizeof err);
+    if (!cfg) { fprintf(stderr, "bench %s: %s\n", v->model, err); goto out; }
     set_threads(v->threads);
     int T = (int)config_int(cfg, "seq_len"), B = (int)config_int(cfg, "batch");
     TaskSpec spec = {.vocab = 256, .n_out = 256, .seq_len = T, .causal = 1};
@@ -183,23 +182,62 @@ static int int_list(const char *text, int *out, int max) {
     return n;
 }
 
+/* 1 when value is one of a comma list's items (an empty list holds everything) */
+static int listed(const char *list, const char *value) {
+    if (!*list) return 1;
+    size_t n = strlen(value);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, value, n)) return 1;
+        p += len + (end != NULL);
+    }
+    return 0;
+}
+
+/* a model= or parity= list: every item a value of its key (the key table's check), or 2 */
+static int check_list(const char *word, char *err, size_t errlen) {
+    const char *eq = strchr(word, '=');
+    char one[128];
+    for (const char *p = eq + 1;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        snprintf(one, sizeof one, "%.*s=%.*s", (int)(eq - word), word, (int)len, p);
+        Config *c = config_new();
+        int rc = config_set(c, one, err, errlen);
+        config_free(c);
+        if (rc) return -1;
+        if (!end) return 0;
+        p = end + 1;
+    }
+}
+
 int harness_bench(int argc, char **argv) {
-    /* shared keys: size, threads, capacity, balance, heads, topk, ...; plus steps (timed steps)
-     * and experts as a comma list */
+    /* shared keys: size, threads, capacity, balance, heads, topk, ...; plus steps (timed steps),
+     * experts as a comma list, and model= / parity= lists that keep those variants (parity:
+     * MH-MoE's) */
     Config *base = config_new();
     char err[512];
-    int steps = 10, n_exp = 0, experts[8], n_thr = 0, threads[8];
+    int steps = 10, n_exp = 0, experts[MAX_LIST], n_thr = 0, threads[MAX_LIST], n_shared = 0;
+    const char *models = "", *parities = "", *shared[256];
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "threads=", 8) && strchr(argv[i], ',')) { /* a list: each variant at each count */
-            n_thr = int_list(argv[i] + 8, threads, 8);
+            n_thr = int_list(argv[i] + 8, threads, MAX_LIST);
             continue;
         }
         if (!strncmp(argv[i], "experts=", 8)) {
-            n_exp = int_list(argv[i] + 8, experts, 8);
+            n_exp = int_list(argv[i] + 8, experts, MAX_LIST);
             continue;
         }
         if (!strncmp(argv[i], "steps=", 6)) { steps = atoi(argv[i] + 6); continue; }
+        if (!strncmp(argv[i], "model=", 6) || !strncmp(argv[i], "parity=", 7)) {
+            if (check_list(argv[i], err, sizeof err)) { fprintf(stderr, "error: %s\n", err); config_free(base); return 2; }
+            *(argv[i][0] == 'm' ? &models : &parities) = strchr(argv[i], '=') + 1;
+            continue;
+        }
         if (config_set(base, argv[i], err, sizeof err)) { fprintf(stderr, "error: %s\n", err); config_free(base); return 2; }
+        if (n_shared == (int)(sizeof shared / sizeof shared[0])) { fprintf(stderr, "error: bench: more than %d words\n", n_shared); config_free(base); return 2; }
+        shared[n_shared++] = argv[i];
     }
     if (!n_exp) { experts[0] = 8; experts[1] = 32; n_exp = 2; }
     if (steps < 1) steps = 1;
@@ -207,17 +245,21 @@ int harness_bench(int argc, char **argv) {
     if (!n_thr) threads[n_thr++] = set_threads(config_int(base, "threads"));
     for (int t = 0; t < n_thr; t++)
         if (threads[t] < 1) { fprintf(stderr, "error: threads=: expected whole numbers from 1 (a list: threads=1,2)\n"); return 2; }
-    Variant vs[64];
-    int nv = 0;
+    /* every variant, then those model= and parity= keep */
+    Variant all[MAX_VARIANTS], vs[MAX_VARIANTS];
+    int na = 0, nv = 0;
     for (int t = 0; t < n_thr; t++) {
-        vs[nv++] = (Variant){"dense", "flops", 0, threads[t]};
+        all[na++] = (Variant){"dense", "flops", 0, threads[t]};
         for (int i = 0; i < n_exp; i++) {
-            vs[nv++] = (Variant){"smoe", "flops", experts[i], threads[t]};
-            vs[nv++] = (Variant){"xmoe", "flops", experts[i], threads[t]};
-            vs[nv++] = (Variant){"mhmoe", "flops", experts[i], threads[t]};
-            vs[nv++] = (Variant){"mhmoe", "params", experts[i], threads[t]};
+            all[na++] = (Variant){"smoe", "flops", experts[i], threads[t]};
+            all[na++] = (Variant){"xmoe", "flops", experts[i], threads[t]};
+            all[na++] = (Variant){"mhmoe", "flops", experts[i], threads[t]};
+            all[na++] = (Variant){"mhmoe", "params", experts[i], threads[t]};
         }
     }
+    for (int i = 0; i < na; i++)
+        if (listed(models, all[i].model) && (strcmp(all[i].model, "mhmoe") || listed(parities, all[i].parity))) vs[nv++] = all[i];
+    if (!nv) { fprintf(stderr, "error: bench: model=%s parity=%s keeps no variant\n", models, parities); config_free(base); return 2; }
     int max_threads = threads[0];
     for (int t = 1; t < n_thr; t++) if (threads[t] > max_threads) max_threads = threads[t];
     printf("harness bench: size=%s d_model=%ld layers=%ld seq_len=%ld batch=%ld heads=%ld moe_every=%ld "
@@ -234,12 +276,12 @@ int harness_bench(int argc, char **argv) {
            "train GFLOP/s | of sgemm | routing+dispatch+combine | experts | MH layers | peak MB | state MB | peak / state |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
-    BenchResult results[64];
+    static BenchResult results[MAX_VARIANTS];
     for (int i = 0; i < nv; i++) {
         int fds[2];
         if (pipe(fds)) { perror("pipe"); return 1; }
         pid_t pid = fork();
-        if (pid == 0) { close(fds[0]); bench_child(base, &vs[i], steps, fds[1]); }
+        if (pid == 0) { close(fds[0]); bench_child(shared, n_shared, &vs[i], steps, fds[1]); }
         close(fds[1]);
         BenchResult res;
         memset(&res, 0, sizeof res);

@@ -479,6 +479,13 @@ ok "sweep without words names its grids" '[ $rc -eq 2 ] && grep -q "routers" rs.
 # and the memory the model allocates (the numbers themselves are not checked: no timed tests)
 "$H" bench size=tiny experts=8 threads=1,2 steps=2 > bench.log 2>&1; rc=$?
 ok "bench: 5 variants at threads 1 and 2, shares of sgemm, state beside peak, the scaling lines" '[ $rc -eq 0 ] && grep -q "^sgemm GFLOP/s (the ceiling): n=128" bench.log && [ "$(grep -cE "^\| (1|2) \| (dense|smoe|xmoe|mhmoe) " bench.log)" = 10 ] && [ "$(grep -cE "threads=2 / threads=1 = [0-9]" bench.log)" = 5 ] && grep -E "^\| 2 \| dense " bench.log | awk -F"|" "{ exit !(\$13 ~ /%/ && \$17 + 0 > 0 && \$18 + 0 > 0) }"'
+# model= and parity= keep variants; each kept row is the configuration the full table ran under
+# its name (a dense row is dense: before, a model= word made every row the word's model)
+"$H" bench size=tiny experts=8 threads=1 steps=1 model=dense,mhmoe parity=params > bench_kept.log 2>&1; rc=$?
+rows() { grep -E "^\| 1 \| (dense|mhmoe) \| (-|params) " "$1" | cut -d"|" -f2-9; }
+ok "bench model=dense,mhmoe parity=params: those two rows, each the full table's configuration" '[ $rc -eq 0 ] && [ "$(grep -cE "^\| 1 \| " bench_kept.log)" = 2 ] && [ "$(rows bench_kept.log)" = "$(rows bench.log)" ]'
+"$H" bench size=tiny model=dense,moe > bench_bad.log 2>&1; rc=$?
+ok "bench model=moe: refused, the key and its values named" '[ $rc -eq 2 ] && grep -q "model=moe: expected one of dense|smoe|xmoe|mhmoe" bench_bad.log'
 
 # harness merge: t.db's runs into a db that already has one (so every id moves), twice
 cp mb1.db e.db
