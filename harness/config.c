@@ -86,7 +86,7 @@ static const KeyDef HARNESS_KEYS[] = {
     {"out", KEY_ROLE_PLACE, KEY_STR, "", NULL, 0, 0, "folder for checkpoints; default: beside the db, named by it (results.db: results.runs/)"},
     {"checkpoint_every", KEY_ROLE_WATCH, KEY_INT, "0", NULL, 0, BIG, "steps between checkpoints; 0: only at the end"},
     {"resume", KEY_ROLE_BOOKKEEPING, KEY_STR, "", NULL, 0, 0, "checkpoint file to continue training from"},
-    {"from", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win)", NULL, KEY_NAMES_RUN},
+    {"from", KEY_ROLE_BOOKKEEPING, KEY_INT, "0", NULL, 0, BIG, "repeat stored run RUN_ID of db= (keys given now win; a size= or task= given now brings its presets)", NULL, KEY_NAMES_RUN},
     {"parallel", KEY_ROLE_BOOKKEEPING, KEY_ENUM, "none", "none|data|expert", 0, 0, "several processes (mpirun -np P, a build with -DHARNESS_MPI=ON): data (each process a slice of every batch, the gradients summed over processes; process 0 alone writes the db and checkpoints); expert (data, and each MoE layer's routed experts split over the processes, experts a multiple of P: a process runs its experts on every process's rows, sent and returned with MPI_Alltoallv)", NULL, KEY_OMIT_AT_DEFAULT},
     {"reduce", KEY_ROLE_BOOKKEEPING, KEY_ENUM, "allreduce", "allreduce|ordered", 0, 0, "parallel=data|expert: how the gradients are summed: MPI_Allreduce, or in rank order (slower; the same bits as one process with micro_batches= of the same slices)", NULL, KEY_OMIT_AT_DEFAULT},
     {"micro_batches", KEY_ROLE_TRAINING, KEY_INT, "1", NULL, 1, 65536, "slices of each step's batch, each a forward and backward of its own, the gradients summed (gradient accumulation; under mpirun -np P a multiple of P, P when not given). MoE balance statistics and capacity are per slice", NULL, KEY_OMIT_AT_DEFAULT},
@@ -425,6 +425,54 @@ int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
         rc = set_key(c, it->string, v, 1, err, errlen);
     }
     cJSON_Delete(o);
+    return rc;
+}
+
+/* 1 when a stored value is a preset's (numbers as numbers: the JSON holds 0.003 for 3e-3) */
+static int is_preset_value(const cJSON *item, const char *preset) {
+    if (cJSON_IsNumber(item)) return item->valuedouble == strtod(preset, NULL);
+    return cJSON_IsString(item) && !strcmp(item->valuestring, preset);
+}
+
+/* drops from the stored object each (key, value) of a preset list whose stored value is the
+ * preset's: it came from the stored run's preset (or equals it), so the new one's fills it */
+static void drop_preset_values(cJSON *o, const char *const (*pairs)[2], int n) {
+    for (int p = 0; p < n; p++) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(o, pairs[p][0]);
+        if (item && is_preset_value(item, pairs[p][1])) cJSON_DeleteItemFromObjectCaseSensitive(o, pairs[p][0]);
+    }
+}
+
+/* the stored value of a text key when the words given now set it to another one; else NULL */
+static const char *changed_now(const Config *c, const cJSON *o, const char *key) {
+    int i = find_key(key);
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+    return c->set[i] && cJSON_IsString(item) && strcmp(item->valuestring, c->value[i]) ? item->valuestring : NULL;
+}
+
+int config_merge_stored(Config *c, const char *json, char *err, size_t errlen) {
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "stored config is not a JSON object");
+        cJSON_Delete(o);
+        return -1;
+    }
+    const char *size = changed_now(c, o, "size");
+    if (size) {
+        const char *pairs[NPRESETS][2];
+        int n = 0;
+        for (int p = 0; p < NPRESETS; p++)
+            if (!strcmp(PRESETS[p][0], size)) { pairs[n][0] = PRESETS[p][1]; pairs[n++][1] = PRESETS[p][2]; }
+        drop_preset_values(o, (const char *const (*)[2])pairs, n);
+    }
+    const char *task = changed_now(c, o, "task");
+    const TaskKind *t = task ? task_kind_find(task) : NULL;
+    if (t) drop_preset_values(o, t->presets, t->n_presets);
+    char *kept = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!kept) { snprintf(err, errlen, "out of memory"); return -1; }
+    int rc = config_merge_json(c, kept, err, errlen);
+    free(kept);
     return rc;
 }
 

@@ -54,6 +54,11 @@ const KeyDef *config_key_def(const char *key);
 /* Sets every key of a JSON object made by config_to_json (keys this build does not know are
  * reported as an error). Keys already set are kept, so explicit words override. */
 int config_merge_json(Config *c, const char *json, char *err, size_t errlen);
+/* config_merge_json of a stored run's configuration under the words given now (from=): when
+ * those change size= or task=, a key the stored run holds at its own size's (task's) preset
+ * value is not kept but left to the new size's (task's) preset, as if the run had been given
+ * the new one; values the stored run set otherwise are kept. */
+int config_merge_stored(Config *c, const char *json, char *err, size_t errlen);
 
 /* a TaskOptions.value over a resolved Config (ctx) */
 const char *config_task_value(const void *cfg, const char *key);

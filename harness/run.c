@@ -671,7 +671,7 @@ static int run_configure(Run *r, Config *cfg) {
         ResultsDb *db = results_open(dbp, why, sizeof why);
         char *json = db ? results_run_config(db, id) : NULL;
         if (!json && db) snprintf(why, sizeof why, "db=%s holds no run %lld (harness list shows the runs)", dbp, id);
-        int bad = !json || config_merge_json(cfg, json, why, sizeof why);
+        int bad = !json || config_merge_stored(cfg, json, why, sizeof why);
         free(json);
         results_close(db);
         if (bad) return run_fail(r, "from=%lld: %s", id, why);

@@ -122,6 +122,12 @@ ok "parallel=data: refused without MPI, accepted as one process with it" 'if gre
 # from=RUN_ID repeats a stored run; keys given now win
 "$H" run from=1 db=t.db steps=30 name=again > run7.log 2>&1
 ok "from= repeats a run with overrides" '[ "$(q "select json_extract(config, \"$.eval_tokens\") || \"/\" || json_extract(config, \"$.steps\") from runs where id=7")" = 2048/30 ]'
+# a size given now reshapes the run: the stored run's tiny preset values (d_model 64, seq_len
+# 64, lr 3e-3) give way to small's, and what it set itself (eval_tokens) stays
+# (in a copy of t.db, whose run ids the tests below count on)
+cp t.db tr.db
+"$H" run from=1 db=tr.db out=trck size=small steps=2 eval_every=0 final_eval_tokens=1024 name=resized > run7s.log 2>&1; rc=$?
+ok "from= with another size= takes that size's presets, keeps the run's own keys" '[ $rc -eq 0 ] && [ "$(sqlite3 tr.db "select json_extract(config, \"$.d_model\") || \"/\" || json_extract(config, \"$.seq_len\") || \"/\" || json_extract(config, \"$.lr\") || \"/\" || json_extract(config, \"$.eval_tokens\") from runs where name=\"resized\"")" = 128/128/0.002/2048 ]'
 "$H" run from=99 db=t.db > /dev/null 2> e7.log; rc=$?
 ok "from= a missing run names it" '[ $rc -eq 2 ] && grep -q "no run 99" e7.log'
 
