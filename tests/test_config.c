@@ -49,6 +49,37 @@ static void test_task_keys(void) {
     config_free(e);
 }
 
+/* from=: a stored run under words that change its task or size takes the new presets for the
+ * keys it held at its old ones' values, and keeps what it set otherwise */
+static void test_merge_stored(void) {
+    char err[512];
+    Config *old = config_new();
+    CHECK(config_set(old, "task=reasoning", err, sizeof err) == 0 && config_set(old, "size=tiny", err, sizeof err) == 0 &&
+              config_set(old, "steps=7", err, sizeof err) == 0 && config_set(old, "warmup=5", err, sizeof err) == 0,
+          "%s", err);
+    config_resolve(old);
+    char *stored = config_to_json(old);
+    Config *now = config_new();
+    CHECK(config_set(now, "task=english", err, sizeof err) == 0 && config_set(now, "size=small", err, sizeof err) == 0, "%s", err);
+    CHECK(config_merge_stored(now, stored, err, sizeof err) == 0, "%s", err);
+    config_resolve(now);
+    CHECK(config_int(now, "batch") == 16 && config_float(now, "lr") == 2e-3, "reasoning's batch 64 and lr 1e-3 give way to "
+          "small's: batch %ld lr %g", config_int(now, "batch"), config_float(now, "lr"));
+    CHECK(config_int(now, "d_model") == 128 && config_int(now, "seq_len") == 128, "tiny's shape gives way to small's: %ld %ld",
+          config_int(now, "d_model"), config_int(now, "seq_len"));
+    CHECK(config_int(now, "steps") == 7 && config_int(now, "warmup") == 5, "the run's own steps and warmup kept");
+    config_free(now);
+    /* the same size and task: everything the run held is kept, as config_merge_json keeps it */
+    now = config_new();
+    CHECK(config_set(now, "size=tiny", err, sizeof err) == 0 && config_merge_stored(now, stored, err, sizeof err) == 0, "%s", err);
+    config_resolve(now);
+    CHECK(config_int(now, "batch") == 64 && !strcmp(config_str(now, "task"), "reasoning") && config_int(now, "d_model") == 64,
+          "unchanged size: the stored values stay");
+    config_free(now);
+    free(stored);
+    config_free(old);
+}
+
 /* every declared key (the harness's, each task's, each route's) has a role, and what the
  * harness derives from the roles holds: recorded keys cannot be set, identity keys are in
  * the comparable configuration and bookkeeping ones are not, a pretraining stage matches the
@@ -97,6 +128,7 @@ static void test_key_roles(void) {
 }
 
 int main(void) {
+    test_merge_stored();
     char err[512];
     Config *c = config_new();
     CHECK(config_set(c, "size=tiny", err, sizeof err) == 0, "%s", err);
