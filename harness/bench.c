@@ -11,6 +11,7 @@
 #include "progress.h"
 #include "run.h"
 #include "models/optim.h"
+#include "util/keys.h"
 #include "util/rng.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,20 +183,7 @@ static int int_list(const char *text, int *out, int max) {
     return n;
 }
 
-/* 1 when value is one of a comma list's items (an empty list holds everything) */
-static int listed(const char *list, const char *value) {
-    if (!*list) return 1;
-    size_t n = strlen(value);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !strncmp(p, value, n)) return 1;
-        p += len + (end != NULL);
-    }
-    return 0;
-}
-
-/* a model= or parity= list: every item a value of its key (the key table's check), or 2 */
+/* a model= or parity= list: every item a value of its key (the key table's check); 0, or -1 with err */
 static int check_list(const char *word, char *err, size_t errlen) {
     const char *eq = strchr(word, '=');
     char one[128];
@@ -258,7 +246,8 @@ int harness_bench(int argc, char **argv) {
         }
     }
     for (int i = 0; i < na; i++)
-        if (listed(models, all[i].model) && (strcmp(all[i].model, "mhmoe") || listed(parities, all[i].parity))) vs[nv++] = all[i];
+        if ((!*models || list_has(models, ',', all[i].model, strlen(all[i].model))) &&
+            (strcmp(all[i].model, "mhmoe") || !*parities || list_has(parities, ',', all[i].parity, strlen(all[i].parity)))) vs[nv++] = all[i];
     if (!nv) { fprintf(stderr, "error: bench: model=%s parity=%s keeps no variant\n", models, parities); config_free(base); return 2; }
     int max_threads = threads[0];
     for (int t = 1; t < n_thr; t++) if (threads[t] > max_threads) max_threads = threads[t];

@@ -20,6 +20,7 @@
 #include "progress.h"
 #include "parallel.h"
 #include "sweep_ranks.h"
+#include "util/keys.h"
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -380,17 +381,8 @@ static void order_by_seed(Grid *g, int most) {
 
 /* A word of a named sweep narrows the rows that set its key (`sweep compute size=small
  * steps=1400`: that point alone): such a row keeps the values both list and leaves the grid
- * when none is left; a key no row sets is given to every row. */
-static int list_has(const char *list, const char *v, size_t vlen) {
-    for (const char *p = list;;) {
-        size_t len = strcspn(p, ",");
-        if (len == vlen && !strncmp(p, v, vlen)) return 1;
-        if (!p[len]) return 0;
-        p += len + 1;
-    }
-}
-
-/* What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; 1 when the row
+ * when none is left; a key no row sets is given to every row.
+ * What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; 1 when the row
  * stays, its words in w (n of them; narrowed lists written to buf), 0 when a word leaves it no
  * value */
 static int narrow_row(const GridRow row, const char *const *given, int ngiven, const char **w, int *n,
@@ -407,7 +399,7 @@ static int narrow_row(const GridRow row, const char *const *given, int ngiven, c
         int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), kept = 0;
         for (const char *p = given[i] + klen + 1;;) {
             size_t vlen = strcspn(p, ",");
-            if (list_has(mine, p, vlen))
+            if (list_has(mine, ',', p, vlen))
                 len += snprintf(buf[j] + len, GRID_WORD_MAX - (size_t)len, "%s%.*s", kept++ ? "," : "", (int)vlen, p);
             if (!p[vlen]) break;
             p += vlen + 1;

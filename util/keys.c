@@ -7,13 +7,12 @@
 
 const char *key_choices(const KeyDef *k) { return k->choices_of ? k->choices_of() : k->choices; }
 
-static int choice_ok(const char *choices, const char *v) {
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+int list_has(const char *list, char sep, const char *v, size_t n) {
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == n && !strncmp(p, v, n)) return 1;
-        p += len + (bar != NULL);
+        p += len + (end != NULL);
     }
     return 0;
 }
@@ -43,7 +42,7 @@ int key_check_value(const KeyDef *k, const char *v, char *err, size_t errlen) {
         return 0;
     }
     case KEY_ENUM:
-        if (!choice_ok(key_choices(k), v)) {
+        if (!list_has(key_choices(k), '|', v, strlen(v))) {
             snprintf(err, errlen, "%s=%s: expected one of %s", k->key, v, key_choices(k));
             return -1;
         }

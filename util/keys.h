@@ -69,6 +69,9 @@ typedef struct {
 
 /* the '|'-separated values a KEY_ENUM accepts */
 const char *key_choices(const KeyDef *k);
+/* 1 when v's first n characters are one of the items of list, separated by sep ('|' between
+ * choices, ',' in a word's list) */
+int list_has(const char *list, char sep, const char *v, size_t n);
 /* 0 if value suits k, else -1 with a message naming the key and what it accepts */
 int key_check_value(const KeyDef *k, const char *value, char *err, size_t errlen);
 
