@@ -403,13 +403,17 @@ const KeyDef *config_key_def(const char *key) {
     return i >= 0 ? KEYS[i] : NULL;
 }
 
-int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
+/* a stored configuration's JSON object, or NULL with err */
+static cJSON *parse_stored(const char *json, char *err, size_t errlen) {
     cJSON *o = cJSON_Parse(json);
-    if (!cJSON_IsObject(o)) {
-        snprintf(err, errlen, "stored config is not a JSON object");
-        cJSON_Delete(o);
-        return -1;
-    }
+    if (cJSON_IsObject(o)) return o;
+    snprintf(err, errlen, "stored config is not a JSON object");
+    cJSON_Delete(o);
+    return NULL;
+}
+
+/* every key of o that c has not set; frees o */
+static int merge_object(Config *c, cJSON *o, char *err, size_t errlen) {
     int rc = 0;
     for (cJSON *it = o->child; it && !rc; it = it->next) {
         int i = find_key(it->string);
@@ -426,6 +430,11 @@ int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
     }
     cJSON_Delete(o);
     return rc;
+}
+
+int config_merge_json(Config *c, const char *json, char *err, size_t errlen) {
+    cJSON *o = parse_stored(json, err, errlen);
+    return o ? merge_object(c, o, err, errlen) : -1;
 }
 
 /* 1 when a stored value is a preset's (numbers as numbers: the JSON holds 0.003 for 3e-3) */
@@ -451,12 +460,8 @@ static const char *changed_now(const Config *c, const cJSON *o, const char *key)
 }
 
 int config_merge_stored(Config *c, const char *json, char *err, size_t errlen) {
-    cJSON *o = cJSON_Parse(json);
-    if (!cJSON_IsObject(o)) {
-        snprintf(err, errlen, "stored config is not a JSON object");
-        cJSON_Delete(o);
-        return -1;
-    }
+    cJSON *o = parse_stored(json, err, errlen);
+    if (!o) return -1;
     const char *size = changed_now(c, o, "size");
     if (size) {
         const char *pairs[NPRESETS][2];
@@ -468,12 +473,7 @@ int config_merge_stored(Config *c, const char *json, char *err, size_t errlen) {
     const char *task = changed_now(c, o, "task");
     const TaskKind *t = task ? task_kind_find(task) : NULL;
     if (t) drop_preset_values(o, t->presets, t->n_presets);
-    char *kept = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!kept) { snprintf(err, errlen, "out of memory"); return -1; }
-    int rc = config_merge_json(c, kept, err, errlen);
-    free(kept);
-    return rc;
+    return merge_object(c, o, err, errlen);
 }
 
 const char *config_task_value(const void *cfg, const char *key) {
