@@ -443,13 +443,11 @@ static int is_preset_value(const cJSON *item, const char *preset) {
     return cJSON_IsString(item) && !strcmp(item->valuestring, preset);
 }
 
-/* drops from the stored object each (key, value) of a preset list whose stored value is the
- * preset's: it came from the stored run's preset (or equals it), so the new one's fills it */
-static void drop_preset_values(cJSON *o, const char *const (*pairs)[2], int n) {
-    for (int p = 0; p < n; p++) {
-        cJSON *item = cJSON_GetObjectItemCaseSensitive(o, pairs[p][0]);
-        if (item && is_preset_value(item, pairs[p][1])) cJSON_DeleteItemFromObjectCaseSensitive(o, pairs[p][0]);
-    }
+/* drops key from the stored object when it holds the preset's value there: it came from the
+ * stored run's preset (or equals it), so the new preset fills it */
+static void drop_if_preset(cJSON *o, const char *key, const char *preset) {
+    cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (item && is_preset_value(item, preset)) cJSON_DeleteItemFromObjectCaseSensitive(o, key);
 }
 
 /* the stored value of a text key when the words given now set it to another one; else NULL */
@@ -462,17 +460,11 @@ static const char *changed_now(const Config *c, const cJSON *o, const char *key)
 int config_merge_stored(Config *c, const char *json, char *err, size_t errlen) {
     cJSON *o = parse_stored(json, err, errlen);
     if (!o) return -1;
-    const char *size = changed_now(c, o, "size");
-    if (size) {
-        const char *pairs[NPRESETS][2];
-        int n = 0;
-        for (int p = 0; p < NPRESETS; p++)
-            if (!strcmp(PRESETS[p][0], size)) { pairs[n][0] = PRESETS[p][1]; pairs[n++][1] = PRESETS[p][2]; }
-        drop_preset_values(o, (const char *const (*)[2])pairs, n);
-    }
-    const char *task = changed_now(c, o, "task");
+    const char *size = changed_now(c, o, "size"), *task = changed_now(c, o, "task");
+    for (int p = 0; size && p < NPRESETS; p++)
+        if (!strcmp(PRESETS[p][0], size)) drop_if_preset(o, PRESETS[p][1], PRESETS[p][2]);
     const TaskKind *t = task ? task_kind_find(task) : NULL;
-    if (t) drop_preset_values(o, t->presets, t->n_presets);
+    for (int p = 0; t && p < t->n_presets; p++) drop_if_preset(o, t->presets[p][0], t->presets[p][1]);
     return merge_object(c, o, err, errlen);
 }
 

@@ -29,10 +29,11 @@ int checkpoint_save_then(const char *path, const Model *m, const AdamW *opt, con
                          char sha256[65], BeforeRename before_rename, void *ctx, char *err, size_t errlen);
 /* A sharded model's checkpoint (expert parallelism) is the file the unsharded model writes:
  * process 0 writes it, fetching each other process's block of every routed-expert tensor (of
- * the parameters, then of AdamW's m and v) in the file's order, once; the other processes call checkpoint_send_blocks at the same time, which sends them in
- * that order. fetch(ctx, process, into, n) receives n floats from that process into buf, which
- * holds checkpoint_gather_floats(m) (allocated once, beforehand: a checkpoint allocates no
- * model-sized memory). */
+ * the parameters, then of AdamW's m and v) in the file's order, once; the other processes
+ * call checkpoint_send_blocks at the same time, which sends them in that order. fetch(ctx,
+ * process, into, n) receives n floats from that process into buf, which holds
+ * checkpoint_gather_floats(m) (allocated once, beforehand: a checkpoint allocates no model-sized
+ * memory). */
 typedef struct {
     void (*fetch)(void *ctx, int process, float *into, size_t n);
     void *ctx;
