@@ -171,10 +171,12 @@ static const char *const GAPS_SQL =
     "  WHERE " PAIR_KEPT("p.m") " AND " PAIR_DRAWN("p.a_label", "p.b_label") "),"
     " s AS (SELECT task, series, step, count(*) AS n, avg(gap) AS mean, CASE WHEN count(*) > 1 THEN"
     "   sqrt(max(sum(gap * gap) - count(*) * avg(gap) * avg(gap), 0) / (count(*) - 1)) END AS sd"
-    "  FROM d GROUP BY task, series, step)"
-    " SELECT s.task, s.series, s.step, s.mean, coalesce(t.t975 * s.sd / sqrt(s.n), 0), s.n FROM s"
-    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= s.n - 1)"
-    " ORDER BY s.task, s.series, s.step";
+    "  FROM d GROUP BY task, series, step),"
+    " w AS (SELECT *, max(n) OVER (PARTITION BY task, series) AS seeds FROM s)"
+    " SELECT w.task, w.series, w.step, w.mean, coalesce(t.t975 * w.sd / sqrt(w.n), 0), w.n FROM w"
+    " LEFT JOIN student_t t ON t.df = (SELECT max(df) FROM student_t WHERE df <= w.n - 1)"
+    " WHERE " PLOT_EVERY_SEED("w.n", "w.seeds")
+    " ORDER BY w.task, w.series, w.step";
 
 int fig_gaps(Plot *p) {
     static char sql[16384];

@@ -27,9 +27,9 @@ static int fig_ppl(Plot *p) {
     char sql[4096];
     snprintf(sql, sizeof sql,
              "WITH c AS (SELECT task, " SIZED_LABEL " AS series, step, mean, coalesce(ci95, 0) AS ci, n, group_key FROM curve_stats"
-             " WHERE split = 'valid' AND metric = 'ppl' AND task IN ('english', 'multilingual', 'mmm') AND %s)"
-             " SELECT task, series, step, mean, ci, n, max(n) OVER (PARTITION BY task, series, group_key) AS seeds, group_key FROM c"
-             " ORDER BY task, seeds DESC, series, group_key, step", p->where);
+             " WHERE split = 'valid' AND metric = 'ppl' AND task IN ('english', 'multilingual', 'mmm') AND %s),"
+             " w AS (SELECT task, series, step, mean, ci, n, max(n) OVER (PARTITION BY task, series, group_key) AS seeds, group_key FROM c)"
+             " SELECT * FROM w WHERE " PLOT_EVERY_SEED("n", "seeds") " ORDER BY task, seeds DESC, series, group_key, step", p->where);
     Rows *r = plot_query(p, sql);
     if (!r) return -1;
     if (!r->n) { plot_rows_free(r); return plot_missing(p, "ppl", "finished runs with validation perplexity of the chosen series (harness run ...; labels=)"); }
@@ -238,9 +238,11 @@ static int fig_router(Plot *p) {
     int block = -1;
     for (int k = 0; k < 4; k++) {
         snprintf(sql, sizeof sql,
-                 "SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series, step, mean FROM curve_stats"
-                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%' AND %s AND %s = %s"
-                 " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0], p->where, PLOT_POINT("group_key"), point);
+                 "SELECT series, step, mean FROM (SELECT label || ' l' || substr(metric, instr(metric, '/l') + 2) AS series,"
+                 " group_key, step, mean, n, max(n) OVER (PARTITION BY label, metric, group_key) AS seeds FROM curve_stats"
+                 " WHERE task = 'english' AND split = 'valid' AND experts = %d AND metric LIKE '%s/l%%' AND %s AND %s = %s)"
+                 " WHERE " PLOT_EVERY_SEED("n", "seeds") " ORDER BY series, group_key, step", experts, ROUTER_PANELS[k][0], p->where,
+                 PLOT_POINT("group_key"), point);
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { /* a metric the db does not hold (older runs): its panel stays empty */
@@ -272,7 +274,8 @@ static int fig_router(Plot *p) {
                  " (PARTITION BY s.run_id, s.step, s.layer ORDER BY s.share DESC) - 1 AS rank FROM activation_share s"
                  " WHERE s.split = 'train' AND s.run_id IN (%s))"
                  " SELECT rank, step, avg(share) FROM ranked WHERE layer = (SELECT max(layer) FROM ranked)"
-                 " GROUP BY rank, step ORDER BY rank, step", ids[k]);
+                 " GROUP BY rank, step HAVING " PLOT_EVERY_SEED("count(*)", "(SELECT count(DISTINCT run_id) FROM ranked)")
+                 " ORDER BY rank, step", ids[k]);
         Rows *r = plot_query(p, sql);
         if (!r) { fclose(f); return -1; }
         if (!r->n) { used += snprintf(body + used, sizeof body - used, "set multiplot next\n"); plot_rows_free(r); continue; }

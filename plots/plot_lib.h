@@ -39,6 +39,11 @@ typedef struct {
 #define PLOT_SIZE_STEPS(KEY) "json_extract(" KEY ", '$.size') || '/' || json_extract(" KEY ", '$.steps')"
 #define PLOT_POINT(KEY) "coalesce(" PLOT_SIZE_STEPS(KEY) ", '')"
 
+/* SQL: a curve's point is drawn where every seed of its series logged the step (N of SEEDS): the
+ * seeds of one group may have been evaluated at other steps (eval_every= and log_every= only
+ * watch a run), and a mean over a changing subset of them would zig-zag with the subset */
+#define PLOT_EVERY_SEED(N, SEEDS) "(" N " = " SEEDS ")"
+
 /* SQL: a group's name as the figures give it, its label and its size / steps ("xmoe-8 tiny/1200"),
  * KEY its comparable configuration */
 #define PLOT_SIZED_LABEL(LABEL, KEY) "(" LABEL " || coalesce(' ' || " PLOT_SIZE_STEPS(KEY) ", ''))"

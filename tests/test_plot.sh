@@ -148,6 +148,22 @@ sqlite3 dup.db "INSERT INTO runs(id, name, task, model, experts, topk, heads, se
   INSERT INTO metrics(run_id, step, split, name, value) VALUES (12, 100, 'valid', 'ppl', 8.0), (12, 200, 'valid', 'ppl', 6.0)"
 "$H" plot fig=ppl db=dup.db out=figsd > /dev/null 2>&1
 ok "a seed run twice counts once in the mean, interval and n" 'grep -A3 "series xmoe-8$" figsd/ppl.dat | grep -q "^100	9.0	12.706	2$" && [ "$(sqlite3 dup.db "select n from group_stats where label=\"xmoe-8\" and metric=\"valid/ppl\"")" = 2 ]'
+# one group's seeds evaluated or logged at other steps (eval_every= and log_every= only watch a
+# run): a curve's point is a mean over every seed of its series, drawn only at the steps all of
+# them logged (xmoe-8's third seed at 150 and 200: ppl at 200 alone, over its 3 seeds). STEP:LAST
+# COLUMN of each row of the block whose header matches
+steps_of() { awk -v want="$2" '/^#/ { if ($0 !~ /^# step/) on = $0 ~ want; next } on && /^[0-9]/ { printf "%s:%s ", $1, $NF }' "$1"; }
+cp k.db steps.db
+sqlite3 steps.db "INSERT INTO runs(id, name, task, model, experts, topk, heads, seed, config, status, started_at, label)
+  VALUES (12, 'sparse', 'english', 'xmoe', 8, 1, 0, 3, '{}', 'done', 'now', 'xmoe-8');
+  INSERT INTO metrics(run_id, step, split, name, value) VALUES (12, 150, 'valid', 'ppl', 5.0), (12, 200, 'valid', 'ppl', 4.0),
+    (2, 160, 'valid', 'router_tau/l1', 0.1);
+  INSERT INTO activations(run_id, step, split, layer, head, expert, count, total) VALUES
+    (2, 100, 'train', 3, 0, 0, 50, 100), (2, 100, 'train', 3, 0, 1, 50, 100), (3, 110, 'train', 3, 0, 0, 10, 100), (3, 110, 'train', 3, 0, 1, 90, 100)"
+"$H" plot fig=ppl db=steps.db out=figst > /dev/null 2>&1
+"$H" plot fig=router db=steps.db out=figst > /dev/null 2>&1
+ok "ppl: a curve's points are the steps every seed of the series logged" '[ "$(steps_of figst/ppl.dat "series xmoe-8$")" = "200:3 " ]'
+ok "router: tau and the expert ranks' load at the steps every seed logged" '[ "$(steps_of figst/router.dat "router_tau: xmoe-8 l1$")" = "100:0.6 " ] && [ "$(steps_of figst/router.dat "xmoe-8 load share of expert rank 0 ")" = "100:0.65 " ]'
 # a db that lacks a series: the figure names what is missing and exits 2
 sqlite3 k.db "delete from runs where model = 'mhmoe'"
 "$H" plot fig=activation db=k.db out=figs2 > /dev/null 2> miss.log
@@ -191,6 +207,12 @@ ok "compute: each row's detectable difference and Holm's verdict within its poin
 ok "compute: the trend per doubling of the FLOPs with its interval" 'grep -q "^| mhmoe-8h4-params - xmoe-8 | 8 | 2 | -0.0100 \[-0.0239, +0.0039\] |" cfig/compute.md'
 "$H" plot fig=gaps db=c.db out=cfig > gplot.log 2>&1; rc=$?
 ok "gaps: the paired gap at each step with its band (the same pairs, per step)" '[ $rc -eq 0 ] && [ -s cfig/gaps.png ] && grep -A2 "series mhmoe-8h4-params - xmoe-8 tiny/100$" cfig/gaps.dat | grep -qE "^100	-0.02[0-9]*	0.127[0-9]*	2$" && [ "$(grep -c "^# task" cfig/gaps.dat)" = 6 ]'
+# seed 1 of dense and X-MoE-8 at tiny/100 also evaluated at step 50: a gap with one seed there,
+# left out (the pairs of a point are the same at every step)
+cp c.db c50.db
+sqlite3 c50.db "INSERT INTO metrics VALUES (1, 50, 'valid', 'bpb', 3.5), (2, 50, 'valid', 'bpb', 3.4)"
+"$H" plot fig=gaps db=c50.db out=c50fig > /dev/null 2>&1
+ok "gaps: drawn at the steps every pair of the series has" '[ "$(steps_of c50fig/gaps.dat "series xmoe-8 - dense tiny/100$")" = "100:2 " ]'
 ok "compute: the three comparisons, each its own series" '[ "$(grep -c "^# " cfig/compute.dat)" = 6 ] && grep -q "^| xmoe-8 - dense | 8 | 2 | (none: a point without spread" cfig/compute.md'
 
 # the ppl caption's verdicts on the same pairs, after Holm within each (size, steps) family of 3:
