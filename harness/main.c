@@ -52,7 +52,8 @@ static void usage(FILE *f) {
             "                             TensorBoard event files, one folder per run\n"
             "  help [run|plot]            this text; every run key (by task) with its default; every figure\n"
             "\nnamed grids (a sweep of the paper's questions at this machine's scale; a word whose key\n"
-            "a row sets narrows the grid to its values: sweep compute size=small steps=1400):\n",
+            "a row sets narrows the grid to its values: sweep compute size=small steps=1400; a watch\n"
+            "key replaces the rows' value: sweep compute eval_every=60):\n",
             plot_figure_names());
     sweep_print_named(f);
 }

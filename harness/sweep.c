@@ -5,7 +5,8 @@
  * `harness sweep paper|routers [size=tiny] [seeds=N|plan] [key=value ...]`: a named grid (paper:
  * the grid behind the figures, then `harness plot fig=all`; routers: the routing after the
  * paper, then `harness plot fig=routers`); a word whose key a row sets narrows the grid to
- * its values (`sweep compute size=small steps=1400`: that point alone). dry=1 lists what would
+ * its values (`sweep compute size=small steps=1400`: that point alone), a watch key replaces the
+ * rows' value (`eval_every=60`). dry=1 lists what would
  * run, timed by the finished seeds of each configuration, and runs nothing.
  * Each run is a `harness run` child process; jobs=N keeps N of them going (one thread each
  * unless threads= is given, output in logs=sweep_logs/TIME-N.log), all writing the same results.db
@@ -385,7 +386,9 @@ static void order_by_seed(Grid *g, int most) {
 
 /* A word of a named sweep narrows the rows that set its key (`sweep compute size=small
  * steps=1400`: that point alone): such a row keeps the values both list and leaves the grid
- * when none is left; a key no row sets is given to every row.
+ * when none is left; a key no row sets is given to every row, and so is a key that never tells
+ * runs apart (`sweep compute eval_every=60`: how a run is watched or written, not which run),
+ * in place of the row's value.
  * What narrows a row: for each word given[i] that the row sets too, sets[i] = 1; 1 when the row
  * stays, its words in w (n of them; narrowed lists written to buf), 0 when a word leaves it no
  * value */
@@ -398,7 +401,15 @@ static int narrow_row(const GridRow row, const char *const *given, int ngiven, c
         int j = 0;
         while (j < GRID_ROW_WORDS && row[j] && !(strlen(row[j]) > klen && row[j][klen] == '=' && !strncmp(row[j], given[i], klen))) j++;
         if (j == GRID_ROW_WORDS || !row[j]) { w[nw++] = given[i]; continue; }
-        sets[i] = 1, from[j] = i;
+        from[j] = i;
+        char key[64];
+        key_of(given[i], key, sizeof key);
+        const KeyDef *def = config_key_def(key);
+        if (def && !key_role_is_sweep_identity(def->role)) {
+            snprintf(buf[j], GRID_WORD_MAX, "%s", given[i]);
+            continue;
+        }
+        sets[i] = 1;
         const char *mine = row[j] + klen + 1;
         int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), kept = 0;
         for (const char *p = given[i] + klen + 1;;) {
