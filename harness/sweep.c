@@ -394,25 +394,25 @@ static void order_by_seed(Grid *g, int most) {
  * value */
 static int narrow_row(const GridRow row, const char *const *given, int ngiven, const char **w, int *n,
                       char buf[][GRID_WORD_MAX], int *sets) {
-    int nw = 0, from[GRID_ROW_WORDS];
-    for (int j = 0; j < GRID_ROW_WORDS; j++) from[j] = -1;
+    int nw = 0;
+    const char *use[GRID_ROW_WORDS]; /* the row's words as the given ones leave them */
+    for (int j = 0; j < GRID_ROW_WORDS; j++) use[j] = row[j];
     for (int i = 0; i < ngiven; i++) {
         size_t klen = strcspn(given[i], "=");
         int j = 0;
         while (j < GRID_ROW_WORDS && row[j] && !(strlen(row[j]) > klen && row[j][klen] == '=' && !strncmp(row[j], given[i], klen))) j++;
         if (j == GRID_ROW_WORDS || !row[j]) { w[nw++] = given[i]; continue; }
-        from[j] = i;
         char key[64];
-        key_of(given[i], key, sizeof key);
+        key_of(row[j], key, sizeof key);
         const KeyDef *def = config_key_def(key);
-        if (def && !key_role_is_sweep_identity(def->role)) {
-            snprintf(buf[j], GRID_WORD_MAX, "%s", given[i]);
+        if (def && !key_role_is_sweep_identity(def->role)) { /* how a run is watched or written: the user's */
+            use[j] = given[i];
             continue;
         }
         sets[i] = 1;
         const char *mine = row[j] + klen + 1;
         int len = snprintf(buf[j], GRID_WORD_MAX, "%.*s=", (int)klen, given[i]), kept = 0;
-        for (const char *p = given[i] + klen + 1;;) {
+        for (const char *p = given[i] + klen + 1;;) { /* the values both list: at most the row's word */
             size_t vlen = strcspn(p, ",");
             if (list_has(mine, ',', p, vlen))
                 len += snprintf(buf[j] + len, GRID_WORD_MAX - (size_t)len, "%s%.*s", kept++ ? "," : "", (int)vlen, p);
@@ -420,8 +420,9 @@ static int narrow_row(const GridRow row, const char *const *given, int ngiven, c
             p += vlen + 1;
         }
         if (!kept) return 0;
+        use[j] = buf[j];
     }
-    for (int j = 0; j < GRID_ROW_WORDS && row[j]; j++) w[nw++] = from[j] >= 0 ? buf[j] : row[j];
+    for (int j = 0; j < GRID_ROW_WORDS && row[j]; j++) w[nw++] = use[j];
     *n = nw;
     return 1;
 }
