@@ -559,7 +559,7 @@ int harness_sweep(int argc, char **argv) {
         }
         /* every value a word lists is in some row the words leave: steps=2000 or size=tiny
          * steps=550 would run nothing of what was asked */
-        for (int i = 0; i < nb && !g.overflow; i++) { /* (an overflowing grid is refused below) */
+        for (int i = 0; i < nb && !g.overflow && !g.too_long; i++) { /* (a grid built in part is refused below) */
             size_t klen = strcspn(base[i], "=");
             for (const char *p = base[i] + klen + 1; sets[i];) {
                 size_t len = strcspn(p, ",");

@@ -304,6 +304,8 @@ ok "a named sweep refuses words that together leave no row" '[ $rc -eq 2 ] && gr
 # compute grid's rows evaluate every 300 steps and log every 60)
 "$H" sweep compute size=tiny eval_every=60 log_every=5 seeds=1 db=wgrid.db dry=1 > wgrid.log 2>&1; rc=$?
 ok "a named sweep takes a watch key's value over its rows' (eval_every=, log_every=), every row kept" '[ $rc -eq 0 ] && grep -q "7 runs to run, 0 skipped as done already, of 7" wgrid.log && [ "$(grep -c "log_every=5 eval_every=60 size=tiny" wgrid.log)" = 7 ] && ! grep -q "eval_every=300\|log_every=60" wgrid.log && [ ! -e wgrid.db ]'
+"$H" sweep compute size=tiny eval_every=$(printf '%05000d' 60) db=wgrid.db dry=1 > /dev/null 2> wlong.log; rc=$?
+ok "a word too long for a named grid is refused as that, not as a value no row has" '[ $rc -eq 2 ] && grep -q "longer than 4096 characters" wlong.log && [ ! -e wgrid.db ]'
 # a word naming a key the grid's rows set narrows them: the ablations grid's dense row alone,
 # at both of its dense_mlp values
 "$H" sweep ablations model=dense size=tiny steps=4 eval_every=0 eval_tokens=1024 final_eval_tokens=1024 data_dir=d db=narrow.db out=ck seeds=1 > narrow.log 2>&1; rc=$?
